@@ -1,0 +1,5 @@
+"""``python -m wfkit`` is the ``wfkit`` command."""
+
+from wfkit.cli.main import main
+
+raise SystemExit(main())

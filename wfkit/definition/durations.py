@@ -1,0 +1,50 @@
+"""Durations as the language writes them: ``500ms``, ``30s``, ``10m``, ``2h``, ``1d``,
+combinations such as ``1h30m``, or a plain number of seconds."""
+
+from __future__ import annotations
+
+import re
+
+from wfkit.definition.model import Duration
+
+__all__ = ["format_seconds", "parse_duration"]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*")
+
+
+def parse_duration(value: str | int | float) -> Duration:
+    """A :class:`Duration` from its written form; ``ValueError`` when it is not one."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is negative")
+        return Duration(float(value), f"{value}s")
+    pos, total = 0, 0.0
+    text = value.strip()
+    if not text:
+        raise ValueError("an empty duration")
+    while pos < len(text):
+        match = _PART.match(text, pos)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration")
+        total += float(match[1]) * _UNITS[match[2]]
+        pos = match.end()
+    return Duration(total, text)
+
+
+def format_seconds(seconds: float) -> str:
+    """A short human form of a number of seconds (``1.5s``, ``2m05s``, ``3h10m``)."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s".replace(".0s", "s")
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

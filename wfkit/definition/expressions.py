@@ -1,0 +1,421 @@
+"""``${{ ... }}`` expressions: CEL, compiled once at load time, evaluated in a sandbox.
+
+CEL is non-Turing-complete and side-effect free; it is run by the Rust-backed
+``common-expression-language`` package (compile about 7 µs, evaluate about 15 µs here,
+and ``1 > 0.5`` is true as people expect). The package reports only root names, so step
+references (``steps.<id>.output``, ``steps.<id>.status``) are found with a small scanner
+over CEL's lexical grammar, which also gives each reference its column for errors.
+
+A value that is wholly one expression keeps the expression's type; expressions embedded in
+a longer string are interpolated as text (non-strings as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cel
+
+__all__ = [
+    "ROOTS",
+    "ExpressionSyntaxError",
+    "Expression",
+    "Reference",
+    "Template",
+    "compile_expression",
+    "compile_template",
+    "contains_expression",
+]
+
+#: Every name an expression may start with, and what it means.
+ROOTS = {
+    "inputs": "the workflow's inputs",
+    "steps": "steps.<id>.output and steps.<id>.status of earlier steps",
+    "item": "the current item inside a foreach step",
+    "index": "the current item's 0-based index inside a foreach step",
+    "workflow": "workflow.id, workflow.name and workflow.status",
+}
+STEP_FIELDS = ("output", "status")
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_OPEN = "${{"
+_CLOSE = "}}"
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+|//[^\n]*)
+  | (?P<string>[rRbB]{0,2}(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"
+        |'(?:\\.|[^\\'\n])*'|"(?:\\.|[^\\"\n])*"))
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?[uU]?|0[xX][0-9a-fA-F]+[uU]?|\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<punct>\|\||&&|==|!=|<=|>=|[-+*/%!<>?:.,()\[\]{}])
+  | (?P<bad>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class ExpressionSyntaxError(Exception):
+    """An expression is not valid; ``offset`` is the 0-based position in its source."""
+
+    def __init__(self, message: str, offset: int = 0, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A name an expression reads: a root (``inputs``) or a step (``steps.train``)."""
+
+    root: str
+    step: str | None
+    offset: int
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    offset: int
+
+
+def _tokens(source: str) -> list[_Token]:
+    out = []
+    for match in _TOKEN.finditer(source):
+        kind = match.lastgroup or "bad"
+        if kind == "ws":
+            continue
+        if kind == "bad":
+            raise ExpressionSyntaxError(
+                f"unexpected character {match.group()!r}", match.start()
+            )
+        out.append(_Token(kind, match.group(), match.start()))
+    return out
+
+
+def _unquote(text: str) -> str:
+    body = text.lstrip("rRbB")
+    quote = body[:3] if body[:3] in ("'''", '"""') else body[0]
+    return body[len(quote) : -len(quote)]
+
+
+def scan_references(source: str) -> list[Reference]:
+    """Every root name and step reference in ``source``, in order.
+
+    Names bound by comprehension macros (``x`` in ``list.map(x, x * 2)``) are not roots.
+    Raises :class:`ExpressionSyntaxError` for a ``steps`` access that is not
+    ``steps.<id>.output`` or ``steps.<id>.status`` (references must be static, so that they
+    can become edges of the graph).
+    """
+    toks = _tokens(source)
+    bound = {
+        toks[i + 2].text
+        for i in range(len(toks) - 2)
+        if toks[i].kind == "ident"
+        and toks[i].text in _MACROS
+        and i > 0
+        and toks[i - 1].text == "."
+        and toks[i + 1].text == "("
+        and toks[i + 2].kind == "ident"
+    }
+    refs: list[Reference] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or tok.text in bound:
+            continue
+        if i > 0 and toks[i - 1].text == ".":
+            continue  # a field or method, not a root
+        if i + 1 < len(toks) and toks[i + 1].text == "(":
+            continue  # a function call such as size(...)
+        if tok.text in ("true", "false", "null", "in"):
+            continue
+        if tok.text != "steps":
+            member = None
+            if i + 2 < len(toks) and toks[i + 1].text == "." and toks[i + 2].kind == "ident":
+                member = toks[i + 2].text
+            refs.append(Reference(tok.text, None, tok.offset, member))
+            continue
+        refs.append(_step_reference(toks, i))
+    return refs
+
+
+def _step_reference(toks: list[_Token], i: int) -> Reference:
+    start = toks[i].offset
+    rest = toks[i + 1 : i + 5]
+    texts = [t.text for t in rest]
+    step: str | None = None
+    after = 0
+    if len(rest) >= 2 and texts[0] == "." and rest[1].kind == "ident":
+        step, after = rest[1].text, 2
+    elif len(rest) >= 3 and texts[0] == "[" and rest[1].kind == "string" and texts[2] == "]":
+        step, after = _unquote(rest[1].text), 3
+    if step is None:
+        raise ExpressionSyntaxError(
+            "steps must be followed by a step id",
+            start,
+            "write steps.<id>.output or steps.<id>.status; step ids cannot be computed",
+        )
+    field_toks = toks[i + 1 + after : i + 3 + after]
+    if (
+        len(field_toks) < 2
+        or field_toks[0].text != "."
+        or field_toks[1].text not in STEP_FIELDS
+    ):
+        raise ExpressionSyntaxError(
+            f"steps.{step} must be followed by .output or .status",
+            start,
+            f"write steps.{step}.output for its result or steps.{step}.status for its state",
+        )
+    return Reference("steps", step, start)
+
+
+_CEL_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*?)(?:\n|$)")
+
+
+def _offset_of(source: str, line: int, column: int) -> int:
+    lines = source.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """One compiled CEL expression; ``source`` is the text between ``${{`` and ``}}``."""
+
+    source: str
+    references: tuple[Reference, ...]
+    program: Any = field(repr=False)
+
+    @property
+    def steps(self) -> frozenset[str]:
+        """The ids of the steps this expression reads."""
+        return frozenset(r.step for r in self.references if r.step is not None)
+
+    @property
+    def roots(self) -> frozenset[str]:
+        return frozenset(r.root for r in self.references)
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        """The expression's value with ``context`` bound (``inputs``, ``steps``, ...)."""
+        return self.program.execute(dict(context))
+
+    def __str__(self) -> str:
+        return f"${{{{ {self.source.strip()} }}}}"
+
+
+def compile_expression(source: str) -> Expression:
+    """Compile CEL text; raises :class:`ExpressionSyntaxError` with an offset into it."""
+    if not source.strip():
+        raise ExpressionSyntaxError("empty expression", 0, "write a CEL expression inside ${{ }}")
+    try:
+        program = cel.compile(source)
+    except (ValueError, RuntimeError) as exc:
+        text = str(exc)
+        match = _CEL_POSITION.search(text)
+        if match:
+            line, column, message = int(match[1]), int(match[2]), match[3]
+            message = re.sub(r"^Syntax error: ", "", message).split(" expecting ")[0]
+            raise ExpressionSyntaxError(
+                f"CEL syntax error: {message}", _offset_of(source, line, column)
+            ) from None
+        raise ExpressionSyntaxError(f"CEL error: {text}", 0) from None
+    return Expression(source, tuple(scan_references(source)), program)
+
+
+def contains_expression(text: str) -> bool:
+    """Whether ``text`` holds a ``${{`` expression opening."""
+    return _OPEN in text
+
+
+def split_template(text: str) -> list[str | tuple[int, str]]:
+    """Split text into literal pieces and ``(offset, source)`` expression pieces."""
+    parts: list[str | tuple[int, str]] = []
+    pos = 0
+    while True:
+        start = text.find(_OPEN, pos)
+        if start < 0:
+            if pos < len(text):
+                parts.append(text[pos:])
+            return parts
+        if start > pos:
+            parts.append(text[pos:start])
+        body_start = start + len(_OPEN)
+        end = _find_close(text, body_start)
+        if end < 0:
+            raise ExpressionSyntaxError(
+                "expression is not closed", start, "close it with }} on the same value"
+            )
+        parts.append((body_start, text[body_start:end]))
+        pos = end + len(_CLOSE)
+
+
+def _find_close(text: str, pos: int) -> int:
+    quote = ""
+    i = pos
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif text.startswith(_CLOSE, i):
+            return i
+        i += 1
+    return -1
+
+
+# A compiled template is a small tree: literal values, whole expressions, interpolated
+# strings, lists and mappings of those.
+_Node = Any
+
+
+@dataclass(frozen=True, eq=False)
+class _Whole:
+    expression: Expression
+
+
+@dataclass(frozen=True, eq=False)
+class _Interpolated:
+    parts: tuple[str | Expression, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _List:
+    items: tuple[_Node, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _Map:
+    items: tuple[tuple[str, _Node], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A JSON-like value whose strings may hold expressions, compiled.
+
+    ``raw`` is the value as written; :meth:`render` gives the value with every
+    expression evaluated in a context.
+    """
+
+    raw: Any
+    node: _Node = field(repr=False)
+
+    def expressions(self) -> Iterator[Expression]:
+        """Every expression inside, in order."""
+        yield from _walk_expressions(self.node)
+
+    @property
+    def steps(self) -> frozenset[str]:
+        """The ids of the steps this template reads."""
+        return frozenset(s for e in self.expressions() for s in e.steps)
+
+    @property
+    def is_expression(self) -> bool:
+        """Whether the whole value is one expression (so it keeps the expression's type)."""
+        return isinstance(self.node, _Whole)
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        """The value with each expression evaluated in ``context``."""
+        return _render(self.node, dict(context))
+
+
+def _walk_expressions(node: _Node) -> Iterator[Expression]:
+    if isinstance(node, _Whole):
+        yield node.expression
+    elif isinstance(node, _Interpolated):
+        yield from (p for p in node.parts if isinstance(p, Expression))
+    elif isinstance(node, _List):
+        for item in node.items:
+            yield from _walk_expressions(item)
+    elif isinstance(node, _Map):
+        for _, item in node.items:
+            yield from _walk_expressions(item)
+
+
+def _render(node: _Node, context: dict[str, Any]) -> Any:
+    if isinstance(node, _Whole):
+        return node.expression.program.execute(context)
+    if isinstance(node, _Interpolated):
+        return "".join(
+            p if isinstance(p, str) else _as_text(p.program.execute(context)) for p in node.parts
+        )
+    if isinstance(node, _List):
+        return [_render(item, context) for item in node.items]
+    if isinstance(node, _Map):
+        return {key: _render(item, context) for key, item in node.items}
+    return node
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class TemplateError(ExpressionSyntaxError):
+    """An expression inside a template is bad; ``path`` is where in the value it sits."""
+
+    def __init__(
+        self, error: ExpressionSyntaxError, path: tuple[str | int, ...], string_offset: int
+    ) -> None:
+        super().__init__(error.message, error.offset, error.hint)
+        self.path = path
+        self.string_offset = string_offset
+
+
+def compile_template(value: Any) -> tuple[Template, list[TemplateError]]:
+    """Compile every expression in a JSON-like value.
+
+    Returns the template and the errors found (all of them, not just the first); the
+    template is only usable when the error list is empty.
+    """
+    errors: list[TemplateError] = []
+    node = _compile_node(value, (), errors)
+    return Template(value, node), errors
+
+
+def _compile_node(value: Any, path: tuple[str | int, ...], errors: list[TemplateError]) -> _Node:
+    if isinstance(value, str):
+        return _compile_string(value, path, errors) if _OPEN in value else value
+    if isinstance(value, list):
+        return _List(tuple(_compile_node(v, (*path, i), errors) for i, v in enumerate(value)))
+    if isinstance(value, dict):
+        return _Map(tuple((str(k), _compile_node(v, (*path, str(k)), errors)) for k, v in value.items()))
+    return value
+
+
+def _compile_string(
+    text: str, path: tuple[str | int, ...], errors: list[TemplateError]
+) -> _Node:
+    try:
+        pieces = split_template(text)
+    except ExpressionSyntaxError as exc:
+        errors.append(TemplateError(exc, path, exc.offset))
+        return text
+    parts: list[str | Expression] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            parts.append(piece)
+            continue
+        offset, source = piece
+        try:
+            parts.append(compile_expression(source))
+        except ExpressionSyntaxError as exc:
+            errors.append(TemplateError(exc, path, offset + exc.offset))
+            return text
+    if len(parts) == 1 and isinstance(parts[0], Expression) and _is_whole(text):
+        return _Whole(parts[0])
+    return _Interpolated(tuple(parts))
+
+
+def _is_whole(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.startswith(_OPEN) and stripped.endswith(_CLOSE)

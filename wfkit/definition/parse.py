@@ -1,0 +1,664 @@
+"""From text to a :class:`~wfkit.definition.model.Definition`, with every problem at once.
+
+The order is: decode and read YAML (stop at the first syntax error: nothing after it can
+be trusted), validate the shape against the JSON Schema, then build the model from the
+parts that have the right shape and check what a schema cannot: expressions, references,
+kind-specific rules. Problems from all stages are gathered; the caller raises them
+together (graph checks such as cycles are added by :mod:`wfkit.graph`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+
+from wfkit.definition.durations import parse_duration
+from wfkit.definition.expressions import (
+    ROOTS,
+    Expression,
+    ExpressionSyntaxError,
+    Reference,
+    Template,
+    compile_expression,
+    compile_template,
+    contains_expression,
+)
+from wfkit.definition.model import (
+    Definition,
+    Duration,
+    InputSpec,
+    OnError,
+    RetryPolicy,
+    Step,
+    StepKind,
+    WaitSpec,
+)
+from wfkit.definition.schema import STEP_KINDS, did_you_mean, schema_problems
+from wfkit.definition.source import Path, Positions, SourceError, decode, read_yaml
+from wfkit.errors import Problem
+
+__all__ = ["ParseResult", "parse_bytes", "parse_text"]
+
+_RETRY_DEFAULT = RetryPolicy()
+_WORKFLOW_FIELDS = ("id", "name", "status")
+
+
+@dataclass
+class ParseResult:
+    """What parsing gave: a definition (possibly missing broken parts) and the problems."""
+
+    definition: Definition | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def parse_bytes(raw: bytes, path: str = "<string>") -> ParseResult:
+    """Parse a definition from the bytes of a file."""
+    try:
+        text = decode(raw)
+    except SourceError as exc:
+        return ParseResult(None, [Problem(path, exc.line, exc.column, exc.message, exc.hint)])
+    return parse_text(text, path)
+
+
+def parse_text(text: str, path: str = "<string>") -> ParseResult:
+    """Parse a definition from text; ``path`` names it in problems."""
+    try:
+        document = read_yaml(text)
+    except SourceError as exc:
+        return ParseResult(None, [Problem(path, exc.line, exc.column, exc.message, exc.hint)])
+    data = document.data
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
+        return ParseResult(
+            None,
+            [
+                Problem(
+                    path,
+                    1,
+                    1,
+                    f"a definition must be a mapping of keys, but this file holds {kind}",
+                    "start with 'wfkit: 1', 'name: ...' and 'steps:'",
+                )
+            ],
+        )
+    problems = schema_problems(data, document.positions, path)
+    builder = _Builder(text, path, document.positions, problems)
+    definition = builder.definition(data)
+    return ParseResult(definition, problems)
+
+
+class _Builder:
+    """Builds model objects from schema-checked data, adding semantic problems."""
+
+    def __init__(self, text: str, path: str, positions: Positions, problems: list[Problem]):
+        self.text = text
+        self.path = path
+        self.positions = positions
+        self.problems = problems
+        self._line_starts: list[int] | None = None
+        self.data: dict[str, Any] = {}
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def problem(
+        self, where: Path, message: str, hint: str = "", *, at_key: bool = False, step: str | None = None
+    ) -> None:
+        line, column = self.positions.of_key(where) if at_key else self.positions.of(where)
+        self.problems.append(Problem(self.path, line, column, message, hint, step))
+
+    def problem_at(self, line: int, column: int, message: str, hint: str, step: str | None) -> None:
+        self.problems.append(Problem(self.path, line, column, message, hint, step))
+
+    def locate(self, where: Path, needle: str, offset: int) -> tuple[int, int]:
+        """The file position of ``needle[offset]`` inside the scalar at ``where``."""
+        line, column = self.positions.of(where)
+        starts = self._starts()
+        base = starts[line - 1] + column - 1 if line - 1 < len(starts) else 0
+        found = self.text.find(needle, base) if needle else -1
+        if found < 0 or self.text.count("\n", base, found) > 50:
+            return line, column
+        absolute = found + offset
+        at_line = self._line_index(absolute)
+        return at_line + 1, absolute - starts[at_line] + 1
+
+    def _starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            for i, ch in enumerate(self.text):
+                if ch == "\n":
+                    starts.append(i + 1)
+            self._line_starts = starts
+        return self._line_starts
+
+    def _line_index(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts(), offset) - 1
+
+    # -- the whole document --------------------------------------------------------------
+
+    def definition(self, data: dict[str, Any]) -> Definition:
+        self.data = data
+        name = data.get("name")
+        if not isinstance(name, str):
+            name = "<unnamed>"
+        defaults = _mapping(data.get("defaults"))
+        default_retry = self.retry(defaults.get("retry"), ("defaults", "retry"), None)
+        default_timeout = self.duration(defaults.get("timeout"), ("defaults", "timeout"))
+        inputs = self.inputs(data.get("inputs"))
+        raw_steps = _mapping(data.get("steps"))
+        raw_finally = _mapping(data.get("finally"))
+        self._check_overlap(raw_steps, raw_finally)
+        context = _Context(set(raw_steps), set(raw_finally), set(inputs))
+        steps = self.steps(raw_steps, "steps", context, default_retry, default_timeout)
+        finals = self.steps(raw_finally, "finally", context, default_retry, default_timeout)
+        output = self.template(data.get("output"), ("output",), None, context, allow_item=False)
+        version = data.get("version")
+        concurrency = data.get("concurrency")
+        return Definition(
+            name=name,
+            steps=steps,
+            path=self.path,
+            source=self.text,
+            content_hash=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            version=None if version is None else str(version),
+            description=_text(data.get("description")),
+            inputs=inputs,
+            default_retry=default_retry,
+            default_timeout=default_timeout,
+            concurrency=concurrency if isinstance(concurrency, int) else None,
+            finally_steps=finals,
+            output=output,
+            name_at=self.positions.of(("name",)),
+        )
+
+    def _check_overlap(self, steps: dict[str, Any], finals: dict[str, Any]) -> None:
+        for step_id in finals:
+            if step_id in steps:
+                self.problem(
+                    ("finally", step_id),
+                    f"step id {step_id!r} is used both in steps and in finally",
+                    "step ids are shared by steps and finally; rename one",
+                    at_key=True,
+                    step=step_id,
+                )
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def inputs(self, raw: Any) -> dict[str, InputSpec]:
+        if not isinstance(raw, dict):
+            return {}
+        out = {}
+        for name, schema in raw.items():
+            if not isinstance(schema, dict):
+                continue
+            where: Path = ("inputs", name)
+            self._check_input_schema(schema, where)
+            out[name] = InputSpec(name, schema, self.positions.of_key(where)[0])
+        return out
+
+    def _check_input_schema(self, schema: dict[str, Any], where: Path) -> None:
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if _is_number(low) and _is_number(high) and low > high:
+            self.problem((*where, "minimum"), f"minimum {low} is greater than maximum {high}")
+        if "items" in schema and schema.get("type") not in (None, "array"):
+            self.problem(
+                (*where, "items"),
+                "items applies only to inputs of type array",
+                "write type: array, or remove items",
+                at_key=True,
+            )
+        try:
+            validator = jsonschema_rs.validator_for(schema)
+        except Exception as exc:  # the schema itself is malformed
+            self.problem(where, f"input {where[-1]!r} has an invalid schema: {exc}")
+            return
+        if "enum" in schema and isinstance(schema["enum"], list):
+            for i, option in enumerate(schema["enum"]):
+                rest = {k: v for k, v in schema.items() if k not in ("enum", "default")}
+                if not jsonschema_rs.is_valid(rest, option):
+                    self.problem(
+                        (*where, "enum", i),
+                        f"enum value {option!r} does not match the input's own type",
+                    )
+        if "default" in schema:
+            for error in validator.iter_errors(schema["default"]):
+                self.problem(
+                    (*where, "default"),
+                    f"the default of input {where[-1]!r} is not valid: {error.message}",
+                    "change the default or the input's type, enum or bounds",
+                )
+                break
+
+    # -- steps -------------------------------------------------------------------------
+
+    def steps(
+        self,
+        raw: dict[str, Any],
+        section: str,
+        context: _Context,
+        default_retry: RetryPolicy | None,
+        default_timeout: Duration | None,
+    ) -> dict[str, Step]:
+        out = {}
+        for step_id, body in raw.items():
+            if not isinstance(body, dict) or not context.valid_id(step_id):
+                continue
+            step = _StepBuilder(self, section, step_id, body, context).build(
+                default_retry, default_timeout
+            )
+            if step is not None:
+                out[step_id] = step
+        return out
+
+    # -- values ------------------------------------------------------------------------
+
+    def duration(self, raw: Any, where: Path) -> Duration | None:
+        if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            return None
+        try:
+            return parse_duration(raw)
+        except ValueError:
+            return None  # the schema already reported it
+
+    def retry(self, raw: Any, where: Path, base: RetryPolicy | None) -> RetryPolicy | None:
+        if not isinstance(raw, dict):
+            return base
+        start = base or _RETRY_DEFAULT
+        fields: dict[str, Any] = {}
+        for key in ("initial_interval", "max_interval", "retry_timeout"):
+            if key in raw:
+                value = self.duration(raw[key], (*where, key))
+                if value is not None:
+                    fields[key] = value
+        attempts = raw.get("max_attempts")
+        if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 1:
+            fields["max_attempts"] = attempts
+        coefficient = raw.get("backoff_coefficient")
+        if _is_number(coefficient) and coefficient >= 1:
+            fields["backoff_coefficient"] = float(coefficient)
+        policy = RetryPolicy(
+            max_attempts=fields.get("max_attempts", start.max_attempts),
+            initial_interval=fields.get("initial_interval", start.initial_interval),
+            backoff_coefficient=fields.get("backoff_coefficient", start.backoff_coefficient),
+            max_interval=fields.get("max_interval", start.max_interval),
+            retry_timeout=fields.get("retry_timeout", start.retry_timeout),
+        )
+        if policy.max_interval and policy.max_interval.seconds < policy.initial_interval.seconds:
+            self.problem(
+                (*where, "max_interval"),
+                f"max_interval ({policy.max_interval}) is shorter than initial_interval "
+                f"({policy.initial_interval})",
+                "max_interval caps the delay between attempts; make it at least initial_interval",
+            )
+        return policy
+
+    def template(
+        self,
+        raw: Any,
+        where: Path,
+        step: str | None,
+        context: _Context,
+        *,
+        allow_item: bool,
+    ) -> Template | None:
+        if raw is None:
+            return None
+        template, errors = compile_template(raw)
+        for error in errors:
+            inner = (*where, *error.path)
+            self._expression_problem(inner, error, error.string_offset, step)
+        ok = not errors
+        for expression in template.expressions():
+            ok &= self.check_references(expression, where, step, context, allow_item=allow_item)
+        return template if ok else None
+
+    def expression(
+        self, raw: str, where: Path, step: str | None, context: _Context, *, allow_item: bool
+    ) -> Expression | None:
+        stripped = raw.strip()
+        if not (stripped.startswith("${{") and stripped.endswith("}}")):
+            self.problem(
+                where,
+                f"{_dotted(where)} must be one expression",
+                "write it as ${{ ... }}, for example ${{ inputs.region == 'eu' }}",
+                step=step,
+            )
+            return None
+        body_start = raw.index("${{") + 3
+        source = stripped[3:-2]
+        try:
+            expression = compile_expression(source)
+        except ExpressionSyntaxError as exc:
+            self._expression_problem(where, exc, body_start + exc.offset, step, raw)
+            return None
+        if not self.check_references(expression, where, step, context, allow_item=allow_item):
+            return None
+        return expression
+
+    def _expression_problem(
+        self,
+        where: Path,
+        error: ExpressionSyntaxError,
+        offset: int,
+        step: str | None,
+        raw: str | None = None,
+    ) -> None:
+        value = raw if raw is not None else _value_at(self, where)
+        line, column = self.locate(where, value, offset) if value else self.positions.of(where)
+        self.problem_at(line, column, error.message, error.hint, step)
+
+    def check_references(
+        self,
+        expression: Expression,
+        where: Path,
+        step: str | None,
+        context: _Context,
+        *,
+        allow_item: bool,
+    ) -> bool:
+        ok = True
+        for ref in expression.references:
+            message, hint = context.check(ref, step, allow_item=allow_item)
+            if message:
+                needle = expression.source
+                line, column = self.locate(where, needle, ref.offset)
+                self.problem_at(line, column, message, hint, step)
+                ok = False
+        return ok
+
+
+@dataclass
+class _Context:
+    """The names expressions of one definition may read."""
+
+    main: set[str]
+    finals: set[str]
+    inputs: set[str]
+
+    @staticmethod
+    def valid_id(step_id: Any) -> bool:
+        return isinstance(step_id, str) and step_id.isidentifier()
+
+    def check(self, ref: Reference, step: str | None, *, allow_item: bool) -> tuple[str, str]:
+        """A problem message and hint for one reference, or empty strings when it is fine."""
+        root, target = ref.root, ref.step
+        if root not in ROOTS:
+            hint = did_you_mean(root, ROOTS) or f"expressions can read {', '.join(ROOTS)}"
+            return f"unknown name {root!r} in expression", hint
+        if root in ("item", "index") and not allow_item:
+            return (
+                f"{root!r} is only defined inside a step with foreach",
+                "use item and index in the with or env of a foreach step",
+            )
+        if root == "inputs" and ref.member is not None and ref.member not in self.inputs:
+            hint = did_you_mean(ref.member, self.inputs) or (
+                f"declared inputs: {', '.join(sorted(self.inputs))}"
+                if self.inputs
+                else "declare it under inputs:"
+            )
+            return f"unknown input {ref.member!r}", hint
+        if root == "workflow" and ref.member is not None and ref.member not in _WORKFLOW_FIELDS:
+            return (
+                f"workflow has no field {ref.member!r}",
+                f"workflow fields: {', '.join(_WORKFLOW_FIELDS)}",
+            )
+        if target is None:
+            return "", ""
+        known = self.main | self.finals
+        if target not in known:
+            return f"unknown step {target!r} in expression", did_you_mean(target, known)
+        if target == step:
+            return (
+                f"step {step!r} reads its own result",
+                "a step cannot depend on itself; read an earlier step instead",
+            )
+        if step in self.main and target in self.finals:
+            return (
+                f"step {step!r} reads finally step {target!r}, which runs after every step",
+                "only finally steps and the workflow output can read finally steps",
+            )
+        return "", ""
+
+
+class _StepBuilder:
+    """Builds one :class:`Step`, reporting what is wrong with it."""
+
+    def __init__(
+        self, owner: _Builder, section: str, step_id: str, body: dict[str, Any], context: _Context
+    ) -> None:
+        self.owner = owner
+        self.section = section
+        self.id = step_id
+        self.body = body
+        self.context = context
+        self.where: Path = (section, step_id)
+        self.ok = True
+
+    def problem(self, key: str, message: str, hint: str = "", *, at_key: bool = False) -> None:
+        self.ok = False
+        self.owner.problem((*self.where, key), message, hint, at_key=at_key, step=self.id)
+
+    def build(self, default_retry: RetryPolicy | None, default_timeout: Duration | None) -> Step | None:
+        kinds = [k for k in STEP_KINDS if k in self.body]
+        if len(kinds) != 1:
+            return None  # reported by the schema
+        kind = StepKind(kinds[0])
+        target = self.target(kind)
+        self.check_kind_keys(kind)
+        has_foreach = "foreach" in self.body
+        owner, ctx, where, body = self.owner, self.context, self.where, self.body
+        with_ = owner.template(body.get("with"), (*where, "with"), self.id, ctx, allow_item=has_foreach)
+        env = owner.template(body.get("env"), (*where, "env"), self.id, ctx, allow_item=has_foreach)
+        foreach = self.foreach()
+        when = self.when()
+        needs = self.needs()
+        refs = frozenset(
+            s for t in (with_, env, foreach) if t is not None for s in t.steps
+        ) | (when.steps if when else frozenset())
+        line, column = owner.positions.of_key(where)
+        step = Step(
+            id=self.id,
+            kind=kind,
+            target=target,
+            needs=needs,
+            refs=refs,
+            with_=with_,
+            env=env,
+            when=when,
+            foreach=foreach,
+            max_parallel=_int_or_none(body.get("max_parallel")),
+            retry=owner.retry(body.get("retry"), (*where, "retry"), default_retry),
+            timeout=owner.duration(body.get("timeout"), (*where, "timeout")) or default_timeout,
+            on_error=OnError(body["on_error"]) if body.get("on_error") in ("fail", "continue") else OnError.FAIL,
+            pause_before=body.get("pause_before") is True,
+            outputs=self.outputs(),
+            description=_text(body.get("description")),
+            is_finally=self.section == "finally",
+            line=line,
+            column=column,
+            target_at=owner.positions.of((*where, kind.value)),
+        )
+        return step if self.ok else None
+
+    def target(self, kind: StepKind) -> Any:
+        raw = self.body[kind.value]
+        if kind is StepKind.SHELL:
+            if not isinstance(raw, list):
+                return ()
+            for i, arg in enumerate(raw):
+                if isinstance(arg, str) and contains_expression(arg):
+                    self.owner.problem(
+                        (*self.where, "shell", i),
+                        "expressions are not allowed inside a shell argv",
+                        "pass the value through env (env: {NAME: '${{ ... }}'}) and read "
+                        "$NAME in the program; argv text is never spliced",
+                        step=self.id,
+                    )
+                    self.ok = False
+            return tuple(str(a) for a in raw)
+        if kind is StepKind.WAIT:
+            return self.wait(raw)
+        if kind is StepKind.SLEEP:
+            return self.owner.duration(raw, (*self.where, "sleep"))
+        if isinstance(raw, str) and contains_expression(raw):
+            self.problem(
+                kind.value,
+                f"expressions are not allowed in {kind.value}",
+                f"the {kind.value} target is fixed when the definition loads; pass data with 'with'",
+            )
+        return raw
+
+    def wait(self, raw: Any) -> WaitSpec | None:
+        if isinstance(raw, str):
+            return WaitSpec(raw.lower())
+        if isinstance(raw, dict) and isinstance(raw.get("event"), str):
+            timeout = self.owner.duration(raw.get("timeout"), (*self.where, "wait", "timeout"))
+            return WaitSpec(raw["event"].lower(), timeout)
+        return None
+
+    def check_kind_keys(self, kind: StepKind) -> None:
+        rules = {
+            "with": (
+                {StepKind.SHELL, StepKind.WAIT, StepKind.SLEEP},
+                "shell steps take data through env; wait and sleep steps take no input",
+            ),
+            "env": (
+                {StepKind.CALL, StepKind.WORKFLOW, StepKind.WAIT, StepKind.SLEEP},
+                "env sets environment variables of shell and notebook steps; use with instead",
+            ),
+            "timeout": (
+                {StepKind.WAIT, StepKind.SLEEP},
+                "a wait takes its timeout inside wait: {event: NAME, timeout: 1h}",
+            ),
+        }
+        for key, (kinds, hint) in rules.items():
+            if key in self.body and kind in kinds:
+                self.problem(key, f"{key} does not apply to a {kind.value} step", hint, at_key=True)
+        if "max_parallel" in self.body and "foreach" not in self.body:
+            self.problem(
+                "max_parallel",
+                "max_parallel applies only to a step with foreach",
+                "add foreach, or remove max_parallel (use concurrency for the whole workflow)",
+                at_key=True,
+            )
+
+    def foreach(self) -> Template | None:
+        raw = self.body.get("foreach")
+        if raw is None:
+            return None
+        where = (*self.where, "foreach")
+        if isinstance(raw, str):
+            stripped = raw.strip()
+            if not (stripped.startswith("${{") and stripped.endswith("}}")):
+                self.problem(
+                    "foreach",
+                    "foreach takes a list or one expression that gives a list",
+                    "for example foreach: ${{ inputs.months }} or foreach: [a, b, c]",
+                )
+                return None
+        template = self.owner.template(raw, where, self.id, self.context, allow_item=False)
+        if template is None:
+            self.ok = False
+        return template
+
+    def when(self) -> Expression | None:
+        raw = self.body.get("when")
+        if raw is None or isinstance(raw, bool):
+            if isinstance(raw, bool):
+                return compile_expression("true" if raw else "false")
+            return None
+        if not isinstance(raw, str):
+            return None
+        expression = self.owner.expression(
+            raw, (*self.where, "when"), self.id, self.context, allow_item=False
+        )
+        if expression is None:
+            self.ok = False
+        return expression
+
+    def needs(self) -> tuple[str, ...]:
+        raw = self.body.get("needs")
+        if raw is None:
+            return ()
+        items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        names = tuple(n for n in items if isinstance(n, str))
+        known = self.context.main | self.context.finals
+        for i, name in enumerate(items):
+            if not isinstance(name, str):
+                continue
+            where_key = i if isinstance(raw, list) else None
+            if name == self.id:
+                self._needs_problem(where_key, f"step {self.id!r} needs itself", "remove it from needs")
+            elif name not in known:
+                self._needs_problem(where_key, f"unknown step {name!r} in needs", did_you_mean(name, known))
+            elif self.section == "steps" and name in self.context.finals:
+                self._needs_problem(
+                    where_key,
+                    f"step {self.id!r} needs finally step {name!r}, which runs after every step",
+                    "only finally steps can need finally steps",
+                )
+            elif self.section == "finally" and name in self.context.main:
+                self._needs_problem(
+                    where_key,
+                    f"finally step {self.id!r} needs main step {name!r}",
+                    "finally steps run after every main step already; needs may name only "
+                    "other finally steps",
+                )
+        if len(set(names)) != len(names):
+            self.problem("needs", "needs names a step twice", "list each step once", at_key=True)
+        return names
+
+    def _needs_problem(self, index: int | None, message: str, hint: str) -> None:
+        self.ok = False
+        where = (*self.where, "needs") if index is None else (*self.where, "needs", index)
+        self.owner.problem(where, message, hint, step=self.id)
+
+    def outputs(self) -> Mapping[str, Any] | None:
+        raw = self.body.get("outputs")
+        if not isinstance(raw, dict):
+            return None
+        try:
+            jsonschema_rs.meta.validate(raw)
+            jsonschema_rs.validator_for(raw)
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc).split("\n")[0]
+            self.problem("outputs", f"outputs is not a valid JSON Schema: {message}")
+            return None
+        return raw
+
+
+def _value_at(builder: _Builder, where: Path) -> str:
+    """The text of the scalar at ``where`` in the document, or "" (for positions)."""
+    node: Any = builder.data
+    for part in where:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return ""
+    return node if isinstance(node, str) else ""
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

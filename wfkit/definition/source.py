@@ -1,0 +1,341 @@
+"""Safe YAML reading that remembers where every value came from.
+
+Built on libyaml's event parser (PyYAML's C binding when present), not on a YAML
+constructor: only plain data comes out (mappings, lists, strings, numbers, booleans,
+null), explicit tags other than the standard scalar ones are refused, duplicate keys are
+errors, and aliases are counted so that an exponential "billion laughs" document stops
+with an error instead of eating memory. Every value's line and column (1-based) is kept
+in :class:`Positions`, keyed by its path from the document root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_EXPANSION", "Document", "Positions", "SourceError", "read_yaml"]
+
+Path = tuple[str | int, ...]
+
+#: A definition file larger than this is refused before parsing.
+MAX_BYTES = 16 * 1024 * 1024
+#: Values reached through aliases, counted with everything inside them.
+MAX_EXPANSION = 100_000
+#: Nesting depth of mappings and lists.
+MAX_DEPTH = 64
+
+_Parser: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+_STD = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {f"{_STD}{n}" for n in ("str", "int", "float", "bool", "null", "map", "seq")}
+
+
+class SourceError(Exception):
+    """The text is not readable YAML of plain data; line and column are 1-based."""
+
+    def __init__(self, message: str, line: int, column: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.hint = hint
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) stands in the text."""
+
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def of(self, path: Path) -> tuple[int, int]:
+        """The position of the value at ``path``, or of its nearest known ancestor."""
+        while True:
+            found = self.values.get(path)
+            if found is not None:
+                return found
+            if not path:
+                return (1, 1)
+            path = path[:-1]
+
+    def of_key(self, path: Path) -> tuple[int, int]:
+        """The position of the key whose value is at ``path`` (the value's when unknown)."""
+        return self.keys.get(path) or self.of(path)
+
+
+@dataclass
+class Document:
+    """Plain data read from YAML, with the positions of its parts."""
+
+    data: Any
+    positions: Positions
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 text from bytes, or a :class:`SourceError` at the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SourceError(
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded)",
+            line,
+            column,
+            "save the file as UTF-8",
+        ) from None
+
+
+def read_yaml(text: str) -> Document:
+    """Parse one YAML document of plain data; raises :class:`SourceError`."""
+    if len(text) > MAX_BYTES:
+        raise SourceError(
+            f"the file is too large ({len(text):,} characters; the limit is {MAX_BYTES:,})",
+            1,
+            1,
+            "split the workflow into child workflows",
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    builder = _Builder(text)
+    try:
+        return builder.build()
+    except yaml.MarkedYAMLError as exc:
+        raise _from_yaml_error(exc, text) from None
+    except yaml.YAMLError as exc:
+        raise SourceError(f"YAML error: {exc}", 1, 1) from None
+
+
+def _from_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    hint = ""
+    offending = _line_of(text, line)
+    if "\t" in offending[: max(column, 1)] or "'\\t'" in problem:
+        problem = "a tab character is used for indentation"
+        hint = "YAML indents with spaces only; replace the tab with spaces"
+        column = offending.index("\t") + 1 if "\t" in offending else column
+    else:
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        if "mapping values are not allowed" in problem:
+            hint = "a value containing ': ' must be quoted"
+        elif "could not find expected ':'" in problem:
+            hint = "each line of a mapping is 'key: value'; check the indentation above"
+        elif "end of stream" in problem:
+            hint = "a quote or bracket is not closed"
+    return SourceError(f"invalid YAML: {problem}", line, column, hint)
+
+
+def _line_of(text: str, line: int) -> str:
+    lines = text.split("\n")
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$|^[-+]?0x[0-9a-fA-F_]+$|^[-+]?0o?[0-7_]+$")
+_FLOAT = re.compile(
+    r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"
+    r"|^[-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)$"
+    r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+)
+_BOOLS = {
+    "true": True, "True": True, "TRUE": True, "yes": True, "Yes": True, "YES": True,
+    "on": True, "On": True, "ON": True,
+    "false": False, "False": False, "FALSE": False, "no": False, "No": False, "NO": False,
+    "off": False, "Off": False, "OFF": False,
+}  # fmt: skip
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+def _plain_scalar(value: str) -> Any:
+    """YAML 1.1 resolution of an unquoted scalar (as PyYAML's safe loader does it)."""
+    if value in _NULLS:
+        return None
+    if value in _BOOLS:
+        return _BOOLS[value]
+    first = value[0]
+    if first.isdigit() or first in "+-.":
+        if _INT.match(value):
+            return _to_int(value)
+        if _FLOAT.match(value) and value not in ("+", "-", "."):
+            return _to_float(value)
+    return value
+
+
+def _to_int(value: str) -> int:
+    text = value.replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    if text.startswith("0x"):
+        return sign * int(text[2:], 16)
+    if text.startswith("0o"):
+        return sign * int(text[2:], 8)
+    if len(text) > 1 and text.startswith("0"):
+        return sign * int(text, 8)
+    return sign * int(text)
+
+
+def _to_float(value: str) -> float:
+    text = value.replace("_", "").lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text.endswith(".nan"):
+        return float("nan")
+    return float(text)
+
+
+def _tagged_scalar(tag: str, value: str, line: int, column: int) -> Any:
+    if tag == f"{_STD}str":
+        return value
+    resolved = _plain_scalar(value)
+    kinds = {f"{_STD}int": int, f"{_STD}float": float, f"{_STD}bool": bool, f"{_STD}null": type(None)}
+    wanted = kinds[tag]
+    if wanted is float and isinstance(resolved, int) and not isinstance(resolved, bool):
+        return float(resolved)
+    if type(resolved) is not wanted:
+        raise SourceError(f"{value!r} is not a valid {tag[len(_STD):]}", line, column)
+    return resolved
+
+
+class _Builder:
+    """Turns libyaml events into plain values and positions."""
+
+    def __init__(self, text: str) -> None:
+        self.parser = _Parser(text)
+        self.positions = Positions()
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.expanded = 0
+
+    def build(self) -> Document:
+        self._expect(yaml.StreamStartEvent)
+        event = self.parser.get_event()
+        if isinstance(event, yaml.StreamEndEvent):
+            raise SourceError("the file is empty", 1, 1, "a definition starts with 'wfkit: 1'")
+        data, _ = self._node(self.parser.get_event(), (), 0)
+        self._expect(yaml.DocumentEndEvent)
+        extra = self.parser.get_event()
+        if not isinstance(extra, yaml.StreamEndEvent):
+            mark = extra.start_mark
+            raise SourceError(
+                "the file holds more than one YAML document",
+                mark.line + 1,
+                mark.column + 1,
+                "keep one workflow per file; remove the '---' separator",
+            )
+        return Document(data, self.positions)
+
+    def _expect(self, kind: type) -> Any:
+        event = self.parser.get_event()
+        if not isinstance(event, kind):  # pragma: no cover - libyaml guarantees the order
+            raise SourceError(f"unexpected YAML event {event}", 1, 1)
+        return event
+
+    def _node(self, event: Any, path: Path, depth: int) -> tuple[Any, int]:
+        """Build the value that ``event`` opens; returns it and its size in nodes."""
+        line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        self.positions.values[path] = (line, column)
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event, line, column)
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in _ALLOWED_TAGS:
+            shown = "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
+            raise SourceError(
+                f"the YAML tag {shown} is not allowed",
+                line,
+                column,
+                "definitions are plain data; remove the tag",
+            )
+        if depth > MAX_DEPTH:
+            raise SourceError(f"values are nested more than {MAX_DEPTH} levels deep", line, column)
+        if isinstance(event, yaml.ScalarEvent):
+            value, size = self._scalar(event, tag, line, column), 1
+        elif isinstance(event, yaml.SequenceStartEvent):
+            value, size = self._sequence(path, depth)
+        elif isinstance(event, yaml.MappingStartEvent):
+            value, size = self._mapping(path, depth, line, column)
+        else:  # pragma: no cover - libyaml guarantees the order
+            raise SourceError(f"unexpected YAML event {event}", line, column)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, size)
+        return value, size
+
+    def _alias(self, event: Any, line: int, column: int) -> tuple[Any, int]:
+        found = self.anchors.get(event.anchor)
+        if found is None:  # pragma: no cover - libyaml reports unknown anchors itself
+            raise SourceError(f"unknown alias *{event.anchor}", line, column)
+        value, size = found
+        self.expanded += size
+        if self.expanded > MAX_EXPANSION:
+            raise SourceError(
+                f"aliases expand to more than {MAX_EXPANSION:,} values",
+                line,
+                column,
+                "this looks like a 'billion laughs' document; write the values out instead",
+            )
+        return value, size
+
+    def _scalar(self, event: Any, tag: str | None, line: int, column: int) -> Any:
+        if tag in (None, "!"):
+            if not event.style and event.implicit[0]:
+                return _plain_scalar(event.value)
+            return event.value
+        return _tagged_scalar(tag, event.value, line, column)
+
+    def _sequence(self, path: Path, depth: int) -> tuple[list[Any], int]:
+        items: list[Any] = []
+        size = 1
+        while True:
+            event = self.parser.get_event()
+            if isinstance(event, yaml.SequenceEndEvent):
+                return items, size
+            value, n = self._node(event, (*path, len(items)), depth + 1)
+            items.append(value)
+            size += n
+
+    def _mapping(self, path: Path, depth: int, line: int, column: int) -> tuple[dict[Any, Any], int]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        size = 1
+        while True:
+            event = self.parser.get_event()
+            if isinstance(event, yaml.MappingEndEvent):
+                for key, value in merged.items():
+                    result.setdefault(key, value)
+                return result, size
+            kline, kcol = event.start_mark.line + 1, event.start_mark.column + 1
+            if not isinstance(event, yaml.ScalarEvent):
+                raise SourceError("mapping keys must be plain text", kline, kcol)
+            key = self._scalar(event, getattr(event, "tag", None), kline, kcol)
+            if key == "<<" and not event.style:
+                value, n = self._node(self.parser.get_event(), (*path, "<<"), depth + 1)
+                self._merge(merged, value, kline, kcol)
+                size += n
+                continue
+            if not isinstance(key, str):
+                key = str(key).lower() if isinstance(key, bool) else str(key)
+            if key in result:
+                first = self.positions.keys[(*path, key)]
+                raise SourceError(
+                    f"duplicate key {key!r} (first at line {first[0]})",
+                    kline,
+                    kcol,
+                    "each key may appear once in a mapping; remove or rename one",
+                )
+            child = (*path, key)
+            self.positions.keys[child] = (kline, kcol)
+            value, n = self._node(self.parser.get_event(), child, depth + 1)
+            result[key] = value
+            size += n + 1
+
+    @staticmethod
+    def _merge(merged: dict[Any, Any], value: Any, line: int, column: int) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if not isinstance(source, dict):
+                raise SourceError("a '<<' merge takes a mapping or a list of mappings", line, column)
+            for key, item in source.items():
+                merged.setdefault(key, item)

@@ -1,0 +1,119 @@
+"""A definition as a networkx DAG, its static checks, and the read-only view for UIs.
+
+One node per step (``finally`` steps included), with the :class:`Step` and its kind as
+attributes; an edge ``a -> b`` when ``b`` needs ``a`` or an expression in ``b`` reads
+``steps.a``, with ``via`` saying which. Finally steps have no edge from the main steps
+they do not read: they run after every main step by rule, not by edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from wfkit.definition.model import Definition, Step, StepKind
+from wfkit.errors import Problem
+from wfkit.graph.view import EdgeView, GraphView, StepView
+
+__all__ = ["build_graph", "build_view", "cycle_problems", "generations"]
+
+
+def build_graph(definition: Definition) -> nx.DiGraph:
+    """The step graph of ``definition`` (edges point from a step to those that depend on it)."""
+    graph = nx.DiGraph(name=definition.name)
+    steps = definition.all_steps()
+    for step in steps.values():
+        graph.add_node(step.id, step=step, kind=step.kind.value, is_finally=step.is_finally)
+    for step in steps.values():
+        needs = set(step.needs)
+        for source in sorted(needs | step.refs):
+            if source not in steps:
+                continue  # reported when the definition was parsed
+            via = "needs+expression" if source in needs and source in step.refs else (
+                "needs" if source in needs else "expression"
+            )
+            graph.add_edge(source, step.id, via=via)
+    return graph
+
+
+def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> list[Problem]:
+    """One problem per cycle among the steps, naming the path with each step's line."""
+    graph = build_graph(definition) if graph is None else graph
+    if nx.is_directed_acyclic_graph(graph):
+        return []
+    steps = definition.all_steps()
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) == 1:
+            (node,) = component
+            if not graph.has_edge(node, node):
+                continue
+        cycle = _cycle_in(graph.subgraph(component))
+        first = min(cycle, key=lambda s: (steps[s].line, steps[s].column))
+        start = cycle.index(first)
+        ordered = cycle[start:] + cycle[:start]
+        path = " -> ".join(f"{s} (line {steps[s].line})" for s in [*ordered, first])
+        step = steps[first]
+        problems.append(
+            Problem(
+                definition.path,
+                step.line,
+                step.column,
+                f"steps form a cycle: {path}",
+                "each step must come after those it needs; remove one of these "
+                "dependencies (a needs entry or a steps.<id> reference)",
+                first,
+            )
+        )
+    return problems
+
+
+def _cycle_in(component: Any) -> list[str]:
+    edges = nx.find_cycle(component)
+    return [edge[0] for edge in edges]
+
+
+def generations(graph: nx.DiGraph) -> list[list[str]]:
+    """Steps in topological generations (each list can run together), ids sorted within."""
+    return [sorted(gen) for gen in nx.topological_generations(graph)]
+
+
+def build_view(definition: Definition) -> GraphView:
+    """The read-only :class:`GraphView` of a (valid) definition, in file order."""
+    graph = build_graph(definition)
+    steps = tuple(_step_view(s) for s in definition.all_steps().values())
+    order = {s.id: i for i, s in enumerate(steps)}
+    edges = tuple(
+        EdgeView(a, b, data["via"])
+        for a, b, data in sorted(graph.edges(data=True), key=lambda e: (order[e[1]], order[e[0]]))
+    )
+    gens = (
+        tuple(tuple(g) for g in generations(graph))
+        if nx.is_directed_acyclic_graph(graph)
+        else ()
+    )
+    return GraphView(definition.name, steps, edges, gens, definition.description)
+
+
+def _step_view(step: Step) -> StepView:
+    return StepView(
+        id=step.id,
+        kind=step.kind.value,
+        target=_target_text(step),
+        description=step.description,
+        is_finally=step.is_finally,
+        pause_before=step.pause_before,
+        foreach=step.foreach is not None,
+        when=step.when.source.strip() if step.when is not None else None,
+        line=step.line,
+    )
+
+
+def _target_text(step: Step) -> str:
+    if step.kind is StepKind.SHELL:
+        return " ".join(step.target)
+    if step.kind is StepKind.WAIT:
+        text = f"event {step.target.event}"
+        return f"{text}, timeout {step.target.timeout}" if step.target.timeout else text
+    return str(step.target)

@@ -1,0 +1,260 @@
+"""Loading definitions: one file or text, and a whole folder as a catalog.
+
+Every entry point gathers all problems (YAML, schema, expressions, references, cycles,
+and across files: duplicate names, unknown or cyclic child workflows) and raises them
+together in one :class:`~wfkit.errors.DefinitionError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import networkx as nx
+
+from wfkit.definition.model import Definition, StepKind
+from wfkit.definition.parse import ParseResult, parse_bytes, parse_text
+from wfkit.definition.schema import did_you_mean
+from wfkit.definition.source import MAX_BYTES
+from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
+from wfkit.graph.build import cycle_problems
+
+__all__ = [
+    "Catalog",
+    "Check",
+    "check_paths",
+    "definition_files",
+    "load_catalog",
+    "load_definition",
+    "parse_definition",
+]
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def _checked(result: ParseResult) -> tuple[Definition | None, list[Problem]]:
+    problems = list(result.problems)
+    definition = result.definition
+    if definition is not None:
+        problems += cycle_problems(definition)
+    return (definition if not problems else None), problems
+
+
+def parse_definition(text: str, path: str = "<string>") -> Definition:
+    """A definition from YAML text; raises :class:`DefinitionError` with every problem."""
+    definition, problems = _checked(parse_text(text, path))
+    if problems or definition is None:
+        raise DefinitionError(problems)
+    return definition
+
+
+def _read(path: Path) -> tuple[Definition | None, list[Problem]]:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            message = f"the file is too large ({size:,} bytes; the limit is {MAX_BYTES:,})"
+            return None, [Problem(name, 1, 1, message, "split the workflow into child workflows")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(name, 0, 0, f"cannot read the file: {exc.strerror or exc}")]
+    return _checked(parse_bytes(raw, name))
+
+
+def load_definition(path: str | os.PathLike[str]) -> Definition:
+    """A definition from a YAML file; raises :class:`DefinitionError` with every problem."""
+    definition, problems = _read(Path(path))
+    if problems or definition is None:
+        raise DefinitionError(problems)
+    return definition
+
+
+def definition_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The YAML files named, and those directly inside the folders named, sorted per folder."""
+    out: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+class Catalog:
+    """Definitions by name, checked as a whole (unique names, child workflows resolve).
+
+    Build one with :func:`load_catalog`; a catalog is read-only once built.
+    """
+
+    def __init__(self, definitions: Iterable[Definition] = ()) -> None:
+        self._by_name: dict[str, Definition] = {}
+        problems: list[Problem] = []
+        for definition in definitions:
+            problems += self._add(definition)
+        problems += self.reference_problems()
+        if problems:
+            raise DefinitionError(problems)
+
+    def _add(self, definition: Definition) -> list[Problem]:
+        other = self._by_name.get(definition.name)
+        if other is not None:
+            line, column = definition.name_at
+            return [
+                Problem(
+                    definition.path,
+                    line,
+                    column,
+                    f"workflow name {definition.name!r} is already used by {other.path}",
+                    "names must be unique in a definitions folder; rename one of the two",
+                )
+            ]
+        self._by_name[definition.name] = definition
+        return []
+
+    def reference_problems(self) -> list[Problem]:
+        """Unknown child workflows and cycles between workflows."""
+        problems = []
+        graph = nx.DiGraph()
+        for definition in self._by_name.values():
+            graph.add_node(definition.name)
+            for step in definition.all_steps().values():
+                if step.kind is not StepKind.WORKFLOW:
+                    continue
+                if step.target in self._by_name:
+                    graph.add_edge(definition.name, step.target, step=step, path=definition.path)
+                    continue
+                line, column = step.target_at
+                hint = did_you_mean(step.target, self._by_name) or (
+                    f"known workflows: {', '.join(sorted(self._by_name))}"
+                )
+                problems.append(
+                    Problem(
+                        definition.path,
+                        line,
+                        column,
+                        f"step {step.id!r} starts unknown workflow {step.target!r}",
+                        hint,
+                        step.id,
+                    )
+                )
+        problems += _workflow_cycles(graph)
+        return problems
+
+    def get(self, name: str) -> Definition:
+        """The definition named ``name``; :class:`UnknownWorkflow` when there is none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownWorkflow(name, list(self._by_name), did_you_mean(name, self._by_name)) from None
+
+    @property
+    def names(self) -> list[str]:
+        """Workflow names, sorted."""
+        return sorted(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Definition]:
+        return iter(self._by_name[n] for n in self.names)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"<Catalog of {len(self)} workflows: {', '.join(self.names)}>"
+
+
+def _workflow_cycles(graph: nx.DiGraph) -> list[Problem]:
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        members = sorted(component)
+        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
+            continue
+        cycle = [edge for edge in nx.find_cycle(graph.subgraph(component))]
+        names = [a for a, _ in cycle]
+        start = names.index(min(names))
+        names = names[start:] + names[:start]
+        first_edge = graph.edges[names[0], names[1 % len(names)]]
+        step = first_edge["step"]
+        line, column = step.target_at
+        problems.append(
+            Problem(
+                first_edge["path"],
+                line,
+                column,
+                "workflows start each other in a cycle: " + " -> ".join([*names, names[0]]),
+                "a child workflow cannot (directly or indirectly) start its parent",
+                step.id,
+            )
+        )
+    return problems
+
+
+def load_catalog(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Catalog:
+    """Every definition in the given folders and files, checked together.
+
+    Raises :class:`DefinitionError` listing the problems of every file at once.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    files = definition_files(paths)
+    definitions, problems = [], []
+    for file in files:
+        definition, found = _read(file)
+        problems += found
+        if definition is not None:
+            definitions.append(definition)
+    try:
+        catalog = Catalog(definitions)
+    except DefinitionError as exc:
+        problems += exc.problems
+    if problems:
+        raise DefinitionError(problems)
+    return catalog
+
+
+class Check:
+    """What :func:`check_paths` found: the valid definitions and every problem."""
+
+    def __init__(self, files: list[Path], definitions: list[Definition], problems: list[Problem]):
+        self.files = files
+        self.definitions = definitions
+        self.problems = sorted(problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_paths(paths: Iterable[str | os.PathLike[str]]) -> Check:
+    """Validate files and folders without raising, for tools such as ``wfkit validate``.
+
+    Child workflows named by ``workflow:`` steps are resolved against the definitions
+    checked together and, quietly, against the other files in the same folders (so that
+    one file can be checked alone); only the problems of the files named are reported.
+    """
+    files = definition_files(paths)
+    named = {str(f) for f in files}
+    definitions, problems = [], []
+    for file in files:
+        definition, found = _read(file)
+        problems += found
+        if definition is not None:
+            definitions.append(definition)
+    siblings = []
+    for folder in sorted({f.parent for f in files}):
+        for file in definition_files([folder]):
+            if str(file) not in named:
+                sibling, found = _read(file)
+                if sibling is not None and not found:
+                    siblings.append(sibling)
+    taken = {d.name for d in definitions}
+    context = [s for s in siblings if s.name not in taken]
+    try:
+        Catalog([*definitions, *context])
+    except DefinitionError as exc:
+        problems += [p for p in exc.problems if p.path in named]
+    return Check(files, definitions, problems)
