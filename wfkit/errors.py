@@ -7,6 +7,10 @@
     │                               .problems lists every Problem at once, sorted by place
     ├── UnknownWorkflow             a workflow name is not in the catalog (.name, .known)
     ├── RenderError                 a graph could not be drawn (no dot executable, dot failed)
+    ├── ContractError               a contract record (StartRequest, ...) has a bad field
+    │                               (.record, .json_name, .field, .problem); also a ValueError
+    ├── IllegalTransition           an operation is not allowed in the instance's status
+    │                               (.instance_id, .status, .operation, .message, .hint)
     └── ErrNotImplemented           a component does not do this operation (Dapr's contract;
                                     the message is exactly Dapr's)
 
@@ -19,8 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
+    "IllegalTransition",
     "Problem",
     "RenderError",
     "UnknownWorkflow",
@@ -97,6 +103,45 @@ class UnknownWorkflow(WfkitError):
 
 class RenderError(WfkitError):
     """A graph could not be rendered to SVG or PNG."""
+
+
+class ContractError(WfkitError, ValueError):
+    """A contract record could not be built: bad JSON, or a value of the wrong kind.
+
+    ``record`` is the record's class name; ``json_name`` and ``field`` name the offending
+    field in JSON and in Python (both empty when the document as a whole is wrong);
+    ``problem`` says what is wrong with it.
+    """
+
+    def __init__(self, record: str, json_name: str, field: str, problem: str) -> None:
+        self.record = record
+        self.json_name = json_name
+        self.field = field
+        self.problem = problem
+        if json_name:
+            super().__init__(f"bad {record}: field '{json_name}' ({field}) {problem}")
+        else:
+            super().__init__(f"bad {record}: {problem}")
+
+
+class IllegalTransition(WfkitError):
+    """An operation is not allowed on an instance in its current status.
+
+    ``message`` is the prepared text (for the HTTP API's ``message`` field, exactly
+    Dapr's wording where Dapr has one); ``hint`` is the likely fix. ``str()`` of the error
+    is the message followed by ``; `` and the hint. ``status`` and ``operation`` are the
+    runtime status and operation names (string enums of :mod:`wfkit.engine.status`).
+    """
+
+    def __init__(
+        self, *, instance_id: str, status: str, operation: str, message: str, hint: str
+    ) -> None:
+        self.instance_id = instance_id
+        self.status = status
+        self.operation = operation
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class ErrNotImplemented(WfkitError, NotImplementedError):

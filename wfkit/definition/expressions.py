@@ -16,14 +16,15 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cel
 
 __all__ = [
     "ROOTS",
-    "ExpressionSyntaxError",
     "Expression",
+    "ExpressionSyntaxError",
     "Reference",
     "Template",
     "compile_expression",
@@ -92,9 +93,7 @@ def _tokens(source: str) -> list[_Token]:
         if kind == "ws":
             continue
         if kind == "bad":
-            raise ExpressionSyntaxError(
-                f"unexpected character {match.group()!r}", match.start()
-            )
+            raise ExpressionSyntaxError(f"unexpected character {match.group()!r}", match.start())
         out.append(_Token(kind, match.group(), match.start()))
     return out
 
@@ -105,6 +104,26 @@ def _unquote(text: str) -> str:
     return body[len(quote) : -len(quote)]
 
 
+_SIMPLE_PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*")
+
+
+def _simple_path(source: str) -> list[Reference] | None:
+    """The references of a bare dotted path (the common case), without tokenizing."""
+    match = _SIMPLE_PATH.fullmatch(source)
+    if match is None:
+        return None
+    root = match[1]
+    members = [m.strip() for m in match[2].split(".")[1:]]
+    offset = match.start(1)
+    if root in ("true", "false", "null"):
+        return []
+    if root != "steps":
+        return [Reference(root, None, offset, members[0] if members else None)]
+    if len(members) >= 2 and members[1] in STEP_FIELDS:
+        return [Reference("steps", members[0], offset)]
+    return None  # let the tokenizer report what is wrong
+
+
 def scan_references(source: str) -> list[Reference]:
     """Every root name and step reference in ``source``, in order.
 
@@ -113,6 +132,9 @@ def scan_references(source: str) -> list[Reference]:
     ``steps.<id>.output`` or ``steps.<id>.status`` (references must be static, so that they
     can become edges of the graph).
     """
+    simple = _simple_path(source)
+    if simple is not None:
+        return simple
     toks = _tokens(source)
     bound = {
         toks[i + 2].text
@@ -161,11 +183,7 @@ def _step_reference(toks: list[_Token], i: int) -> Reference:
             "write steps.<id>.output or steps.<id>.status; step ids cannot be computed",
         )
     field_toks = toks[i + 1 + after : i + 3 + after]
-    if (
-        len(field_toks) < 2
-        or field_toks[0].text != "."
-        or field_toks[1].text not in STEP_FIELDS
-    ):
+    if len(field_toks) < 2 or field_toks[0].text != "." or field_toks[1].text not in STEP_FIELDS:
         raise ExpressionSyntaxError(
             f"steps.{step} must be followed by .output or .status",
             start,
@@ -189,11 +207,12 @@ class Expression:
     source: str
     references: tuple[Reference, ...]
     program: Any = field(repr=False)
+    steps: frozenset[str] = field(init=False, repr=False)
+    """The ids of the steps this expression reads."""
 
-    @property
-    def steps(self) -> frozenset[str]:
-        """The ids of the steps this expression reads."""
-        return frozenset(r.step for r in self.references if r.step is not None)
+    def __post_init__(self) -> None:
+        found = frozenset(r.step for r in self.references if r.step is not None)
+        object.__setattr__(self, "steps", found)
 
     @property
     def roots(self) -> frozenset[str]:
@@ -207,8 +226,12 @@ class Expression:
         return f"${{{{ {self.source.strip()} }}}}"
 
 
+@lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
-    """Compile CEL text; raises :class:`ExpressionSyntaxError` with an offset into it."""
+    """Compile CEL text; raises :class:`ExpressionSyntaxError` with an offset into it.
+
+    Expressions are immutable, so the same text compiles once per process.
+    """
     if not source.strip():
         raise ExpressionSyntaxError("empty expression", 0, "write a CEL expression inside ${{ }}")
     try:
@@ -254,6 +277,9 @@ def split_template(text: str) -> list[str | tuple[int, str]]:
 
 
 def _find_close(text: str, pos: int) -> int:
+    end = text.find(_CLOSE, pos)
+    if end < 0 or ("'" not in text[pos:end] and '"' not in text[pos:end]):
+        return end  # no string literal before the first }}: the common case
     quote = ""
     i = pos
     while i < len(text):
@@ -307,15 +333,18 @@ class Template:
 
     raw: Any
     node: _Node = field(repr=False)
+    _expressions: tuple[Expression, ...] = field(init=False, repr=False)
+    steps: frozenset[str] = field(init=False, repr=False)
+    """The ids of the steps this template reads."""
+
+    def __post_init__(self) -> None:
+        found = tuple(_walk_expressions(self.node))
+        object.__setattr__(self, "_expressions", found)
+        object.__setattr__(self, "steps", frozenset(s for e in found for s in e.steps))
 
     def expressions(self) -> Iterator[Expression]:
         """Every expression inside, in order."""
-        yield from _walk_expressions(self.node)
-
-    @property
-    def steps(self) -> frozenset[str]:
-        """The ids of the steps this template reads."""
-        return frozenset(s for e in self.expressions() for s in e.steps)
+        return iter(self._expressions)
 
     @property
     def is_expression(self) -> bool:
@@ -388,13 +417,13 @@ def _compile_node(value: Any, path: tuple[str | int, ...], errors: list[Template
     if isinstance(value, list):
         return _List(tuple(_compile_node(v, (*path, i), errors) for i, v in enumerate(value)))
     if isinstance(value, dict):
-        return _Map(tuple((str(k), _compile_node(v, (*path, str(k)), errors)) for k, v in value.items()))
+        return _Map(
+            tuple((str(k), _compile_node(v, (*path, str(k)), errors)) for k, v in value.items())
+        )
     return value
 
 
-def _compile_string(
-    text: str, path: tuple[str | int, ...], errors: list[TemplateError]
-) -> _Node:
+def _compile_string(text: str, path: tuple[str | int, ...], errors: list[TemplateError]) -> _Node:
     try:
         pieces = split_template(text)
     except ExpressionSyntaxError as exc:

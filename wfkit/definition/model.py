@@ -178,9 +178,7 @@ class Definition:
 
     def child_workflows(self) -> frozenset[str]:
         """Names of the definitions that ``workflow:`` steps start."""
-        return frozenset(
-            s.target for s in self.all_steps().values() if s.kind is StepKind.WORKFLOW
-        )
+        return frozenset(s.target for s in self.all_steps().values() if s.kind is StepKind.WORKFLOW)
 
     def __repr__(self) -> str:
         return (

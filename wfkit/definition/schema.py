@@ -21,7 +21,14 @@ import jsonschema_rs
 from wfkit.definition.source import Path, Positions
 from wfkit.errors import Problem
 
-__all__ = ["SCHEMA_FILE", "STEP_KINDS", "did_you_mean", "load_schema", "schema_problems", "schema_text"]
+__all__ = [
+    "SCHEMA_FILE",
+    "STEP_KINDS",
+    "did_you_mean",
+    "load_schema",
+    "schema_problems",
+    "schema_text",
+]
 
 SCHEMA_FILE = "schema.json"
 STEP_KINDS = ("call", "shell", "notebook", "workflow", "wait", "sleep")
@@ -130,9 +137,10 @@ def _kind_typos(errors: list[Any]) -> set[Path]:
     """Steps whose unknown key looks like a misspelt kind (reported once, as the typo)."""
     found: set[Path] = set()
     for error in errors:
-        if error.kind.name == "additionalProperties":
-            if any(did_you_mean(k, STEP_KINDS) for k in error.kind.unexpected):
-                found.add(tuple(error.instance_path))
+        if error.kind.name == "additionalProperties" and any(
+            did_you_mean(k, STEP_KINDS) for k in error.kind.unexpected
+        ):
+            found.add(tuple(error.instance_path))
     return found
 
 
@@ -256,5 +264,7 @@ def _type_words(types: Any) -> str:
         "boolean": "true or false",
         "null": "empty",
     }
-    names = [words.get(str(t).lower(), str(t)) for t in (types if isinstance(types, list) else [types])]
+    names = [
+        words.get(str(t).lower(), str(t)) for t in (types if isinstance(types, list) else [types])
+    ]
     return " or ".join(names)

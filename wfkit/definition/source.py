@@ -16,7 +16,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_EXPANSION", "Document", "Positions", "SourceError", "read_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_EXPANSION",
+    "Document",
+    "Positions",
+    "SourceError",
+    "read_yaml",
+]
 
 Path = tuple[str | int, ...]
 
@@ -29,6 +37,7 @@ MAX_DEPTH = 64
 
 _Parser: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 _STD = "tag:yaml.org,2002:"
+_ScalarEvent = yaml.ScalarEvent
 _ALLOWED_TAGS = {f"{_STD}{n}" for n in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
@@ -192,12 +201,17 @@ def _tagged_scalar(tag: str, value: str, line: int, column: int) -> Any:
     if tag == f"{_STD}str":
         return value
     resolved = _plain_scalar(value)
-    kinds = {f"{_STD}int": int, f"{_STD}float": float, f"{_STD}bool": bool, f"{_STD}null": type(None)}
+    kinds = {
+        f"{_STD}int": int,
+        f"{_STD}float": float,
+        f"{_STD}bool": bool,
+        f"{_STD}null": type(None),
+    }
     wanted = kinds[tag]
     if wanted is float and isinstance(resolved, int) and not isinstance(resolved, bool):
         return float(resolved)
     if type(resolved) is not wanted:
-        raise SourceError(f"{value!r} is not a valid {tag[len(_STD):]}", line, column)
+        raise SourceError(f"{value!r} is not a valid {tag[len(_STD) :]}", line, column)
     return resolved
 
 
@@ -207,6 +221,8 @@ class _Builder:
     def __init__(self, text: str) -> None:
         self.parser = _Parser(text)
         self.positions = Positions()
+        self.values = self.positions.values
+        self.keys = self.positions.keys
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.expanded = 0
 
@@ -236,7 +252,14 @@ class _Builder:
 
     def _node(self, event: Any, path: Path, depth: int) -> tuple[Any, int]:
         """Build the value that ``event`` opens; returns it and its size in nodes."""
-        line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        mark = event.start_mark
+        if type(event) is _ScalarEvent and event.tag is None and event.anchor is None:
+            # the common case, kept short: an untagged scalar
+            self.values[path] = (mark.line + 1, mark.column + 1)
+            if not event.style and event.implicit[0]:
+                return _plain_scalar(event.value), 1
+            return event.value, 1
+        line, column = mark.line + 1, mark.column + 1
         self.positions.values[path] = (line, column)
         if isinstance(event, yaml.AliasEvent):
             return self._alias(event, line, column)
@@ -296,7 +319,9 @@ class _Builder:
             items.append(value)
             size += n
 
-    def _mapping(self, path: Path, depth: int, line: int, column: int) -> tuple[dict[Any, Any], int]:
+    def _mapping(
+        self, path: Path, depth: int, line: int, column: int
+    ) -> tuple[dict[Any, Any], int]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         size = 1
@@ -306,19 +331,22 @@ class _Builder:
                 for key, value in merged.items():
                     result.setdefault(key, value)
                 return result, size
-            kline, kcol = event.start_mark.line + 1, event.start_mark.column + 1
-            if not isinstance(event, yaml.ScalarEvent):
+            mark = event.start_mark
+            kline, kcol = mark.line + 1, mark.column + 1
+            if type(event) is not _ScalarEvent:
                 raise SourceError("mapping keys must be plain text", kline, kcol)
-            key = self._scalar(event, getattr(event, "tag", None), kline, kcol)
+            # Keys keep their text as written: 'on' or '1' name things, they are no booleans
+            # or numbers here.
+            key = event.value
+            if event.tag not in (None, "!", f"{_STD}str"):
+                raise SourceError(f"mapping key {key!r} must be plain text", kline, kcol)
             if key == "<<" and not event.style:
                 value, n = self._node(self.parser.get_event(), (*path, "<<"), depth + 1)
                 self._merge(merged, value, kline, kcol)
                 size += n
                 continue
-            if not isinstance(key, str):
-                key = str(key).lower() if isinstance(key, bool) else str(key)
             if key in result:
-                first = self.positions.keys[(*path, key)]
+                first = self.keys[(*path, key)]
                 raise SourceError(
                     f"duplicate key {key!r} (first at line {first[0]})",
                     kline,
@@ -326,7 +354,7 @@ class _Builder:
                     "each key may appear once in a mapping; remove or rename one",
                 )
             child = (*path, key)
-            self.positions.keys[child] = (kline, kcol)
+            self.keys[child] = (kline, kcol)
             value, n = self._node(self.parser.get_event(), child, depth + 1)
             result[key] = value
             size += n + 1
@@ -336,6 +364,8 @@ class _Builder:
         sources = value if isinstance(value, list) else [value]
         for source in sources:
             if not isinstance(source, dict):
-                raise SourceError("a '<<' merge takes a mapping or a list of mappings", line, column)
+                raise SourceError(
+                    "a '<<' merge takes a mapping or a list of mappings", line, column
+                )
             for key, item in source.items():
                 merged.setdefault(key, item)

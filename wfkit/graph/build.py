@@ -23,24 +23,32 @@ def build_graph(definition: Definition) -> nx.DiGraph:
     """The step graph of ``definition`` (edges point from a step to those that depend on it)."""
     graph = nx.DiGraph(name=definition.name)
     steps = definition.all_steps()
-    for step in steps.values():
-        graph.add_node(step.id, step=step, kind=step.kind.value, is_finally=step.is_finally)
-    for step in steps.values():
-        needs = set(step.needs)
-        for source in sorted(needs | step.refs):
-            if source not in steps:
-                continue  # reported when the definition was parsed
-            via = "needs+expression" if source in needs and source in step.refs else (
-                "needs" if source in needs else "expression"
-            )
-            graph.add_edge(source, step.id, via=via)
+    graph.add_nodes_from(
+        (s.id, {"step": s, "kind": s.kind.value, "is_finally": s.is_finally})
+        for s in steps.values()
+    )
+    graph.add_edges_from(
+        (source, step.id, {"via": _via(source, step)})
+        for step in steps.values()
+        for source in sorted(step.depends_on)
+        if source in steps  # an unknown id was reported when the definition was parsed
+    )
     return graph
+
+
+def _via(source: str, step: Step) -> str:
+    if source in step.needs:
+        return "needs+expression" if source in step.refs else "needs"
+    return "expression"
 
 
 def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> list[Problem]:
     """One problem per cycle among the steps, naming the path with each step's line."""
-    graph = build_graph(definition) if graph is None else graph
-    if nx.is_directed_acyclic_graph(graph):
+    if graph is None:
+        if _is_acyclic(definition):
+            return []
+        graph = build_graph(definition)
+    elif nx.is_directed_acyclic_graph(graph):
         return []
     steps = definition.all_steps()
     problems = []
@@ -69,6 +77,27 @@ def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> l
     return problems
 
 
+def _is_acyclic(definition: Definition) -> bool:
+    """Kahn's algorithm over the steps, without building a networkx graph (the fast path)."""
+    steps = definition.all_steps()
+    waiting = {sid: len([d for d in s.depends_on if d in steps]) for sid, s in steps.items()}
+    dependents: dict[str, list[str]] = {}
+    for sid, step in steps.items():
+        for dep in step.depends_on:
+            if dep in steps:
+                dependents.setdefault(dep, []).append(sid)
+    ready = [sid for sid, n in waiting.items() if n == 0]
+    done = 0
+    while ready:
+        sid = ready.pop()
+        done += 1
+        for nxt in dependents.get(sid, ()):
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                ready.append(nxt)
+    return done == len(steps)
+
+
 def _cycle_in(component: Any) -> list[str]:
     edges = nx.find_cycle(component)
     return [edge[0] for edge in edges]
@@ -89,9 +118,7 @@ def build_view(definition: Definition) -> GraphView:
         for a, b, data in sorted(graph.edges(data=True), key=lambda e: (order[e[1]], order[e[0]]))
     )
     gens = (
-        tuple(tuple(g) for g in generations(graph))
-        if nx.is_directed_acyclic_graph(graph)
-        else ()
+        tuple(tuple(g) for g in generations(graph)) if nx.is_directed_acyclic_graph(graph) else ()
     )
     return GraphView(definition.name, steps, edges, gens, definition.description)
 

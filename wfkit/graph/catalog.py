@@ -8,13 +8,13 @@ together in one :class:`~wfkit.errors.DefinitionError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import networkx as nx
 
 from wfkit.definition.model import Definition, StepKind
-from wfkit.definition.parse import ParseResult, parse_bytes, parse_text
+from wfkit.definition.parse import ParseResult, parse_bytes, parse_text, paused_gc
 from wfkit.definition.schema import did_you_mean
 from wfkit.definition.source import MAX_BYTES
 from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
@@ -33,17 +33,19 @@ __all__ = [
 SUFFIXES = (".yaml", ".yml")
 
 
-def _checked(result: ParseResult) -> tuple[Definition | None, list[Problem]]:
-    problems = list(result.problems)
-    definition = result.definition
-    if definition is not None:
-        problems += cycle_problems(definition)
+def _checked(parse: Callable[[], ParseResult]) -> tuple[Definition | None, list[Problem]]:
+    with paused_gc():
+        result = parse()
+        problems = list(result.problems)
+        definition = result.definition
+        if definition is not None:
+            problems += cycle_problems(definition)
     return (definition if not problems else None), problems
 
 
 def parse_definition(text: str, path: str = "<string>") -> Definition:
     """A definition from YAML text; raises :class:`DefinitionError` with every problem."""
-    definition, problems = _checked(parse_text(text, path))
+    definition, problems = _checked(lambda: parse_text(text, path))
     if problems or definition is None:
         raise DefinitionError(problems)
     return definition
@@ -59,7 +61,7 @@ def _read(path: Path) -> tuple[Definition | None, list[Problem]]:
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Problem(name, 0, 0, f"cannot read the file: {exc.strerror or exc}")]
-    return _checked(parse_bytes(raw, name))
+    return _checked(lambda: parse_bytes(raw, name))
 
 
 def load_definition(path: str | os.PathLike[str]) -> Definition:
@@ -147,7 +149,9 @@ class Catalog:
         try:
             return self._by_name[name]
         except KeyError:
-            raise UnknownWorkflow(name, list(self._by_name), did_you_mean(name, self._by_name)) from None
+            raise UnknownWorkflow(
+                name, list(self._by_name), did_you_mean(name, self._by_name)
+            ) from None
 
     @property
     def names(self) -> list[str]:
