@@ -11,6 +11,14 @@
     │                               (.record, .json_name, .field, .problem); also a ValueError
     ├── IllegalTransition           an operation is not allowed in the instance's status
     │                               (.instance_id, .status, .operation, .message, .hint)
+    ├── InstanceError               something about one instance (.instance_id)
+    │   ├── InstanceNotFound        no instance has this id
+    │   ├── InstanceAlreadyExists   start with the id of an instance that is not terminal
+    │   ├── InvalidInstanceId       the id is too long or has characters not allowed
+    │   └── InvalidInput            the input does not match the definition's inputs
+    ├── StoreError                  the store cannot be opened or used (.url)
+    ├── VersionConflict             an instance's history changed since it was read
+    │                               (optimistic concurrency: read again and retry)
     └── ErrNotImplemented           a component does not do this operation (Dapr's contract;
                                     the message is exactly Dapr's)
 
@@ -27,9 +35,16 @@ __all__ = [
     "DefinitionError",
     "ErrNotImplemented",
     "IllegalTransition",
+    "InstanceAlreadyExists",
+    "InstanceError",
+    "InstanceNotFound",
+    "InvalidInput",
+    "InvalidInstanceId",
     "Problem",
     "RenderError",
+    "StoreError",
     "UnknownWorkflow",
+    "VersionConflict",
     "WfkitError",
 ]
 
@@ -142,6 +157,75 @@ class IllegalTransition(WfkitError):
         self.message = message
         self.hint = hint
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class InstanceError(WfkitError):
+    """Something about one workflow instance; ``instance_id`` names it."""
+
+    def __init__(self, instance_id: str, message: str) -> None:
+        self.instance_id = instance_id
+        super().__init__(message)
+
+
+class InstanceNotFound(InstanceError):
+    """No instance has this id (it never existed, or was purged)."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(
+            instance_id,
+            f"no workflow instance with ID '{instance_id}' (it never started, or was purged)",
+        )
+
+
+class InstanceAlreadyExists(InstanceError):
+    """Start was asked with the id of an instance that is not terminal (Dapr's wording)."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(instance_id, f"an active workflow with ID '{instance_id}' already exists")
+
+
+class InvalidInstanceId(InstanceError):
+    """An instance id breaks the rules: at most 64 letters, digits, '_' and '-'."""
+
+    def __init__(self, instance_id: str, reason: str) -> None:
+        super().__init__(
+            instance_id,
+            f"invalid workflow instance ID {instance_id!r}: {reason}; use at most 64 "
+            "letters, digits, '_' and '-', or leave it empty for a new random ID",
+        )
+
+
+class InvalidInput(InstanceError):
+    """A start input does not match the definition's ``inputs``; ``problems`` lists why."""
+
+    def __init__(self, instance_id: str, workflow_name: str, problems: list[str]) -> None:
+        self.workflow_name = workflow_name
+        self.problems = problems
+        super().__init__(
+            instance_id,
+            f"invalid input for workflow {workflow_name!r}: " + "; ".join(problems),
+        )
+
+
+class StoreError(WfkitError):
+    """The store cannot be opened or used; ``url`` names it (without a password)."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(f"store {url}: {message}")
+
+
+class VersionConflict(WfkitError):
+    """The instance's history changed since it was read; read it again and retry."""
+
+    def __init__(self, instance_id: str, expected: int, actual: int | None) -> None:
+        self.instance_id = instance_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"history of workflow {instance_id!r} changed (expected version {expected}, "
+            f"found {actual}); read it again and retry"
+        )
 
 
 class ErrNotImplemented(WfkitError, NotImplementedError):

@@ -1,0 +1,291 @@
+"""History events: the append-only log that is the truth about an instance.
+
+Every state change of an instance is one of these events, appended (and committed) before
+it takes effect; replaying the log gives the instance's state. Names follow durabletask's
+history events. Each event carries ``at`` (seconds since the epoch, UTC) and is stored as
+JSON with a schema version, so records written today can be read by later versions
+(fields are only ever added, with defaults).
+
+``seq`` numbers start at 1 and are assigned when an event is appended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from wfkit.errors import WfkitError
+
+__all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "BreakpointPassed",
+    "EventRaised",
+    "ExecutionCompleted",
+    "ExecutionResumed",
+    "ExecutionStarted",
+    "ExecutionSuspended",
+    "ExecutionTerminated",
+    "Failure",
+    "HistoryEvent",
+    "StepSkipped",
+    "SubOrchestrationInstanceCompleted",
+    "SubOrchestrationInstanceCreated",
+    "SubOrchestrationInstanceFailed",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskScheduled",
+    "TimerCreated",
+    "TimerFired",
+    "decode_event",
+    "encode_event",
+]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why something failed: an error type name, a message and a stack trace (may be "")."""
+
+    type: str
+    message: str
+    stack_trace: str = ""
+
+    @staticmethod
+    def of(exc: BaseException, stack_trace: str = "") -> Failure:
+        return Failure(type(exc).__name__, str(exc), stack_trace)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """Base of every history event; ``at`` is when it happened (epoch seconds)."""
+
+    TYPE: ClassVar[str] = ""
+    at: float = 0.0
+    seq: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ExecutionStarted(HistoryEvent):
+    """The instance was created with this input (JSON text), pinned to a definition."""
+
+    TYPE: ClassVar[str] = "ExecutionStarted"
+    name: str = ""
+    input: Any = None
+    definition_hash: str = ""
+    parent_id: str | None = None
+    parent_step: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionSuspended(HistoryEvent):
+    """Paused: by a person (``reason='pause'``) or at a breakpoint (``'breakpoint'``)."""
+
+    TYPE: ClassVar[str] = "ExecutionSuspended"
+    reason: str = "pause"
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionResumed(HistoryEvent):
+    """Resumed; ``single_step`` asks to run the next ready steps and pause again."""
+
+    TYPE: ClassVar[str] = "ExecutionResumed"
+    single_step: bool = False
+
+
+@dataclass(frozen=True)
+class BreakpointPassed(HistoryEvent):
+    """A breakpoint before ``step`` was resumed past; the step may now start."""
+
+    TYPE: ClassVar[str] = "BreakpointPassed"
+    step: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionTerminated(HistoryEvent):
+    """Terminate was asked for; running work is abandoned."""
+
+    TYPE: ClassVar[str] = "ExecutionTerminated"
+    reason: str = ""
+    recursive: bool = True
+
+
+@dataclass(frozen=True)
+class ExecutionCompleted(HistoryEvent):
+    """The instance reached a terminal status (COMPLETED, FAILED or TERMINATED)."""
+
+    TYPE: ClassVar[str] = "ExecutionCompleted"
+    status: str = "COMPLETED"
+    output: Any = None
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class TaskScheduled(HistoryEvent):
+    """A step (one item of a foreach, one attempt) was handed to the step runner.
+
+    ``input`` holds what the step receives (the rendered ``with`` or, for wait steps,
+    nothing); ``env`` the rendered environment of shell and notebook steps.
+    """
+
+    TYPE: ClassVar[str] = "TaskScheduled"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+    kind: str = ""
+    input: Any = None
+    env: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TaskCompleted(HistoryEvent):
+    """A task finished with this output; ``event_seq`` names the event a wait consumed."""
+
+    TYPE: ClassVar[str] = "TaskCompleted"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+    output: Any = None
+    event_seq: int | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TaskFailed(HistoryEvent):
+    """A task attempt failed (an exception, an exit code, a timeout, a bad output)."""
+
+    TYPE: ClassVar[str] = "TaskFailed"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+    failure: Failure = Failure("Error", "")
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StepSkipped(HistoryEvent):
+    """A step's ``when`` was false, or a dependency failed with on_error: continue."""
+
+    TYPE: ClassVar[str] = "StepSkipped"
+    step: str = ""
+    reason: str = "when"
+
+
+@dataclass(frozen=True)
+class TimerCreated(HistoryEvent):
+    """A durable timer: ``purpose`` is ``sleep``, ``retry`` or ``timeout`` of a step."""
+
+    TYPE: ClassVar[str] = "TimerCreated"
+    timer_id: int = 0
+    fire_at: float = 0.0
+    purpose: str = "sleep"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class TimerFired(HistoryEvent):
+    """The timer ``timer_id`` (the seq of its TimerCreated event) is due."""
+
+    TYPE: ClassVar[str] = "TimerFired"
+    timer_id: int = 0
+
+
+@dataclass(frozen=True)
+class EventRaised(HistoryEvent):
+    """An external event arrived; names are lower-cased (they are case-insensitive)."""
+
+    TYPE: ClassVar[str] = "EventRaised"
+    name: str = ""
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class SubOrchestrationInstanceCreated(HistoryEvent):
+    """A ``workflow:`` step started the child instance ``child_id``."""
+
+    TYPE: ClassVar[str] = "SubOrchestrationInstanceCreated"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+    child_id: str = ""
+    name: str = ""
+    input: Any = None
+
+
+@dataclass(frozen=True)
+class SubOrchestrationInstanceCompleted(HistoryEvent):
+    """The child instance completed with this output."""
+
+    TYPE: ClassVar[str] = "SubOrchestrationInstanceCompleted"
+    child_id: str = ""
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class SubOrchestrationInstanceFailed(HistoryEvent):
+    """The child instance failed or was terminated."""
+
+    TYPE: ClassVar[str] = "SubOrchestrationInstanceFailed"
+    child_id: str = ""
+    failure: Failure = Failure("Error", "")
+
+
+EVENT_TYPES: dict[str, type[HistoryEvent]] = {
+    cls.TYPE: cls
+    for cls in (
+        ExecutionStarted,
+        ExecutionSuspended,
+        ExecutionResumed,
+        BreakpointPassed,
+        ExecutionTerminated,
+        ExecutionCompleted,
+        TaskScheduled,
+        TaskCompleted,
+        TaskFailed,
+        StepSkipped,
+        TimerCreated,
+        TimerFired,
+        EventRaised,
+        SubOrchestrationInstanceCreated,
+        SubOrchestrationInstanceCompleted,
+        SubOrchestrationInstanceFailed,
+    )
+}
+
+
+class HistoryDecodeError(WfkitError):
+    """A stored history record cannot be read (unknown type or newer schema)."""
+
+
+def encode_event(event: HistoryEvent) -> str:
+    """The JSON text stored for ``event`` (without ``seq``, which is the row's key)."""
+    data = asdict(event)
+    data.pop("seq", None)
+    data.pop("at", None)
+    data = {k: v for k, v in data.items() if v is not None}
+    data["v"] = SCHEMA_VERSION
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def decode_event(type_name: str, at: float, seq: int, text: str) -> HistoryEvent:
+    """The event stored as ``text``; unknown fields from later versions are ignored."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise HistoryDecodeError(f"unknown history event type {type_name!r} (seq {seq})")
+    data = json.loads(text)
+    version = data.pop("v", 1)
+    if version > SCHEMA_VERSION:
+        raise HistoryDecodeError(
+            f"history event {seq} was written by a newer wfkit (record version {version}); "
+            "upgrade wfkit to read it"
+        )
+    known = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    if "failure" in kwargs and isinstance(kwargs["failure"], dict):
+        kwargs["failure"] = Failure(**kwargs["failure"])
+    return cls(at=at, seq=seq, **kwargs)

@@ -1,0 +1,225 @@
+"""What the engine is handed: a Store, a StepRunner and Hooks, as small protocols.
+
+The engine never imports a backend. Stores see plain data (strings, numbers, JSON text)
+and know nothing of steps or definitions; runners see one task at a time. Everything
+here is plain data so that one contract test suite can run against every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wfkit.errors import VersionConflict
+
+__all__ = [
+    "EventRow",
+    "Hook",
+    "InstanceRow",
+    "InstanceUpdate",
+    "Owner",
+    "StepRunner",
+    "Store",
+    "TaskOutcome",
+    "TaskSpec",
+    "VersionConflict",
+]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One stored history event: its number, type name, time and JSON text."""
+
+    seq: int
+    type: str
+    at: float
+    data: str
+
+
+@dataclass
+class InstanceRow:
+    """One stored instance, as plain data.
+
+    Times are seconds since the epoch (UTC). ``input``, ``output`` and ``failure`` are
+    JSON text (or None); ``properties`` is JSON text of a flat string-to-string mapping
+    (wfkit's summary: step counts, running and waiting steps). ``version`` is the number
+    of history events. ``owner``/``lease_until`` say which process runs it, until when.
+    """
+
+    instance_id: str
+    workflow_name: str
+    status: str
+    created_at: float
+    updated_at: float
+    definition_hash: str
+    input: str | None = None
+    output: str | None = None
+    failure: str | None = None
+    custom_status: str | None = None
+    properties: str = "{}"
+    parent_id: str | None = None
+    version: int = 0
+    owner: str | None = None
+    lease_until: float | None = None
+
+
+@dataclass
+class InstanceUpdate:
+    """The instance fields an append changes (None leaves a field as it is)."""
+
+    status: str | None = None
+    updated_at: float | None = None
+    output: str | None = None
+    failure: str | None = None
+    custom_status: str | None = None
+    properties: str | None = None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A process that runs instances: a unique id plus where it lives (for takeover)."""
+
+    id: str
+    host: str
+    pid: int
+
+
+class Store(Protocol):
+    """Durable instances and their histories. Every method is one transaction.
+
+    Implementations: :mod:`wfkit.store.sqlite` (the default) and, for several machines,
+    PostgreSQL. Terminal statuses are COMPLETED, FAILED, TERMINATED and CANCELED.
+    """
+
+    def save_definition(self, definition_hash: str, name: str, text: str) -> None:
+        """Keep a definition's text under its hash (idempotent)."""
+
+    def load_definition(self, definition_hash: str) -> tuple[str, str] | None:
+        """``(name, text)`` of a saved definition, or None."""
+
+    def create(self, row: InstanceRow, events: Sequence[EventRow]) -> None:
+        """Create an instance with its first events.
+
+        An existing instance with the same id is replaced (with its history) when it is
+        terminal; when it is not, raise :class:`wfkit.errors.InstanceAlreadyExists`.
+        """
+
+    def get(self, instance_id: str) -> InstanceRow | None:
+        """The instance, or None."""
+
+    def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
+        """Events with ``seq > after``, in order."""
+
+    def append(
+        self,
+        instance_id: str,
+        expected_version: int,
+        events: Sequence[EventRow],
+        update: InstanceUpdate,
+    ) -> int:
+        """Append events (numbered ``expected_version + 1 ...``) and update the instance.
+
+        Raises :class:`VersionConflict` when the stored version is not
+        ``expected_version`` (or the instance is gone); returns the new version.
+        """
+
+    def append_many(
+        self, batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
+    ) -> list[str]:
+        """Several appends in one transaction; returns the ids that conflicted (those are
+        not written, the others are)."""
+
+    def list_instances(
+        self,
+        *,
+        status: Sequence[str] = (),
+        name: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> list[InstanceRow]:
+        """Instances, newest first, filtered; ``after`` is the last id of the previous page."""
+
+    def children(self, instance_id: str) -> list[str]:
+        """Ids of the instances whose parent is ``instance_id``."""
+
+    def purge(self, instance_ids: Sequence[str]) -> int:
+        """Delete instances and their histories; returns how many were deleted."""
+
+    def claim(self, owner: Owner, lease_seconds: float, limit: int = 100) -> list[str]:
+        """Take ownership of non-terminal instances that are unowned, whose lease has
+        expired, or whose owner is a process on this host that no longer exists; returns
+        the ids newly claimed."""
+
+    def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
+        """Extend the leases still held; returns the ids still owned."""
+
+    def release(self, owner: Owner, instance_ids: Sequence[str]) -> None:
+        """Give instances up (on close, or when they become terminal)."""
+
+    def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each instance that exists."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One unit of work for a step runner: one attempt of one step (or foreach item)."""
+
+    instance_id: str
+    step: str
+    kind: str
+    target: Any
+    input: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+    index: int | None = None
+    attempt: int = 1
+    timeout: float | None = None
+    workdir: str = "."
+    definitions_dir: str = "."
+
+    @property
+    def key(self) -> str:
+        """A name for logs and file names: ``instance/step[index]#attempt``."""
+        item = "" if self.index is None else f"[{self.index}]"
+        return f"{self.instance_id}/{self.step}{item}#{self.attempt}"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What a task gave: an output, or a failure (``error_type`` set), plus details
+    for inspection (stdout/stderr tails, exit code, executed notebook path...)."""
+
+    output: Any = None
+    error_type: str | None = None
+    error_message: str = ""
+    stack_trace: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+
+class StepRunner(Protocol):
+    """Runs tasks of the kinds it knows (call, shell, notebook) off the engine's thread."""
+
+    def kinds(self) -> frozenset[str]:
+        """The step kinds this runner can run."""
+
+    def submit(self, task: TaskSpec, done: Callable[[TaskSpec, TaskOutcome], None]) -> None:
+        """Start ``task``; call ``done`` exactly once, from any thread, unless cancelled."""
+
+    def cancel(self, instance_id: str) -> None:
+        """Stop every running task of an instance: kill subprocesses, abandon threads
+        (their results are then never reported)."""
+
+    def close(self) -> None:
+        """Stop accepting work and cancel what runs."""
+
+
+Hook = Callable[..., None]
+"""A listener: called with keyword arguments only (``instance_id``, ``events``,
+``status``, and more in later versions), so it must accept ``**future_kwargs``."""
