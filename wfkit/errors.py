@@ -15,7 +15,8 @@
     │   ├── InstanceNotFound        no instance has this id
     │   ├── InstanceAlreadyExists   start with the id of an instance that is not terminal
     │   ├── InvalidInstanceId       the id is too long or has characters not allowed
-    │   └── InvalidInput            the input does not match the definition's inputs
+    │   ├── InvalidInput            the input does not match the definition's inputs
+    │   └── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
     ├── StoreError                  the store cannot be opened or used (.url)
     ├── VersionConflict             an instance's history changed since it was read
     │                               (optimistic concurrency: read again and retry)
@@ -37,6 +38,7 @@ __all__ = [
     "IllegalTransition",
     "InstanceAlreadyExists",
     "InstanceError",
+    "InstanceFailed",
     "InstanceNotFound",
     "InvalidInput",
     "InvalidInstanceId",
@@ -204,6 +206,22 @@ class InvalidInput(InstanceError):
         super().__init__(
             instance_id,
             f"invalid input for workflow {workflow_name!r}: " + "; ".join(problems),
+        )
+
+
+class InstanceFailed(InstanceError):
+    """An instance ended FAILED or TERMINATED; ``error_type``, ``error_message`` and
+    ``stack_trace`` are the failure's (the failed step's error, when a step failed)."""
+
+    def __init__(
+        self, instance_id: str, status: str, error_type: str, error_message: str, stack_trace: str
+    ) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.error_message = error_message
+        self.stack_trace = stack_trace
+        super().__init__(
+            instance_id, f"workflow {instance_id!r} {status}: {error_type}: {error_message}"
         )
 
 

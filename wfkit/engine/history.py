@@ -20,7 +20,6 @@ from wfkit.errors import WfkitError
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
-    "BreakpointPassed",
     "EventRaised",
     "ExecutionCompleted",
     "ExecutionResumed",
@@ -29,7 +28,9 @@ __all__ = [
     "ExecutionTerminated",
     "Failure",
     "HistoryEvent",
+    "StepFailed",
     "StepSkipped",
+    "StepStarted",
     "SubOrchestrationInstanceCompleted",
     "SubOrchestrationInstanceCreated",
     "SubOrchestrationInstanceFailed",
@@ -97,11 +98,12 @@ class ExecutionResumed(HistoryEvent):
 
 
 @dataclass(frozen=True)
-class BreakpointPassed(HistoryEvent):
-    """A breakpoint before ``step`` was resumed past; the step may now start."""
+class StepStarted(HistoryEvent):
+    """A step's ``when`` held and it starts; ``items`` is its evaluated ``foreach`` list."""
 
-    TYPE: ClassVar[str] = "BreakpointPassed"
+    TYPE: ClassVar[str] = "StepStarted"
     step: str = ""
+    items: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,15 @@ class TaskFailed(HistoryEvent):
 
 
 @dataclass(frozen=True)
+class StepFailed(HistoryEvent):
+    """A task's failure is final (no retry left): the step failed."""
+
+    TYPE: ClassVar[str] = "StepFailed"
+    step: str = ""
+    index: int | None = None
+
+
+@dataclass(frozen=True)
 class StepSkipped(HistoryEvent):
     """A step's ``when`` was false, or a dependency failed with on_error: continue."""
 
@@ -176,10 +187,11 @@ class StepSkipped(HistoryEvent):
 
 @dataclass(frozen=True)
 class TimerCreated(HistoryEvent):
-    """A durable timer: ``purpose`` is ``sleep``, ``retry`` or ``timeout`` of a step."""
+    """A durable timer: ``purpose`` is ``sleep``, ``retry`` or ``timeout`` of a step.
+
+    The timer's id is the ``seq`` of this event."""
 
     TYPE: ClassVar[str] = "TimerCreated"
-    timer_id: int = 0
     fire_at: float = 0.0
     purpose: str = "sleep"
     step: str = ""
@@ -241,7 +253,8 @@ EVENT_TYPES: dict[str, type[HistoryEvent]] = {
         ExecutionStarted,
         ExecutionSuspended,
         ExecutionResumed,
-        BreakpointPassed,
+        StepStarted,
+        StepFailed,
         ExecutionTerminated,
         ExecutionCompleted,
         TaskScheduled,

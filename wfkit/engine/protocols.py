@@ -146,10 +146,16 @@ class Store(Protocol):
     def purge(self, instance_ids: Sequence[str]) -> int:
         """Delete instances and their histories; returns how many were deleted."""
 
-    def claim(self, owner: Owner, lease_seconds: float, limit: int = 100) -> list[str]:
+    def claim(
+        self,
+        owner: Owner,
+        lease_seconds: float,
+        limit: int = 100,
+        ids: Sequence[str] | None = None,
+    ) -> list[str]:
         """Take ownership of non-terminal instances that are unowned, whose lease has
         expired, or whose owner is a process on this host that no longer exists; returns
-        the ids newly claimed."""
+        the ids newly claimed. With ``ids``, only those instances are considered."""
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases still held; returns the ids still owned."""

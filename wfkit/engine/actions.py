@@ -1,0 +1,179 @@
+"""Side effects that committed events call for, performed by the engine after a commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from wfkit.definition.model import StepKind
+from wfkit.engine.history import (
+    ExecutionCompleted,
+    ExecutionTerminated,
+    Failure,
+    HistoryEvent,
+    SubOrchestrationInstanceCreated,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+)
+from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
+from wfkit.engine.state import InstanceState
+
+__all__ = [
+    "Action",
+    "CancelTasks",
+    "NotifyParent",
+    "RunTask",
+    "StartChild",
+    "StartTimer",
+    "TerminateChildren",
+    "actions_for",
+    "recovery_actions",
+]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Hand one attempt of a call, shell or notebook step to the step runner."""
+
+    step: str
+    index: int | None
+    attempt: int
+    kind: str
+    target: Any
+    input: Any
+    env: dict[str, str]
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Arrange for ``TimerFired(timer_id)`` at ``fire_at``."""
+
+    timer_id: int
+    fire_at: float
+
+
+@dataclass(frozen=True)
+class StartChild:
+    """Start child instance ``child_id`` of workflow ``name`` with ``input``."""
+
+    child_id: str
+    name: str
+    input: Any
+    step: str = ""
+
+
+@dataclass(frozen=True)
+class CancelTasks:
+    """Kill or abandon every running task of the instance."""
+
+
+@dataclass(frozen=True)
+class TerminateChildren:
+    """Terminate these child instances (recursively)."""
+
+    child_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotifyParent:
+    """Tell the parent instance that this child finished."""
+
+    parent_id: str
+    child_id: str
+    status: str
+    output: Any
+    failure: Failure | None
+
+
+Action = RunTask | StartTimer | StartChild | CancelTasks | TerminateChildren | NotifyParent
+
+
+def actions_for(
+    plan: WorkflowPlan, state: InstanceState, events: Iterable[HistoryEvent]
+) -> list[Action]:
+    """The side effects that committing ``events`` calls for."""
+    actions: list[Action] = []
+    for event in events:
+        if isinstance(event, TaskScheduled) and StepKind(event.kind) in RUNNER_KINDS:
+            spec = plan.spec(event.step)
+            timeout = spec.timeout.seconds if spec.timeout is not None else None
+            target = spec.target
+            actions.append(
+                RunTask(
+                    event.step,
+                    event.index,
+                    event.attempt,
+                    event.kind,
+                    target,
+                    event.input,
+                    dict(event.env or {}),
+                    timeout,
+                )
+            )
+        elif isinstance(event, TimerCreated):
+            actions.append(StartTimer(event.seq, event.fire_at))
+        elif isinstance(event, SubOrchestrationInstanceCreated):
+            actions.append(StartChild(event.child_id, event.name, event.input, event.step))
+        elif isinstance(event, TaskFailed) and event.failure.type == "TimeoutError":
+            child = state.step(event.step).task(event.index).child_id
+            if child:
+                actions.append(TerminateChildren((child,), "the parent step timed out"))
+        elif isinstance(event, ExecutionTerminated):
+            actions.append(CancelTasks())
+            live = _live_children(state)
+            if event.recursive and live:
+                actions.append(TerminateChildren(live, event.reason or "parent terminated"))
+        if isinstance(event, ExecutionCompleted | ExecutionTerminated) and state.parent_id:
+            actions.append(
+                NotifyParent(
+                    state.parent_id,
+                    state.instance_id,
+                    state.status.value,
+                    state.output,
+                    state.failure,
+                )
+            )
+    return actions
+
+
+def _live_children(state: InstanceState) -> tuple[str, ...]:
+    live = []
+    for child_id, (sid, index) in state.children.items():
+        task = state.step(sid).task(index)
+        if task.child_id == child_id:
+            live.append(child_id)
+    return tuple(live)
+
+
+def recovery_actions(plan: WorkflowPlan, state: InstanceState) -> list[Action]:
+    """What must run again after a restart: tasks in flight and timers not yet fired."""
+    if state.is_terminal:
+        return []
+    actions: list[Action] = []
+    for sid, step in state.steps.items():
+        spec = plan.spec(sid)
+        for task in step.tasks:
+            if task.phase == "running" and spec.kind in RUNNER_KINDS:
+                timeout = spec.timeout.seconds if spec.timeout is not None else None
+                actions.append(
+                    RunTask(
+                        sid,
+                        task.index,
+                        task.attempt,
+                        spec.kind.value,
+                        spec.target,
+                        task.input,
+                        dict(task.env or {}),
+                        timeout,
+                    )
+                )
+            elif task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
+                actions.append(StartChild(task.child_id, spec.target, task.input, sid))
+    for timer in state.timers.values():
+        if not timer.fired:
+            actions.append(StartTimer(timer.timer_id, timer.fire_at))
+    return actions

@@ -1,0 +1,448 @@
+"""The pure core: from an instance's history and new events, what happens next.
+
+``decide(plan, history, new_events)`` replays the history, folds in the new events and
+then reacts until nothing more follows: a failed attempt becomes a retry timer or a
+failed step, a fired timer wakes its step, a buffered event completes a waiting step,
+ready steps start, ``finally`` steps run, and the instance completes. It returns the
+events to commit (numbered and timed) and the side effects to perform after the commit.
+No I/O, no clock (time comes from the events), no threads.
+
+Pause points lie between steps: while suspended, results of running tasks are recorded,
+but no step starts, no fired timer acts and no buffered event is consumed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wfkit.definition.expressions import Template
+from wfkit.definition.model import OnError, Step, StepKind
+from wfkit.engine.actions import Action, actions_for
+from wfkit.engine.history import (
+    ExecutionCompleted,
+    ExecutionResumed,
+    ExecutionSuspended,
+    Failure,
+    HistoryEvent,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    SubOrchestrationInstanceCreated,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+)
+from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
+from wfkit.engine.state import InstanceState, TaskState, apply, replay
+from wfkit.engine.status import StepStatus
+
+__all__ = ["Decision", "advance", "decide"]
+
+NOT_RETRIED = frozenset({"ExpressionError", "Terminated"})
+_MAX_ROUNDS = 10_000
+
+
+@dataclass
+class Decision:
+    """The events to commit, in order, and the side effects to perform after the commit."""
+
+    events: list[HistoryEvent]
+    actions: list[Action]
+    state: InstanceState
+
+
+def decide(
+    plan: WorkflowPlan,
+    history: Sequence[HistoryEvent],
+    new_events: Iterable[HistoryEvent],
+    *,
+    instance_id: str = "instance",
+    now: float | None = None,
+) -> Decision:
+    """What follows ``new_events`` given ``history`` (pure: the history is not changed)."""
+    state = replay(instance_id, history)
+    return advance(plan, state, new_events, now=now)
+
+
+@dataclass
+class _Out:
+    """Collects derived events, numbering them and folding each into the state at once."""
+
+    state: InstanceState
+    now: float
+    events: list[HistoryEvent] = field(default_factory=list)
+
+    def emit(self, event: HistoryEvent) -> None:
+        at = event.at if event.at else self.now
+        event = replace(event, seq=self.state.version + 1, at=at)
+        apply(self.state, event)
+        self.events.append(event)
+
+
+def advance(
+    plan: WorkflowPlan,
+    state: InstanceState,
+    new_events: Iterable[HistoryEvent],
+    *,
+    now: float | None = None,
+) -> Decision:
+    """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path)."""
+    incoming = list(new_events)
+    clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
+    out = _Out(state, clock)
+    for event in incoming:
+        if _accepts(state, event):
+            out.emit(event)
+    for _ in range(_MAX_ROUNDS):
+        count = len(out.events)
+        _react(plan, out)
+        if len(out.events) == count:
+            break
+    return Decision(out.events, actions_for(plan, state, out.events), state)
+
+
+def _accepts(state: InstanceState, event: HistoryEvent) -> bool:
+    if state.is_terminal and state.version > 0:
+        return False
+    if isinstance(event, ExecutionSuspended):
+        return not state.suspended
+    if isinstance(event, ExecutionResumed):
+        return state.suspended
+    return True
+
+
+def _react(plan: WorkflowPlan, out: _Out) -> None:
+    state = out.state
+    if state.is_terminal:
+        return
+    _settle_failures(plan, out)
+    if not state.suspended:
+        _fire_timers(plan, out)
+        _consume_events(plan, out)
+    failing = _failing_step(plan, state) is not None
+    if not _phase_done(plan.main, state, failing):
+        if not state.suspended and not failing:
+            _schedule(plan, out, plan.main, "RUNNING")
+        return
+    outcome = "FAILED" if failing else "COMPLETED"
+    if not _phase_done(plan.final, state, False):
+        if not state.suspended:
+            _schedule(plan, out, plan.final, outcome)
+        return
+    _complete(plan, out, outcome)
+
+
+def _failing_step(plan: WorkflowPlan, state: InstanceState) -> str | None:
+    for sid in plan.main:
+        step = state.steps.get(sid)
+        if step and step.status is StepStatus.FAILED and plan.spec(sid).on_error is OnError.FAIL:
+            return sid
+    return None
+
+
+def _phase_done(order: tuple[str, ...], state: InstanceState, failing: bool) -> bool:
+    """Whether a phase is over: every step settled, or (when failing) no work running.
+
+    A failing instance starts nothing new, lets running tasks and children finish, and
+    abandons what only waits (events, sleeps, retry timers)."""
+    for sid in order:
+        step = state.steps.get(sid)
+        if step is None or not step.status.is_terminal:
+            if not failing:
+                return False
+            if step is not None and any(t.phase == "running" for t in step.tasks):
+                return False
+    return True
+
+
+def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
+    for sid, step in list(out.state.steps.items()):
+        for task in step.tasks:
+            if task.phase == "failed_attempt":
+                _retry_or_fail(plan.spec(sid), task, out)
+
+
+def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
+    policy = spec.retry
+    failure = task.failure
+    retryable = failure is None or failure.type not in NOT_RETRIED
+    if policy is not None and retryable and task.attempt < policy.max_attempts:
+        delay = policy.delay(task.attempt)
+        first = task.first_at if task.first_at is not None else out.now
+        limit = policy.retry_timeout.seconds if policy.retry_timeout else None
+        if limit is None or out.now + delay - first <= limit:
+            out.emit(
+                TimerCreated(
+                    fire_at=out.now + delay,
+                    purpose="retry",
+                    step=spec.id,
+                    index=task.index,
+                    attempt=task.attempt + 1,
+                )
+            )
+            return
+    out.emit(StepFailed(step=spec.id, index=task.index))
+
+
+def _fire_timers(plan: WorkflowPlan, out: _Out) -> None:
+    state = out.state
+    for timer in sorted(state.timers.values(), key=lambda t: t.timer_id):
+        if not timer.fired:
+            continue
+        step = state.steps.get(timer.step)
+        if step is None or not step.tasks:
+            continue
+        task = step.task(timer.index)
+        spec = plan.spec(timer.step)
+        if timer.purpose == "timeout" and task.timeout_timer == timer.timer_id and not task.done:
+            seconds = _timeout_seconds(spec)
+            out.emit(
+                TaskFailed(
+                    step=spec.id,
+                    index=task.index,
+                    attempt=task.attempt,
+                    failure=Failure("TimeoutError", f"step {spec.id!r} timed out after {seconds}"),
+                )
+            )
+        elif task.timer != timer.timer_id:
+            continue
+        elif timer.purpose == "sleep":
+            out.emit(TaskCompleted(step=spec.id, index=task.index, attempt=task.attempt))
+        elif timer.purpose == "retry" and task.phase == "waiting":
+            _start_task(plan, out, spec, task, timer.attempt)
+
+
+def _timeout_seconds(spec: Step) -> str:
+    if spec.kind is StepKind.WAIT and spec.target.timeout is not None:
+        return str(spec.target.timeout)
+    return str(spec.timeout) if spec.timeout is not None else "its timeout"
+
+
+def _consume_events(plan: WorkflowPlan, out: _Out) -> None:
+    state = out.state
+    buffered = state.buffered_events()
+    if not buffered:
+        return
+    waiters: list[tuple[int, Step, TaskState]] = []
+    for sid, step in state.steps.items():
+        spec = plan.spec(sid)
+        if spec.kind is not StepKind.WAIT:
+            continue
+        for task in step.tasks:
+            if task.phase == "waiting" and task.timer is None:
+                waiters.append((task.waiting_since, spec, task))
+    taken: set[int] = set()
+    for _, spec, task in sorted(waiters, key=lambda w: w[0]):
+        for event in buffered:
+            if event.seq not in taken and event.name.lower() == spec.target.event:
+                taken.add(event.seq)
+                out.emit(
+                    TaskCompleted(
+                        step=spec.id,
+                        index=task.index,
+                        attempt=task.attempt,
+                        output=event.data,
+                        event_seq=event.seq,
+                    )
+                )
+                break
+
+
+def _schedule(plan: WorkflowPlan, out: _Out, order: tuple[str, ...], wf_status: str) -> None:
+    state = out.state
+    limit = plan.definition.concurrency or 1_000_000
+    active = sum(1 for s in state.steps.values() for t in s.tasks if t.active)
+    started = False
+    for sid in order:
+        spec = plan.spec(sid)
+        step = state.step(sid)
+        if step.status is StepStatus.PENDING:
+            if not _deps_done(plan, state, spec):
+                continue
+            if spec.pause_before and not step.breakpoint_passed:
+                out.emit(ExecutionSuspended(reason="breakpoint", step=sid))
+                return
+            if not _begin_step(plan, out, spec, wf_status):
+                continue
+            started = True
+        if step.status in (StepStatus.RUNNING, StepStatus.WAITING):
+            running_here = sum(1 for t in step.tasks if t.active)
+            for task in step.tasks:
+                if task.phase != "pending":
+                    continue
+                if active >= limit or (spec.max_parallel and running_here >= spec.max_parallel):
+                    break
+                _start_task(plan, out, spec, task, 1, wf_status)
+                active += 1
+                running_here += 1
+                started = True
+    if started and state.single_step and not state.suspended:
+        out.emit(ExecutionSuspended(reason="step"))
+
+
+def _deps_done(plan: WorkflowPlan, state: InstanceState, spec: Step) -> bool:
+    for dep in spec.depends_on:
+        if spec.is_finally and dep in plan.definition.steps:
+            continue  # main steps are all settled before any finally step runs
+        step = state.steps.get(dep)
+        if step is None or not step.status.is_terminal:
+            return False
+    return True
+
+
+def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bool:
+    """Evaluate ``when`` and ``foreach``; emit StepSkipped, StepStarted or a failure.
+
+    Returns whether the step started (so its tasks may be scheduled now)."""
+    context = _context(plan, out.state, spec.refs, wf_status)
+    try:
+        if spec.when is not None and not _truthy(spec.when.evaluate(context)):
+            out.emit(StepSkipped(step=spec.id, reason="when"))
+            return False
+        items = None
+        if spec.foreach is not None:
+            items = spec.foreach.render(context)
+            if not isinstance(items, list):
+                raise TypeError(f"foreach gave {_json_type(items)}, not a list")
+    except Exception as exc:  # CEL raises several types for a bad evaluation
+        _expression_failed(out, spec, exc)
+        return False
+    out.emit(StepStarted(step=spec.id, items=items))
+    return True
+
+
+def _start_task(
+    plan: WorkflowPlan, out: _Out, spec: Step, task: TaskState, attempt: int, wf_status: str = ""
+) -> None:
+    state = out.state
+    status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, state))
+    step = state.step(spec.id)
+    context = _context(plan, state, spec.refs, status)
+    if task.index is not None and step.items is not None:
+        context["item"] = step.items[task.index]
+        context["index"] = task.index
+    try:
+        data = _render(spec.with_, context)
+        env = {k: _env_text(v) for k, v in (_render(spec.env, context) or {}).items()}
+    except Exception as exc:
+        _expression_failed(out, spec, exc, task.index, attempt)
+        return
+    kind = spec.kind
+    sid, index = spec.id, task.index
+    if kind in RUNNER_KINDS or kind is StepKind.WAIT:
+        out.emit(
+            TaskScheduled(
+                step=sid, index=index, attempt=attempt, kind=kind.value, input=data, env=env or None
+            )
+        )
+        if kind is StepKind.WAIT and spec.target.timeout is not None:
+            fire = out.now + spec.target.timeout.seconds
+            out.emit(_timer(sid, index, attempt, fire, "timeout"))
+    elif kind is StepKind.SLEEP:
+        out.emit(_timer(sid, index, attempt, out.now + spec.target.seconds, "sleep"))
+    elif kind is StepKind.WORKFLOW:
+        child_id = f"{state.instance_id}:{len(state.children) + 1}"
+        out.emit(
+            SubOrchestrationInstanceCreated(
+                step=sid,
+                index=index,
+                attempt=attempt,
+                child_id=child_id,
+                name=spec.target,
+                input=data,
+            )
+        )
+        if spec.timeout is not None:
+            out.emit(_timer(sid, index, attempt, out.now + spec.timeout.seconds, "timeout"))
+
+
+def _timer(sid: str, index: int | None, attempt: int, fire_at: float, purpose: str) -> TimerCreated:
+    return TimerCreated(fire_at=fire_at, purpose=purpose, step=sid, index=index, attempt=attempt)
+
+
+def _outcome(plan: WorkflowPlan, state: InstanceState) -> str:
+    return "FAILED" if _failing_step(plan, state) else "COMPLETED"
+
+
+def _expression_failed(
+    out: _Out, spec: Step, exc: Exception, index: int | None = None, attempt: int = 1
+) -> None:
+    message = f"step {spec.id!r}: an expression could not be evaluated: {_describe(exc)}"
+    out.emit(
+        TaskFailed(
+            step=spec.id, index=index, attempt=attempt, failure=Failure("ExpressionError", message)
+        )
+    )
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no field {exc.args[0]!r} (guard it with has(...) or a status check)"
+    return str(exc) or type(exc).__name__
+
+
+def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
+    state = out.state
+    failed_final = next((s for s in plan.final if state.step(s).status is StepStatus.FAILED), None)
+    failed = _failing_step(plan, state) or failed_final
+    if failed is not None:
+        step = state.step(failed)
+        cause = step.failure or Failure("Error", "")
+        failure = Failure(cause.type, f"step {failed!r} failed: {cause.message}", cause.stack_trace)
+        out.emit(ExecutionCompleted(status="FAILED", failure=failure))
+        return
+    template = plan.definition.output
+    try:
+        output = _render(
+            template, _context(plan, state, template.steps if template else (), outcome)
+        )
+    except Exception as exc:
+        failure = Failure(
+            "ExpressionError", f"the workflow output could not be evaluated: {_describe(exc)}"
+        )
+        out.emit(ExecutionCompleted(status="FAILED", failure=failure))
+        return
+    out.emit(ExecutionCompleted(status="COMPLETED", output=output))
+
+
+def _context(
+    plan: WorkflowPlan, state: InstanceState, refs: Iterable[str], wf_status: str
+) -> dict[str, Any]:
+    steps = {}
+    for sid in refs:
+        step = state.steps.get(sid)
+        steps[sid] = {
+            "output": step.output if step else None,
+            "status": (step.status if step else StepStatus.PENDING).value,
+        }
+    return {
+        "inputs": state.input if isinstance(state.input, dict) else {},
+        "steps": steps,
+        "workflow": {"id": state.instance_id, "name": state.name, "status": wf_status},
+    }
+
+
+def _render(template: Template | None, context: dict[str, Any]) -> Any:
+    return None if template is None else template.render(context)
+
+
+def _env_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"when gave {_json_type(value)}, not true or false")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", dict: "a map"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,400 @@
+"""The engine: claims instances, decides, commits, and carries out what was decided.
+
+One loop thread per engine owns the instances it has claimed. Task results (from runner
+threads), fired timers and wake-ups (from API calls) are queued for it; each round it
+folds the queued events of every touched instance with :func:`~wfkit.engine.decide.advance`,
+commits all their new events in one store transaction, then dispatches tasks, arms timers
+and starts children. History is committed before anything it describes takes effect.
+
+Anyone (another thread, another process) may append to an instance's history: lifecycle
+operations do so directly with an optimistic version check (:mod:`wfkit.engine.operations`).
+The owner notices (at once for its own process, by polling versions for others),
+folds the new events and reacts. Leases make a crashed owner's instances claimable.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from wfkit.definition.model import Definition
+from wfkit.engine import actions as act
+from wfkit.engine.decide import advance
+from wfkit.engine.history import HistoryEvent, TimerFired
+from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.protocols import Hook, Owner, StepRunner, Store, TaskOutcome, TaskSpec
+from wfkit.engine.records import event_rows, load_history, outcome_event
+from wfkit.engine.state import InstanceState, apply, replay
+from wfkit.engine.summary import update_for
+
+__all__ = ["Engine", "EngineSettings"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Timing of leases and polling; the defaults take a crashed owner's work over in
+    about ``lease_seconds + claim_interval`` (9 s), at once for a dead local process."""
+
+    lease_seconds: float = 8.0
+    claim_interval: float = 1.0
+    poll_interval: float = 0.05
+    workdir: str = "."
+    definitions_dir: str = "."
+
+
+@dataclass
+class _Owned:
+    plan: WorkflowPlan
+    state: InstanceState
+
+
+@dataclass(order=True)
+class _Timer:
+    fire_at: float
+    instance_id: str = field(compare=False)
+    timer_id: int = field(compare=False)
+
+
+class Engine:
+    """Runs workflow instances from a store with a step runner, in a background thread.
+
+    ``resolve`` gives the definition of a workflow name (for starts and child workflows);
+    running instances use the definition text they were started with, kept in the store.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        runner: StepRunner,
+        resolve: Callable[[str], Definition],
+        parse: Callable[[str, str], Definition],
+        hooks: Sequence[Hook] = (),
+        settings: EngineSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.resolve = resolve
+        self._parse = parse
+        self.hooks = list(hooks)
+        self.settings = settings or EngineSettings()
+        self.clock = clock
+        self.owner = Owner(
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            socket.gethostname(),
+            os.getpid(),
+        )
+        self._plans: dict[str, WorkflowPlan] = {}
+        self._owned: dict[str, _Owned] = {}
+        self._pending: dict[str, list[HistoryEvent]] = {}
+        self._reload: set[str] = set()
+        self._timers: list[_Timer] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._committed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._next_claim = 0.0
+        self._next_renew = 0.0
+        self._next_poll = 0.0
+        #: Set by the operations layer: starts children, terminates them, notifies parents.
+        self.on_action: Callable[[str, act.Action], None] | None = None
+
+    # -- lifecycle of the engine ----------------------------------------------------------
+
+    def start_background(self) -> None:
+        """Start the loop thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop, cancel running tasks and give the instances up to other workers."""
+        with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        owned = list(self._owned)
+        for instance_id in owned:
+            self.runner.cancel(instance_id)
+        if owned:
+            self.store.release(self.owner, owned)
+        self._owned.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- what other threads call ----------------------------------------------------------
+
+    def plan_for(self, definition_hash: str) -> WorkflowPlan:
+        """The plan of a stored definition (cached by hash)."""
+        plan = self._plans.get(definition_hash)
+        if plan is None:
+            found = self.store.load_definition(definition_hash)
+            if found is None:
+                raise LookupError(f"definition {definition_hash[:12]} is not in the store")
+            name, text = found
+            plan = WorkflowPlan.of(self._parse(text, f"<{name}@{definition_hash[:12]}>"))
+            self._plans[definition_hash] = plan
+        return plan
+
+    def remember(self, definition: Definition) -> WorkflowPlan:
+        """Keep a definition's text in the store and its plan in memory."""
+        plan = self._plans.get(definition.content_hash)
+        if plan is None:
+            self.store.save_definition(definition.content_hash, definition.name, definition.source)
+            plan = self._plans[definition.content_hash] = WorkflowPlan.of(definition)
+        return plan
+
+    def adopt(self, instance_id: str) -> bool:
+        """Claim a (new) instance for this engine now; False when another process has it."""
+        claimed = self.store.claim(self.owner, self.settings.lease_seconds, 1, ids=[instance_id])
+        if not claimed:
+            return False
+        self._take(instance_id)
+        return True
+
+    def deliver(self, instance_id: str, event: HistoryEvent) -> bool:
+        """Queue an event for an instance this engine owns; False when it does not."""
+        with self._lock:
+            if instance_id not in self._owned:
+                return False
+            self._pending.setdefault(instance_id, []).append(event)
+            self._wake.notify()
+        return True
+
+    def touch(self, instance_id: str) -> None:
+        """Say that someone appended to an instance's history (reload it if owned)."""
+        with self._lock:
+            if instance_id in self._owned:
+                self._reload.add(instance_id)
+                self._wake.notify()
+
+    def owns(self, instance_id: str) -> bool:
+        return instance_id in self._owned
+
+    def wait_committed(self, timeout: float) -> None:
+        """Block until the next commit of this engine, or ``timeout`` seconds."""
+        with self._committed:
+            self._committed.wait(timeout)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                if not (self._pending or self._reload):
+                    self._wake.wait(self._sleep_time())
+                if self._stopping:
+                    return
+            try:
+                self._round()
+            except Exception:  # never let the loop die: log, back off, go on
+                _log.exception("engine round failed; retrying")
+                time.sleep(0.2)
+
+    def _sleep_time(self) -> float:
+        now = self.clock()
+        deadlines = [self._next_claim, self._next_renew]
+        if self._owned:
+            deadlines.append(self._next_poll)
+        if self._timers:
+            deadlines.append(self._timers[0].fire_at)
+        return max(0.0, min(deadlines) - now)
+
+    def _round(self) -> None:
+        now = self.clock()
+        self._fire_timers(now)
+        if now >= self._next_claim:
+            self._next_claim = now + self.settings.claim_interval
+            self._claim()
+        if now >= self._next_renew:
+            self._next_renew = now + self.settings.lease_seconds / 3
+            self._renew()
+        if self._owned and now >= self._next_poll:
+            self._next_poll = now + self.settings.poll_interval
+            self._poll()
+        with self._lock:
+            reload, self._reload = self._reload, set()
+        for instance_id in reload:
+            self._refresh(instance_id)
+        self._decide_all()
+
+    def _fire_timers(self, now: float) -> None:
+        while self._timers and self._timers[0].fire_at <= now:
+            timer = heapq.heappop(self._timers)
+            if timer.instance_id in self._owned:
+                self.deliver(timer.instance_id, TimerFired(at=now, timer_id=timer.timer_id))
+
+    def _claim(self) -> None:
+        for instance_id in self.store.claim(self.owner, self.settings.lease_seconds):
+            self._take(instance_id)
+
+    def _take(self, instance_id: str) -> None:
+        """Load a newly claimed instance and redo what was in flight (at-least-once)."""
+        row = self.store.get(instance_id)
+        if row is None:
+            return
+        try:
+            plan = self.plan_for(row.definition_hash)
+        except LookupError:
+            _log.error("instance %s: its definition is missing from the store", instance_id)
+            return
+        state = replay(instance_id, load_history(self.store, instance_id))
+        with self._lock:
+            self._owned[instance_id] = _Owned(plan, state)
+            self._pending.setdefault(instance_id, [])
+            self._wake.notify()
+        self._perform(instance_id, act.recovery_actions(plan, state))
+
+    def _renew(self) -> None:
+        if not self._owned:
+            return
+        kept = set(self.store.renew(self.owner, list(self._owned), self.settings.lease_seconds))
+        for instance_id in [i for i in self._owned if i not in kept]:
+            _log.warning("lost the lease of %s to another worker", instance_id)
+            self.runner.cancel(instance_id)
+            self._drop(instance_id)
+
+    def _poll(self) -> None:
+        versions = self.store.versions(list(self._owned))
+        for instance_id, owned in list(self._owned.items()):
+            if versions.get(instance_id, -1) != owned.state.version:
+                self._refresh(instance_id)
+
+    def _refresh(self, instance_id: str) -> None:
+        """Fold events someone else appended, and do what they call for locally."""
+        owned = self._owned.get(instance_id)
+        if owned is None:
+            return
+        if self.store.get(instance_id) is None:  # purged under us
+            self.runner.cancel(instance_id)
+            self._drop(instance_id)
+            return
+        foreign = load_history(self.store, instance_id, after=owned.state.version)
+        for event in foreign:
+            apply(owned.state, event)
+        local = [
+            a
+            for a in act.actions_for(owned.plan, owned.state, foreign)
+            if isinstance(a, act.RunTask | act.StartTimer | act.CancelTasks)
+        ]
+        self._perform(instance_id, local)
+        with self._lock:
+            self._pending.setdefault(instance_id, [])
+        self._notify_hooks(instance_id, foreign, owned.state)
+
+    def _decide_all(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        batch, decided = [], []
+        for instance_id, events in pending.items():
+            owned = self._owned.get(instance_id)
+            if owned is None:
+                continue
+            version = owned.state.version
+            decision = advance(owned.plan, owned.state, events, now=self.clock())
+            if not decision.events:
+                continue
+            rows = event_rows(decision.events)
+            batch.append((instance_id, version, rows, update_for(owned.plan, owned.state)))
+            decided.append((instance_id, events, decision))
+        if not batch:
+            return
+        conflicts = set(self.store.append_many(batch))
+        for instance_id, events, decision in decided:
+            if instance_id in conflicts:
+                self._retry_after_conflict(instance_id, events)
+                continue
+            self._perform(instance_id, decision.actions)
+            self._notify_hooks(instance_id, decision.events, decision.state)
+            if decision.state.is_terminal:
+                self._finish(instance_id)
+        with self._committed:
+            self._committed.notify_all()
+
+    def _retry_after_conflict(self, instance_id: str, events: list[HistoryEvent]) -> None:
+        owned = self._owned.get(instance_id)
+        if owned is None:
+            return
+        owned.state = replay(instance_id, load_history(self.store, instance_id))
+        with self._lock:
+            self._pending.setdefault(instance_id, [])[:0] = events
+            self._wake.notify()
+
+    def _finish(self, instance_id: str) -> None:
+        self.store.release(self.owner, [instance_id])
+        self._drop(instance_id)
+
+    def _drop(self, instance_id: str) -> None:
+        with self._lock:
+            self._owned.pop(instance_id, None)
+            self._pending.pop(instance_id, None)
+
+    # -- carrying out decisions -----------------------------------------------------------
+
+    def _perform(self, instance_id: str, actions: Sequence[act.Action]) -> None:
+        for action in actions:
+            try:
+                self._perform_one(instance_id, action)
+            except Exception:
+                _log.exception("instance %s: could not carry out %r", instance_id, action)
+
+    def _perform_one(self, instance_id: str, action: act.Action) -> None:
+        if isinstance(action, act.RunTask):
+            self.runner.submit(self._task_spec(instance_id, action), self._task_done)
+        elif isinstance(action, act.StartTimer):
+            heapq.heappush(self._timers, _Timer(action.fire_at, instance_id, action.timer_id))
+        elif isinstance(action, act.CancelTasks):
+            self.runner.cancel(instance_id)
+        elif self.on_action is not None:
+            self.on_action(instance_id, action)
+
+    def _task_spec(self, instance_id: str, action: act.RunTask) -> TaskSpec:
+        return TaskSpec(
+            instance_id=instance_id,
+            step=action.step,
+            kind=action.kind,
+            target=action.target,
+            input=action.input,
+            env=action.env,
+            index=action.index,
+            attempt=action.attempt,
+            timeout=action.timeout,
+            workdir=self.settings.workdir,
+            definitions_dir=self.settings.definitions_dir,
+        )
+
+    def _task_done(self, task: TaskSpec, outcome: TaskOutcome) -> None:
+        owned = self._owned.get(task.instance_id)
+        outputs = owned.plan.spec(task.step).outputs if owned else None
+        self.deliver(task.instance_id, outcome_event(task, outcome, outputs, self.clock()))
+
+    def _notify_hooks(
+        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState
+    ) -> None:
+        for hook in self.hooks:
+            try:
+                hook(
+                    instance_id=instance_id,
+                    events=list(events),
+                    status=state.status.value,
+                    state=state,
+                )
+            except Exception:  # a broken listener never stops a run
+                _log.exception("a wfkit hook failed (ignored)")

@@ -1,0 +1,89 @@
+"""Instance ids and start inputs: checked before anything is stored."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+
+from wfkit.definition.model import Definition
+from wfkit.definition.schema import did_you_mean
+from wfkit.errors import InvalidInput, InvalidInstanceId
+
+__all__ = ["MAX_ID_LENGTH", "check_instance_id", "new_instance_id", "prepare_input"]
+
+MAX_ID_LENGTH = 64
+_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def new_instance_id() -> str:
+    """A fresh random instance id (a uuid4)."""
+    return str(uuid.uuid4())
+
+
+def check_instance_id(instance_id: str) -> str:
+    """``instance_id`` when it follows the rules, a new uuid4 when it is empty."""
+    if not instance_id:
+        return new_instance_id()
+    if len(instance_id) > MAX_ID_LENGTH:
+        raise InvalidInstanceId(instance_id, f"it has {len(instance_id)} characters")
+    if not _ID.fullmatch(instance_id):
+        bad = sorted({c for c in instance_id if not re.fullmatch(r"[A-Za-z0-9_-]", c)})
+        raise InvalidInstanceId(instance_id, f"it contains {''.join(bad)!r}")
+    return instance_id
+
+
+def prepare_input(definition: Definition, raw: Any, instance_id: str = "") -> dict[str, Any]:
+    """The start input with defaults applied, checked against the definition's ``inputs``.
+
+    ``raw`` is a mapping, JSON text or bytes of a JSON object, or None (no input).
+    Raises :class:`InvalidInput` listing every problem.
+    """
+    data = _as_mapping(raw, definition.name, instance_id)
+    problems = []
+    for name in data:
+        if name not in definition.inputs:
+            hint = did_you_mean(name, definition.inputs)
+            known = ", ".join(definition.inputs) or "none"
+            problems.append(f"unknown input {name!r} ({hint or f'declared inputs: {known}'})")
+    values: dict[str, Any] = {}
+    for name, spec in definition.inputs.items():
+        if name in data:
+            value = data[name]
+        elif "default" in spec.schema:
+            value = spec.schema["default"]
+        else:
+            problems.append(f"input {name!r} is required ({_describe(spec.schema)})")
+            continue
+        for error in jsonschema_rs.validator_for(dict(spec.schema)).iter_errors(value):
+            problems.append(f"input {name!r}: {error.message}")
+            break
+        values[name] = value
+    if problems:
+        raise InvalidInput(instance_id, definition.name, problems)
+    return values
+
+
+def _as_mapping(raw: Any, name: str, instance_id: str) -> Mapping[str, Any]:
+    if raw is None or raw in (b"", ""):
+        return {}
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(instance_id, name, [f"the input is not JSON: {exc}"]) from None
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(
+            instance_id, name, [f"the input must be a JSON object of named inputs, not {raw!r}"]
+        )
+    return raw
+
+
+def _describe(schema: Mapping[str, Any]) -> str:
+    kind = schema.get("type", "any value")
+    text = schema.get("description")
+    return f"{kind}: {text}" if text else str(kind)

@@ -1,0 +1,324 @@
+"""Lifecycle operations on instances: start, raise_event, pause, resume, terminate, purge.
+
+Each one checks the transition table, then appends one history event with an optimistic
+version check (retrying when someone else appended first), so it works the same from the
+owning process, another thread, or another process with no engine running at all. The
+owner folds the event and reacts. This module also carries out the actions that reach
+beyond one instance: starting children, terminating them, telling parents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from wfkit.definition.model import Definition
+from wfkit.engine import actions as act
+from wfkit.engine.engine import Engine
+from wfkit.engine.history import (
+    EventRaised,
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    Failure,
+    HistoryEvent,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceFailed,
+)
+from wfkit.engine.inputs import check_instance_id, prepare_input
+from wfkit.engine.protocols import InstanceRow, Store
+from wfkit.engine.records import event_rows, load_history
+from wfkit.engine.state import InstanceState, apply, replay
+from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
+from wfkit.engine.summary import dumps, update_for
+from wfkit.errors import InstanceNotFound, VersionConflict, WfkitError
+
+__all__ = ["Workflows"]
+
+_RETRIES = 200
+
+
+class Workflows:
+    """The operations of the Workflow contract over an :class:`Engine` and its store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store: Store = engine.store
+        engine.on_action = self._on_action
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(
+        self,
+        name: str,
+        input: Any = None,
+        instance_id: str = "",
+        *,
+        parent_id: str | None = None,
+        parent_step: str | None = None,
+        definition: Definition | None = None,
+    ) -> str:
+        """Start an instance of workflow ``name``; returns its id.
+
+        The input is checked against the definition's ``inputs`` (defaults applied)
+        before anything is stored. The instance is PENDING until its first step is
+        scheduled, which this process's engine does at once when it is running.
+        """
+        if parent_id is None:
+            instance_id = check_instance_id(instance_id)
+        definition = definition or self.engine.resolve(name)
+        values = prepare_input(definition, input, instance_id)
+        plan = self.engine.remember(definition)
+        now = self.engine.clock()
+        started = ExecutionStarted(
+            at=now,
+            seq=1,
+            name=definition.name,
+            input=values,
+            definition_hash=definition.content_hash,
+            parent_id=parent_id,
+            parent_step=parent_step,
+        )
+        state = replay(instance_id, [started])
+        update = update_for(plan, state)
+        row = InstanceRow(
+            instance_id=instance_id,
+            workflow_name=definition.name,
+            status=RuntimeStatus.PENDING.value,
+            created_at=now,
+            updated_at=now,
+            definition_hash=definition.content_hash,
+            input=dumps(values),
+            custom_status=update.custom_status,
+            properties=update.properties or "{}",
+            parent_id=parent_id,
+            version=1,
+        )
+        self.store.create(row, event_rows([started]))
+        if self.engine.running:
+            self.engine.adopt(instance_id)
+        return instance_id
+
+    # -- the other lifecycle operations ---------------------------------------------------
+
+    def raise_event(self, instance_id: str, name: str, data: Any = None) -> Outcome:
+        """Send event ``name`` (case-insensitive) with JSON data; buffered until a wait
+        step for it consumes it. Dropped (NO_OP) when the instance has finished."""
+        event = EventRaised(name=name.lower(), data=data)
+        return self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
+
+    def pause(self, instance_id: str) -> Outcome:
+        """Suspend at once; running steps finish, nothing new starts until resume."""
+        return self._append(
+            instance_id, Operation.PAUSE, lambda now: ExecutionSuspended(at=now, reason="pause")
+        )
+
+    def resume(self, instance_id: str, *, single_step: bool = False) -> Outcome:
+        """Go on after a pause or breakpoint; ``single_step`` runs the next ready steps
+        and pauses again."""
+        return self._append(
+            instance_id,
+            Operation.RESUME,
+            lambda now: ExecutionResumed(at=now, single_step=single_step),
+        )
+
+    def terminate(self, instance_id: str, reason: str = "", *, recursive: bool = True) -> Outcome:
+        """Stop the instance (TERMINATED); running work is killed or abandoned."""
+        outcome = self._append(
+            instance_id,
+            Operation.TERMINATE,
+            lambda now: ExecutionTerminated(at=now, reason=reason, recursive=recursive),
+        )
+        if outcome is Outcome.APPLY:
+            self.engine.runner.cancel(instance_id)
+            if recursive:
+                for child in self.store.children(instance_id):
+                    with contextlib.suppress(WfkitError):
+                        self.terminate(child, reason or "parent terminated")
+            self._tell_parent(instance_id)
+        return outcome
+
+    def purge(self, instance_id: str, *, recursive: bool = True) -> int:
+        """Delete a terminal instance's state and history (and its children's)."""
+        row = self._row(instance_id)
+        check_transition(RuntimeStatus(row.status), Operation.PURGE, instance_id)
+        ids = [instance_id]
+        if recursive:
+            ids += self._descendants(instance_id)
+        return self.store.purge(ids)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, instance_id: str) -> InstanceRow:
+        """The stored instance; :class:`InstanceNotFound` when there is none."""
+        return self._row(instance_id)
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        """The whole history, oldest first."""
+        self._row(instance_id)
+        return load_history(self.store, instance_id)
+
+    def state(self, instance_id: str) -> InstanceState:
+        """The instance's state, replayed from its history."""
+        return replay(instance_id, self.history(instance_id))
+
+    def wait(
+        self,
+        instance_id: str,
+        timeout: float | None = None,
+        until: Callable[[InstanceRow], bool] | None = None,
+    ) -> InstanceRow:
+        """Block until the instance is terminal (or ``until(row)`` holds); returns the row.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds."""
+        done = until or (lambda row: RuntimeStatus(row.status).is_terminal)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            row = self._row(instance_id)
+            if done(row):
+                return row
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(
+                    f"workflow {instance_id!r} is still {row.status} after {timeout} s"
+                )
+            pause = 0.05 if left is None else min(0.05, left)
+            if self.engine.owns(instance_id):
+                self.engine.wait_committed(pause)
+            else:
+                time.sleep(pause)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _row(self, instance_id: str) -> InstanceRow:
+        row = self.store.get(instance_id)
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return row
+
+    def _append(
+        self, instance_id: str, operation: Operation, make: Callable[[float], HistoryEvent]
+    ) -> Outcome:
+        for _ in range(_RETRIES):
+            row = self._row(instance_id)
+            outcome = check_transition(RuntimeStatus(row.status), operation, instance_id)
+            if outcome is Outcome.NO_OP:
+                return outcome
+            plan = self.engine.plan_for(row.definition_hash)
+            state = replay(instance_id, load_history(self.store, instance_id))
+            event = _numbered(make(self.engine.clock()), state.version + 1)
+            apply(state, event)
+            try:
+                self.store.append(
+                    instance_id, row.version, event_rows([event]), update_for(plan, state)
+                )
+            except VersionConflict:
+                continue
+            self.engine.touch(instance_id)
+            return outcome
+        raise WfkitError(f"workflow {instance_id!r} changes too fast to {operation.value}; retry")
+
+    def _descendants(self, instance_id: str) -> list[str]:
+        found: list[str] = []
+        for child in self.store.children(instance_id):
+            found += [child, *self._descendants(child)]
+        return found
+
+    def _on_action(self, instance_id: str, action: act.Action) -> None:
+        if isinstance(action, act.StartChild):
+            self._start_child(instance_id, action)
+        elif isinstance(action, act.TerminateChildren):
+            for child in action.child_ids:
+                with contextlib.suppress(WfkitError):
+                    self.terminate(child, action.reason)
+        elif isinstance(action, act.NotifyParent):
+            self._notify(action)
+
+    def _start_child(self, parent_id: str, action: act.StartChild) -> None:
+        existing = self.store.get(action.child_id)
+        if existing is not None:
+            if RuntimeStatus(existing.status).is_terminal:
+                self._tell_parent(action.child_id)  # it finished while nobody listened
+            return
+        try:
+            self.start(
+                action.name,
+                action.input,
+                action.child_id,
+                parent_id=parent_id,
+                parent_step=action.step or None,
+            )
+        except WfkitError as exc:
+            failure = Failure(type(exc).__name__, f"could not start child workflow: {exc}")
+            self._deliver(
+                parent_id, SubOrchestrationInstanceFailed(child_id=action.child_id, failure=failure)
+            )
+
+    def _tell_parent(self, child_id: str) -> None:
+        row = self.store.get(child_id)
+        if row is None or row.parent_id is None:
+            return
+        failure = None
+        if row.failure:
+            data = json.loads(row.failure)
+            failure = Failure(
+                data.get("type", "Error"), data.get("message", ""), data.get("stack_trace", "")
+            )
+        output = json.loads(row.output) if row.output else None
+        self._notify(act.NotifyParent(row.parent_id, child_id, row.status, output, failure))
+
+    def _notify(self, action: act.NotifyParent) -> None:
+        event: HistoryEvent
+        if action.status == RuntimeStatus.COMPLETED.value:
+            event = SubOrchestrationInstanceCompleted(
+                child_id=action.child_id, output=action.output
+            )
+        else:
+            failure = action.failure or Failure(action.status.title(), f"child {action.status}")
+            event = SubOrchestrationInstanceFailed(child_id=action.child_id, failure=failure)
+        self._deliver(action.parent_id, event)
+
+    def _deliver(self, instance_id: str, event: HistoryEvent) -> None:
+        """Hand an event to the owning engine, or append it to the store directly."""
+        event = _at(event, self.engine.clock())
+        if self.engine.deliver(instance_id, event):
+            return
+        for _ in range(_RETRIES):
+            row = self.store.get(instance_id)
+            if row is None or RuntimeStatus(row.status).is_terminal:
+                return
+            plan = self.engine.plan_for(row.definition_hash)
+            state = replay(instance_id, load_history(self.store, instance_id))
+            numbered = _numbered(event, state.version + 1)
+            apply(state, numbered)
+            try:
+                self.store.append(
+                    instance_id, row.version, event_rows([numbered]), update_for(plan, state)
+                )
+                return
+            except VersionConflict:
+                continue
+
+    def list(
+        self,
+        *,
+        status: Sequence[str] = (),
+        name: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> list[InstanceRow]:
+        """Instances, newest first."""
+        return self.store.list_instances(status=status, name=name, limit=limit, after=after)
+
+
+def _at(event: HistoryEvent, now: float) -> HistoryEvent:
+    return event if event.at else replace(event, at=now)
+
+
+def _numbered(event: HistoryEvent, seq: int) -> HistoryEvent:
+    return replace(event, seq=seq)

@@ -1,0 +1,420 @@
+"""The state of one instance, folded from its history one event at a time.
+
+:func:`apply` is the whole reducer: a table from event type to a small handler. It is
+pure bookkeeping (no decisions, no I/O); :mod:`wfkit.engine.decide` reads the state to
+choose what happens next. Replaying a history from the start always gives the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfkit.engine.history import (
+    EventRaised,
+    ExecutionCompleted,
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    Failure,
+    HistoryEvent,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+    TimerFired,
+)
+from wfkit.engine.status import RuntimeStatus, StepStatus
+
+__all__ = ["InstanceState", "StepState", "TaskState", "TimerState", "apply", "replay"]
+
+
+@dataclass
+class TaskState:
+    """One task: a step, or one item of a foreach step, across its attempts.
+
+    ``phase`` is ``pending`` (not scheduled yet), ``running``, ``waiting`` (a wait for an
+    event, a sleep, or a retry timer), ``failed_attempt`` (an attempt failed; retry or
+    fail is still to be decided), ``completed`` or ``failed``.
+    """
+
+    index: int | None = None
+    phase: str = "pending"
+    attempt: int = 0
+    output: Any = None
+    failure: Failure | None = None
+    first_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    timer: int | None = None
+    timeout_timer: int | None = None
+    waiting_since: int = 0
+    child_id: str | None = None
+    details: dict[str, Any] | None = None
+    input: Any = None
+    env: dict[str, str] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.phase in ("completed", "failed")
+
+    @property
+    def active(self) -> bool:
+        """Scheduled and not finished: it counts against concurrency."""
+        return self.phase in ("running", "waiting", "failed_attempt")
+
+
+@dataclass
+class StepState:
+    """One step of the instance: its status and its tasks (one, or one per foreach item)."""
+
+    id: str
+    status: StepStatus = StepStatus.PENDING
+    items: list[Any] | None = None
+    tasks: list[TaskState] = field(default_factory=list)
+    output: Any = None
+    failure: Failure | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    skip_reason: str | None = None
+    breakpoint_passed: bool = False
+
+    def task(self, index: int | None) -> TaskState:
+        """The task for ``index`` (None for a step without foreach)."""
+        return self.tasks[0 if index is None else index]
+
+
+@dataclass
+class TimerState:
+    """A durable timer and whether it has fired."""
+
+    timer_id: int
+    fire_at: float
+    purpose: str
+    step: str
+    index: int | None
+    attempt: int
+    fired: bool = False
+
+
+@dataclass
+class InstanceState:
+    """Everything known about one instance, from its history."""
+
+    instance_id: str
+    name: str = ""
+    input: Any = None
+    definition_hash: str = ""
+    parent_id: str | None = None
+    parent_step: str | None = None
+    status: RuntimeStatus = RuntimeStatus.PENDING
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 0
+    suspended: bool = False
+    suspend_reason: str | None = None
+    suspended_at_step: str | None = None
+    single_step: bool = False
+    terminated: bool = False
+    output: Any = None
+    failure: Failure | None = None
+    failed_step: str | None = None
+    steps: dict[str, StepState] = field(default_factory=dict)
+    timers: dict[int, TimerState] = field(default_factory=dict)
+    events: list[EventRaised] = field(default_factory=list)
+    consumed: set[int] = field(default_factory=set)
+    children: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    def step(self, step_id: str) -> StepState:
+        """The state of ``step_id``, created pending on first use."""
+        found = self.steps.get(step_id)
+        if found is None:
+            found = self.steps[step_id] = StepState(step_id)
+        return found
+
+    def step_status(self, step_id: str) -> StepStatus:
+        """A step's status; a step that never started is canceled once the instance ended."""
+        step = self.steps.get(step_id)
+        if step is not None:
+            return step.status
+        return StepStatus.CANCELED if self.is_terminal else StepStatus.PENDING
+
+    def buffered_events(self) -> list[EventRaised]:
+        """Events raised and not yet consumed by a wait step, oldest first."""
+        return [e for e in self.events if e.seq not in self.consumed]
+
+
+Handler = Callable[[InstanceState, Any], None]
+
+
+def _started(state: InstanceState, event: ExecutionStarted) -> None:
+    state.name = event.name
+    state.input = event.input
+    state.definition_hash = event.definition_hash
+    state.parent_id = event.parent_id
+    state.parent_step = event.parent_step
+    state.created_at = event.at
+    state.status = RuntimeStatus.PENDING
+
+
+def _suspended(state: InstanceState, event: ExecutionSuspended) -> None:
+    if state.is_terminal:
+        return
+    state.suspended = True
+    state.single_step = False
+    state.suspend_reason = event.reason
+    state.suspended_at_step = event.step
+    state.status = RuntimeStatus.SUSPENDED
+
+
+def _resumed(state: InstanceState, event: ExecutionResumed) -> None:
+    if state.is_terminal or not state.suspended:
+        return
+    if state.suspend_reason == "breakpoint" and state.suspended_at_step:
+        state.step(state.suspended_at_step).breakpoint_passed = True
+    state.suspended = False
+    state.suspend_reason = None
+    state.suspended_at_step = None
+    state.single_step = event.single_step
+    state.status = RuntimeStatus.RUNNING
+
+
+def _terminated(state: InstanceState, event: ExecutionTerminated) -> None:
+    if state.is_terminal:
+        return
+    state.terminated = True
+    state.suspended = False
+    state.status = RuntimeStatus.TERMINATED
+    state.failure = Failure("Terminated", event.reason or "the workflow was terminated")
+    for step in state.steps.values():
+        if not step.status.is_terminal:
+            step.status = StepStatus.CANCELED
+            step.ended_at = event.at
+
+
+def _completed(state: InstanceState, event: ExecutionCompleted) -> None:
+    state.status = RuntimeStatus(event.status)
+    state.output = event.output
+    if event.failure is not None:
+        state.failure = event.failure
+    state.suspended = False
+    for step in state.steps.values():
+        if not step.status.is_terminal:
+            step.status = StepStatus.CANCELED
+            step.ended_at = event.at
+
+
+def _step_started(state: InstanceState, event: StepStarted) -> None:
+    step = state.step(event.step)
+    step.items = event.items
+    count = 1 if event.items is None else len(event.items)
+    step.tasks = [TaskState(None if event.items is None else i) for i in range(count)]
+    step.status = StepStatus.RUNNING
+    step.started_at = event.at
+    if event.items == []:
+        step.status = StepStatus.COMPLETED
+        step.output = []
+        step.ended_at = event.at
+
+
+def _skipped(state: InstanceState, event: StepSkipped) -> None:
+    step = state.step(event.step)
+    step.status = StepStatus.SKIPPED
+    step.skip_reason = event.reason
+    step.output = None
+    step.ended_at = event.at
+
+
+def _scheduled(state: InstanceState, event: TaskScheduled) -> None:
+    _mark_running(state)
+    task = state.step(event.step).task(event.index)
+    task.attempt = event.attempt
+    task.phase = "waiting" if event.kind == "wait" else "running"
+    task.timer = None
+    task.started_at = event.at
+    task.first_at = task.first_at if task.first_at is not None else event.at
+    task.waiting_since = event.seq
+    task.input = event.input
+    task.env = event.env
+    if event.kind == "wait":
+        state.step(event.step).status = StepStatus.WAITING
+
+
+def _task_completed(state: InstanceState, event: TaskCompleted) -> None:
+    step = state.steps.get(event.step)
+    if step is None or not step.tasks:
+        return
+    task = step.task(event.index)
+    if task.done or task.attempt != event.attempt:
+        return  # a late result of an abandoned attempt
+    task.phase = "completed"
+    task.output = event.output
+    task.ended_at = event.at
+    task.timer = task.timeout_timer = None
+    task.details = event.details
+    if event.event_seq is not None:
+        state.consumed.add(event.event_seq)
+    _settle_step(step, event.at)
+
+
+def _task_failed(state: InstanceState, event: TaskFailed) -> None:
+    step = state.step(event.step)
+    if not step.tasks:  # failed before it could start (a bad when or foreach expression)
+        step.tasks = [TaskState(None)]
+        step.started_at = event.at
+    task = step.task(event.index)
+    if task.done or (task.attempt and task.attempt != event.attempt):
+        return
+    task.attempt = task.attempt or event.attempt
+    task.phase = "failed_attempt"
+    task.failure = event.failure
+    task.ended_at = event.at
+    task.timer = task.timeout_timer = None
+    task.details = event.details
+    if step.status is StepStatus.PENDING:
+        step.status = StepStatus.RUNNING
+
+
+def _timer_created(state: InstanceState, event: TimerCreated) -> None:
+    state.timers[event.seq] = TimerState(
+        event.seq, event.fire_at, event.purpose, event.step, event.index, event.attempt
+    )
+    step = state.step(event.step)
+    if not step.tasks:
+        return
+    task = step.task(event.index)
+    if event.purpose == "timeout":
+        task.timeout_timer = event.seq
+        return
+    task.timer = event.seq
+    task.phase = "waiting"
+    if event.purpose == "sleep":
+        _mark_running(state)
+        task.attempt = event.attempt
+        task.started_at = event.at
+        task.first_at = task.first_at if task.first_at is not None else event.at
+        step.status = StepStatus.WAITING
+
+
+def _timer_fired(state: InstanceState, event: TimerFired) -> None:
+    timer = state.timers.get(event.timer_id)
+    if timer is not None:
+        timer.fired = True
+
+
+def _event_raised(state: InstanceState, event: EventRaised) -> None:
+    state.events.append(event)
+
+
+def _child_created(state: InstanceState, event: SubOrchestrationInstanceCreated) -> None:
+    _mark_running(state)
+    state.children[event.child_id] = (event.step, event.index)
+    task = state.step(event.step).task(event.index)
+    task.attempt = event.attempt
+    task.phase = "running"
+    task.child_id = event.child_id
+    task.input = event.input
+    task.started_at = event.at
+    task.first_at = task.first_at if task.first_at is not None else event.at
+
+
+def _child_completed(state: InstanceState, event: SubOrchestrationInstanceCompleted) -> None:
+    where = state.children.get(event.child_id)
+    if where is None:
+        return
+    step = state.step(where[0])
+    task = step.task(where[1])
+    if task.done or task.child_id != event.child_id:
+        return
+    task.phase = "completed"
+    task.output = event.output
+    task.ended_at = event.at
+    _settle_step(step, event.at)
+
+
+def _child_failed(state: InstanceState, event: SubOrchestrationInstanceFailed) -> None:
+    where = state.children.get(event.child_id)
+    if where is None:
+        return
+    task = state.step(where[0]).task(where[1])
+    if task.done or task.child_id != event.child_id:
+        return
+    task.phase = "failed_attempt"
+    task.failure = event.failure
+    task.ended_at = event.at
+
+
+def _mark_running(state: InstanceState) -> None:
+    if state.status is RuntimeStatus.PENDING:
+        state.status = RuntimeStatus.RUNNING
+
+
+def _settle_step(step: StepState, at: float) -> None:
+    """Complete a step once every task of it has completed."""
+    if all(t.phase == "completed" for t in step.tasks):
+        step.status = StepStatus.COMPLETED
+        step.ended_at = at
+        if step.items is None:
+            step.output = step.tasks[0].output
+        else:
+            step.output = [t.output for t in step.tasks]
+    elif step.status is StepStatus.WAITING and not any(t.phase == "waiting" for t in step.tasks):
+        step.status = StepStatus.RUNNING
+
+
+def _step_failed(state: InstanceState, event: StepFailed) -> None:
+    step = state.step(event.step)
+    task = step.task(event.index)
+    task.phase = "failed"
+    task.timer = task.timeout_timer = None
+    step.status = StepStatus.FAILED
+    step.failure = task.failure
+    step.ended_at = event.at
+
+
+_HANDLERS: dict[type[HistoryEvent], Handler] = {
+    ExecutionStarted: _started,
+    ExecutionSuspended: _suspended,
+    ExecutionResumed: _resumed,
+    ExecutionTerminated: _terminated,
+    ExecutionCompleted: _completed,
+    StepStarted: _step_started,
+    StepSkipped: _skipped,
+    StepFailed: _step_failed,
+    TaskScheduled: _scheduled,
+    TaskCompleted: _task_completed,
+    TaskFailed: _task_failed,
+    TimerCreated: _timer_created,
+    TimerFired: _timer_fired,
+    EventRaised: _event_raised,
+    SubOrchestrationInstanceCreated: _child_created,
+    SubOrchestrationInstanceCompleted: _child_completed,
+    SubOrchestrationInstanceFailed: _child_failed,
+}
+
+
+def apply(state: InstanceState, event: HistoryEvent) -> None:
+    """Fold one event into ``state`` (in place)."""
+    _HANDLERS[type(event)](state, event)
+    state.version = max(state.version, event.seq)
+    state.updated_at = max(state.updated_at, event.at)
+
+
+def replay(instance_id: str, history: Iterable[HistoryEvent]) -> InstanceState:
+    """The state after every event of ``history``."""
+    state = InstanceState(instance_id)
+    for event in history:
+        apply(state, event)
+    return state

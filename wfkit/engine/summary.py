@@ -1,0 +1,119 @@
+"""What an instance looks like from outside: its stored row fields and Dapr properties.
+
+Computed from the folded state at each commit and stored with the instance, so that
+``get`` and ``list`` never replay a history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from wfkit.engine.contract import (
+    PROP_CUSTOM_STATUS,
+    PROP_FAILURE_ERROR_MESSAGE,
+    PROP_FAILURE_ERROR_TYPE,
+    PROP_FAILURE_STACK_TRACE,
+    PROP_INPUT,
+    PROP_OUTPUT,
+    WFKIT_PREFIX,
+)
+from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.protocols import InstanceUpdate
+from wfkit.engine.state import InstanceState
+from wfkit.engine.status import RuntimeStatus, StepStatus
+
+__all__ = ["custom_status", "dumps", "properties", "update_for"]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (the form values are stored in)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
+
+
+def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
+    """A short line for people: what the instance is doing or waiting for."""
+    if state.status is RuntimeStatus.SUSPENDED:
+        if state.suspend_reason == "breakpoint":
+            return f"paused at the breakpoint before {state.suspended_at_step}"
+        if state.suspend_reason == "step":
+            return "paused after a step"
+        return "paused"
+    if state.is_terminal:
+        return state.status.value.lower()
+    waiting = [
+        f"event {plan.spec(sid).target.event!r}"
+        for sid, step in state.steps.items()
+        if step.status is StepStatus.WAITING and plan.spec(sid).kind.value == "wait"
+    ]
+    if waiting:
+        return "waiting for " + ", ".join(waiting)
+    running = [sid for sid, step in state.steps.items() if step.status is StepStatus.RUNNING]
+    return ("running " + ", ".join(running)) if running else state.status.value.lower()
+
+
+def _steps_in(state: InstanceState, status: StepStatus) -> str:
+    return ",".join(sid for sid, step in state.steps.items() if step.status is status)
+
+
+def properties(plan: WorkflowPlan, state: InstanceState) -> dict[str, str]:
+    """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``."""
+    props = {
+        PROP_INPUT: dumps(state.input),
+        PROP_CUSTOM_STATUS: custom_status(plan, state),
+    }
+    if state.status is RuntimeStatus.COMPLETED:
+        props[PROP_OUTPUT] = dumps(state.output)
+    if state.failure is not None and state.status in (
+        RuntimeStatus.FAILED,
+        RuntimeStatus.TERMINATED,
+    ):
+        props[PROP_FAILURE_ERROR_TYPE] = state.failure.type
+        props[PROP_FAILURE_ERROR_MESSAGE] = state.failure.message
+        props[PROP_FAILURE_STACK_TRACE] = state.failure.stack_trace
+    every = (*plan.main, *plan.final)
+    total = len(every)
+    counts = Counter(state.step_status(sid).value for sid in every)
+    ours = {
+        "definition_hash": state.definition_hash,
+        "steps.total": str(total),
+        **{f"steps.{status.value}": str(counts.get(status.value, 0)) for status in StepStatus},
+        "steps.running_now": _steps_in(state, StepStatus.RUNNING),
+        "steps.waiting_now": _steps_in(state, StepStatus.WAITING),
+        "paused_at": state.suspended_at_step or "",
+        "pause_reason": state.suspend_reason or "",
+        "parent_id": state.parent_id or "",
+        "failed_step": _failed_step(state),
+        "events_buffered": str(len(state.buffered_events())),
+    }
+    props.update({WFKIT_PREFIX + key: value for key, value in ours.items()})
+    return props
+
+
+def _failed_step(state: InstanceState) -> str:
+    for sid, step in state.steps.items():
+        if step.status is StepStatus.FAILED:
+            return sid
+    return ""
+
+
+def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
+    """The instance row fields after ``state``."""
+    failure = None
+    if state.failure is not None and state.is_terminal:
+        failure = dumps(
+            {
+                "type": state.failure.type,
+                "message": state.failure.message,
+                "stack_trace": state.failure.stack_trace,
+            }
+        )
+    return InstanceUpdate(
+        status=state.status.value,
+        updated_at=state.updated_at,
+        output=dumps(state.output) if state.status is RuntimeStatus.COMPLETED else None,
+        failure=failure,
+        custom_status=custom_status(plan, state),
+        properties=dumps(properties(plan, state)),
+    )
