@@ -1,0 +1,11 @@
+"""Stores: where instances, their histories and definitions are kept.
+
+Implementations of :class:`wfkit.engine.protocols.Store`. :func:`open_store` opens one
+from a URL (default :data:`DEFAULT_STORE_URL`, a SQLite file under ``.wfkit``);
+:class:`SqliteStore` is the SQLite backend, for the threads and processes of one host.
+"""
+
+from wfkit.store.sqlite import SqliteStore
+from wfkit.store.url import DEFAULT_STORE_URL, open_store, redact
+
+__all__ = ["DEFAULT_STORE_URL", "SqliteStore", "open_store", "redact"]

@@ -1,0 +1,372 @@
+"""What only the SQLite store promises: several processes on one file, WAL, the busy
+timeout, schema migrations, files that are not stores, and opening stores from URLs."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate
+from wfkit.errors import StoreError
+from wfkit.store import DEFAULT_STORE_URL, SqliteStore, open_store, redact
+from wfkit.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _row(instance_id: str) -> InstanceRow:
+    return InstanceRow(instance_id, "report", "RUNNING", 1.0, 1.0, "hash")
+
+
+def _started() -> list[EventRow]:
+    return [EventRow(0, "Started", 1.0, "{}")]
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# -- several processes ---------------------------------------------------------------------
+
+APPENDER = """
+    import os, sys, time
+    from wfkit.engine.protocols import EventRow, InstanceUpdate
+    from wfkit.errors import VersionConflict
+    from wfkit.store import SqliteStore
+
+    path, tag, go = sys.argv[1], sys.argv[2], sys.argv[3]
+    store = SqliteStore(path)
+    open(go + "." + tag, "w").close()  # ready
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    conflicts = 0
+    for n in range(200):
+        while True:
+            version = store.versions(["shared"])["shared"]
+            time.sleep(0.0005)  # widen the read-then-write window: races must happen
+            try:
+                store.append("shared", version, [EventRow(0, "E", 1.0, f'"{tag}{n}"')],
+                             InstanceUpdate(custom_status=f'"{tag}{n}"'))
+                break
+            except VersionConflict:
+                conflicts += 1
+    store.close()
+    print(conflicts)
+"""
+
+
+def test_two_processes_appending_lose_and_duplicate_no_event(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with SqliteStore(path) as store:
+        store.create(_row("shared"), [])
+    workers = _start_together(APPENDER, tmp_path, str(path))
+    outputs = [worker.communicate(timeout=60) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert sum(int(out) for out, _err in outputs) > 0  # the processes did race
+    with SqliteStore(path) as store:
+        history = store.history("shared")
+        assert [event.seq for event in history] == list(range(1, 401))
+        expected = {f'"{tag}{n}"' for tag in "ab" for n in range(200)}
+        assert {event.data for event in history} == expected
+        assert store.versions(["shared"]) == {"shared": 400}
+
+
+CLAIMER = """
+    import os, sys, time
+    from wfkit.engine.protocols import Owner
+    from wfkit.store import SqliteStore
+
+    path, tag, go = sys.argv[1], sys.argv[2], sys.argv[3]
+    store = SqliteStore(path)
+    open(go + "." + tag, "w").close()  # ready
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    owner = Owner(tag, "host-" + tag, os.getpid())
+    while taken := store.claim(owner, 60, limit=1):
+        print(taken[0], flush=True)
+        time.sleep(0.001)  # some work: the other process claims meanwhile
+    store.close()
+"""
+
+
+def _start_together(code: str, tmp_path: Path, *args: str) -> list[subprocess.Popen[str]]:
+    """Two processes running ``code``; they open the store, wait for each other, go."""
+    go = tmp_path / "go"
+    workers = [_python(code, *args, tag, str(go)) for tag in ("a", "b")]
+    deadline = time.monotonic() + 30
+    while not all(Path(f"{go}.{tag}").exists() for tag in "ab"):  # both have opened it
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers)
+        time.sleep(0.005)
+    go.touch()
+    return workers
+
+
+def test_two_processes_claiming_never_take_the_same_instance(tmp_path: Path) -> None:
+    path = tmp_path / "claims.db"
+    with SqliteStore(path) as store:
+        for n in range(150):
+            store.create(_row(f"i{n:03d}"), _started())
+    workers = _start_together(CLAIMER, tmp_path, str(path))
+    outputs = [worker.communicate(timeout=60) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    taken = [out.split() for out, _err in outputs]
+    assert sorted(taken[0] + taken[1]) == [f"i{n:03d}" for n in range(150)]
+    assert taken[0] and taken[1]  # both took part
+    with SqliteStore(path) as store:
+        owners = {row.owner for row in store.list_instances(limit=200)}
+    assert owners == {"a", "b"}
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    with SqliteStore(path) as store:
+        store.create(_row("a"), _started())
+        assert (tmp_path / "wal.db-wal").exists()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+HOLDER = """
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE instances SET custom_status = '\\"holder\\"'")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    conn.execute("COMMIT")
+"""
+
+
+def test_a_writer_waits_for_another_process_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    with SqliteStore(path) as store:
+        store.create(_row("a"), _started())
+        holder = _python(HOLDER, str(path), "1.0")
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        began = time.monotonic()
+        assert store.append("a", 1, _started(), InstanceUpdate(status="SUSPENDED")) == 2
+        waited = time.monotonic() - began
+        assert holder.wait(timeout=30) == 0
+        assert waited > 0.5  # it did wait for the holder, and then succeeded
+        found = store.get("a")
+        assert found is not None and found.custom_status == '"holder"'
+
+
+def test_a_writer_gives_up_with_a_store_error_after_the_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    with SqliteStore(path, timeout=0.2) as store:
+        store.create(_row("a"), _started())
+        holder = _python(HOLDER, str(path), "1.0")
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreError) as caught:
+            store.append("a", 1, _started(), InstanceUpdate())
+        holder.wait(timeout=30)
+    assert "locked" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_two_store_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "x.db") as one, SqliteStore(tmp_path / "x.db") as two:
+        one.create(_row("a"), _started())
+        assert two.versions(["a"]) == {"a": 1}
+        two.append("a", 1, _started(), InstanceUpdate())
+        assert one.versions(["a"]) == {"a": 2}
+
+
+def test_memory_stores_are_private_and_shared_connections_work_on_files(tmp_path: Path) -> None:
+    with SqliteStore(":memory:") as one, SqliteStore(":memory:") as two:
+        one.create(_row("a"), _started())
+        assert two.get("a") is None
+    with SqliteStore(tmp_path / "x.db", connections="shared") as shared:
+        shared.create(_row("a"), _started())
+        assert shared.append("a", 1, _started(), InstanceUpdate()) == 2
+    with pytest.raises(StoreError, match="shared"):
+        SqliteStore(":memory:", connections="thread")
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    for store in (SqliteStore(tmp_path / "x.db"), SqliteStore(":memory:")):
+        store.close()
+        with pytest.raises(StoreError, match="closed"):
+            store.get("a")
+
+
+# -- schema and migrations -----------------------------------------------------------------
+
+
+def _raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+@pytest.mark.parametrize("start", range(SCHEMA_VERSION))
+def test_an_older_database_is_upgraded_when_opened(tmp_path: Path, start: int) -> None:
+    path = tmp_path / "old.db"
+    raw = _raw(path)
+    migrate(raw, "test", MIGRATIONS[:start])
+    assert schema_version(raw) == start
+    raw.close()
+    with SqliteStore(path) as store:
+        store.create(_row("a"), _started())
+        assert store.versions(["a"]) == {"a": 1}
+    raw = _raw(path)
+    assert schema_version(raw) == SCHEMA_VERSION
+    raw.close()
+
+
+def test_migrations_run_in_order_from_the_stored_version(tmp_path: Path) -> None:
+    applied: list[str] = []
+
+    def one(conn: sqlite3.Connection) -> None:
+        applied.append("one")
+        conn.execute("CREATE TABLE t (a TEXT)")
+
+    def two(conn: sqlite3.Connection) -> None:
+        applied.append("two")
+        conn.execute("ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT 'x'")
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE u (a TEXT)")
+        raise RuntimeError("migration bug")
+
+    raw = _raw(tmp_path / "m.db")
+    assert migrate(raw, "test", [one]) == 0
+    raw.execute("INSERT INTO t (a) VALUES ('kept')")
+    assert migrate(raw, "test", [one, two]) == 1
+    assert migrate(raw, "test", [one, two]) == 2
+    assert applied == ["one", "two"]
+    assert raw.execute("SELECT a, b FROM t").fetchall() == [("kept", "x")]
+    with pytest.raises(RuntimeError, match="migration bug"):
+        migrate(raw, "test", [one, two, broken])
+    assert schema_version(raw) == 2  # the failed step left nothing behind
+    assert raw.execute("SELECT name FROM sqlite_master WHERE name = 'u'").fetchone() is None
+    raw.close()
+
+
+def test_a_database_from_a_newer_wfkit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SqliteStore(path).close()
+    raw = _raw(path)
+    raw.execute("UPDATE wfkit_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.close()
+    with pytest.raises(StoreError) as caught:
+        SqliteStore(path)
+    message = str(caught.value)
+    assert "newer wfkit" in message and "upgrade wfkit" in message
+    assert f"schema version {SCHEMA_VERSION + 1}" in message and str(path) in message
+
+
+def test_another_programs_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    raw = _raw(path)
+    raw.execute("CREATE TABLE customers (name TEXT)")
+    raw.close()
+    with pytest.raises(StoreError, match="not a wfkit store"):
+        SqliteStore(path)
+    raw = _raw(path)
+    assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master")] == ["customers"]
+    raw.close()
+
+
+def test_a_corrupt_file_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"definitely not SQLite " + os.urandom(8192))
+    with pytest.raises(StoreError) as caught:
+        SqliteStore(path)
+    assert str(path) in str(caught.value)
+    assert str(path) in caught.value.url
+    assert "not a database" in str(caught.value)
+
+
+def test_missing_folders_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "does" / "not" / "exist" / "yet.db"
+    with SqliteStore(path) as store:
+        store.create(_row("a"), _started())
+    assert path.is_file()
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+
+def test_relative_absolute_and_bare_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        "sqlite:///rel/one.db": tmp_path / "rel" / "one.db",
+        f"sqlite:///{tmp_path}/abs/two.db": tmp_path / "abs" / "two.db",
+        "bare/three.db": tmp_path / "bare" / "three.db",
+        DEFAULT_STORE_URL: tmp_path / ".wfkit" / "wfkit.db",
+    }
+    for url, expected in cases.items():
+        store = open_store(url)
+        assert isinstance(store, SqliteStore)
+        store.create(_row("a"), _started())
+        store.close()
+        assert expected.is_file(), url
+    assert f"sqlite:///{tmp_path}".startswith("sqlite:////")  # tmp_path is absolute
+
+
+def test_memory_url() -> None:
+    store = open_store("sqlite:///:memory:")
+    assert isinstance(store, SqliteStore) and store.path == ":memory:"
+    store.create(_row("a"), _started())
+    assert store.versions(["a"]) == {"a": 1}
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://bob:s3cret@db.example/wfkit", "postgres://bob:s3cret@db/wfkit?sslmode=require"],
+)
+def test_postgres_is_not_installed_yet_and_the_password_is_hidden(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "PostgreSQL support is not installed yet" in str(caught.value)
+    assert "s3cret" not in str(caught.value) and "s3cret" not in caught.value.url
+    assert "bob:***@" in caught.value.url
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://user:hunter2@host/db", "unsupported store scheme 'mysql'"),
+        ("somewhere/file.txt", "not a store URL"),
+        ("sqlite://host/file.db", "has no host"),
+        ("sqlite:///", "names no file"),
+        ("sqlite:///x.db?mode=ro", "no options"),
+    ],
+)
+def test_bad_urls_list_the_supported_forms(url: str, problem: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert problem in message and "hunter2" not in message
+    if "unsupported" in problem or "not a store URL" in problem:
+        assert "sqlite:///relative/path.db" in message and "sqlite:///:memory:" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob:pw@host/db", "postgresql://bob:***@host/db"),
+        ("postgresql://bob@host/db", "postgresql://bob@host/db"),
+        ("postgresql://bob:p/w@d@host/db", "postgresql://bob:***@host/db"),
+        ("postgresql://host/db?password=pw&x=1", "postgresql://host/db?password=***&x=1"),
+        ("sqlite:///a@b.db", "sqlite:///a@b.db"),
+        ("plain.db", "plain.db"),
+    ],
+)
+def test_redact_hides_passwords_only(url: str, shown: str) -> None:
+    assert redact(url) == shown

@@ -1,0 +1,149 @@
+"""The SQLite store's tables, and the migrations that build and upgrade them.
+
+The schema carries a version in the one-row table ``wfkit_schema``. :data:`MIGRATIONS` is
+the list of steps, applied in order: ``MIGRATIONS[n]`` upgrades a database at version
+``n`` to version ``n + 1``, so a new file (version 0) goes through all of them and the
+current version is ``len(MIGRATIONS)``. A migration only ever adds (tables, columns with
+defaults, indexes): records written by an older wfkit stay readable.
+
+:func:`migrate` runs the steps a database lacks in one ``BEGIN IMMEDIATE`` transaction,
+so two processes opening a new file at once cannot both build it; a database whose
+version is newer than this wfkit knows is refused with a message saying to upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from wfkit.engine.status import TERMINAL_STATUSES
+from wfkit.errors import StoreError
+
+__all__ = ["ACTIVE", "FREE_AT", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
+
+Migration = Callable[[sqlite3.Connection], None]
+"""One schema step: runs its statements on a connection already inside a transaction."""
+
+_TERMINAL_LIST = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
+ACTIVE = f"status NOT IN ({_TERMINAL_LIST})"
+"""SQL condition of a non-terminal instance (queries spell it exactly as the indexes do)."""
+
+FREE_AT = "(CASE WHEN owner IS NULL THEN 0 ELSE coalesce(lease_until, 0) END)"
+"""SQL: the time from which an instance may be claimed (0: unowned, or owned with no lease)."""
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    """Instances, their histories and definitions, with the indexes the store's queries use."""
+    statements = [
+        """CREATE TABLE instances (
+            instance_id     TEXT PRIMARY KEY NOT NULL,
+            workflow_name   TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            created_at      REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            definition_hash TEXT NOT NULL,
+            input           TEXT,
+            output          TEXT,
+            failure         TEXT,
+            custom_status   TEXT,
+            properties      TEXT NOT NULL DEFAULT '{}',
+            parent_id       TEXT,
+            version         INTEGER NOT NULL DEFAULT 0,
+            owner           TEXT,
+            lease_until     REAL,
+            owner_host      TEXT,
+            owner_pid       INTEGER
+        )""",
+        """CREATE TABLE history (
+            instance_id TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            type        TEXT NOT NULL,
+            at          REAL NOT NULL,
+            data        TEXT NOT NULL,
+            PRIMARY KEY (instance_id, seq)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE definitions (
+            hash TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+        # Newest-first listing (keyset pagination walks these backwards).
+        "CREATE INDEX instances_created ON instances (created_at, instance_id)",
+        "CREATE INDEX instances_status ON instances (status, created_at, instance_id)",
+        "CREATE INDEX instances_name ON instances (workflow_name, created_at, instance_id)",
+        "CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL",
+        # Claims look at non-terminal instances only (usually a few among many finished):
+        # those free from a time on, and the owners of this host (for dead processes).
+        f"CREATE INDEX instances_free ON instances ({FREE_AT}) WHERE {ACTIVE}",
+        "CREATE INDEX instances_owner ON instances (owner_host, owner, owner_pid) "
+        f"WHERE owner IS NOT NULL AND {ACTIVE}",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+"""Every schema step, in order; append new ones, never edit a released one."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this wfkit writes."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version recorded in the database (0 for a new, empty file)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wfkit_schema'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT version FROM wfkit_schema").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(
+    conn: sqlite3.Connection, url: str, migrations: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """Bring the database up to ``len(migrations)``; returns the version it was at.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Raises
+    :class:`StoreError` when the database is newer than ``migrations`` know, or is some
+    other program's SQLite file.
+    """
+    target = len(migrations)
+    if schema_version(conn) == target:  # the usual case: no write lock needed
+        return target
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = schema_version(conn)  # again, under the lock: another process may have won
+        _check_can_upgrade(conn, url, found, target)
+        for step in migrations[found:]:
+            step(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS wfkit_schema (version INTEGER NOT NULL)")
+        conn.execute("DELETE FROM wfkit_schema")
+        conn.execute("INSERT INTO wfkit_schema (version) VALUES (?)", (target,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _check_can_upgrade(conn: sqlite3.Connection, url: str, found: int, target: int) -> None:
+    if found > target:
+        raise StoreError(
+            url,
+            f"the database was written by a newer wfkit (schema version {found}; this wfkit "
+            f"reads up to version {target}): upgrade wfkit (pip install --upgrade wfkit) "
+            "or use another store",
+        )
+    if found == 0:
+        tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+        if tables:
+            raise StoreError(
+                url,
+                "this SQLite file holds tables but no wfkit schema version: it is not a "
+                "wfkit store; use another file name",
+            )

@@ -1,0 +1,104 @@
+"""Open a store from a URL: ``sqlite:///path.db``, ``sqlite:///:memory:``, ``postgresql://...``.
+
+The scheme picks a backend from one small table, :data:`BACKENDS` (scheme -> opener), so a
+new backend is one entry. The forms accepted:
+
+=================================  ==========================================
+``sqlite:///relative/path.db``     a file relative to the working directory
+``sqlite:////absolute/path.db``    an absolute path (four slashes)
+``sqlite:///:memory:``             a private in-memory database
+``path/to/file.db``                a bare path ending in ``.db``
+``postgresql://user@host/db``      not installed yet (a later release adds it)
+=================================  ==========================================
+
+Parent folders of a SQLite file are created. Errors name the URL with any password
+replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from wfkit.engine.protocols import Store
+from wfkit.errors import StoreError
+from wfkit.store.sqlite import SqliteStore
+
+__all__ = ["BACKENDS", "DEFAULT_STORE_URL", "SUPPORTED", "open_store", "redact"]
+
+DEFAULT_STORE_URL = "sqlite:///.wfkit/wfkit.db"
+"""Where a store lives unless told otherwise: a file under ``.wfkit`` in the working folder."""
+
+SUPPORTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:"
+"""The URL forms this installation can open, for error messages."""
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
+_PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def _open_sqlite(url: str, rest: str) -> Store:
+    """``rest`` is what follows ``sqlite://``: an empty host, then ``/`` and the path."""
+    if not rest.startswith("/"):
+        raise StoreError(
+            url,
+            "a SQLite URL has no host: write sqlite:///relative/path.db (three slashes) "
+            "or sqlite:////absolute/path.db (four)",
+        )
+    path = rest[1:]
+    if not path:
+        raise StoreError(url, "the SQLite URL names no file; e.g. sqlite:///.wfkit/wfkit.db")
+    if "?" in path:
+        raise StoreError(url, "SQLite store URLs take no options (nothing after '?')")
+    return SqliteStore(path)
+
+
+def _open_postgres(url: str, rest: str) -> Store:
+    raise StoreError(
+        url,
+        "PostgreSQL support is not installed yet (a later wfkit release adds it); "
+        f"use a SQLite store meanwhile: {SUPPORTED}",
+    )
+
+
+BACKENDS: dict[str, Callable[[str, str], Store]] = {
+    "sqlite": _open_sqlite,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
+}
+"""Scheme -> opener, called with the redacted URL (for errors) and what follows ``://``."""
+
+
+def open_store(url: str) -> Store:
+    """Open (creating if needed) the store that ``url`` names.
+
+    Raises :class:`StoreError` for a scheme no backend handles (listing the supported
+    forms) and when the backend cannot open the store.
+    """
+    shown = redact(url)
+    match = _SCHEME.match(url)
+    if match is None:
+        if url.endswith(".db"):
+            return SqliteStore(url)
+        raise StoreError(shown, f"not a store URL; use one of: {SUPPORTED}")
+    scheme, rest = match.group(1).lower(), match.group(2)
+    opener = BACKENDS.get(scheme)
+    if opener is None:
+        raise StoreError(
+            shown, f"unsupported store scheme {scheme!r}; use one of: {SUPPORTED}"
+        )
+    return opener(shown, rest)
+
+
+def redact(url: str) -> str:
+    """``url`` with passwords replaced by ``***``: the one of a ``user:password@`` part
+    and any ``password=`` option."""
+    url = _PASSWORD_OPTION.sub(r"\1***", url)
+    match = _SCHEME.match(url)
+    if match is None:
+        return url
+    scheme, rest = match.groups()
+    userinfo, at, host = rest.rpartition("@")
+    if not at or not userinfo or rest.startswith("/"):
+        return url
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
