@@ -1,0 +1,1 @@
+"""The ``wfkit`` command line: thin wiring over the engine, store and views."""

@@ -1,32 +1,21 @@
-"""The ``wfkit`` command: argument parsing and output, wired to plain functions.
+"""The ``wfkit`` command: argument parsing and dispatch, wired to plain functions.
 
 Human-readable output by default, ``--json`` for scripts. Exit codes: 0 success,
-1 the input has problems (or the operation failed), 2 wrong usage.
+1 the input has problems or the operation failed, 2 wrong usage, 130 interrupted.
+Modules are imported lazily so that the command starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from wfkit.errors import DefinitionError, Problem, WfkitError
+from wfkit.cli import definitions, instances
+from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, print_problems
+from wfkit.errors import DefinitionError, WfkitError
 
-__all__ = ["main"]
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """The command line asks for something that cannot be (exit code 2)."""
-
-
-def _definitions_default() -> str:
-    return os.environ.get("WFKIT_DEFINITIONS", "definitions")
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,44 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wfkit",
         description="Declarative, durable, Jupyter-friendly workflows.",
-        epilog="Settings can also come from WFKIT_* environment variables "
-        "(WFKIT_DEFINITIONS, WFKIT_DOT).",
+        epilog="Settings come from flags or WFKIT_* environment variables: WFKIT_DEFINITIONS "
+        "(folder), WFKIT_STORE (URL, default sqlite:///.wfkit/wfkit.db), WFKIT_WORKERS, "
+        "WFKIT_DOT (graph renderer).",
     )
     parser.add_argument("--version", action="version", version=f"wfkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    validate = sub.add_parser(
-        "validate",
-        help="check definitions and report every problem",
-        description="Check YAML definitions (files, or folders of *.yaml/*.yml) and report "
-        "every problem with file:line:column and a hint. Exit 0 when all are valid, 1 when "
-        "any has problems, 2 on wrong usage.",
-    )
-    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders "
-                          "(default: the definitions folder)")
-    validate.add_argument("--definitions", default=None, help="the definitions folder "
-                          "(default: $WFKIT_DEFINITIONS or ./definitions)")
-    validate.add_argument("--json", action="store_true", help="print a JSON report")
-    validate.set_defaults(func=cmd_validate)
-
-    graph = sub.add_parser(
-        "graph",
-        help="draw a workflow's step graph",
-        description="Draw a workflow's step graph. NAME is a workflow in the definitions "
-        "folder, or PATH a YAML file. Without -o, DOT text is printed.",
-    )
-    graph.add_argument("target", metavar="NAME|PATH")
-    graph.add_argument("-o", "--output", help="write to this file: .svg, .png or .dot")
-    graph.add_argument("--definitions", default=None, help="the definitions folder")
-    graph.set_defaults(func=cmd_graph)
-
-    schema = sub.add_parser(
-        "schema",
-        help="print the JSON Schema of the definition language",
-        description="Print the JSON Schema of the definition language (for editors: "
-        "save it and point yaml-language-server at it).",
-    )
-    schema.set_defaults(func=cmd_schema)
+    definitions.register(sub)
+    instances.register(sub)
     return parser
 
 
@@ -92,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wfkit {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DefinitionError as exc:
-        _print_problems(exc.problems)
+        print_problems(exc.problems)
         return EXIT_PROBLEMS
     except WfkitError as exc:
         print(f"wfkit {args.command}: {exc}", file=sys.stderr)
@@ -101,86 +60,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
-
-
-def _print_problems(problems: list[Problem], stream: Any = None) -> None:
-    stream = stream or sys.stderr
-    for problem in problems:
-        print(problem, file=stream)
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    """``wfkit validate``."""
-    from wfkit.graph.catalog import check_paths
-
-    paths = args.paths or [args.definitions or _definitions_default()]
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    check = check_paths(paths)
-    if not check.files:
-        raise UsageError(f"no *.yaml or *.yml files in {', '.join(paths)}")
-    if args.json:
-        report = {
-            "ok": check.ok,
-            "files": [str(f) for f in check.files],
-            "definitions": [
-                {"name": d.name, "path": d.path, "steps": len(d.steps),
-                 "finally": len(d.finally_steps), "hash": d.content_hash}
-                for d in check.definitions
-            ],
-            "problems": [p.to_dict() for p in check.problems],
-        }
-        print(json.dumps(report, indent=2))
-        return EXIT_OK if check.ok else EXIT_PROBLEMS
-    _print_problems(check.problems, sys.stdout)
-    bad = {p.path for p in check.problems}
-    good = [d for d in check.definitions if d.path not in bad]
-    for definition in good:
-        steps = len(definition.steps) + len(definition.finally_steps)
-        print(f"ok  {definition.path}: {definition.name} ({steps} steps)")
-    count = len(check.problems)
-    if count:
-        noun = "problem" if count == 1 else "problems"
-        print(f"\n{count} {noun} in {len(bad)} of {len(check.files)} files")
-        return EXIT_PROBLEMS
-    print(f"\nall {len(check.files)} files are valid")
-    return EXIT_OK
-
-
-def _resolve(target: str, definitions: str | None) -> Any:
-    from wfkit.graph.catalog import load_catalog, load_definition
-
-    path = Path(target)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
-            raise UsageError(f"no such file: {target}")
-        return load_definition(path)
-    folder = definitions or _definitions_default()
-    if not Path(folder).is_dir():
-        raise UsageError(f"no definitions folder {folder!r}; pass --definitions or a YAML path")
-    return load_catalog(folder).get(target)
-
-
-def cmd_graph(args: argparse.Namespace) -> int:
-    """``wfkit graph``."""
-    from wfkit.graph import build_view
-    from wfkit.views.dot import to_dot
-    from wfkit.views.render import render_file
-
-    definition = _resolve(args.target, args.definitions)
-    dot = to_dot(build_view(definition))
-    if not args.output:
-        sys.stdout.write(dot if dot.endswith("\n") else dot + "\n")
-        return EXIT_OK
-    render_file(dot, Path(args.output))
-    print(f"wrote {args.output}")
-    return EXIT_OK
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    """``wfkit schema``."""
-    from wfkit.definition.schema import schema_text
-
-    sys.stdout.write(schema_text())
-    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The HTTP server (Dapr's workflow API routes); not built yet."""

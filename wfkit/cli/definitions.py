@@ -1,0 +1,155 @@
+"""``wfkit validate``, ``wfkit graph`` and ``wfkit schema``: commands about definitions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wfkit.errors import Problem
+
+__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "UsageError", "register"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be (exit code 2)."""
+
+
+def _definitions_default() -> str:
+    return os.environ.get("WFKIT_DEFINITIONS", "definitions")
+
+
+def register(sub: Any) -> None:
+    """Add the definition commands to the subcommand parsers."""
+    validate = sub.add_parser(
+        "validate",
+        help="check definitions and report every problem",
+        description="Check YAML definitions (files, or folders of *.yaml/*.yml) and report "
+        "every problem with file:line:column and a hint. Exit 0 when all are valid, 1 when "
+        "any has problems, 2 on wrong usage.",
+    )
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or folders (default: the definitions folder)",
+    )
+    validate.add_argument(
+        "--definitions",
+        default=None,
+        help="the definitions folder (default: $WFKIT_DEFINITIONS or ./definitions)",
+    )
+    validate.add_argument("--json", action="store_true", help="print a JSON report")
+    validate.set_defaults(func=cmd_validate)
+
+    graph = sub.add_parser(
+        "graph",
+        help="draw a workflow's step graph",
+        description="Draw a workflow's step graph. NAME is a workflow in the definitions "
+        "folder, or PATH a YAML file. Without -o, DOT text is printed.",
+    )
+    graph.add_argument("target", metavar="NAME|PATH")
+    graph.add_argument("-o", "--output", help="write to this file: .svg, .png or .dot")
+    graph.add_argument("--definitions", default=None, help="the definitions folder")
+    graph.set_defaults(func=cmd_graph)
+
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the definition language",
+        description="Print the JSON Schema of the definition language (for editors: "
+        "save it and point yaml-language-server at it).",
+    )
+    schema.set_defaults(func=cmd_schema)
+
+
+def print_problems(problems: list[Problem], stream: Any = None) -> None:
+    stream = stream or sys.stderr
+    for problem in problems:
+        print(problem, file=stream)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``wfkit validate``."""
+    from wfkit.graph.catalog import check_paths
+
+    paths = args.paths or [args.definitions or _definitions_default()]
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    check = check_paths(paths)
+    if not check.files:
+        raise UsageError(f"no *.yaml or *.yml files in {', '.join(paths)}")
+    if args.json:
+        report = {
+            "ok": check.ok,
+            "files": [str(f) for f in check.files],
+            "definitions": [
+                {
+                    "name": d.name,
+                    "path": d.path,
+                    "steps": len(d.steps),
+                    "finally": len(d.finally_steps),
+                    "hash": d.content_hash,
+                }
+                for d in check.definitions
+            ],
+            "problems": [p.to_dict() for p in check.problems],
+        }
+        print(json.dumps(report, indent=2))
+        return EXIT_OK if check.ok else EXIT_PROBLEMS
+    print_problems(check.problems, sys.stdout)
+    bad = {p.path for p in check.problems}
+    good = [d for d in check.definitions if d.path not in bad]
+    for definition in good:
+        steps = len(definition.steps) + len(definition.finally_steps)
+        print(f"ok  {definition.path}: {definition.name} ({steps} steps)")
+    count = len(check.problems)
+    if count:
+        noun = "problem" if count == 1 else "problems"
+        print(f"\n{count} {noun} in {len(bad)} of {len(check.files)} files")
+        return EXIT_PROBLEMS
+    print(f"\nall {len(check.files)} files are valid")
+    return EXIT_OK
+
+
+def _resolve(target: str, definitions: str | None) -> Any:
+    from wfkit.graph.catalog import load_catalog, load_definition
+
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise UsageError(f"no such file: {target}")
+        return load_definition(path)
+    folder = definitions or _definitions_default()
+    if not Path(folder).is_dir():
+        raise UsageError(f"no definitions folder {folder!r}; pass --definitions or a YAML path")
+    return load_catalog(folder).get(target)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """``wfkit graph``."""
+    from wfkit.graph import build_view
+    from wfkit.views.dot import to_dot
+    from wfkit.views.render import render_file
+
+    definition = _resolve(args.target, args.definitions)
+    dot = to_dot(build_view(definition))
+    if not args.output:
+        sys.stdout.write(dot if dot.endswith("\n") else dot + "\n")
+        return EXIT_OK
+    render_file(dot, Path(args.output))
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """``wfkit schema``."""
+    from wfkit.definition.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK

@@ -1,0 +1,202 @@
+"""Text and JSON forms of instances, steps and history for the terminal."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfkit.engine.history import HistoryEvent
+    from wfkit.engine.plan import WorkflowPlan
+    from wfkit.engine.protocols import InstanceRow
+    from wfkit.engine.state import InstanceState
+    from wfkit.runtime.api import StepInfo
+
+__all__ = [
+    "Progress",
+    "WorkerLog",
+    "details",
+    "event_json",
+    "history",
+    "row_json",
+    "step_json",
+    "summary",
+    "table",
+]
+
+_MARK = {
+    "completed": "✓",
+    "failed": "✗",
+    "running": "…",
+    "waiting": "⏳",
+    "skipped": "-",
+    "canceled": "○",
+    "pending": " ",
+}
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def row_json(row: InstanceRow) -> dict[str, Any]:
+    """An instance as JSON, with Dapr's names."""
+    return {
+        "instanceID": row.instance_id,
+        "workflowName": row.workflow_name,
+        "runtimeStatus": row.status,
+        "startedAt": _time(row.created_at),
+        "lastUpdatedAt": _time(row.updated_at),
+        "customStatus": row.custom_status,
+        "input": json.loads(row.input) if row.input else None,
+        "output": json.loads(row.output) if row.output else None,
+        "failure": json.loads(row.failure) if row.failure else None,
+        "parentID": row.parent_id,
+        "properties": json.loads(row.properties),
+    }
+
+
+def step_json(step: StepInfo) -> dict[str, Any]:
+    """One step as JSON."""
+    return {
+        "status": step.status,
+        "output": step.output,
+        "attempts": step.attempts,
+        "startedAt": _time(step.started_at) or None,
+        "endedAt": _time(step.ended_at) or None,
+        "items": step.items,
+        "error": asdict(step.error) if step.error else None,
+    }
+
+
+def event_json(event: HistoryEvent) -> dict[str, Any]:
+    """One history event as JSON."""
+    data = {k: v for k, v in asdict(event).items() if v is not None and k not in ("seq", "at")}
+    return {"seq": event.seq, "type": event.TYPE, "at": _time(event.at), **data}
+
+
+def summary(row: InstanceRow) -> str:
+    """One or two lines: the outcome of an instance."""
+    line = f"{row.instance_id} {row.workflow_name}: {row.status}"
+    if row.output:
+        line += f"\noutput: {_short(json.loads(row.output), 200)}"
+    if row.failure:
+        failure = json.loads(row.failure)
+        line += f"\nfailure: {failure['type']}: {failure['message']}"
+    return line
+
+
+def details(row: InstanceRow, steps: dict[str, StepInfo]) -> str:
+    """An instance and its steps, for people."""
+    lines = [
+        f"instance  {row.instance_id}",
+        f"workflow  {row.workflow_name}",
+        f"status    {row.status}   ({row.custom_status})",
+        f"started   {_time(row.created_at)}",
+        f"updated   {_time(row.updated_at)}",
+    ]
+    if row.parent_id:
+        lines.append(f"parent    {row.parent_id}")
+    lines.append("")
+    width = max((len(s) for s in steps), default=4)
+    for sid, step in steps.items():
+        took = f"{step.duration:.3f}s" if step.duration is not None else ""
+        tries = f" x{step.attempts}" if step.attempts > 1 else ""
+        items = f" [{step.items} items]" if step.items is not None else ""
+        out = _short(step.output, 50) if step.status == "completed" else ""
+        err = (
+            f"{step.error.type}: {step.error.message}"
+            if step.error and step.status == "failed"
+            else ""
+        )
+        mark = _MARK.get(step.status, "?")
+        head = f"  {mark} {sid:<{width}} {step.status:<9} {took:>9}{tries}{items}"
+        lines.append(f"{head}  {out or err}".rstrip())
+    lines.append("")
+    lines.append(summary(row).split("\n", 1)[1] if "\n" in summary(row) else "")
+    return "\n".join(lines).rstrip()
+
+
+def history(events: list[HistoryEvent]) -> str:
+    """History events, one a line."""
+    lines = []
+    for event in events:
+        data = {k: v for k, v in event_json(event).items() if k not in ("seq", "type", "at", "v")}
+        lines.append(f"{event.seq:>5}  {_time(event.at)}  {event.TYPE:<34} {_short(data, 90)}")
+    return "\n".join(lines)
+
+
+def table(rows: list[InstanceRow]) -> str:
+    """Instances as a table."""
+    if not rows:
+        return "no instances"
+    head = f"{'ID':<38} {'WORKFLOW':<20} {'STATUS':<10} {'STARTED':<24} NOTE"
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r.instance_id:<38} {r.workflow_name:<20} {r.status:<10} {_time(r.created_at):<24} "
+            f"{r.custom_status or ''}"
+        )
+    return "\n".join(lines)
+
+
+class Progress:
+    """A live progress line on a terminal (one line per change elsewhere)."""
+
+    def __init__(self, stream: Any, instance_id: str) -> None:
+        self.stream = stream
+        self.instance_id = instance_id
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last = ""
+        self.seen: dict[str, str] = {}
+
+    def update(self, plan: WorkflowPlan, state: InstanceState) -> None:
+        every = (*plan.main, *plan.final)
+        statuses = {sid: state.step_status(sid).value for sid in every}
+        done = sum(
+            1 for s in statuses.values() if s in ("completed", "skipped", "failed", "canceled")
+        )
+        running = [sid for sid, s in statuses.items() if s in ("running", "waiting")]
+        count = f"[{done}/{len(every)}]"
+        line = f"{self.instance_id[:12]} {state.status.value:<9} {count} {' '.join(running)}"
+        if self.tty:
+            if line != self.last:
+                self.stream.write("\r\x1b[2K" + line[:120])
+                self.stream.flush()
+        else:
+            for sid, status in statuses.items():
+                if self.seen.get(sid) != status and status != "pending":
+                    self.stream.write(f"{_MARK.get(status, '?')} {sid} {status}\n")
+            self.seen = statuses
+        self.last = line
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class WorkerLog:
+    """A hook for ``wfkit worker`` that prints what happens, one line per event."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def hook(self, *, instance_id: str, events: list[HistoryEvent], **future_kwargs: Any) -> None:
+        with self.lock:
+            for event in events:
+                step = getattr(event, "step", "")
+                what = f" {step}" if step else ""
+                self.stream.write(f"{_time(event.at)} {instance_id} {event.TYPE}{what}\n")
+            self.stream.flush()

@@ -1,0 +1,301 @@
+"""The friendly layer for notebooks and scripts: ``wfkit.open()``, runs and instances.
+
+::
+
+    engine = wfkit.open(definitions="definitions")      # SQLite in .wfkit/ by default
+    run = engine.run("sales-pipeline", region="eu")      # start and wait
+    run.status, run.output, run.steps["aggregate"].output
+    job = engine.start("train-model")                    # returns at once
+    job.raise_event("model-approved", {"approved": True})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wfkit.definition.model import Definition
+from wfkit.engine.engine import Engine, EngineSettings
+from wfkit.engine.history import Failure, HistoryEvent
+from wfkit.engine.operations import Workflows
+from wfkit.engine.protocols import Hook, InstanceRow
+from wfkit.engine.state import InstanceState, StepState
+from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.errors import InstanceFailed
+from wfkit.graph import Catalog, load_catalog, parse_definition
+from wfkit.runtime.settings import Settings
+from wfkit.steps import LocalRunner
+from wfkit.store import open_store
+
+__all__ = ["Instance", "Runtime", "StepInfo", "open_runtime"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One step of an instance, as people want to see it."""
+
+    id: str
+    status: str
+    output: Any
+    attempts: int
+    started_at: float | None
+    ended_at: float | None
+    error: Failure | None
+    items: int | None
+    details: dict[str, Any] | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+def _step_info(step: StepState) -> StepInfo:
+    attempts = max((t.attempt for t in step.tasks), default=0)
+    details = next((t.details for t in reversed(step.tasks) if t.details), None)
+    error = step.failure or next((t.failure for t in step.tasks if t.failure), None)
+    return StepInfo(
+        id=step.id,
+        status=step.status.value,
+        output=step.output,
+        attempts=attempts,
+        started_at=step.started_at,
+        ended_at=step.ended_at,
+        error=error,
+        items=None if step.items is None else len(step.items),
+        details=details,
+    )
+
+
+class Runtime:
+    """Definitions, a store and an engine running in background threads of this process."""
+
+    def __init__(
+        self, settings: Settings, hooks: Sequence[Hook] = (), *, run_engine: bool = True
+    ) -> None:
+        self.settings = settings
+        self.catalog = _catalog(settings.definitions)
+        definitions_dir = str(Path(settings.definitions).resolve())
+        self.store = open_store(settings.store)
+        self.runner = LocalRunner(workers=settings.workers)
+        self.engine = Engine(
+            store=self.store,
+            runner=self.runner,
+            resolve=self.definition,
+            parse=parse_definition,
+            hooks=hooks,
+            settings=EngineSettings(workdir=os.getcwd(), definitions_dir=definitions_dir),
+        )
+        self.workflows = Workflows(self.engine)
+        if definitions_dir not in sys.path:
+            sys.path.insert(0, definitions_dir)
+        if run_engine:
+            self.engine.start_background()
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def definition(self, name: str) -> Definition:
+        """The definition of workflow ``name`` from the definitions folder."""
+        return self.catalog.get(name)
+
+    def reload(self) -> None:
+        """Read the definitions folder again (running instances keep their own text)."""
+        self.catalog = _catalog(self.settings.definitions)
+
+    def add(self, definition: Definition) -> None:
+        """Register a definition made in this session (from a notebook cell, say)."""
+        known = [d for d in self.catalog if d.name != definition.name]
+        self.catalog = Catalog([*known, definition])
+
+    # -- instances ------------------------------------------------------------------------
+
+    def start(
+        self,
+        name: str,
+        input: dict[str, Any] | None = None,
+        /,
+        *,
+        instance_id: str = "",
+        **inputs: Any,
+    ) -> Instance:
+        """Start workflow ``name`` with inputs (a mapping and/or keywords); returns at once."""
+        values = {**(input or {}), **inputs}
+        return Instance(self, self.workflows.start(name, values, instance_id))
+
+    def run(
+        self,
+        name: str,
+        input: dict[str, Any] | None = None,
+        /,
+        *,
+        instance_id: str = "",
+        timeout: float | None = None,
+        **inputs: Any,
+    ) -> Instance:
+        """Start workflow ``name`` and wait until it is terminal (or suspended)."""
+        instance = self.start(name, input, instance_id=instance_id, **inputs)
+        return instance.wait(timeout, stop_when_suspended=True)
+
+    def instance(self, instance_id: str) -> Instance:
+        """A handle on an existing instance (:class:`InstanceNotFound` when there is none)."""
+        self.workflows.get(instance_id)
+        return Instance(self, instance_id)
+
+    def instances(
+        self, status: str | Sequence[str] = (), name: str | None = None, limit: int = 50
+    ) -> list[Instance]:
+        """Instances, newest first, optionally filtered by status and workflow name."""
+        statuses = [status] if isinstance(status, str) else list(status)
+        rows = self.workflows.list(status=[s.upper() for s in statuses], name=name, limit=limit)
+        return [Instance(self, row.instance_id) for row in rows]
+
+    def close(self) -> None:
+        """Stop the engine (running instances are taken over by the next one)."""
+        self.engine.stop()
+        self.runner.close()
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<wfkit runtime: {len(self.catalog)} workflows from {self.settings.definitions}, "
+            f"store {self.settings.store}, {self.settings.workers} workers>"
+        )
+
+
+def _catalog(folder: str) -> Catalog:
+    return load_catalog(folder) if Path(folder).is_dir() else Catalog()
+
+
+class Instance:
+    """A handle on one workflow instance; every property reads the store afresh."""
+
+    def __init__(self, runtime: Runtime, instance_id: str) -> None:
+        self.runtime = runtime
+        self.id = instance_id
+
+    @property
+    def _ops(self) -> Workflows:
+        return self.runtime.workflows
+
+    def row(self) -> InstanceRow:
+        """The stored instance record."""
+        return self._ops.get(self.id)
+
+    @property
+    def name(self) -> str:
+        return self.row().workflow_name
+
+    @property
+    def status(self) -> RuntimeStatus:
+        return RuntimeStatus(self.row().status)
+
+    @property
+    def output(self) -> Any:
+        """The workflow's output (None until it completes)."""
+        row = self.row()
+        return json.loads(row.output) if row.output else None
+
+    @property
+    def failure(self) -> Failure | None:
+        row = self.row()
+        if not row.failure:
+            return None
+        data = json.loads(row.failure)
+        return Failure(data["type"], data["message"], data.get("stack_trace", ""))
+
+    @property
+    def properties(self) -> dict[str, str]:
+        props: dict[str, str] = json.loads(self.row().properties)
+        return props
+
+    def state(self) -> InstanceState:
+        """The full state, replayed from history."""
+        return self._ops.state(self.id)
+
+    @property
+    def steps(self) -> dict[str, StepInfo]:
+        """Every step's status, output, attempts and timings, in definition order."""
+        state = self.state()
+        plan = self.runtime.engine.plan_for(self.row().definition_hash)
+        out = {}
+        for sid in (*plan.main, *plan.final):
+            out[sid] = _step_info(state.steps.get(sid) or StepState(sid, state.step_status(sid)))
+        return out
+
+    def history(self) -> list[HistoryEvent]:
+        return self._ops.history(self.id)
+
+    def wait(self, timeout: float | None = None, *, stop_when_suspended: bool = False) -> Instance:
+        """Block until the instance is terminal (or, if asked, suspended); returns self."""
+
+        def done(row: InstanceRow) -> bool:
+            status = RuntimeStatus(row.status)
+            return status.is_terminal or (stop_when_suspended and status is RuntimeStatus.SUSPENDED)
+
+        self._ops.wait(self.id, timeout, until=done)
+        return self
+
+    def pause(self) -> Outcome:
+        return self._ops.pause(self.id)
+
+    def resume(self) -> Outcome:
+        return self._ops.resume(self.id)
+
+    def step(self) -> Outcome:
+        """Run the next ready step(s), then pause again."""
+        return self._ops.resume(self.id, single_step=True)
+
+    def terminate(self, reason: str = "", *, recursive: bool = True) -> Outcome:
+        return self._ops.terminate(self.id, reason, recursive=recursive)
+
+    def raise_event(self, name: str, data: Any = None) -> Outcome:
+        return self._ops.raise_event(self.id, name, data)
+
+    def purge(self, *, recursive: bool = True) -> int:
+        return self._ops.purge(self.id, recursive=recursive)
+
+    def raise_if_failed(self) -> Instance:
+        """Raise :class:`InstanceFailed` when the instance FAILED or was TERMINATED."""
+        row = self.row()
+        if row.status in (RuntimeStatus.FAILED.value, RuntimeStatus.TERMINATED.value):
+            failure = self.failure or Failure("Error", row.status.lower())
+            raise InstanceFailed(
+                self.id, row.status, failure.type, failure.message, failure.stack_trace
+            )
+        return self
+
+    def __repr__(self) -> str:
+        row = self.row()
+        return f"<Instance {self.id} of {row.workflow_name}: {row.status}>"
+
+
+def open_runtime(
+    definitions: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    workers: int | None = None,
+    *,
+    hooks: Sequence[Hook] = (),
+) -> Runtime:
+    """Open definitions and a store and start an engine in this process.
+
+    Defaults come from ``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``, then
+    ``definitions``, ``sqlite:///.wfkit/wfkit.db`` and the CPU count.
+    """
+    settings = Settings.from_environment(
+        definitions=None if definitions is None else os.fspath(definitions),
+        store=store,
+        workers=None if workers is None else str(workers),
+    )
+    return Runtime(settings, hooks)

@@ -1,0 +1,72 @@
+"""The component settings, shared by Python (``init`` properties), the CLI and the server.
+
+Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
+``workers`` (step slots of this process). From the environment they are
+``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wfkit.definition.schema import did_you_mean
+from wfkit.errors import WfkitError
+
+__all__ = ["DEFAULTS", "Settings", "SettingsError"]
+
+DEFAULTS = {
+    "definitions": "definitions",
+    "store": "sqlite:///.wfkit/wfkit.db",
+    "workers": "",
+}
+
+
+class SettingsError(WfkitError):
+    """A setting is unknown or has a bad value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where definitions and state live, and how many steps run at once here."""
+
+    definitions: str = DEFAULTS["definitions"]
+    store: str = DEFAULTS["store"]
+    workers: int = os.cpu_count() or 2
+
+    @staticmethod
+    def from_properties(properties: Mapping[str, str]) -> Settings:
+        """Settings from ``init`` properties; unknown names are an error naming the known."""
+        unknown = [k for k in properties if k not in DEFAULTS]
+        if unknown:
+            hints = [did_you_mean(k, DEFAULTS) for k in unknown]
+            raise SettingsError(
+                f"unknown setting {', '.join(map(repr, unknown))}; known settings: "
+                f"{', '.join(DEFAULTS)}"
+                + (f" ({'; '.join(h for h in hints if h)})" if any(hints) else "")
+            )
+        values = {**DEFAULTS, **{k: v for k, v in properties.items() if v != ""}}
+        return Settings(values["definitions"], values["store"], _workers(values["workers"]))
+
+    @staticmethod
+    def from_environment(
+        environ: Mapping[str, str] | None = None, **overrides: str | None
+    ) -> Settings:
+        """Settings from ``WFKIT_*`` variables, then from explicit overrides (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values = {k: env.get(f"WFKIT_{k.upper()}", "") for k in DEFAULTS}
+        values.update({k: v for k, v in overrides.items() if v})
+        return Settings.from_properties({k: v for k, v in values.items() if v})
+
+
+def _workers(text: str) -> int:
+    if text == "":
+        return os.cpu_count() or 2
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"workers must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"workers must be at least 1, not {value}")
+    return value
