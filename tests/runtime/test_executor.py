@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,6 @@ def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _wait_status(component: StepExecutor, instance_id: str, *wanted: RuntimeStatus) -> Any:
-    import time
-
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         state = component.get(GetRequest(instance_id=instance_id)).workflow
@@ -78,7 +77,13 @@ def test_the_whole_lifecycle_through_contract_records(executor: StepExecutor) ->
     assert started.instance_id == "g1"
     state = _wait_status(executor, "g1", RuntimeStatus.RUNNING)
     assert state.workflow_name == "greet"
-    assert state.properties["dapr.workflow.custom_status"] == "waiting for event 'approved'"
+    waiting = "waiting for event 'approved'"
+    for _ in range(500):
+        state = executor.get(GetRequest(instance_id="g1")).workflow
+        if state.properties["dapr.workflow.custom_status"] == waiting:
+            break
+        time.sleep(0.02)
+    assert state.properties["dapr.workflow.custom_status"] == waiting
     executor.pause(PauseRequest(instance_id="g1"))
     assert _wait_status(executor, "g1", RuntimeStatus.SUSPENDED)
     executor.raise_event(

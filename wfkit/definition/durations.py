@@ -3,6 +3,7 @@ combinations such as ``1h30m``, or a plain number of seconds."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from wfkit.definition.model import Duration
@@ -14,13 +15,25 @@ _PART = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*")
 
 
 def parse_duration(value: str | int | float) -> Duration:
-    """A :class:`Duration` from its written form; ``ValueError`` when it is not one."""
+    """A :class:`Duration` from its written form; ``ValueError`` when it is not one.
+
+    A duration is a finite number of seconds: infinity, NaN and numbers too large for a
+    float are refused (a timer cannot be set for them).
+    """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, int | float):
+        if value != value:
+            raise ValueError("NaN is not a duration")
         if value < 0:
-            raise ValueError(f"{value!r} is negative")
-        return Duration(float(value), f"{value}s")
+            raise ValueError(f"{_short(value)} is negative")
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise ValueError(f"{_short(value)} is too long for a duration")
+        return Duration(seconds, f"{value}s")
     pos, total = 0, 0.0
     text = value.strip()
     if not text:
@@ -31,7 +44,15 @@ def parse_duration(value: str | int | float) -> Duration:
             raise ValueError(f"{value!r} is not a duration")
         total += float(match[1]) * _UNITS[match[2]]
         pos = match.end()
+    if not math.isfinite(total):
+        raise ValueError(f"{_short(text)} is too long for a duration")
     return Duration(total, text)
+
+
+def _short(value: object) -> str:
+    """A value for a message, cut when long (a 400-digit number is not worth showing)."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text):,} characters)"
 
 
 def format_seconds(seconds: float) -> str:

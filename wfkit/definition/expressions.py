@@ -22,6 +22,7 @@ from typing import Any
 import cel
 
 __all__ = [
+    "KEYWORDS",
     "ROOTS",
     "Expression",
     "ExpressionSyntaxError",
@@ -30,6 +31,7 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "contains_expression",
+    "expression_sites",
 ]
 
 #: Every name an expression may start with, and what it means.
@@ -41,6 +43,10 @@ ROOTS = {
     "workflow": "workflow.id, workflow.name and workflow.status",
 }
 STEP_FIELDS = ("output", "status")
+#: CEL's keywords: none can follow a dot (``steps.in.output`` does not parse), so none
+#: can be a step id. CEL also reserves as, break, const, if, package, while... for later
+#: use; the interpreter wfkit runs reads those after a dot, so they stay allowed.
+KEYWORDS = frozenset({"true", "false", "null", "in"})
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _OPEN = "${{"
 _CLOSE = "}}"
@@ -154,7 +160,7 @@ def scan_references(source: str) -> list[Reference]:
             continue  # a field or method, not a root
         if i + 1 < len(toks) and toks[i + 1].text == "(":
             continue  # a function call such as size(...)
-        if tok.text in ("true", "false", "null", "in"):
+        if tok.text in KEYWORDS:
             continue
         if tok.text != "steps":
             member = None
@@ -354,6 +360,31 @@ class Template:
     def render(self, context: Mapping[str, Any]) -> Any:
         """The value with each expression evaluated in ``context``."""
         return _render(self.node, dict(context))
+
+
+_Site = tuple[tuple[str | int, ...], int, Expression]
+
+
+def expression_sites(template: Template) -> Iterator[_Site]:
+    """Each expression of ``template`` where it is written: the path of its string inside
+    the raw value, and the offset of its source in that string (for error positions)."""
+    return _sites(template.node, template.raw, ())
+
+
+def _sites(node: _Node, raw: Any, path: tuple[str | int, ...]) -> Iterator[_Site]:
+    if isinstance(node, _Whole | _Interpolated) and isinstance(raw, str):
+        cursor = 0
+        for expression in _walk_expressions(node):
+            found = raw.find(_OPEN + expression.source, cursor)
+            offset = cursor if found < 0 else found + len(_OPEN)
+            yield path, offset, expression
+            cursor = offset + len(expression.source)
+    elif isinstance(node, _List) and isinstance(raw, list):
+        for i, (item, value) in enumerate(zip(node.items, raw, strict=False)):
+            yield from _sites(item, value, (*path, i))
+    elif isinstance(node, _Map) and isinstance(raw, dict):
+        for (key, item), value in zip(node.items, raw.values(), strict=False):
+            yield from _sites(item, value, (*path, key))
 
 
 def _walk_expressions(node: _Node) -> Iterator[Expression]:

@@ -9,10 +9,10 @@ together (graph checks such as cycles are added by :mod:`wfkit.graph`).
 
 from __future__ import annotations
 
-import bisect
 import gc
 import hashlib
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -21,6 +21,7 @@ import jsonschema_rs
 
 from wfkit.definition.durations import parse_duration
 from wfkit.definition.expressions import (
+    KEYWORDS,
     ROOTS,
     Expression,
     ExpressionSyntaxError,
@@ -29,7 +30,9 @@ from wfkit.definition.expressions import (
     compile_expression,
     compile_template,
     contains_expression,
+    expression_sites,
 )
+from wfkit.definition.locations import LineIndex, scalar_index, strip_bom
 from wfkit.definition.model import (
     Definition,
     Duration,
@@ -40,7 +43,7 @@ from wfkit.definition.model import (
     StepKind,
     WaitSpec,
 )
-from wfkit.definition.schema import STEP_KINDS, did_you_mean, schema_problems
+from wfkit.definition.schema import STEP_KINDS, did_you_mean, dotted, schema_check
 from wfkit.definition.source import Path, Positions, SourceError, decode, read_yaml
 from wfkit.errors import Problem
 
@@ -48,6 +51,10 @@ __all__ = ["ParseResult", "parse_bytes", "parse_text", "paused_gc"]
 
 _RETRY_DEFAULT = RetryPolicy()
 _WORKFLOW_FIELDS = ("id", "name", "status")
+#: Step kinds that take no timeout (nor ``defaults.timeout``): a wait has its own inside
+#: ``wait:``, a sleep lasts exactly its duration.
+_UNTIMED = (StepKind.WAIT, StepKind.SLEEP)
+_DURATION_HINT = "write 500ms, 30s, 10m, 2h, 1d (or combined, as 1h30m) or a number of seconds"
 
 
 @dataclass
@@ -67,21 +74,35 @@ def parse_bytes(raw: bytes, path: str = "<string>") -> ParseResult:
     return parse_text(text, path)
 
 
+class _GcPause:
+    """The process-wide pause of the collector, shared by loads running in threads: the
+    first to enter disables it, the last to leave enables it again (when it was on)."""
+
+    lock = threading.Lock()
+    depth = 0
+    was_enabled = False
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector for a block that allocates much and frees little.
 
     Loading builds hundreds of thousands of small objects that all stay alive; without
     the pause, the collector scans them again and again while they are being made (a
-    third of the time of a 10,000-step file).
+    third of the time of a 10,000-step file). Safe with loads in several threads.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    with _GcPause.lock:
+        if _GcPause.depth == 0:
+            _GcPause.was_enabled = gc.isenabled()
+            gc.disable()
+        _GcPause.depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _GcPause.lock:
+            _GcPause.depth -= 1
+            if _GcPause.depth == 0 and _GcPause.was_enabled:
+                gc.enable()
 
 
 def parse_text(text: str, path: str = "<string>") -> ParseResult:
@@ -91,40 +112,75 @@ def parse_text(text: str, path: str = "<string>") -> ParseResult:
 
 
 def _parse_text(text: str, path: str) -> ParseResult:
+    body = strip_bom(text)  # positions count from after a byte order mark
     try:
-        document = read_yaml(text)
+        document = read_yaml(body)
     except SourceError as exc:
         return ParseResult(None, [Problem(path, exc.line, exc.column, exc.message, exc.hint)])
     data = document.data
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
+        line, column = document.positions.of(())
         return ParseResult(
             None,
             [
                 Problem(
                     path,
-                    1,
-                    1,
-                    f"a definition must be a mapping of keys, but this file holds {kind}",
+                    line,
+                    column,
+                    f"a definition must be a mapping of keys, but this file holds {_kind(data)}",
                     "start with 'wfkit: 1', 'name: ...' and 'steps:'",
                 )
             ],
         )
-    problems = schema_problems(data, document.positions, path)
-    builder = _Builder(text, path, document.positions, problems)
-    definition = builder.definition(data)
+    nonfinite = document.nonfinite
+    problems, rejected = schema_check(data, document.positions, path, nonfinite)
+    builder = _Builder(body, path, document.positions, problems, rejected | set(nonfinite))
+    for where, written in nonfinite.items():
+        builder.problem(
+            where,
+            f"{dotted(where)}: {_cut(written)} is not a finite number",
+            "JSON has no infinity or NaN: write a finite number, or quote the value to keep "
+            "it as text",
+        )
+    definition = builder.definition(data, text)
     return ParseResult(definition, problems)
+
+
+def _kind(data: Any) -> str:
+    """A top-level value in YAML's words."""
+    if data is None:
+        return "an empty document"
+    if isinstance(data, list):
+        return "a list"
+    if isinstance(data, bool):
+        return f"the value {str(data).lower()}"
+    if isinstance(data, int | float):
+        return f"the number {data!r}"
+    return f"the text {_cut(repr(data))}"
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    """``text`` shortened for a one-line message."""
+    return text if len(text) <= limit else f"{text[: limit - 10]}...{text[-6:]}"
 
 
 class _Builder:
     """Builds model objects from schema-checked data, adding semantic problems."""
 
-    def __init__(self, text: str, path: str, positions: Positions, problems: list[Problem]):
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        positions: Positions,
+        problems: list[Problem],
+        rejected: set[Path],
+    ):
         self.text = text
         self.path = path
         self.positions = positions
         self.problems = problems
-        self._line_starts: list[int] | None = None
+        self.rejected = rejected
+        self._lines: LineIndex | None = None
         self.data: dict[str, Any] = {}
 
     # -- reporting ---------------------------------------------------------------------
@@ -144,33 +200,47 @@ class _Builder:
     def problem_at(self, line: int, column: int, message: str, hint: str, step: str | None) -> None:
         self.problems.append(Problem(self.path, line, column, message, hint, step))
 
-    def locate(self, where: Path, needle: str, offset: int) -> tuple[int, int]:
-        """The file position of ``needle[offset]`` inside the scalar at ``where``."""
-        line, column = self.positions.of(where)
-        starts = self._starts()
-        base = starts[line - 1] + column - 1 if line - 1 < len(starts) else 0
-        found = self.text.find(needle, base) if needle else -1
-        if found < 0 or self.text.count("\n", base, found) > 50:
-            return line, column
-        absolute = found + offset
-        at_line = self._line_index(absolute)
-        return at_line + 1, absolute - starts[at_line] + 1
+    def rejected_at(self, where: Path) -> bool:
+        """Whether the schema refused the value at ``where`` or a value holding it."""
+        return bool(self.rejected) and any(
+            where[:k] in self.rejected for k in range(1, len(where) + 1)
+        )
 
-    def _starts(self) -> list[int]:
-        if self._line_starts is None:
-            starts = [0]
-            for i, ch in enumerate(self.text):
-                if ch == "\n":
-                    starts.append(i + 1)
-            self._line_starts = starts
-        return self._line_starts
+    def locate(self, where: Path, offset: int) -> tuple[int, int]:
+        """The file position of character ``offset`` of the text value at ``where``."""
+        found = self.positions.values.get(where)
+        value = _value_at(self, where)
+        if found is None or not value:
+            return self.positions.of(where)
+        lines = self.lines()
+        start = lines.offset(*found)
+        index = None if start is None else scalar_index(self.text, start, value, offset)
+        return found if index is None else lines.position(index)
 
-    def _line_index(self, offset: int) -> int:
-        return bisect.bisect_right(self._starts(), offset) - 1
+    def lines(self) -> LineIndex:
+        if self._lines is None:
+            self._lines = LineIndex(self.text)
+        return self._lines
+
+    def cut_by_comment(self, where: Path) -> bool:
+        """Whether the plain value at ``where`` is followed by a YAML comment on its line
+        (``x: ${{ a # b }}`` is ``${{ a``: YAML took the rest as a comment)."""
+        found = self.positions.values.get(where)
+        value = _value_at(self, where)
+        lines = self.lines()
+        start = lines.offset(*found) if found and value else None
+        if start is None or self.text[start : start + 1] in ("'", '"', "|", ">", "!", "&"):
+            return False
+        end = scalar_index(self.text, start, value, len(value))
+        if end is None:
+            return False
+        return self.text[end : lines.line_end(end)].lstrip(" \t").startswith("#")
 
     # -- the whole document --------------------------------------------------------------
 
-    def definition(self, data: dict[str, Any]) -> Definition:
+    def definition(self, data: dict[str, Any], source: str) -> Definition:
+        """The model of ``data``; ``source`` is the text as given (with any byte order
+        mark), which the definition keeps and is pinned to by its hash."""
         self.data = data
         name = data.get("name")
         if not isinstance(name, str):
@@ -192,8 +262,8 @@ class _Builder:
             name=name,
             steps=steps,
             path=self.path,
-            source=self.text,
-            content_hash=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
+            source=source,
+            content_hash=hashlib.sha256(source.encode("utf-8")).hexdigest(),
             version=None if version is None else str(version),
             description=_text(data.get("description")),
             inputs=inputs,
@@ -226,7 +296,8 @@ class _Builder:
             if not isinstance(schema, dict):
                 continue
             where: Path = ("inputs", name)
-            self._check_input_schema(schema, where)
+            if not any(p[:2] == where for p in self.rejected):
+                self._check_input_schema(schema, where)
             out[name] = InputSpec(name, schema, self.positions.of_key(where)[0])
         return out
 
@@ -244,7 +315,7 @@ class _Builder:
         try:
             validator = jsonschema_rs.validator_for(schema)
         except Exception as exc:  # the schema itself is malformed
-            self.problem(where, f"input {where[-1]!r} has an invalid schema: {exc}")
+            self.problem(where, f"input {where[-1]!r} has an invalid schema: {_first_line(exc)}")
             return
         if "enum" in schema and isinstance(schema["enum"], list):
             for i, option in enumerate(schema["enum"]):
@@ -258,7 +329,7 @@ class _Builder:
             for error in validator.iter_errors(schema["default"]):
                 self.problem(
                     (*where, "default"),
-                    f"the default of input {where[-1]!r} is not valid: {error.message}",
+                    f"the default of input {where[-1]!r} is not valid: {_first_line(error)}",
                     "change the default or the input's type, enum or bounds",
                 )
                 break
@@ -277,6 +348,15 @@ class _Builder:
         for step_id, body in raw.items():
             if not isinstance(body, dict) or not context.valid_id(step_id):
                 continue
+            if step_id in KEYWORDS:
+                self.problem(
+                    (section, step_id),
+                    f"step id {step_id!r} is a keyword of the expression language, so "
+                    f"steps.{step_id} could never be read",
+                    f"rename the step, for example to '{step_id}_step'",
+                    at_key=True,
+                    step=step_id,
+                )
             step = _StepBuilder(self, section, step_id, body, context).build(
                 default_retry, default_timeout
             )
@@ -291,8 +371,10 @@ class _Builder:
             return None
         try:
             return parse_duration(raw)
-        except ValueError:
-            return None  # the schema already reported it
+        except ValueError as exc:
+            if not self.rejected_at(where):  # else the schema has reported it
+                self.problem(where, f"{dotted(where)}: {exc}", _DURATION_HINT)
+            return None
 
     def retry(self, raw: Any, where: Path, base: RetryPolicy | None) -> RetryPolicy | None:
         if not isinstance(raw, dict):
@@ -339,11 +421,14 @@ class _Builder:
             return None
         template, errors = compile_template(raw)
         for error in errors:
-            inner = (*where, *error.path)
-            self._expression_problem(inner, error, error.string_offset, step)
+            self._expression_problem((*where, *error.path), error, error.string_offset, step)
         ok = not errors
-        for expression in template.expressions():
-            ok &= self.check_references(expression, where, step, context, allow_item=allow_item)
+        if not context.reads_well(template.expressions(), step, allow_item=allow_item):
+            ok = False
+            for inner, base, expression in expression_sites(template):
+                self.check_references(
+                    expression, (*where, *inner), base, step, context, allow_item=allow_item
+                )
         return template if ok else None
 
     def expression(
@@ -351,51 +436,52 @@ class _Builder:
     ) -> Expression | None:
         stripped = raw.strip()
         if not (stripped.startswith("${{") and stripped.endswith("}}")):
-            self.problem(
-                where,
-                f"{_dotted(where)} must be one expression",
-                "write it as ${{ ... }}, for example ${{ inputs.region == 'eu' }}",
-                step=step,
+            hint = (
+                _COMMENT_HINT
+                if "${{" in raw and self.cut_by_comment(where)
+                else "write it as ${{ ... }}, for example ${{ inputs.region == 'eu' }}"
             )
+            self.problem(where, f"{dotted(where)} must be one expression", hint, step=step)
             return None
         body_start = raw.index("${{") + 3
         source = stripped[3:-2]
         try:
             expression = compile_expression(source)
         except ExpressionSyntaxError as exc:
-            self._expression_problem(where, exc, body_start + exc.offset, step, raw)
+            self._expression_problem(where, exc, body_start + exc.offset, step)
             return None
-        if not self.check_references(expression, where, step, context, allow_item=allow_item):
+        if not self.check_references(
+            expression, where, body_start, step, context, allow_item=allow_item
+        ):
             return None
         return expression
 
     def _expression_problem(
-        self,
-        where: Path,
-        error: ExpressionSyntaxError,
-        offset: int,
-        step: str | None,
-        raw: str | None = None,
+        self, where: Path, error: ExpressionSyntaxError, offset: int, step: str | None
     ) -> None:
-        value = raw if raw is not None else _value_at(self, where)
-        line, column = self.locate(where, value, offset) if value else self.positions.of(where)
-        self.problem_at(line, column, error.message, error.hint, step)
+        line, column = self.locate(where, offset)
+        hint = error.hint
+        if error.message == "expression is not closed" and self.cut_by_comment(where):
+            hint = _COMMENT_HINT
+        self.problem_at(line, column, error.message, hint, step)
 
     def check_references(
         self,
         expression: Expression,
         where: Path,
+        base: int,
         step: str | None,
         context: _Context,
         *,
         allow_item: bool,
     ) -> bool:
+        """Report each bad reference of ``expression``, whose source starts at offset
+        ``base`` of the text value at ``where``; whether all were good."""
         ok = True
         for ref in expression.references:
             message, hint = context.check(ref, step, allow_item=allow_item)
             if message:
-                needle = expression.source
-                line, column = self.locate(where, needle, ref.offset)
+                line, column = self.locate(where, base + ref.offset)
                 self.problem_at(line, column, message, hint, step)
                 ok = False
         return ok
@@ -416,6 +502,18 @@ class _Context:
     @staticmethod
     def valid_id(step_id: Any) -> bool:
         return isinstance(step_id, str) and step_id.isidentifier()
+
+    def reads_well(
+        self, expressions: Iterable[Expression], step: str | None, *, allow_item: bool
+    ) -> bool:
+        """Whether every reference of ``expressions`` is fine (the fast check, before any
+        problem is placed)."""
+        check = self.check
+        for expression in expressions:
+            for ref in expression.references:
+                if check(ref, step, allow_item=allow_item)[0]:
+                    return False
+        return True
 
     def check(self, ref: Reference, step: str | None, *, allow_item: bool) -> tuple[str, str]:
         """A problem message and hint for one reference, or empty strings when it is fine."""
@@ -443,7 +541,8 @@ class _Context:
         if target is None:
             return "", ""
         if target not in self.known:
-            return f"unknown step {target!r} in expression", did_you_mean(target, self.known)
+            hint = steps_hint(target, self.known - {step} if step else self.known)
+            return f"unknown step {target!r} in expression", hint
         if target == step:
             return (
                 f"step {step!r} reads its own result",
@@ -509,7 +608,7 @@ class _StepBuilder:
             foreach=foreach,
             max_parallel=_int_or_none(body.get("max_parallel")),
             retry=owner.retry(body.get("retry"), (*where, "retry"), default_retry),
-            timeout=owner.duration(body.get("timeout"), (*where, "timeout")) or default_timeout,
+            timeout=self.timeout(kind, default_timeout),
             on_error=OnError(body["on_error"])
             if body.get("on_error") in ("fail", "continue")
             else OnError.FAIL,
@@ -522,6 +621,12 @@ class _StepBuilder:
             target_at=owner.positions.of((*where, kind.value)),
         )
         return step if self.ok else None
+
+    def timeout(self, kind: StepKind, default: Duration | None) -> Duration | None:
+        own = self.owner.duration(self.body.get("timeout"), (*self.where, "timeout"))
+        if kind in _UNTIMED:
+            return None  # a timeout here is refused by check_kind_keys
+        return own or default
 
     def target(self, kind: StepKind) -> Any:
         raw = self.body[kind.value]
@@ -572,7 +677,9 @@ class _StepBuilder:
             ),
             "timeout": (
                 {StepKind.WAIT, StepKind.SLEEP},
-                "a wait takes its timeout inside wait: {event: NAME, timeout: 1h}",
+                "a wait takes its timeout inside wait: {event: NAME, timeout: 1h}"
+                if kind is StepKind.WAIT
+                else "a sleep step always lasts its sleep duration; remove timeout",
             ),
         }
         for key, (kinds, hint) in rules.items():
@@ -631,13 +738,19 @@ class _StepBuilder:
             if not isinstance(name, str):
                 continue
             where_key = i if isinstance(raw, list) else None
+            at = (*self.where, "needs") if where_key is None else (*self.where, "needs", i)
+            if self.owner.rejected_at(at):
+                self.ok = False  # the schema has reported it: not a step id at all
+                continue
             if name == self.id:
                 self._needs_problem(
                     where_key, f"step {self.id!r} needs itself", "remove it from needs"
                 )
             elif name not in known:
                 self._needs_problem(
-                    where_key, f"unknown step {name!r} in needs", did_you_mean(name, known)
+                    where_key,
+                    f"unknown step {name!r} in needs",
+                    steps_hint(name, known - {self.id}),
                 )
             elif self.section == "steps" and name in self.context.finals:
                 self._needs_problem(
@@ -669,8 +782,7 @@ class _StepBuilder:
             jsonschema_rs.meta.validate(raw)
             jsonschema_rs.validator_for(raw)
         except Exception as exc:
-            message = getattr(exc, "message", None) or str(exc).split("\n")[0]
-            self.problem("outputs", f"outputs is not a valid JSON Schema: {message}")
+            self.problem("outputs", f"outputs is not a valid JSON Schema: {_first_line(exc)}")
             return None
         return raw
 
@@ -692,8 +804,25 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _dotted(path: Path) -> str:
-    return ".".join(str(p) for p in path)
+_COMMENT_HINT = (
+    "' #' starts a YAML comment, which cut the value short; put the whole value in quotes"
+)
+
+
+def steps_hint(name: str, known: Collection[str]) -> str:
+    """Did-you-mean for a step id, or the known ids when none is close."""
+    close = did_you_mean(name, known)
+    if close or not known:
+        return close
+    ids = sorted(known)
+    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10:,} more" if len(ids) > 10 else "")
+    return f"known steps: {shown}"
+
+
+def _first_line(error: Any) -> str:
+    """A library's message cut to its first line (they can dump whole schemas)."""
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _text(value: Any) -> str:

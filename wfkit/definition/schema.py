@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -25,7 +25,9 @@ __all__ = [
     "SCHEMA_FILE",
     "STEP_KINDS",
     "did_you_mean",
+    "dotted",
     "load_schema",
+    "schema_check",
     "schema_problems",
     "schema_text",
 ]
@@ -80,7 +82,8 @@ def did_you_mean(word: str, choices: Any) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
-def _dotted(path: Path) -> str:
+def dotted(path: Path) -> str:
+    """A path as people write it: ``steps.fetch.needs[0]``."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -105,15 +108,31 @@ def _shape_of(schema_path: list[str | int]) -> str | None:
 
 def schema_problems(data: Any, positions: Positions, file: str) -> list[Problem]:
     """Every way ``data`` breaks the language's JSON Schema, as positioned problems."""
+    return schema_check(data, positions, file)[0]
+
+
+def schema_check(
+    data: Any, positions: Positions, file: str, ignore: Collection[Path] = ()
+) -> tuple[list[Problem], set[Path]]:
+    """The schema's problems with ``data``, and the paths of the values they reject.
+
+    Errors about the values at ``ignore`` are dropped (numbers JSON cannot carry, which
+    the validator sees as null and the loader reports itself). The rejected paths let the
+    loader skip semantic checks of parts the schema already refused, so that one mistake
+    is reported once.
+    """
     problems: list[Problem] = []
-    errors = list(_validator().iter_errors(data))
+    rejected: set[Path] = set()
+    errors = [e for e in _validator().iter_errors(data) if tuple(e.instance_path) not in ignore]
     typo_kinds = _kind_typos(errors)
     for error in errors:
-        for path, at_key, message, hint in _translate(error, typo_kinds):
+        for path, at_key, message, hint in _translate(error, typo_kinds, ignore):
             line, column = positions.of_key(path) if at_key else positions.of(path)
             step = _step_of(path)
             problems.append(Problem(file, line, column, message, hint, step))
-    return _dedupe(problems)
+            if error.kind.name != "required" and path:
+                rejected.add(path)
+    return _dedupe(problems), rejected
 
 
 def _step_of(path: Path) -> str | None:
@@ -147,10 +166,12 @@ def _kind_typos(errors: list[Any]) -> set[Path]:
 _Translation = tuple[Path, bool, str, str]
 
 
-def _translate(error: Any, typo_kinds: set[Path]) -> Iterator[_Translation]:
+def _translate(
+    error: Any, typo_kinds: set[Path], ignore: Collection[Path] = ()
+) -> Iterator[_Translation]:
     kind = error.kind
     path: Path = tuple(error.instance_path)
-    where = _dotted(path)
+    where = dotted(path)
     name = kind.name
     if name == "additionalProperties":
         allowed = _node_at([*error.schema_path[:-1], "properties"])
@@ -162,6 +183,10 @@ def _translate(error: Any, typo_kinds: set[Path]) -> Iterator[_Translation]:
         yield from _required(error, path, where)
     elif name in ("oneOf", "oneOfNotValid", "oneOfMultipleValid") or "OneOf" in type(kind).__name__:
         yield from _one_of(error, path, typo_kinds)
+    elif name == "anyOf" and (inner := _inner_errors(error)):
+        for sub in inner:
+            if tuple(sub.instance_path) not in ignore:
+                yield from _translate(sub, typo_kinds, ignore)
     elif name == "propertyNames":
         bad = error.kind.error.instance
         shape = "identifier" if path and path[-1] in ("steps", "finally", "inputs") else None
@@ -169,6 +194,28 @@ def _translate(error: Any, typo_kinds: set[Path]) -> Iterator[_Translation]:
         yield (*path, bad), True, f"{bad!r} {message}", hint
     else:
         yield path, False, *_value_message(error, where)
+
+
+def _inner_errors(error: Any) -> list[Any]:
+    """For an anyOf whose value has the type of exactly one branch, the errors of that
+    branch when they are all about named shapes deeper inside: ``wait: {event: x,
+    timeout: two days}`` is a bad duration at the timeout, not a bad wait."""
+    path = list(error.instance_path)
+    branches = [
+        branch
+        for branch in getattr(error.kind, "context", None) or []
+        if not (len(branch) == 1 and branch[0].kind.name == "type")
+        or list(branch[0].instance_path) != path
+    ]
+    if len(branches) != 1 or not branches[0]:
+        return []
+    (branch,) = branches
+    own = _shape_of(list(error.schema_path))
+    deeper = all(
+        len(sub.instance_path) > len(path) and _shape_of(list(sub.schema_path)) not in (None, own)
+        for sub in branch
+    )
+    return list(branch) if deeper else []
 
 
 def _required(error: Any, path: Path, where: str) -> Iterator[_Translation]:

@@ -11,10 +11,14 @@ in :class:`Positions`, keyed by its path from the document root.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.reader import ReaderError
+
+from wfkit.definition.locations import BREAKS, line_starts, position_at, strip_bom
 
 __all__ = [
     "MAX_BYTES",
@@ -23,6 +27,7 @@ __all__ = [
     "Document",
     "Positions",
     "SourceError",
+    "decode",
     "read_yaml",
 ]
 
@@ -39,6 +44,7 @@ _Parser: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 _STD = "tag:yaml.org,2002:"
 _ScalarEvent = yaml.ScalarEvent
 _ALLOWED_TAGS = {f"{_STD}{n}" for n in ("str", "int", "float", "bool", "null", "map", "seq")}
+_FLOAT_MAX = sys.float_info.max
 
 
 class SourceError(Exception):
@@ -76,10 +82,16 @@ class Positions:
 
 @dataclass
 class Document:
-    """Plain data read from YAML, with the positions of its parts."""
+    """Plain data read from YAML, with the positions of its parts.
+
+    ``nonfinite`` holds, by path, the text of every number that is infinite or not a
+    number (``.inf``, ``.nan``, ``1e99999``): JSON cannot carry them, so the loader
+    refuses them, showing them as written.
+    """
 
     data: Any
     positions: Positions
+    nonfinite: dict[Path, str] = field(default_factory=dict)
 
 
 def decode(raw: bytes) -> str:
@@ -87,9 +99,9 @@ def decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        # everything before the bad byte is valid UTF-8: count characters, not bytes
+        before = strip_bom(raw[: exc.start].decode("utf-8", errors="replace"))
+        line, column = position_at(before, len(before))
         raise SourceError(
             f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded)",
             line,
@@ -107,15 +119,46 @@ def read_yaml(text: str) -> Document:
             1,
             "split the workflow into child workflows",
         )
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = strip_bom(text)
     builder = _Builder(text)
     try:
         return builder.build()
     except yaml.MarkedYAMLError as exc:
         raise _from_yaml_error(exc, text) from None
+    except ReaderError as exc:
+        raise _from_reader_error(exc, text) from None
     except yaml.YAMLError as exc:
-        raise SourceError(f"YAML error: {exc}", 1, 1) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(f"invalid YAML: {first}", 1, 1) from None
+
+
+def _from_reader_error(exc: ReaderError, text: str) -> SourceError:
+    """A character YAML does not allow, placed by its position (libyaml counts bytes of
+    UTF-8, the pure-Python reader characters)."""
+    index = exc.position
+    if _Parser is not yaml.SafeLoader:
+        index = len(text.encode("utf-8")[:index].decode("utf-8", errors="ignore"))
+    line, column = position_at(text, min(index, len(text)))
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    kind = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return SourceError(
+        f"the {kind} U+{code:04X} is not allowed in YAML text",
+        line,
+        column,
+        f"remove it; inside a double-quoted string it can be written as {escape}",
+    )
+
+
+#: Where libyaml's parser reports a missing closer, the opening is the useful place.
+_NOT_CLOSED = {
+    "while parsing a flow sequence": "the '[' here is not closed (or a value inside it "
+    "needs quotes); close it with ']'",
+    "while parsing a flow mapping": "the '{' here is not closed (or a value inside it "
+    "needs quotes); close it with '}'",
+    "while scanning a quoted scalar": "the quote here is not closed; end the text with "
+    "the same quote",
+}
 
 
 def _from_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
@@ -123,6 +166,12 @@ def _from_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
     hint = ""
+    opened = _NOT_CLOSED.get(exc.context or "")
+    if opened and exc.context_mark is not None and _unclosed(exc):
+        opening = exc.context_mark
+        return SourceError(
+            f"invalid YAML: {problem} ({exc.context})", opening.line + 1, opening.column + 1, opened
+        )
     offending = _line_of(text, line)
     if "\t" in offending[: max(column, 1)] or "'\\t'" in problem:
         problem = "a tab character is used for indentation"
@@ -135,19 +184,40 @@ def _from_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
             hint = "a value containing ': ' must be quoted"
         elif "could not find expected ':'" in problem:
             hint = "each line of a mapping is 'key: value'; check the indentation above"
+        elif "did not find expected key" in problem or "expected <block end>" in problem:
+            hint = (
+                "check the indentation: the keys of one mapping must start in the same "
+                "column, with spaces only"
+            )
         elif "end of stream" in problem:
             hint = "a quote or bracket is not closed"
     return SourceError(f"invalid YAML: {problem}", line, column, hint)
 
 
+def _unclosed(exc: yaml.MarkedYAMLError) -> bool:
+    """Whether the error looks like a bracket or quote left open (not a bad value inside)."""
+    problem, start, mark = exc.problem or "", exc.context_mark, exc.problem_mark
+    if "end of stream" in problem or "document indicator" in problem:
+        return True
+    if "quoted scalar" in (exc.context or ""):
+        return False  # a bad escape inside the quotes, reported where it is
+    return mark is None or start is None or mark.line != start.line
+
+
 def _line_of(text: str, line: int) -> str:
-    lines = text.split("\n")
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+    starts = line_starts(text)
+    if not 0 < line <= len(starts):
+        return ""
+    end = starts[line] if line < len(starts) else len(text)
+    return text[starts[line - 1] : end].rstrip(BREAKS)
 
 
-_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$|^[-+]?0x[0-9a-fA-F_]+$|^[-+]?0o?[0-7_]+$")
+# A prefix (0x, 0o, 0, a dot) needs at least one digit after it: '0x_' and '-.' are text.
+_INT = re.compile(
+    r"^[-+]?(?:0|[1-9][0-9_]*)$|^[-+]?0x_*[0-9a-fA-F][0-9a-fA-F_]*$|^[-+]?0o?_*[0-7][0-7_]*$"
+)
 _FLOAT = re.compile(
-    r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"
+    r"^[-+]?(?=[0-9_]*\.?[0-9_]*[0-9])(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"
     r"|^[-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)$"
     r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
 )
@@ -161,18 +231,29 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
 def _plain_scalar(value: str) -> Any:
-    """YAML 1.1 resolution of an unquoted scalar (as PyYAML's safe loader does it)."""
+    """YAML 1.1 resolution of an unquoted scalar (as PyYAML's safe loader does it).
+
+    Never raises: what cannot become a number (an integer over Python's 4,300-digit
+    limit) stays text, for the schema to judge.
+    """
     if value in _NULLS:
         return None
     if value in _BOOLS:
         return _BOOLS[value]
     first = value[0]
     if first.isdigit() or first in "+-.":
-        if _INT.match(value):
-            return _to_int(value)
-        if _FLOAT.match(value) and value not in ("+", "-", "."):
-            return _to_float(value)
+        try:
+            if _INT.match(value):
+                return _to_int(value)
+            if _FLOAT.match(value):
+                return _to_float(value)
+        except ValueError:
+            return value
     return value
+
+
+def _finite(value: float) -> bool:
+    return -_FLOAT_MAX <= value <= _FLOAT_MAX
 
 
 def _to_int(value: str) -> int:
@@ -197,6 +278,18 @@ def _to_float(value: str) -> float:
     return float(text)
 
 
+def _tag_text(tag: str | None) -> str:
+    """A tag as written in YAML (``!!float``), or "" for none."""
+    if tag in (None, "!"):
+        return ""
+    return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
+
+
+def _short(value: str, limit: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
 def _tagged_scalar(tag: str, value: str, line: int, column: int) -> Any:
     if tag == f"{_STD}str":
         return value
@@ -209,9 +302,21 @@ def _tagged_scalar(tag: str, value: str, line: int, column: int) -> Any:
     }
     wanted = kinds[tag]
     if wanted is float and isinstance(resolved, int) and not isinstance(resolved, bool):
-        return float(resolved)
+        try:
+            return float(resolved)
+        except OverflowError:  # as PyYAML: an integer beyond floats is infinite
+            return float("-inf") if resolved < 0 else float("inf")
     if type(resolved) is not wanted:
-        raise SourceError(f"{value!r} is not a valid {tag[len(_STD) :]}", line, column)
+        name = tag[len(_STD) :]
+        digits = value.strip().lstrip("+-").replace("_", "")
+        if wanted is int and digits.isdigit() and len(digits) > 4300:
+            raise SourceError(
+                f"the integer has {len(digits):,} digits; the limit is 4,300",
+                line,
+                column,
+                "quote it to keep it as text",
+            )
+        raise SourceError(f"{_short(value)} is not a valid {name}", line, column)
     return resolved
 
 
@@ -225,6 +330,7 @@ class _Builder:
         self.keys = self.positions.keys
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.expanded = 0
+        self.nonfinite: dict[Path, str] = {}
 
     def build(self) -> Document:
         self._expect(yaml.StreamStartEvent)
@@ -242,7 +348,7 @@ class _Builder:
                 mark.column + 1,
                 "keep one workflow per file; remove the '---' separator",
             )
-        return Document(data, self.positions)
+        return Document(data, self.positions, self.nonfinite)
 
     def _expect(self, kind: type) -> Any:
         event = self.parser.get_event()
@@ -257,15 +363,21 @@ class _Builder:
             # the common case, kept short: an untagged scalar
             self.values[path] = (mark.line + 1, mark.column + 1)
             if not event.style and event.implicit[0]:
-                return _plain_scalar(event.value), 1
+                value = _plain_scalar(event.value)
+                if value.__class__ is float and not _finite(value):
+                    self.nonfinite[path] = event.value
+                return value, 1
             return event.value, 1
         line, column = mark.line + 1, mark.column + 1
         self.positions.values[path] = (line, column)
         if isinstance(event, yaml.AliasEvent):
-            return self._alias(event, line, column)
+            value, size = self._alias(event, line, column)
+            if value.__class__ is float and not _finite(value):
+                self.nonfinite[path] = f"*{event.anchor}"
+            return value, size
         tag = getattr(event, "tag", None)
         if tag not in (None, "!") and tag not in _ALLOWED_TAGS:
-            shown = "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
+            shown = _tag_text(tag)
             raise SourceError(
                 f"the YAML tag {shown} is not allowed",
                 line,
@@ -276,6 +388,8 @@ class _Builder:
             raise SourceError(f"values are nested more than {MAX_DEPTH} levels deep", line, column)
         if isinstance(event, yaml.ScalarEvent):
             value, size = self._scalar(event, tag, line, column), 1
+            if value.__class__ is float and not _finite(value):
+                self.nonfinite[path] = f"{_tag_text(tag)} {event.value}".strip()
         elif isinstance(event, yaml.SequenceStartEvent):
             value, size = self._sequence(path, depth)
         elif isinstance(event, yaml.MappingStartEvent):

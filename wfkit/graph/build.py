@@ -62,6 +62,8 @@ def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> l
         start = cycle.index(first)
         ordered = cycle[start:] + cycle[:start]
         path = " -> ".join(f"{s} (line {steps[s].line})" for s in [*ordered, first])
+        second = ordered[1] if len(ordered) > 1 else first
+        path += f"; {first} -> {second} means {second} needs or reads {first}"
         step = steps[first]
         problems.append(
             Problem(

@@ -1,0 +1,130 @@
+"""The wfkit command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOOD = """\
+wfkit: 1
+name: tiny
+steps:
+  a: {call: "m:f"}
+  b: {call: "m:f", needs: [a]}
+"""
+BAD = """\
+wfkit: 1
+name: tiny-bad
+steps:
+  a: {call: "m:f", neds: [b]}
+  b: {sleep: 5 minutes}
+"""
+
+
+def wfkit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wfkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "tiny.yaml").write_text(GOOD, encoding="utf-8")
+    return tmp_path
+
+
+def test_validate_ok_exits_0(folder: Path) -> None:
+    result = wfkit("validate", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "tiny (2 steps)" in result.stdout
+    assert "all 1 files are valid" in result.stdout
+
+
+def test_validate_problems_exit_1_with_positions_and_hints(folder: Path) -> None:
+    bad = folder / "bad.yaml"
+    bad.write_text(BAD, encoding="utf-8")
+    result = wfkit("validate", str(folder))
+    assert result.returncode == 1
+    assert f"{bad}:4:20: unknown key 'neds' in steps.a" in result.stdout
+    assert "hint: did you mean 'needs'?" in result.stdout
+    assert f"{bad}:5:14: steps.b.sleep" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_validate_json_is_machine_readable(folder: Path) -> None:
+    (folder / "bad.yaml").write_text(BAD, encoding="utf-8")
+    result = wfkit("validate", "--json", str(folder))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [d["name"] for d in report["definitions"]] == ["tiny"]
+    assert {(p["line"], p["column"]) for p in report["problems"]} == {(4, 20), (5, 14)}
+
+
+def test_validate_usage_errors_exit_2(tmp_path: Path) -> None:
+    missing = wfkit("validate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2
+    assert "no such file or folder" in missing.stderr
+    empty = wfkit("validate", str(tmp_path))
+    assert empty.returncode == 2
+    assert "no *.yaml" in empty.stderr
+    bad_flag = wfkit("validate", "--frobnicate")
+    assert bad_flag.returncode == 2
+
+
+def test_validate_defaults_to_the_definitions_folder(folder: Path) -> None:
+    (folder / "definitions").mkdir()
+    (folder / "definitions" / "tiny.yaml").write_text(GOOD, encoding="utf-8")
+    result = wfkit("validate", cwd=folder)
+    assert result.returncode == 0, result.stderr
+
+
+def test_graph_writes_svg_png_and_dot(folder: Path) -> None:
+    for suffix, magic in ((".svg", b"<svg"), (".png", b"\x89PNG"), (".dot", b"digraph")):
+        out = folder / f"g{suffix}"
+        result = wfkit("graph", "tiny", "--definitions", str(folder), "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert magic in out.read_bytes()[:400]
+
+
+def test_graph_prints_dot_for_a_path(folder: Path) -> None:
+    result = wfkit("graph", str(folder / "tiny.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("digraph")
+    assert "id=step_a" in result.stdout
+
+
+def test_graph_unknown_name_suggests(folder: Path) -> None:
+    result = wfkit("graph", "tinny", "--definitions", str(folder))
+    assert result.returncode == 1
+    assert "no workflow named 'tinny'" in result.stderr
+    assert "did you mean 'tiny'?" in result.stderr
+
+
+def test_graph_bad_suffix_is_an_error(folder: Path) -> None:
+    result = wfkit("graph", "tiny", "--definitions", str(folder), "-o", str(folder / "g.pdf"))
+    assert result.returncode == 1
+    assert ".svg" in result.stderr
+
+
+def test_schema_prints_the_published_schema() -> None:
+    result = wfkit("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert set(schema["$defs"]["step"]["properties"]) >= {"call", "shell", "wait", "needs"}
+
+
+def test_help_lists_every_command() -> None:
+    result = wfkit("--help")
+    assert result.returncode == 0
+    for command in ("validate", "graph", "schema"):
+        assert command in result.stdout
