@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import cel
+from wfkit.definition import _cel
 
 __all__ = [
     "KEYWORDS",
@@ -241,7 +241,7 @@ def compile_expression(source: str) -> Expression:
     if not source.strip():
         raise ExpressionSyntaxError("empty expression", 0, "write a CEL expression inside ${{ }}")
     try:
-        program = cel.compile(source)
+        program = _cel.compile(source)
     except (ValueError, RuntimeError) as exc:
         text = str(exc)
         match = _CEL_POSITION.search(text)

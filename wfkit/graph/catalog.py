@@ -11,9 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import networkx as nx
-
-from wfkit.definition.model import Definition, StepKind
+from wfkit.definition.model import Definition, Step, StepKind
 from wfkit.definition.parse import ParseResult, parse_bytes, parse_text, paused_gc
 from wfkit.definition.schema import did_you_mean
 from wfkit.definition.source import MAX_BYTES
@@ -118,14 +116,13 @@ class Catalog:
     def reference_problems(self) -> list[Problem]:
         """Unknown child workflows and cycles between workflows."""
         problems = []
-        graph = nx.DiGraph()
+        calls: list[tuple[str, str, Step, str]] = []
         for definition in self._by_name.values():
-            graph.add_node(definition.name)
             for step in definition.all_steps().values():
                 if step.kind is not StepKind.WORKFLOW:
                     continue
                 if step.target in self._by_name:
-                    graph.add_edge(definition.name, step.target, step=step, path=definition.path)
+                    calls.append((definition.name, step.target, step, definition.path))
                     continue
                 line, column = step.target_at
                 hint = did_you_mean(step.target, self._by_name) or (
@@ -141,7 +138,8 @@ class Catalog:
                         step.id,
                     )
                 )
-        problems += _workflow_cycles(graph)
+        if calls and not _acyclic(list(self._by_name), calls):
+            problems += _workflow_cycles(list(self._by_name), calls)
         return problems
 
     def get(self, name: str) -> Definition:
@@ -171,7 +169,32 @@ class Catalog:
         return f"<Catalog of {len(self)} workflows: {', '.join(self.names)}>"
 
 
-def _workflow_cycles(graph: nx.DiGraph) -> list[Problem]:
+def _acyclic(names: list[str], calls: list[tuple[str, str, Step, str]]) -> bool:
+    """Whether workflows never start each other in a circle (Kahn's algorithm)."""
+    waiting = dict.fromkeys(names, 0)
+    callers: dict[str, list[str]] = {}
+    for parent, child, _, _ in calls:
+        waiting[parent] += 1
+        callers.setdefault(child, []).append(parent)
+    ready = [n for n, count in waiting.items() if count == 0]
+    done = 0
+    while ready:
+        name = ready.pop()
+        done += 1
+        for parent in callers.get(name, ()):
+            waiting[parent] -= 1
+            if waiting[parent] == 0:
+                ready.append(parent)
+    return done == len(names)
+
+
+def _workflow_cycles(names: list[str], calls: list[tuple[str, str, Step, str]]) -> list[Problem]:
+    import networkx as nx  # only on this error path: networkx costs 0.2 s to import
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(names)
+    for parent, child, step, path in calls:
+        graph.add_edge(parent, child, step=step, path=path)
     problems = []
     for component in nx.strongly_connected_components(graph):
         members = sorted(component)
