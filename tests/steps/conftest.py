@@ -73,7 +73,7 @@ def pid_gone(pid: int) -> bool:
     """True when the process no longer runs (a zombie counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH while the process exits
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 

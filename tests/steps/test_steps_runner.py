@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 import sys
 import threading
 import time
@@ -131,7 +132,11 @@ def test_done_is_called_exactly_once_per_task_from_a_pool_thread(folders: Any) -
     counts = Counter(task.index for task, _, _ in done.calls)
     assert len(done.calls) == 500 and set(counts.values()) == {1}
     assert all(outcome.output == task.index for task, outcome, _ in done.calls)
-    assert {thread for _, _, thread in done.calls} <= {"wfkit-step-worker"}
+    threads = {thread for _, _, thread in done.calls}
+    assert (
+        threads <= {"wfkit-step-1", "wfkit-step-2"}
+        and threading.current_thread().name not in threads
+    )
 
 
 def test_cancel_drops_queued_and_running_tasks_and_reports_nothing_for_them() -> None:
@@ -231,7 +236,7 @@ def test_close_cancels_everything_joins_the_threads_and_refuses_new_work(
     before = threading.active_count()
     runner.close()
     assert gone(parent) and gone(grandchild)
-    workers = [t for t in threading.enumerate() if t.name == "wfkit-step-worker"]
+    workers = [t for t in threading.enumerate() if t.name.startswith("wfkit-step-")]
     assert workers == []
     assert threading.active_count() < before
     assert done.calls == []
@@ -287,3 +292,39 @@ def test_handoff_overhead_is_well_under_50_microseconds_per_task(folders: Any) -
     own = (time.perf_counter() - started) / len(tasks)
     print(f"\nhandoff: {(best - own) * 1e6:.1f} us per trivial call task over its own cost")
     assert best - own < 50e-6
+
+
+def test_runners_left_open_kill_their_processes_when_the_interpreter_exits(
+    folders: Any, grandchild_script: str, read_pids: Any, gone: Any
+) -> None:
+    pidfile = folders.workdir / "pids"
+    program = f"""
+import os, sys, time
+from wfkit.engine.protocols import TaskSpec
+from wfkit.steps import LocalRunner
+runner = LocalRunner(workers=1)
+task = TaskSpec("i", "s", "shell", ("python", "-c", {grandchild_script!r}),
+                env={{"PIDFILE": {str(pidfile)!r}}})
+runner.submit(task, lambda t, o: None)
+while not os.path.exists({str(pidfile)!r}):
+    time.sleep(0.01)
+time.sleep(0.1)
+"""  # exits without closing the runner
+    finished = subprocess.run([sys.executable, "-c", program], timeout=30, check=False)
+    assert finished.returncode == 0
+    parent, grandchild = read_pids(pidfile)
+    assert gone(parent) and gone(grandchild)
+
+
+def test_close_from_a_done_callback_does_not_deadlock() -> None:
+    closed = threading.Event()
+    runner = LocalRunner({"sleepy": SleepHandler()}, workers=2)
+
+    def done(task: TaskSpec, outcome: TaskOutcome) -> None:
+        runner.close(timeout=2)
+        closed.set()
+
+    runner.submit(spec("sleepy", 0), done)
+    assert closed.wait(5)
+    with pytest.raises(WfkitError):
+        runner.submit(spec("sleepy", 0), done)

@@ -3,11 +3,14 @@ timeout, schema migrations, files that are not stores, and opening stores from U
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -203,6 +206,50 @@ def test_a_closed_store_says_so(tmp_path: Path) -> None:
         store.close()
         with pytest.raises(StoreError, match="closed"):
             store.get("a")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "x.db")
+    store.create(_row("a"), _started())
+    pid = os.fork()
+    if pid == 0:  # the child: append through the store object inherited from the parent
+        code = 1
+        try:
+            store.append("a", 1, _started(), InstanceUpdate(custom_status='"child"'))
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.versions(["a"]) == {"a": 2}
+    store.append("a", 2, _started(), InstanceUpdate())  # the parent's connection still works
+    store.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_threads_that_end_leave_no_connection_open(tmp_path: Path) -> None:
+    def open_files() -> int:
+        links = []
+        for fd in Path("/proc/self/fd").iterdir():
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(fd))
+        return sum(link.startswith(str(tmp_path / "x.db")) for link in links)
+
+    store = SqliteStore(tmp_path / "x.db")
+    store.create(_row("a"), _started())
+    for _ in range(5):
+        pool = [threading.Thread(target=store.get, args=("a",)) for _ in range(20)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+    gc.collect()
+    # 100 threads came and went; SQLite keeps a few closed descriptors for reuse (POSIX
+    # locks are per process), but one connection kept per thread would be 100 or more.
+    assert open_files() < 30
+    store.close()
+    assert open_files() == 0
 
 
 # -- schema and migrations -----------------------------------------------------------------

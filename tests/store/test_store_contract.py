@@ -126,7 +126,9 @@ def test_create_replaces_a_terminal_instance_and_its_history(store: Store, statu
 def test_history_is_numbered_in_order_and_after_skips_the_known_part(store: Store) -> None:
     given = [EventRow(42, "A", 1.0, '"a"'), EventRow(7, "B", 2.0, '"b"')]
     store.create(row("h"), given)  # the store numbers events itself
-    store.append("h", 2, [EventRow(0, "C", 3.0, '"c"'), EventRow(0, "D", 4.0, '"d"')], InstanceUpdate())
+    store.append(
+        "h", 2, [EventRow(0, "C", 3.0, '"c"'), EventRow(0, "D", 4.0, '"d"')], InstanceUpdate()
+    )
     history = store.history("h")
     assert history == [
         EventRow(1, "A", 1.0, '"a"'),
@@ -472,6 +474,26 @@ def test_a_live_process_keeps_its_leases_until_it_exits(store: Store) -> None:
     assert store.claim(BOB, 30) == ["a"]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="zombies are seen through /proc")
+def test_an_exited_process_not_yet_reaped_counts_as_dead(store: Store) -> None:
+    make(store, "a")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # never waited for: a zombie
+    try:
+        deadline = time.monotonic() + 30
+        while not _zombie(child.pid):
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.01)
+        assert store.claim(Owner("zombie-worker", HOST, child.pid), 3600) == ["a"]
+        assert store.claim(BOB, 30) == ["a"]
+    finally:
+        child.wait()
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return stat.read().rpartition(b")")[2].split()[0] == b"Z"
+
+
 def test_a_dead_pid_on_another_host_is_not_taken(store: Store) -> None:
     make(store, "a")
     elsewhere = Owner("remote-worker", HOST + "-elsewhere", _exited_pid())
@@ -509,7 +531,9 @@ def test_threads_appending_with_retries_lose_and_duplicate_nothing(store: Store)
     assert errors == []
     history = store.history("shared")
     assert [e.seq for e in history] == list(range(1, 122))
-    assert sorted(e.type for e in history[1:]) == sorted(f"{t}{n}" for t in "xyz" for n in range(40))
+    assert sorted(e.type for e in history[1:]) == sorted(
+        f"{t}{n}" for t in "xyz" for n in range(40)
+    )
 
 
 def test_close_is_idempotent(store: Store) -> None:

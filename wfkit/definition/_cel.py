@@ -38,6 +38,9 @@ def _load() -> ModuleType:
         loader.exec_module(module)
         if not hasattr(module, "compile"):
             raise ImportError("cel.cel has no compile()")
+        # A later ``import cel`` (by user code) must find this module, not initialise the
+        # extension a second time, which the Rust side does not allow.
+        sys.modules["cel.cel"] = module
         return module
     except (ImportError, OSError, IndexError):
         import cel

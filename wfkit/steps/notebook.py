@@ -295,15 +295,17 @@ def _stopped_or_failed(
 
     label = step_label(task)
     details["cell_index"] = watch.cell_index
+    where = (
+        "while the kernel started" if watch.cell_index is None else f"in cell {watch.cell_index}"
+    )
     if watch.reason == "cancel":
         message = f"{label} was cancelled; its kernel was shut down"
         return failure("Canceled", message, details=details)
     if watch.reason == "timeout":
         return failure(
             "TimeoutError",
-            f"{label}: the notebook ran over its timeout of {task.timeout:g} s (in cell "
-            f"{watch.cell_index}) and its kernel was killed; the partly executed notebook "
-            f"is {details['notebook']}",
+            f"{label}: the notebook ran over its timeout of {task.timeout:g} s ({where}) and "
+            f"its kernel was killed; the partly executed notebook is {details['notebook']}",
             details=details,
         )
     if isinstance(error, CellExecutionError):
@@ -318,7 +320,7 @@ def _stopped_or_failed(
     name = type(error).__name__
     return failure(
         name,
-        f"{label}: running the notebook failed in cell {watch.cell_index}: {name}: {error}",
+        f"{label}: running the notebook failed ({where}): {name}: {error}",
         stack_trace=_ANSI.sub("", "".join(_format(error))),
         details=details,
     )

@@ -16,12 +16,14 @@ was called is not cancelled: its ``done`` may still be running when ``cancel`` r
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
@@ -64,12 +66,23 @@ class _Worker:
         self.thread: threading.Thread | None = None
 
 
+_open_runners: weakref.WeakSet[LocalRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_runners() -> None:
+    """At interpreter exit, stop what still runs: shell processes and kernels are killed."""
+    for runner in list(_open_runners):
+        runner.close(timeout=1.0)
+
+
 class LocalRunner:
     """Runs tasks on ``workers`` threads of this process (default: the CPU count).
 
     ``handlers`` maps step kinds to :class:`~wfkit.steps.base.TaskHandler` objects
     (default: :func:`default_handlers`). Threads start with the first task. Also a
-    context manager (``close()`` on exit).
+    context manager (``close()`` on exit); runners still open when the interpreter
+    exits are closed then, so their shell processes and kernels do not outlive it.
     """
 
     def __init__(
@@ -83,6 +96,8 @@ class LocalRunner:
         self._threads: set[_Worker] = set()
         self._started = False
         self._closed = False
+        self._spawned = 0
+        _open_runners.add(self)
 
     def kinds(self) -> frozenset[str]:
         """The step kinds of the handlers."""
@@ -129,6 +144,7 @@ class LocalRunner:
                 return
             self._closed = True
             instances = list(self._jobs)
+        _open_runners.discard(self)
         for instance_id in instances:
             self.cancel(instance_id)
         with self._lock:
@@ -136,10 +152,15 @@ class LocalRunner:
         for _ in workers:
             self._queue.put(None)
         deadline = time.monotonic() + timeout
+        current = threading.current_thread()
         for worker in workers:
-            if worker.thread is not None:
+            if worker.thread is not None and worker.thread is not current:
                 worker.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [w.thread.name for w in workers if w.thread is not None and w.thread.is_alive()]
+        stuck = [
+            w.thread.name
+            for w in workers
+            if w.thread is not None and w.thread is not current and w.thread.is_alive()
+        ]
         if stuck:
             log.warning("step runner closed with threads still running: %s", ", ".join(stuck))
 
@@ -152,8 +173,9 @@ class LocalRunner:
     def _spawn(self) -> None:
         """Start one worker thread (called with the lock held)."""
         worker = _Worker()
+        self._spawned += 1
         thread = threading.Thread(
-            target=self._work, args=(worker,), name="wfkit-step-worker", daemon=True
+            target=self._work, args=(worker,), name=f"wfkit-step-{self._spawned}", daemon=True
         )
         worker.thread = thread
         self._threads.add(worker)

@@ -1,6 +1,7 @@
 """``shell`` steps: a program run as a child process, from an argv list (never a shell).
 
-``shell: [python, -m, churn.check]`` runs with ``shell=False`` in the working directory.
+``shell: [python, -m, churn.check]`` runs with ``shell=False`` in the working directory,
+with an empty stdin.
 The child's environment is this process's, plus the step's ``env`` (values arrive as
 given: strings, JSON text for non-string values), plus wfkit's variables
 (``WFKIT_OUTPUT``, ``WFKIT_INSTANCE_ID``, ``WFKIT_STEP``, ``WFKIT_ATTEMPT``,

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 
 from wfkit.errors import StoreError
 
@@ -94,7 +94,7 @@ class Connections:
 
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
-        """A connection for reading; several statements get one snapshot (``BEGIN``)."""
+        """A connection for a one-statement read (which is its own transaction)."""
         with self._turn(), self._errors(operation):
             yield self._acquire()
 
@@ -110,7 +110,8 @@ class Connections:
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # keep the first error, not this one
+                        conn.execute("ROLLBACK")
                 raise
 
     @contextmanager
@@ -142,7 +143,9 @@ class SharedConnection(Connections):
         self._pid = os.getpid()
 
     def _acquire(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # forked: never share the parent's connection
+        # Forked: a file's connection must not be shared with the parent (its locks are
+        # the parent's); an in-memory database was copied with the process and is ours.
+        if self._pid != os.getpid() and not self.url.endswith(":memory:"):
             self._conn, self._pid = self._factory(), os.getpid()
         return self._conn
 

@@ -19,7 +19,15 @@ from collections.abc import Callable, Sequence
 from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.errors import StoreError
 
-__all__ = ["ACTIVE", "FREE_AT", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
+__all__ = [
+    "ACTIVE",
+    "FREE_AT",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Migration",
+    "migrate",
+    "schema_version",
+]
 
 Migration = Callable[[sqlite3.Connection], None]
 """One schema step: runs its statements on a connection already inside a transaction."""

@@ -8,9 +8,9 @@ shared by all threads). The store knows nothing of steps or definitions: it keep
 events and texts it is handed.
 
 Ownership: :meth:`SqliteStore.claim` takes non-terminal instances that are unowned, whose
-lease has run out, or whose owner is a process of this host that no longer exists (the
-owner's host name and pid are stored with the claim, and the pid is probed with
-``os.kill(pid, 0)``; never on Windows, where that call would kill the process).
+lease has run out, or whose owner is a process of this host that no longer exists
+(:mod:`wfkit.store._sqlite_claims`). Tables and migrations: :mod:`wfkit.store._sqlite_schema`;
+how threads share connections: :mod:`wfkit.store._sqlite_connections`.
 """
 
 from __future__ import annotations
@@ -19,23 +19,23 @@ import functools
 import os
 import socket
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Literal
 
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
+from wfkit.store._sqlite_claims import chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
     SharedConnection,
     ThreadConnections,
     connect,
 )
-from wfkit.store._sqlite_schema import ACTIVE, FREE_AT, migrate
+from wfkit.store._sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
 
@@ -47,27 +47,7 @@ _INSERT_ROW = (
 )
 _INSERT_EVENT = "INSERT INTO history (instance_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)"
 _UPDATABLE = ("status", "updated_at", "output", "failure", "custom_status", "properties")
-_SET_OWNER = (
-    "UPDATE instances SET owner = ?, owner_host = ?, owner_pid = ?, lease_until = ? "
-    "WHERE instance_id = ? AND owner IS ? AND " + ACTIVE
-)
-# Each distinct owner of this host's active instances, with its pid: a loose index scan
-# (one index seek per owner, however many instances each owns).
-_OWNER_SEEK = (
-    "SELECT min(owner) FROM instances WHERE owner_host = :host AND owner IS NOT NULL "
-    f"AND {ACTIVE}{{where}}"
-)
-_OWNERS_OF_HOST = (
-    f"WITH RECURSIVE owners(id) AS (SELECT ({_OWNER_SEEK}) UNION ALL "
-    f"SELECT ({_OWNER_SEEK} AND owner > owners.id) FROM owners WHERE owners.id IS NOT NULL) "
-    "SELECT id, (SELECT owner_pid FROM instances WHERE owner_host = :host AND owner = id "
-    f"AND owner IS NOT NULL AND {ACTIVE} LIMIT 1) FROM owners "
-    "WHERE id IS NOT NULL AND id != :me"
-)
-_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-
 _Batch = Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
-_Scope = tuple[str, dict[str, object]]  # an SQL condition (" AND ...") and its parameters
 
 
 class SqliteStore:
@@ -88,10 +68,13 @@ class SqliteStore:
         connections: Literal["thread", "shared"] | None = None,
     ) -> None:
         self.path = str(path)
-        memory = self.path == ":memory:"
-        self.url = "sqlite:///:memory:" if memory else f"sqlite:///{self.path}"
+        self.url = f"sqlite:///{self.path}"
         self._host = socket.gethostname()
-        kind = "shared" if memory else (connections or "thread")
+        self._conns = self._open(timeout, connections)
+
+    def _open(self, timeout: float, connections: str | None) -> Connections:
+        """Build or upgrade the schema, then the connections the threads will use."""
+        memory = self.path == ":memory:"
         if memory and connections == "thread":
             raise StoreError(self.url, "an in-memory database needs connections='shared'")
         if not memory:
@@ -101,20 +84,19 @@ class SqliteStore:
             return connect(self.path, timeout)
 
         try:
-            if not memory:  # check (and build or upgrade) the file before sharing it
-                probe = factory()
-                try:
-                    migrate(probe, self.url)
-                finally:
-                    probe.close()
-            self._conns: Connections = (
-                SharedConnection(self.url, factory)
-                if kind == "shared"
-                else ThreadConnections(self.url, factory)
-            )
-            if memory:
-                with self._conns.read("open") as conn:
+            if memory:  # each connection would be another database: build it in this one
+                shared = SharedConnection(self.url, factory)
+                with shared.read("open") as conn:
                     migrate(conn, self.url)
+                return shared
+            probe = factory()  # check (and build or upgrade) the file before sharing it
+            try:
+                migrate(probe, self.url)
+            finally:
+                probe.close()
+            if connections == "shared":
+                return SharedConnection(self.url, factory)
+            return ThreadConnections(self.url, factory)
         except sqlite3.Error as exc:
             raise StoreError(
                 self.url,
@@ -164,8 +146,7 @@ class SqliteStore:
         instance with the same id is replaced with its history; an active one raises
         :class:`InstanceAlreadyExists`.
         """
-        values = list(astuple(row))
-        values[_FIELDS.index("version")] = len(events)
+        values = [len(events) if name == "version" else getattr(row, name) for name in _FIELDS]
         with self._conns.write("create") as conn:
             found = conn.execute(
                 "SELECT status FROM instances WHERE instance_id = ?", (row.instance_id,)
@@ -181,9 +162,7 @@ class SqliteStore:
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
         with self._conns.read("get") as conn:
-            found = conn.execute(
-                _SELECT_ROW + " WHERE instance_id = ?", (instance_id,)
-            ).fetchone()
+            found = conn.execute(_SELECT_ROW + " WHERE instance_id = ?", (instance_id,)).fetchone()
         return None if found is None else InstanceRow(*found)
 
     def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
@@ -278,13 +257,15 @@ class SqliteStore:
 
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists (unknown ids are left out)."""
-        ids = list(dict.fromkeys(instance_ids))
         found: dict[str, int] = {}
-        with self._conns.snapshot("versions") as conn:
-            for chunk in _chunks(ids):
-                marks = ", ".join("?" * len(chunk))
+        groups = list(chunks(instance_ids))
+        # Several statements need one snapshot; one statement is one already.
+        opener = self._conns.snapshot if len(groups) > 1 else self._conns.read
+        with opener("versions") as conn:
+            for group in groups:
+                marks = ", ".join("?" * len(group))
                 sql = f"SELECT instance_id, version FROM instances WHERE instance_id IN ({marks})"
-                found.update(conn.execute(sql, chunk).fetchall())
+                found.update(conn.execute(sql, group).fetchall())
         return found
 
     # -- ownership -----------------------------------------------------------------------
@@ -297,58 +278,15 @@ class SqliteStore:
         ids: Sequence[str] | None = None,
     ) -> list[str]:
         """Take up to ``limit`` non-terminal instances, oldest first: unowned ones, those
-        whose lease has run out, then those owned by a dead process of this host. With
-        ``ids``, only those instances are considered. Returns the ids newly claimed.
-
-        Pids are probed inside the write transaction, and each row is updated only if
-        its owner is still the one seen, so a live owner is never robbed.
-        """
+        whose lease has run out, then those owned by a dead process of this host (see
+        :mod:`wfkit.store._sqlite_claims`). With ``ids``, only those are considered.
+        Returns the ids newly claimed."""
         now = time.time()
-        scopes = [("", {})] if ids is None else [_scope(chunk) for chunk in _chunks(list(ids))]
         with self._conns.write("claim") as conn:
-            seen: list[tuple[str, str | None]] = []
-            for where, params in scopes:
-                # Unscoped, the planner would walk every instance by age: name the index.
-                source = "instances" if where else "instances INDEXED BY instances_free"
-                seen += conn.execute(
-                    f"SELECT instance_id, owner FROM {source} "
-                    f"WHERE {ACTIVE} AND {FREE_AT} < :now{where} "
-                    "ORDER BY created_at, instance_id LIMIT :limit",
-                    {**params, "now": now, "limit": max(limit - len(seen), 0)},
-                ).fetchall()
-            for scope in scopes:
-                seen += self._orphans(conn, owner, limit - len(seen), scope)
-            claimed: list[str] = []
-            for instance_id, old_owner in seen:
-                changed = conn.execute(
-                    _SET_OWNER,
-                    (owner.id, owner.host, owner.pid, now + lease_seconds, instance_id, old_owner),
-                ).rowcount
-                if changed:
-                    claimed.append(instance_id)
-        return claimed
-
-    def _orphans(
-        self, conn: sqlite3.Connection, owner: Owner, limit: int, scope: _Scope
-    ) -> list[tuple[str, str | None]]:
-        """Up to ``limit`` instances whose owner is a process of this host that has
-        exited (``scope`` narrows the search to some ids)."""
-        if limit <= 0:
-            return []
-        where, params = scope
-        params = {**params, "host": self._host, "me": owner.id}
-        found: list[tuple[str, str | None]] = []
-        for dead_owner, pid in conn.execute(_OWNERS_OF_HOST.format(where=where), params):
-            if len(found) >= limit or not _process_is_gone(pid):
-                continue
-            rows = conn.execute(
-                f"SELECT instance_id FROM instances WHERE owner_host = :host AND owner = :owner "
-                f"AND owner_pid = :pid AND owner IS NOT NULL AND {ACTIVE}{where} "
-                "ORDER BY created_at, instance_id LIMIT :limit",
-                {**params, "owner": dead_owner, "pid": pid, "limit": limit - len(found)},
-            ).fetchall()
-            found += [(instance_id, dead_owner) for (instance_id,) in rows]
-        return found
+            return claim(
+                conn, owner, host=self._host, now=now, lease_seconds=lease_seconds,
+                limit=limit, ids=ids,
+            )  # fmt: skip
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases ``owner`` still holds; returns those ids (in the given order)."""
@@ -412,32 +350,3 @@ def _numbered(
     """History rows for ``events``, numbered from ``start + 1`` (their own seq is ignored)."""
     for seq, event in enumerate(events, start + 1):
         yield instance_id, seq, event.type, event.at, event.data
-
-
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
-
-
-def _scope(ids: list[str]) -> _Scope:
-    """The condition "one of these ids", with named parameters."""
-    names = [f"id{n}" for n in range(len(ids))]
-    condition = f" AND instance_id IN ({', '.join(':' + name for name in names)})"
-    return condition, dict(zip(names, ids, strict=True))
-
-
-def _process_is_gone(pid: int | None) -> bool:
-    """True only when no process has this pid on this host (so its leases are void).
-
-    Any doubt (no pid, pid 0 or below, a process of another user, Windows) is "alive":
-    the instance then waits for its lease to run out instead of being taken.
-    """
-    if pid is None or pid <= 0 or sys.platform == "win32":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: it exists, under another user
-        return False
-    return False

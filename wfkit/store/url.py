@@ -83,9 +83,7 @@ def open_store(url: str) -> Store:
     scheme, rest = match.group(1).lower(), match.group(2)
     opener = BACKENDS.get(scheme)
     if opener is None:
-        raise StoreError(
-            shown, f"unsupported store scheme {scheme!r}; use one of: {SUPPORTED}"
-        )
+        raise StoreError(shown, f"unsupported store scheme {scheme!r}; use one of: {SUPPORTED}")
     return opener(shown, rest)
 
 
