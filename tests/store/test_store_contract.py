@@ -337,15 +337,16 @@ def test_children_are_the_instances_with_that_parent(store: Store) -> None:
     assert store.children("nobody") == []
 
 
-def test_purge_deletes_instances_and_histories(store: Store) -> None:
+def test_purge_deletes_terminal_instances_and_histories(store: Store) -> None:
     make(store, "a", 3, status="COMPLETED")
-    make(store, "b", 2)
-    make(store, "keep", 2)
-    assert store.purge(["a", "b", "a", "ghost"]) == 2
+    make(store, "b", 2, status="TERMINATED")
+    make(store, "active", 2)
+    make(store, "keep", 2, status="FAILED")
+    assert store.purge(["a", "b", "a", "ghost", "active"]) == 2
     assert store.get("a") is None and store.get("b") is None
     assert store.history("a") == [] and store.history("b") == []
-    assert store.versions(["a", "b", "keep"]) == {"keep": 2}
-    assert len(store.history("keep")) == 2
+    assert store.versions(["a", "b", "active", "keep"]) == {"active": 2, "keep": 2}
+    assert len(store.history("active")) == 2  # not terminal: left alone, history too
     assert store.purge([]) == 0
     make(store, "a")  # the id is free again, with a fresh history
     assert [e.seq for e in store.history("a")] == [1]

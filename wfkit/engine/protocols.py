@@ -99,7 +99,8 @@ class Store(Protocol):
         """``(name, text)`` of a saved definition, or None."""
 
     def create(self, row: InstanceRow, events: Sequence[EventRow]) -> None:
-        """Create an instance with its first events.
+        """Create an instance with its first events (numbered 1, 2, ...; the version is
+        their count, whatever ``row.version`` and the events' ``seq`` say).
 
         An existing instance with the same id is replaced (with its history) when it is
         terminal; when it is not, raise :class:`wfkit.errors.InstanceAlreadyExists`.
@@ -138,13 +139,15 @@ class Store(Protocol):
         limit: int = 50,
         after: str | None = None,
     ) -> list[InstanceRow]:
-        """Instances, newest first, filtered; ``after`` is the last id of the previous page."""
+        """Instances, newest first, filtered; ``after`` is the last id of the previous page
+        (an unknown ``after`` raises :class:`wfkit.errors.InstanceNotFound`)."""
 
     def children(self, instance_id: str) -> list[str]:
         """Ids of the instances whose parent is ``instance_id``."""
 
     def purge(self, instance_ids: Sequence[str]) -> int:
-        """Delete instances and their histories; returns how many were deleted."""
+        """Delete terminal instances and their histories, checking the status in the same
+        transaction (a non-terminal one is left alone); returns how many were deleted."""
 
     def claim(
         self,

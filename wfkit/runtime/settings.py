@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from wfkit.definition.schema import did_you_mean
 from wfkit.errors import WfkitError
+from wfkit.store import DEFAULT_STORE_URL
 
 __all__ = ["DEFAULTS", "Settings", "SettingsError"]
 
 DEFAULTS = {
     "definitions": "definitions",
-    "store": "sqlite:///.wfkit/wfkit.db",
+    "store": DEFAULT_STORE_URL,
     "workers": "",
 }
 

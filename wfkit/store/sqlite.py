@@ -35,7 +35,7 @@ from wfkit.store._sqlite_connections import (
     ThreadConnections,
     connect,
 )
-from wfkit.store._sqlite_schema import migrate
+from wfkit.store._sqlite_schema import ACTIVE, migrate
 
 __all__ = ["SqliteStore"]
 
@@ -248,12 +248,20 @@ class SqliteStore:
         return [found[0] for found in rows]
 
     def purge(self, instance_ids: Sequence[str]) -> int:
-        """Delete instances and their histories (whatever their status); returns how
-        many instances were deleted."""
+        """Delete terminal instances and their histories; returns how many were deleted.
+
+        An instance that is not terminal (say, replaced by a new run since the caller
+        looked) is left alone, in the same transaction that checks it."""
         keys = [(instance_id,) for instance_id in dict.fromkeys(instance_ids)]
         with self._conns.write("purge") as conn:
-            conn.executemany("DELETE FROM history WHERE instance_id = ?", keys)
-            return conn.executemany("DELETE FROM instances WHERE instance_id = ?", keys).rowcount
+            conn.executemany(
+                "DELETE FROM history WHERE instance_id = ? AND instance_id IN "
+                f"(SELECT instance_id FROM instances WHERE NOT ({ACTIVE}))",
+                keys,
+            )
+            return conn.executemany(
+                f"DELETE FROM instances WHERE instance_id = ? AND NOT ({ACTIVE})", keys
+            ).rowcount
 
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists (unknown ids are left out)."""
