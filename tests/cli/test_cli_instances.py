@@ -1,0 +1,152 @@
+"""The instance commands of the wfkit CLI, as real subprocesses on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STEPS = '''
+import time
+def hello(who):
+    return f"hello {who}"
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+def boom():
+    raise ValueError("no good")
+'''
+
+
+@pytest.fixture
+def cwd(tmp_path: Path) -> Path:
+    defs = tmp_path / "definitions"
+    defs.mkdir()
+    (defs / "clisteps.py").write_text(STEPS)
+    (defs / "hello.yaml").write_text(
+        "wfkit: 1\nname: hello\ninputs: {who: {type: string, default: world}}\nsteps:\n"
+        '  greet: {call: "clisteps:hello", with: {who: "${{ inputs.who }}"}}\n'
+        "output: ${{ steps.greet.output }}\n"
+    )
+    (defs / "slow.yaml").write_text(
+        'wfkit: 1\nname: slow\nsteps:\n  a: {call: "clisteps:nap", with: {seconds: 0.5}}\n'
+        '  b: {call: "clisteps:nap", with: {seconds: 0.5}, needs: [a]}\n'
+        '  c: {call: "clisteps:nap", with: {seconds: 0.5}, needs: [b]}\n'
+    )
+    (defs / "gate.yaml").write_text(
+        "wfkit: 1\nname: gate\nsteps:\n  ok: {wait: {event: go}}\noutput: ${{ steps.ok.output }}\n"
+    )
+    (defs / "bad.yaml").write_text('wfkit: 1\nname: bad\nsteps:\n  x: {call: "clisteps:boom"}\n')
+    return tmp_path
+
+
+def wfkit(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}", "WFKIT_WORKERS": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "wfkit", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=timeout,
+    )
+
+
+def test_run_completes_and_prints_the_output(cwd: Path) -> None:
+    result = wfkit(cwd, "run", "hello", "-i", "who=ana")
+    assert result.returncode == 0, result.stderr
+    assert ": COMPLETED" in result.stdout
+    assert 'output: "hello ana"' in result.stdout
+    assert "✓ greet completed" in result.stderr  # progress, one line per change off a tty
+
+
+def test_run_json_and_string_inputs_stay_text(cwd: Path) -> None:
+    result = wfkit(cwd, "run", "hello", "-i", "who=2024.06", "--json")
+    data = json.loads(result.stdout)
+    assert data["runtimeStatus"] == "COMPLETED"
+    assert data["output"] == "hello 2024.06"
+
+
+def test_run_of_a_failing_workflow_exits_1_with_the_failure(cwd: Path) -> None:
+    result = wfkit(cwd, "run", "bad")
+    assert result.returncode == 1
+    assert "failure: ValueError: step 'x' failed: no good" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_start_then_a_worker_runs_it(cwd: Path) -> None:
+    started = wfkit(cwd, "start", "hello", "--id", "job-1")
+    assert started.returncode == 0 and started.stdout.strip() == "job-1"
+    assert json.loads(wfkit(cwd, "get", "job-1", "--json").stdout)["runtimeStatus"] == "PENDING"
+    worker = wfkit(cwd, "worker", "--for", "3")
+    assert worker.returncode == 0, worker.stderr
+    assert "job-1 ExecutionCompleted" in worker.stderr
+    got = json.loads(wfkit(cwd, "get", "job-1", "--json").stdout)
+    assert (got["runtimeStatus"], got["output"]) == ("COMPLETED", "hello world")
+    assert got["steps"]["greet"]["status"] == "completed"
+
+
+def test_raise_event_pause_resume_terminate_and_purge(cwd: Path) -> None:
+    wfkit(cwd, "start", "gate", "--id", "g")
+    assert "pause g: done; now SUSPENDED" in wfkit(cwd, "pause", "g").stdout
+    assert "no change" in wfkit(cwd, "pause", "g").stdout
+    sent = wfkit(cwd, "raise-event", "g", "GO", '{"n": 1}')
+    assert sent.returncode == 0 and "now SUSPENDED" in sent.stdout
+    assert "now RUNNING" in wfkit(cwd, "resume", "g").stdout
+    wfkit(cwd, "worker", "--for", "2")
+    got = json.loads(wfkit(cwd, "get", "g", "--json").stdout)
+    assert (got["runtimeStatus"], got["output"]) == ("COMPLETED", {"n": 1})
+    wfkit(cwd, "start", "gate", "--id", "t")
+    refused = wfkit(cwd, "purge", "t")
+    assert refused.returncode == 1 and "workflow 't' has not yet completed" in refused.stderr
+    assert "now TERMINATED" in wfkit(cwd, "terminate", "t", "--reason", "test").stdout
+    assert json.loads(wfkit(cwd, "purge", "t", "--json").stdout) == {"purged": 1}
+    missing = wfkit(cwd, "get", "t")
+    assert missing.returncode == 1 and "no workflow instance with ID 't'" in missing.stderr
+
+
+def test_list_and_history(cwd: Path) -> None:
+    wfkit(cwd, "run", "hello", "--id", "h1")
+    wfkit(cwd, "start", "gate", "--id", "g1")
+    rows = json.loads(wfkit(cwd, "list", "--json").stdout)
+    assert [r["instanceID"] for r in rows] == ["g1", "h1"]
+    only = json.loads(wfkit(cwd, "list", "--status", "completed", "--json").stdout)
+    assert [r["instanceID"] for r in only] == ["h1"]
+    assert "h1" in wfkit(cwd, "list").stdout
+    events = json.loads(wfkit(cwd, "history", "h1", "--json").stdout)
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionCompleted"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert "TaskScheduled" in wfkit(cwd, "history", "h1").stdout
+
+
+def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfkit", "run", "slow", "--id", "s1"], cwd=cwd, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = wfkit(cwd, "get", "s1", "--json")
+        if got.returncode == 0 and json.loads(got.stdout)["steps"]["a"]["status"] == "running":
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "paused s1; to go on: wfkit resume s1" in err
+    assert json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"] == "SUSPENDED"
+    wfkit(cwd, "resume", "s1")
+    wfkit(cwd, "worker", "--for", "4")
+    assert json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"] == "COMPLETED"
+
+
+def test_bad_input_is_a_clear_error(cwd: Path) -> None:
+    result = wfkit(cwd, "run", "hello", "--input", "[1]")
+    assert result.returncode == 2 and "--input must be a JSON object" in result.stderr
+    result = wfkit(cwd, "run", "hello", "-i", "nobody=1")
+    assert result.returncode == 1 and "unknown input 'nobody'" in result.stderr
+    result = wfkit(cwd, "run", "helo")
+    assert result.returncode == 1 and "did you mean 'hello'?" in result.stderr
