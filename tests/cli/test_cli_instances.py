@@ -134,7 +134,7 @@ def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, err
     assert "paused s1; to go on: wfkit resume s1" in err
     assert json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"] == "SUSPENDED"
