@@ -153,6 +153,7 @@ def test_mutated_definition_never_crashes(text: str) -> None:
 #: CEL keywords and reserved words cannot follow ``steps.`` (checked in the bad corpus).
 # fmt: off
 RESERVED = {
+    "yes", "no", "on", "off",  # YAML 1.1 reads these as booleans where they are not quoted
     "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
     "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
     "void", "while",

@@ -2,22 +2,41 @@
 
 Lower layers cannot import :mod:`wfkit.views` (imports point down only), yet a
 ``Definition`` should draw itself in a notebook. The views layer registers a renderer per
-type here when it is imported (``import wfkit`` does that); until then, and whenever a
+type here when it is imported. ``import wfkit`` names the module that does so with
+:func:`register_renderer_module`, and it is imported on the first display, so that
+programs that never display anything never load it. Until then, and whenever a
 renderer fails, objects fall back to their plain text.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Renderer", "mimebundle", "register_renderer"]
+__all__ = ["Renderer", "mimebundle", "register_renderer", "register_renderer_module"]
 
 Renderer = Callable[[Any], dict[str, Any]]
 
 _log = logging.getLogger(__name__)
 _renderers: dict[type, Renderer] = {}
+_modules: list[str] = []
+
+
+def register_renderer_module(name: str) -> None:
+    """Import module ``name`` (which calls :func:`register_renderer`) on the first display."""
+    if name not in _modules:
+        _modules.append(name)
+
+
+def _load_modules() -> None:
+    while _modules:
+        name = _modules.pop(0)
+        try:
+            importlib.import_module(name)
+        except Exception:  # a display must never break the cell that shows it
+            _log.warning("could not load the renderers of %s", name, exc_info=True)
 
 
 def register_renderer(cls: type, renderer: Renderer) -> None:
@@ -27,6 +46,7 @@ def register_renderer(cls: type, renderer: Renderer) -> None:
 
 def mimebundle(obj: object, fallback_text: str) -> dict[str, Any]:
     """The mime bundle for ``obj``; never raises (a notebook cell must not error on display)."""
+    _load_modules()
     for cls in type(obj).__mro__:
         renderer = _renderers.get(cls)
         if renderer is None:

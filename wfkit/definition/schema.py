@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from wfkit.definition.source import Path, Positions
+from wfkit.definition.document import Path, Positions
 from wfkit.errors import Problem
 
 __all__ = [
