@@ -14,127 +14,150 @@ nothing::
 ``get``, ``terminate``, ``raise_event``, ``purge``, ``pause``, ``resume``) over the same engine.
 """
 
-from wfkit import views as _views  # registers notebook renderers
-from wfkit.definition import (
-    Definition,
-    Duration,
-    Expression,
-    InputSpec,
-    OnError,
-    RetryPolicy,
-    Step,
-    StepKind,
-    Template,
-    WaitSpec,
-    load_schema,
-    schema_text,
-)
-from wfkit.engine.contract import (
-    GetRequest,
-    Metadata,
-    PauseRequest,
-    PurgeRequest,
-    RaiseEventRequest,
-    ResumeRequest,
-    StartRequest,
-    StartResponse,
-    StateResponse,
-    TerminateRequest,
-    Workflow,
-    WorkflowState,
-)
-from wfkit.engine.status import RuntimeStatus, StepStatus
-from wfkit.errors import (
-    ContractError,
-    DefinitionError,
-    ErrNotImplemented,
-    IllegalTransition,
-    InstanceAlreadyExists,
-    InstanceError,
-    InstanceFailed,
-    InstanceNotFound,
-    InvalidInput,
-    InvalidInstanceId,
-    Problem,
-    RenderError,
-    StoreError,
-    UnknownWorkflow,
-    WfkitError,
-)
-from wfkit.graph import (
-    Catalog,
-    EdgeView,
-    GraphView,
-    StepView,
-    build_graph,
-    build_view,
-    load_catalog,
-    load_definition,
-    parse_definition,
-)
-from wfkit.runtime import Instance, Runtime, StepExecutor, StepInfo
-from wfkit.runtime import open_runtime as open
-from wfkit.steps.output import output
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from wfkit.definition.display import register_renderer_module
 
 __version__ = "0.1.0"
 
-del _views
+# Notebook renderers (the views layer) load on the first display, not at import.
+register_renderer_module("wfkit.views")
 
-__all__ = [
-    "Catalog",
-    "ContractError",
-    "Definition",
-    "DefinitionError",
-    "Duration",
-    "EdgeView",
-    "ErrNotImplemented",
-    "Expression",
-    "GetRequest",
-    "GraphView",
-    "IllegalTransition",
-    "InputSpec",
-    "Instance",
-    "InstanceAlreadyExists",
-    "InstanceError",
-    "InstanceFailed",
-    "InstanceNotFound",
-    "InvalidInput",
-    "InvalidInstanceId",
-    "Metadata",
-    "OnError",
-    "PauseRequest",
-    "Problem",
-    "PurgeRequest",
-    "RaiseEventRequest",
-    "RenderError",
-    "ResumeRequest",
-    "RetryPolicy",
-    "Runtime",
-    "RuntimeStatus",
-    "StartRequest",
-    "StartResponse",
-    "StateResponse",
-    "Step",
-    "StepExecutor",
-    "StepInfo",
-    "StepKind",
-    "StepStatus",
-    "StepView",
-    "StoreError",
-    "Template",
-    "TerminateRequest",
-    "UnknownWorkflow",
-    "WaitSpec",
-    "WfkitError",
-    "Workflow",
-    "WorkflowState",
-    "build_graph",
-    "build_view",
-    "load_catalog",
-    "load_definition",
-    "load_schema",
-    "open",
-    "output",
-    "parse_definition",
-    "schema_text",
-]
+#: Public name -> the module that defines it ("module:attribute" when renamed). Loaded on
+#: first use (PEP 562), so that ``import wfkit`` and the ``wfkit`` command start fast.
+_EXPORTS: dict[str, str] = {
+    "Catalog": "wfkit.graph",
+    "ContractError": "wfkit.errors",
+    "Definition": "wfkit.definition",
+    "DefinitionError": "wfkit.errors",
+    "Duration": "wfkit.definition",
+    "EdgeView": "wfkit.graph",
+    "ErrNotImplemented": "wfkit.errors",
+    "Expression": "wfkit.definition",
+    "GetRequest": "wfkit.engine.contract",
+    "GraphView": "wfkit.graph",
+    "IllegalTransition": "wfkit.errors",
+    "InputSpec": "wfkit.definition",
+    "Instance": "wfkit.runtime.api",
+    "InstanceAlreadyExists": "wfkit.errors",
+    "InstanceError": "wfkit.errors",
+    "InstanceFailed": "wfkit.errors",
+    "InstanceNotFound": "wfkit.errors",
+    "InvalidInput": "wfkit.errors",
+    "InvalidInstanceId": "wfkit.errors",
+    "Metadata": "wfkit.engine.contract",
+    "OnError": "wfkit.definition",
+    "PauseRequest": "wfkit.engine.contract",
+    "Problem": "wfkit.errors",
+    "PurgeRequest": "wfkit.engine.contract",
+    "RaiseEventRequest": "wfkit.engine.contract",
+    "RenderError": "wfkit.errors",
+    "ResumeRequest": "wfkit.engine.contract",
+    "RetryPolicy": "wfkit.definition",
+    "Runtime": "wfkit.runtime.api",
+    "RuntimeStatus": "wfkit.engine.status",
+    "StartRequest": "wfkit.engine.contract",
+    "StartResponse": "wfkit.engine.contract",
+    "StateResponse": "wfkit.engine.contract",
+    "Step": "wfkit.definition",
+    "StepExecutor": "wfkit.runtime.executor",
+    "StepInfo": "wfkit.runtime.api",
+    "StepKind": "wfkit.definition",
+    "StepStatus": "wfkit.engine.status",
+    "StepView": "wfkit.graph",
+    "StoreError": "wfkit.errors",
+    "Template": "wfkit.definition",
+    "TerminateRequest": "wfkit.engine.contract",
+    "UnknownWorkflow": "wfkit.errors",
+    "WaitSpec": "wfkit.definition",
+    "WfkitError": "wfkit.errors",
+    "Workflow": "wfkit.engine.contract",
+    "WorkflowState": "wfkit.engine.contract",
+    "build_graph": "wfkit.graph",
+    "build_view": "wfkit.graph",
+    "load_catalog": "wfkit.graph",
+    "load_definition": "wfkit.graph",
+    "load_schema": "wfkit.definition",
+    "open": "wfkit.runtime.api:open_runtime",
+    "output": "wfkit.steps.output",
+    "parse_definition": "wfkit.graph",
+    "schema_text": "wfkit.definition",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module 'wfkit' has no attribute {name!r}")
+    module, _, attribute = where.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from wfkit.definition import Definition as Definition
+    from wfkit.definition import Duration as Duration
+    from wfkit.definition import Expression as Expression
+    from wfkit.definition import InputSpec as InputSpec
+    from wfkit.definition import OnError as OnError
+    from wfkit.definition import RetryPolicy as RetryPolicy
+    from wfkit.definition import Step as Step
+    from wfkit.definition import StepKind as StepKind
+    from wfkit.definition import Template as Template
+    from wfkit.definition import WaitSpec as WaitSpec
+    from wfkit.definition import load_schema as load_schema
+    from wfkit.definition import schema_text as schema_text
+    from wfkit.engine.contract import GetRequest as GetRequest
+    from wfkit.engine.contract import Metadata as Metadata
+    from wfkit.engine.contract import PauseRequest as PauseRequest
+    from wfkit.engine.contract import PurgeRequest as PurgeRequest
+    from wfkit.engine.contract import RaiseEventRequest as RaiseEventRequest
+    from wfkit.engine.contract import ResumeRequest as ResumeRequest
+    from wfkit.engine.contract import StartRequest as StartRequest
+    from wfkit.engine.contract import StartResponse as StartResponse
+    from wfkit.engine.contract import StateResponse as StateResponse
+    from wfkit.engine.contract import TerminateRequest as TerminateRequest
+    from wfkit.engine.contract import Workflow as Workflow
+    from wfkit.engine.contract import WorkflowState as WorkflowState
+    from wfkit.engine.status import RuntimeStatus as RuntimeStatus
+    from wfkit.engine.status import StepStatus as StepStatus
+    from wfkit.errors import ContractError as ContractError
+    from wfkit.errors import DefinitionError as DefinitionError
+    from wfkit.errors import ErrNotImplemented as ErrNotImplemented
+    from wfkit.errors import IllegalTransition as IllegalTransition
+    from wfkit.errors import InstanceAlreadyExists as InstanceAlreadyExists
+    from wfkit.errors import InstanceError as InstanceError
+    from wfkit.errors import InstanceFailed as InstanceFailed
+    from wfkit.errors import InstanceNotFound as InstanceNotFound
+    from wfkit.errors import InvalidInput as InvalidInput
+    from wfkit.errors import InvalidInstanceId as InvalidInstanceId
+    from wfkit.errors import Problem as Problem
+    from wfkit.errors import RenderError as RenderError
+    from wfkit.errors import StoreError as StoreError
+    from wfkit.errors import UnknownWorkflow as UnknownWorkflow
+    from wfkit.errors import WfkitError as WfkitError
+    from wfkit.graph import Catalog as Catalog
+    from wfkit.graph import EdgeView as EdgeView
+    from wfkit.graph import GraphView as GraphView
+    from wfkit.graph import StepView as StepView
+    from wfkit.graph import build_graph as build_graph
+    from wfkit.graph import build_view as build_view
+    from wfkit.graph import load_catalog as load_catalog
+    from wfkit.graph import load_definition as load_definition
+    from wfkit.graph import parse_definition as parse_definition
+    from wfkit.runtime.api import Instance as Instance
+    from wfkit.runtime.api import Runtime as Runtime
+    from wfkit.runtime.api import StepInfo as StepInfo
+    from wfkit.runtime.api import open_runtime as open  # noqa: F401 - exported by __getattr__
+    from wfkit.runtime.executor import StepExecutor as StepExecutor
+    from wfkit.steps.output import output as output
