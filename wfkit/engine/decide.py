@@ -25,18 +25,23 @@ from wfkit.engine.history import (
     ExecutionCompleted,
     ExecutionResumed,
     ExecutionSuspended,
+    ExecutionTerminated,
     Failure,
     HistoryEvent,
     StepFailed,
     StepSkipped,
     StepStarted,
+    SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
     TimerCreated,
+    TimerFired,
 )
 from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
+from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
 from wfkit.engine.status import StepStatus
 
@@ -74,13 +79,40 @@ class _Out:
 
     state: InstanceState
     now: float
+    progress: Progress
     events: list[HistoryEvent] = field(default_factory=list)
 
     def emit(self, event: HistoryEvent) -> None:
-        at = event.at if event.at else self.now
-        event = replace(event, seq=self.state.version + 1, at=at)
+        object.__setattr__(event, "seq", self.state.version + 1)  # events are fresh here
+        if not event.at:
+            object.__setattr__(event, "at", self.now)
         apply(self.state, event)
         self.events.append(event)
+        self._touch(event)
+
+    def _touch(self, event: HistoryEvent) -> None:
+        state, progress = self.state, self.progress
+        if isinstance(event, ExecutionCompleted | ExecutionTerminated):
+            state.derived = None  # every step may have changed; rebuilt when needed
+            return
+        if isinstance(event, TimerFired):
+            progress.fired.add(event.timer_id)
+            return
+        sid = getattr(event, "step", None)
+        if sid is None and isinstance(
+            event, SubOrchestrationInstanceCompleted | SubOrchestrationInstanceFailed
+        ):
+            where = state.children.get(event.child_id)
+            sid = where[0] if where else None
+        if sid:
+            progress.touch(state, sid)
+
+
+def _progress(plan: WorkflowPlan, state: InstanceState) -> Progress:
+    found = state.derived
+    if not isinstance(found, Progress) or found.plan is not plan:
+        found = state.derived = Progress(plan, state)
+    return found
 
 
 def advance(
@@ -91,14 +123,16 @@ def advance(
     now: float | None = None,
 ) -> Decision:
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path)."""
-    incoming = list(new_events)
+    incoming = [replace(e) for e in new_events]  # emit() numbers its own copies
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock)
+    out = _Out(state, clock, progress=_progress(plan, state))
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
     for _ in range(_MAX_ROUNDS):
         count = len(out.events)
+        if state.derived is None:
+            out.progress = _progress(plan, state)
         _react(plan, out)
         if len(out.events) == count:
             break
@@ -123,47 +157,39 @@ def _react(plan: WorkflowPlan, out: _Out) -> None:
     if not state.suspended:
         _fire_timers(plan, out)
         _consume_events(plan, out)
-    failing = _failing_step(plan, state) is not None
-    if not _phase_done(plan.main, state, failing):
+    failing = _failing_step(plan, out.progress) is not None
+    if not _phase_done(out.progress, False, failing):
         if not state.suspended and not failing:
-            _schedule(plan, out, plan.main, "RUNNING")
+            _schedule(plan, out, False, "RUNNING")
         return
     outcome = "FAILED" if failing else "COMPLETED"
-    if not _phase_done(plan.final, state, False):
+    if not _phase_done(out.progress, True, False):
         if not state.suspended:
-            _schedule(plan, out, plan.final, outcome)
+            _schedule(plan, out, True, outcome)
         return
     _complete(plan, out, outcome)
 
 
-def _failing_step(plan: WorkflowPlan, state: InstanceState) -> str | None:
-    for sid in plan.main:
-        step = state.steps.get(sid)
-        if step and step.status is StepStatus.FAILED and plan.spec(sid).on_error is OnError.FAIL:
-            return sid
-    return None
+def _failing_step(plan: WorkflowPlan, progress: Progress) -> str | None:
+    """The first main step that failed with ``on_error: fail``, if any."""
+    failed = [s for s in progress.failing if plan.spec(s).on_error is OnError.FAIL]
+    return min(failed, key=plan.order.__getitem__) if failed else None
 
 
-def _phase_done(order: tuple[str, ...], state: InstanceState, failing: bool) -> bool:
+def _phase_done(progress: Progress, final: bool, failing: bool) -> bool:
     """Whether a phase is over: every step settled, or (when failing) no work running.
 
     A failing instance starts nothing new, lets running tasks and children finish, and
     abandons what only waits (events, sleeps, retry timers)."""
-    for sid in order:
-        step = state.steps.get(sid)
-        if step is None or not step.status.is_terminal:
-            if not failing:
-                return False
-            if step is not None and any(t.phase == "running" for t in step.tasks):
-                return False
-    return True
+    if progress.unsettled[final] == 0:
+        return True
+    return failing and progress.running[final] == 0
 
 
 def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
-    for sid, step in list(out.state.steps.items()):
-        for task in step.tasks:
-            if task.phase == "failed_attempt":
-                _retry_or_fail(plan.spec(sid), task, out)
+    for sid, index in sorted(out.progress.failed_attempts, key=lambda f: plan.order[f[0]]):
+        step = out.state.steps[sid]
+        _retry_or_fail(plan.spec(sid), step.task(index), out)
 
 
 def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
@@ -190,9 +216,9 @@ def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
 
 def _fire_timers(plan: WorkflowPlan, out: _Out) -> None:
     state = out.state
-    for timer in sorted(state.timers.values(), key=lambda t: t.timer_id):
-        if not timer.fired:
-            continue
+    fired, out.progress.fired = sorted(out.progress.fired), set()
+    for timer_id in fired:
+        timer = state.timers[timer_id]
         step = state.steps.get(timer.step)
         if step is None or not step.tasks:
             continue
@@ -228,10 +254,11 @@ def _consume_events(plan: WorkflowPlan, out: _Out) -> None:
     if not buffered:
         return
     waiters: list[tuple[int, Step, TaskState]] = []
-    for sid, step in state.steps.items():
-        spec = plan.spec(sid)
-        if spec.kind is not StepKind.WAIT:
+    for sid in plan.waits:
+        step = state.steps.get(sid)
+        if step is None:
             continue
+        spec = plan.spec(sid)
         for task in step.tasks:
             if task.phase == "waiting" and task.timer is None:
                 waiters.append((task.waiting_since, spec, task))
@@ -252,17 +279,17 @@ def _consume_events(plan: WorkflowPlan, out: _Out) -> None:
                 break
 
 
-def _schedule(plan: WorkflowPlan, out: _Out, order: tuple[str, ...], wf_status: str) -> None:
+def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> None:
     state = out.state
     limit = plan.definition.concurrency or 1_000_000
-    active = sum(1 for s in state.steps.values() for t in s.tasks if t.active)
+    active = out.progress.active
     started = False
-    for sid in order:
+    for sid in out.progress.candidates():
+        if plan.is_final(sid) != final:
+            continue
         spec = plan.spec(sid)
         step = state.step(sid)
         if step.status is StepStatus.PENDING:
-            if not _deps_done(plan, state, spec):
-                continue
             if spec.pause_before and not step.breakpoint_passed:
                 out.emit(ExecutionSuspended(reason="breakpoint", step=sid))
                 return
@@ -284,21 +311,11 @@ def _schedule(plan: WorkflowPlan, out: _Out, order: tuple[str, ...], wf_status: 
         out.emit(ExecutionSuspended(reason="step"))
 
 
-def _deps_done(plan: WorkflowPlan, state: InstanceState, spec: Step) -> bool:
-    for dep in spec.depends_on:
-        if spec.is_finally and dep in plan.definition.steps:
-            continue  # main steps are all settled before any finally step runs
-        step = state.steps.get(dep)
-        if step is None or not step.status.is_terminal:
-            return False
-    return True
-
-
 def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bool:
     """Evaluate ``when`` and ``foreach``; emit StepSkipped, StepStarted or a failure.
 
     Returns whether the step started (so its tasks may be scheduled now)."""
-    context = _context(plan, out.state, spec.refs, wf_status)
+    context = _context(plan, out.state, spec.refs, wf_status, spec.id)
     try:
         if spec.when is not None and not _truthy(spec.when.evaluate(context)):
             out.emit(StepSkipped(step=spec.id, reason="when"))
@@ -319,9 +336,9 @@ def _start_task(
     plan: WorkflowPlan, out: _Out, spec: Step, task: TaskState, attempt: int, wf_status: str = ""
 ) -> None:
     state = out.state
-    status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, state))
+    status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, out.progress))
     step = state.step(spec.id)
-    context = _context(plan, state, spec.refs, status)
+    context = _context(plan, state, spec.refs, status, spec.id)
     if task.index is not None and step.items is not None:
         context["item"] = step.items[task.index]
         context["index"] = task.index
@@ -364,8 +381,8 @@ def _timer(sid: str, index: int | None, attempt: int, fire_at: float, purpose: s
     return TimerCreated(fire_at=fire_at, purpose=purpose, step=sid, index=index, attempt=attempt)
 
 
-def _outcome(plan: WorkflowPlan, state: InstanceState) -> str:
-    return "FAILED" if _failing_step(plan, state) else "COMPLETED"
+def _outcome(plan: WorkflowPlan, progress: Progress) -> str:
+    return "FAILED" if _failing_step(plan, progress) else "COMPLETED"
 
 
 def _expression_failed(
@@ -388,7 +405,7 @@ def _describe(exc: Exception) -> str:
 def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
     state = out.state
     failed_final = next((s for s in plan.final if state.step(s).status is StepStatus.FAILED), None)
-    failed = _failing_step(plan, state) or failed_final
+    failed = _failing_step(plan, out.progress) or failed_final
     if failed is not None:
         step = state.step(failed)
         cause = step.failure or Failure("Error", "")
@@ -398,7 +415,7 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
     template = plan.definition.output
     try:
         output = _render(
-            template, _context(plan, state, template.steps if template else (), outcome)
+            template, _context(plan, state, template.steps if template else (), outcome, "")
         )
     except Exception as exc:
         failure = Failure(
@@ -410,20 +427,26 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
 
 
 def _context(
-    plan: WorkflowPlan, state: InstanceState, refs: Iterable[str], wf_status: str
+    plan: WorkflowPlan, state: InstanceState, refs: Iterable[str], wf_status: str, who: str
 ) -> dict[str, Any]:
-    steps = {}
-    for sid in refs:
-        step = state.steps.get(sid)
-        steps[sid] = {
-            "output": step.output if step else None,
-            "status": (step.status if step else StepStatus.PENDING).value,
-        }
-    return {
-        "inputs": state.input if isinstance(state.input, dict) else {},
-        "steps": steps,
-        "workflow": {"id": state.instance_id, "name": state.name, "status": wf_status},
-    }
+    """What expressions of step ``who`` (or of the output, for ``""``) may read; only the
+    names they use, since CEL converts the whole context on every evaluation."""
+    roots = plan.roots.get(who, frozenset())
+    context: dict[str, Any] = {}
+    if "steps" in roots:
+        steps = {}
+        for sid in refs:
+            step = state.steps.get(sid)
+            steps[sid] = {
+                "output": step.output if step else None,
+                "status": (step.status if step else StepStatus.PENDING).value,
+            }
+        context["steps"] = steps
+    if "inputs" in roots:
+        context["inputs"] = state.input if isinstance(state.input, dict) else {}
+    if "workflow" in roots:
+        context["workflow"] = {"id": state.instance_id, "name": state.name, "status": wf_status}
+    return context
 
 
 def _render(template: Template | None, context: dict[str, Any]) -> Any:

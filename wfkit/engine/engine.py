@@ -55,6 +55,7 @@ class EngineSettings:
 class _Owned:
     plan: WorkflowPlan
     state: InstanceState
+    stored_status: str = ""
 
 
 @dataclass(order=True)
@@ -257,7 +258,7 @@ class Engine:
             return
         state = replay(instance_id, load_history(self.store, instance_id))
         with self._lock:
-            self._owned[instance_id] = _Owned(plan, state)
+            self._owned[instance_id] = _Owned(plan, state, row.status)
             self._pending.setdefault(instance_id, [])
             self._wake.notify()
         self._perform(instance_id, act.recovery_actions(plan, state))
@@ -265,8 +266,9 @@ class Engine:
     def _renew(self) -> None:
         if not self._owned:
             return
-        kept = set(self.store.renew(self.owner, list(self._owned), self.settings.lease_seconds))
-        for instance_id in [i for i in self._owned if i not in kept]:
+        asked = list(self._owned)  # adopt() may add instances meanwhile: judge only these
+        kept = set(self.store.renew(self.owner, asked, self.settings.lease_seconds))
+        for instance_id in [i for i in asked if i not in kept]:
             _log.warning("lost the lease of %s to another worker", instance_id)
             self.runner.cancel(instance_id)
             self._drop(instance_id)
@@ -282,11 +284,17 @@ class Engine:
         owned = self._owned.get(instance_id)
         if owned is None:
             return
-        if self.store.get(instance_id) is None:  # purged under us
+        foreign = load_history(self.store, instance_id, after=owned.state.version)
+        # Read after the history: a row newer than it makes our next append conflict (and
+        # start over), an equal one tells the status the appender left in the store.
+        row = self.store.get(instance_id)
+        if row is None:  # purged under us
             self.runner.cancel(instance_id)
             self._drop(instance_id)
             return
-        foreign = load_history(self.store, instance_id, after=owned.state.version)
+        owned.stored_status = (
+            row.status if row.version == owned.state.version + len(foreign) else ""
+        )
         for event in foreign:
             apply(owned.state, event)
         local = [
@@ -312,7 +320,12 @@ class Engine:
             if not decision.events:
                 continue
             rows = event_rows(decision.events)
-            batch.append((instance_id, version, rows, update_for(owned.plan, owned.state)))
+            update = update_for(owned.plan, owned.state)
+            if update.status == owned.stored_status:
+                update.status = None  # unchanged: spare the store rewriting its indexes
+            else:
+                owned.stored_status = update.status or owned.stored_status
+            batch.append((instance_id, version, rows, update))
             decided.append((instance_id, events, decision))
         if not batch:
             return
@@ -333,6 +346,7 @@ class Engine:
         if owned is None:
             return
         owned.state = replay(instance_id, load_history(self.store, instance_id))
+        owned.stored_status = ""  # not known after a conflict: send it with the next append
         with self._lock:
             self._pending.setdefault(instance_id, [])[:0] = events
             self._wake.notify()

@@ -271,18 +271,27 @@ EVENT_TYPES: dict[str, type[HistoryEvent]] = {
 }
 
 
+#: Stored fields of each event type (``seq`` and ``at`` are columns of the row instead).
+_FIELDS: dict[type[HistoryEvent], tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.name not in ("seq", "at"))
+    for cls in EVENT_TYPES.values()
+}
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 class HistoryDecodeError(WfkitError):
     """A stored history record cannot be read (unknown type or newer schema)."""
 
 
 def encode_event(event: HistoryEvent) -> str:
     """The JSON text stored for ``event`` (without ``seq``, which is the row's key)."""
-    data = asdict(event)
-    data.pop("seq", None)
-    data.pop("at", None)
-    data = {k: v for k, v in data.items() if v is not None}
+    data: dict[str, Any] = {}
+    for name in _FIELDS[type(event)]:
+        value = getattr(event, name)
+        if value is not None:
+            data[name] = asdict(value) if isinstance(value, Failure) else value
     data["v"] = SCHEMA_VERSION
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return _dumps(data)
 
 
 def decode_event(type_name: str, at: float, seq: int, text: str) -> HistoryEvent:

@@ -1,10 +1,16 @@
-"""A definition prepared for the engine: steps in dependency order."""
+"""A definition prepared for the engine: steps in dependency order, with their links.
+
+Everything here is computed once per definition, so that deciding never walks the whole
+definition to find what a step waits for or what waits for it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from wfkit.definition.expressions import Expression, Template
 from wfkit.definition.model import Definition, Step, StepKind
 
 __all__ = ["RUNNER_KINDS", "WorkflowPlan"]
@@ -15,36 +21,96 @@ RUNNER_KINDS = frozenset({StepKind.CALL, StepKind.SHELL, StepKind.NOTEBOOK})
 
 @dataclass(frozen=True)
 class WorkflowPlan:
-    """A definition prepared for deciding: steps in dependency order (file order within)."""
+    """A definition prepared for deciding.
+
+    ``main`` and ``final`` list the steps and the ``finally`` steps in dependency order
+    (file order among equals). ``waits_for[s]`` are the steps ``s`` must see settled
+    before it may start, within its own phase (finally steps start after every main
+    step anyway); ``unblocks[s]`` is the reverse.
+    """
 
     definition: Definition
     main: tuple[str, ...]
     final: tuple[str, ...]
+    order: Mapping[str, int] = field(default_factory=dict)
+    waits_for: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unblocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    waits: tuple[str, ...] = ()
+    roots: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """The names (inputs, steps, workflow, item, index) each step's expressions read;
+    the key ``""`` holds those of the workflow's output."""
 
     @staticmethod
     def of(definition: Definition) -> WorkflowPlan:
+        main = _ordered(definition.steps)
+        final = _ordered(definition.finally_steps)
+        order = {sid: i for i, sid in enumerate((*main, *final))}
+        waits_for: dict[str, tuple[str, ...]] = {}
+        unblocks: dict[str, list[str]] = {sid: [] for sid in order}
+        for phase in (definition.steps, definition.finally_steps):
+            for sid, step in phase.items():
+                deps = tuple(
+                    sorted((d for d in step.depends_on if d in phase), key=order.__getitem__)
+                )
+                waits_for[sid] = deps
+                for dep in deps:
+                    unblocks[dep].append(sid)
         return WorkflowPlan(
             definition,
-            _ordered(definition.steps),
-            _ordered(definition.finally_steps),
+            main,
+            final,
+            order,
+            waits_for,
+            {sid: tuple(sorted(v, key=order.__getitem__)) for sid, v in unblocks.items()},
+            tuple(s.id for s in definition.all_steps().values() if s.kind is StepKind.WAIT),
+            {
+                "": _roots(definition.output),
+                **{
+                    sid: _roots(step.when, step.foreach, step.with_, step.env)
+                    for sid, step in definition.all_steps().items()
+                },
+            },
         )
 
     def spec(self, step_id: str) -> Step:
         steps = self.definition.steps
         return steps[step_id] if step_id in steps else self.definition.finally_steps[step_id]
 
+    def is_final(self, step_id: str) -> bool:
+        return step_id in self.definition.finally_steps
 
-def _ordered(steps: Any) -> tuple[str, ...]:
-    ids = list(steps)
+
+def _roots(*parts: Expression | Template | None) -> frozenset[str]:
+    found: set[str] = set()
+    for part in parts:
+        if isinstance(part, Expression):
+            found |= part.roots
+        elif isinstance(part, Template):
+            for expression in part.expressions():
+                found |= expression.roots
+    return frozenset(found)
+
+
+def _ordered(steps: Mapping[str, Step]) -> tuple[str, ...]:
+    """Kahn's algorithm, taking the earliest step in the file among those ready."""
+    position = {sid: i for i, sid in enumerate(steps)}
+    waiting = {sid: 0 for sid in steps}
+    dependents: dict[str, list[str]] = {}
+    for sid, step in steps.items():
+        for dep in step.depends_on:
+            if dep in steps:
+                waiting[sid] += 1
+                dependents.setdefault(dep, []).append(sid)
+    ready = [(position[sid], sid) for sid, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
     done: list[str] = []
-    seen: set[str] = set()
-    while len(done) < len(ids):
-        progressed = False
-        for sid in ids:
-            if sid not in seen and all(d in seen or d not in steps for d in steps[sid].depends_on):
-                seen.add(sid)
-                done.append(sid)
-                progressed = True
-        if not progressed:  # a cycle: definitions are checked at load, so never here
-            raise ValueError(f"steps form a cycle among {sorted(set(ids) - seen)}")
+    while ready:
+        _, sid = heapq.heappop(ready)
+        done.append(sid)
+        for nxt in dependents.get(sid, ()):
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, (position[nxt], nxt))
+    if len(done) != len(steps):  # a cycle: definitions are checked at load, so never here
+        raise ValueError(f"steps form a cycle among {sorted(set(steps) - set(done))}")
     return tuple(done)

@@ -132,6 +132,9 @@ class InstanceState:
     events: list[EventRaised] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)
     children: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    #: Derived counters kept by the decider (a :class:`wfkit.engine.progress.Progress`);
+    #: rebuilt from the rest whenever missing, never stored.
+    derived: Any = field(default=None, repr=False, compare=False)
 
     @property
     def is_terminal(self) -> bool:

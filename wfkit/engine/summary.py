@@ -7,7 +7,6 @@ Computed from the folded state at each commit and stored with the instance, so t
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from wfkit.engine.contract import (
@@ -20,6 +19,7 @@ from wfkit.engine.contract import (
     WFKIT_PREFIX,
 )
 from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.progress import Progress
 from wfkit.engine.protocols import InstanceUpdate
 from wfkit.engine.state import InstanceState
 from wfkit.engine.status import RuntimeStatus, StepStatus
@@ -32,6 +32,13 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
 
 
+def _progress(plan: WorkflowPlan, state: InstanceState) -> Progress:
+    found = state.derived
+    if not isinstance(found, Progress) or found.plan is not plan:
+        found = state.derived = Progress(plan, state)
+    return found
+
+
 def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
     """A short line for people: what the instance is doing or waiting for."""
     if state.status is RuntimeStatus.SUSPENDED:
@@ -42,26 +49,25 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
         return "paused"
     if state.is_terminal:
         return state.status.value.lower()
+    progress = _progress(plan, state)
     waiting = [
         f"event {plan.spec(sid).target.event!r}"
-        for sid, step in state.steps.items()
-        if step.status is StepStatus.WAITING and plan.spec(sid).kind.value == "wait"
+        for sid in plan.waits
+        if progress.shares[sid].status is StepStatus.WAITING
     ]
     if waiting:
         return "waiting for " + ", ".join(waiting)
-    running = [sid for sid, step in state.steps.items() if step.status is StepStatus.RUNNING]
+    running = progress.in_status(StepStatus.RUNNING)
     return ("running " + ", ".join(running)) if running else state.status.value.lower()
 
 
-def _steps_in(state: InstanceState, status: StepStatus) -> str:
-    return ",".join(sid for sid, step in state.steps.items() if step.status is status)
-
-
-def properties(plan: WorkflowPlan, state: InstanceState) -> dict[str, str]:
+def properties(
+    plan: WorkflowPlan, state: InstanceState, status_line: str | None = None
+) -> dict[str, str]:
     """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``."""
     props = {
         PROP_INPUT: dumps(state.input),
-        PROP_CUSTOM_STATUS: custom_status(plan, state),
+        PROP_CUSTOM_STATUS: status_line if status_line is not None else custom_status(plan, state),
     }
     if state.status is RuntimeStatus.COMPLETED:
         props[PROP_OUTPUT] = dumps(state.output)
@@ -72,30 +78,26 @@ def properties(plan: WorkflowPlan, state: InstanceState) -> dict[str, str]:
         props[PROP_FAILURE_ERROR_TYPE] = state.failure.type
         props[PROP_FAILURE_ERROR_MESSAGE] = state.failure.message
         props[PROP_FAILURE_STACK_TRACE] = state.failure.stack_trace
-    every = (*plan.main, *plan.final)
-    total = len(every)
-    counts = Counter(state.step_status(sid).value for sid in every)
+    progress = _progress(plan, state)
+    failed = progress.in_status(StepStatus.FAILED) if progress.counts[StepStatus.FAILED] else []
     ours = {
         "definition_hash": state.definition_hash,
-        "steps.total": str(total),
-        **{f"steps.{status.value}": str(counts.get(status.value, 0)) for status in StepStatus},
-        "steps.running_now": _steps_in(state, StepStatus.RUNNING),
-        "steps.waiting_now": _steps_in(state, StepStatus.WAITING),
+        "steps.total": str(len(progress.shares)),
+        **{f"steps.{status.value}": str(progress.counts[status]) for status in StepStatus},
+        "steps.running_now": ",".join(progress.in_status(StepStatus.RUNNING))
+        if progress.counts[StepStatus.RUNNING]
+        else "",
+        "steps.waiting_now": ",".join(progress.in_status(StepStatus.WAITING))
+        if progress.counts[StepStatus.WAITING]
+        else "",
         "paused_at": state.suspended_at_step or "",
         "pause_reason": state.suspend_reason or "",
         "parent_id": state.parent_id or "",
-        "failed_step": _failed_step(state),
-        "events_buffered": str(len(state.buffered_events())),
+        "failed_step": failed[0] if failed else "",
+        "events_buffered": str(len(state.events) - len(state.consumed)),
     }
     props.update({WFKIT_PREFIX + key: value for key, value in ours.items()})
     return props
-
-
-def _failed_step(state: InstanceState) -> str:
-    for sid, step in state.steps.items():
-        if step.status is StepStatus.FAILED:
-            return sid
-    return ""
 
 
 def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
@@ -109,11 +111,12 @@ def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
                 "stack_trace": state.failure.stack_trace,
             }
         )
+    line = custom_status(plan, state)
     return InstanceUpdate(
         status=state.status.value,
         updated_at=state.updated_at,
         output=dumps(state.output) if state.status is RuntimeStatus.COMPLETED else None,
         failure=failure,
-        custom_status=custom_status(plan, state),
-        properties=dumps(properties(plan, state)),
+        custom_status=line,
+        properties=dumps(properties(plan, state, line)),
     )

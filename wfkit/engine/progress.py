@@ -1,0 +1,133 @@
+"""Counters over an instance's steps, kept up to date one event at a time.
+
+Deciding what happens next needs to know which steps are ready, how many tasks are
+active, which attempts failed, whether a phase is over. Scanning every step for that on
+every event makes a long chain quadratic; instead each event refreshes only the steps it
+touched (:meth:`Progress.touch`), and the counters follow. A :class:`Progress` is derived
+data: it is built from the state and plan whenever one is missing, never stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.state import InstanceState, StepState
+from wfkit.engine.status import StepStatus
+
+__all__ = ["Progress"]
+
+
+@dataclass(frozen=True)
+class _Share:
+    """What one step contributes to the counters."""
+
+    status: StepStatus
+    active: int
+    running: int
+    pending_tasks: bool
+    failed_attempts: tuple[int | None, ...]
+
+
+_NOTHING = _Share(StepStatus.PENDING, 0, 0, False, ())
+
+
+def _share_of(step: StepState | None, status: StepStatus) -> _Share:
+    if step is None or not step.tasks:
+        return _Share(status, 0, 0, False, ())
+    active = running = 0
+    pending = False
+    failed: list[int | None] = []
+    for task in step.tasks:
+        phase = task.phase
+        if phase == "running":
+            active += 1
+            running += 1
+        elif phase in ("waiting", "failed_attempt"):
+            active += 1
+            if phase == "failed_attempt":
+                failed.append(task.index)
+        elif phase == "pending":
+            pending = True
+    return _Share(status, active, running, pending, tuple(failed))
+
+
+class Progress:
+    """Ready steps, active tasks, failed attempts and status counts of one instance."""
+
+    def __init__(self, plan: WorkflowPlan, state: InstanceState) -> None:
+        self.plan = plan
+        self.shares: dict[str, _Share] = {}
+        self.counts: Counter[StepStatus] = Counter()
+        self.by_status: dict[StepStatus, set[str]] = {status: set() for status in StepStatus}
+        self.unsettled = {False: 0, True: 0}
+        self.running = {False: 0, True: 0}
+        self.active = 0
+        self.remaining: dict[str, int] = {}
+        self.ready: set[str] = set()
+        self.open: set[str] = set()
+        self.failed_attempts: set[tuple[str, int | None]] = set()
+        self.failing: set[str] = set()
+        self.fired: set[int] = {t.timer_id for t in state.timers.values() if t.fired}
+        every = (*plan.main, *plan.final)
+        for sid in every:
+            self.counts[StepStatus.PENDING] += 1
+            self.by_status[StepStatus.PENDING].add(sid)
+            self.unsettled[plan.is_final(sid)] += 1
+            self.shares[sid] = _NOTHING
+            self.remaining[sid] = len(plan.waits_for[sid])
+        for sid in every:
+            if self.remaining[sid] == 0:
+                self.ready.add(sid)
+        for sid in every:
+            self.touch(state, sid)
+
+    def touch(self, state: InstanceState, sid: str) -> None:
+        """Refresh the counters after step ``sid`` may have changed."""
+        old = self.shares.get(sid)
+        if old is None:
+            return
+        step = state.steps.get(sid)
+        status = step.status if step is not None else state.step_status(sid)
+        new = _share_of(step, status)
+        if new == old:
+            return
+        self.shares[sid] = new
+        final = self.plan.is_final(sid)
+        self.counts[old.status] -= 1
+        self.counts[new.status] += 1
+        self.by_status[old.status].discard(sid)
+        self.by_status[new.status].add(sid)
+        self.active += new.active - old.active
+        was_settled, settled = old.status.is_terminal, new.status.is_terminal
+        self.running[final] += (new.running if not settled else 0) - (
+            old.running if not was_settled else 0
+        )
+        for index in old.failed_attempts:
+            self.failed_attempts.discard((sid, index))
+        for index in new.failed_attempts:
+            self.failed_attempts.add((sid, index))
+        if new.pending_tasks and new.status in (StepStatus.RUNNING, StepStatus.WAITING):
+            self.open.add(sid)
+        else:
+            self.open.discard(sid)
+        if new.status is not StepStatus.PENDING:
+            self.ready.discard(sid)
+        if new.status is StepStatus.FAILED and not final:
+            self.failing.add(sid)  # decide keeps those with on_error: fail
+        if settled and not was_settled:
+            self.unsettled[final] -= 1
+            for nxt in self.plan.unblocks[sid]:
+                self.remaining[nxt] -= 1
+                if self.remaining[nxt] == 0 and self.shares[nxt].status is StepStatus.PENDING:
+                    self.ready.add(nxt)
+
+    def candidates(self) -> list[str]:
+        """Steps that might start now or start more tasks, in plan order."""
+        order = self.plan.order
+        return sorted(self.ready | self.open, key=order.__getitem__)
+
+    def in_status(self, status: StepStatus) -> list[str]:
+        """The steps with this status, in plan order (for summaries)."""
+        return sorted(self.by_status[status], key=self.plan.order.__getitem__)
