@@ -192,6 +192,11 @@ class Engine:
         with self._committed:
             self._committed.wait(timeout)
 
+    def known_status(self, instance_id: str) -> str | None:
+        """The status this engine last committed for an owned instance (no store read)."""
+        owned = self._owned.get(instance_id)
+        return owned.state.status.value if owned is not None else None
+
     # -- the loop -------------------------------------------------------------------------
 
     def _run(self) -> None:

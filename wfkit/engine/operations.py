@@ -178,17 +178,19 @@ class Workflows:
         Raises :class:`TimeoutError` after ``timeout`` seconds."""
         done = until or (lambda row: RuntimeStatus(row.status).is_terminal)
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen: str | None = None
         while True:
-            row = self._row(instance_id)
-            if done(row):
-                return row
+            known = self.engine.known_status(instance_id)
+            if seen is None or known is None or known != seen:
+                row = self._row(instance_id)  # read the store only when something changed
+                if done(row):
+                    return row
+                seen = self.engine.known_status(instance_id) and row.status
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise TimeoutError(
-                    f"workflow {instance_id!r} is still {row.status} after {timeout} s"
-                )
+                raise TimeoutError(f"workflow {instance_id!r} is still {seen} after {timeout} s")
             pause = 0.05 if left is None else min(0.05, left)
-            if self.engine.owns(instance_id):
+            if known is not None:
                 self.engine.wait_committed(pause)
             else:
                 time.sleep(pause)
