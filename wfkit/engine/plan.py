@@ -6,12 +6,12 @@ definition to find what a step waits for or what waits for it.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wfkit.definition.expressions import Expression, Template
 from wfkit.definition.model import Definition, Step, StepKind
+from wfkit.graph.order import topological_order
 
 __all__ = ["RUNNER_KINDS", "WorkflowPlan"]
 
@@ -92,25 +92,9 @@ def _roots(*parts: Expression | Template | None) -> frozenset[str]:
 
 
 def _ordered(steps: Mapping[str, Step]) -> tuple[str, ...]:
-    """Kahn's algorithm, taking the earliest step in the file among those ready."""
-    position = {sid: i for i, sid in enumerate(steps)}
-    waiting = {sid: 0 for sid in steps}
-    dependents: dict[str, list[str]] = {}
-    for sid, step in steps.items():
-        for dep in step.depends_on:
-            if dep in steps:
-                waiting[sid] += 1
-                dependents.setdefault(dep, []).append(sid)
-    ready = [(position[sid], sid) for sid, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    done: list[str] = []
-    while ready:
-        _, sid = heapq.heappop(ready)
-        done.append(sid)
-        for nxt in dependents.get(sid, ()):
-            waiting[nxt] -= 1
-            if waiting[nxt] == 0:
-                heapq.heappush(ready, (position[nxt], nxt))
-    if len(done) != len(steps):  # a cycle: definitions are checked at load, so never here
-        raise ValueError(f"steps form a cycle among {sorted(set(steps) - set(done))}")
-    return tuple(done)
+    """Dependency order, the earliest step in the file first among those ready."""
+    edges = ((dep, sid) for sid, step in steps.items() for dep in step.depends_on)
+    found = topological_order(list(steps), edges)
+    if found is None:  # definitions are checked for cycles when they load: never here
+        raise ValueError(f"steps of {list(steps)[:5]}... form a cycle")
+    return tuple(found)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit.definition.model import Definition, Step, StepKind
 from wfkit.errors import Problem
+from wfkit.graph.order import topological_order
 from wfkit.graph.view import EdgeView, GraphView, StepView
 
 if TYPE_CHECKING:
@@ -85,24 +86,10 @@ def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> l
 
 
 def _is_acyclic(definition: Definition) -> bool:
-    """Kahn's algorithm over the steps, without building a networkx graph (the fast path)."""
+    """Whether the steps form no cycle (without building a networkx graph)."""
     steps = definition.all_steps()
-    waiting = {sid: len([d for d in s.depends_on if d in steps]) for sid, s in steps.items()}
-    dependents: dict[str, list[str]] = {}
-    for sid, step in steps.items():
-        for dep in step.depends_on:
-            if dep in steps:
-                dependents.setdefault(dep, []).append(sid)
-    ready = [sid for sid, n in waiting.items() if n == 0]
-    done = 0
-    while ready:
-        sid = ready.pop()
-        done += 1
-        for nxt in dependents.get(sid, ()):
-            waiting[nxt] -= 1
-            if waiting[nxt] == 0:
-                ready.append(nxt)
-    return done == len(steps)
+    edges = ((dep, sid) for sid, step in steps.items() for dep in step.depends_on)
+    return topological_order(list(steps), edges) is not None
 
 
 def _cycle_in(component: Any) -> list[str]:

@@ -17,6 +17,7 @@ from wfkit.definition.schema import did_you_mean
 from wfkit.definition.source import MAX_BYTES
 from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
 from wfkit.graph.build import cycle_problems
+from wfkit.graph.order import topological_order
 
 __all__ = [
     "Catalog",
@@ -138,7 +139,8 @@ class Catalog:
                         step.id,
                     )
                 )
-        if calls and not _acyclic(list(self._by_name), calls):
+        edges = [(child, parent) for parent, child, _, _ in calls]
+        if calls and topological_order(list(self._by_name), edges) is None:
             problems += _workflow_cycles(list(self._by_name), calls)
         return problems
 
@@ -167,25 +169,6 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"<Catalog of {len(self)} workflows: {', '.join(self.names)}>"
-
-
-def _acyclic(names: list[str], calls: list[tuple[str, str, Step, str]]) -> bool:
-    """Whether workflows never start each other in a circle (Kahn's algorithm)."""
-    waiting = dict.fromkeys(names, 0)
-    callers: dict[str, list[str]] = {}
-    for parent, child, _, _ in calls:
-        waiting[parent] += 1
-        callers.setdefault(child, []).append(parent)
-    ready = [n for n, count in waiting.items() if count == 0]
-    done = 0
-    while ready:
-        name = ready.pop()
-        done += 1
-        for parent in callers.get(name, ()):
-            waiting[parent] -= 1
-            if waiting[parent] == 0:
-                ready.append(parent)
-    return done == len(names)
 
 
 def _workflow_cycles(names: list[str], calls: list[tuple[str, str, Step, str]]) -> list[Problem]:
