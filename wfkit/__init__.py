@@ -7,7 +7,7 @@ nothing::
     import wfkit
     engine = wfkit.open("definitions")          # state in .wfkit/wfkit.db (SQLite)
     engine.definition("sales-pipeline")         # in a notebook: the step graph as SVG
-    run = engine.run("sales-pipeline", region="eu")
+    run = engine.run("sales-pipeline")
     run.status, run.output
 
 ``StepExecutor`` implements Dapr's workflow component interface (``init``, ``start``,
@@ -72,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "Template": "wfkit.definition",
     "TerminateRequest": "wfkit.engine.contract",
     "UnknownWorkflow": "wfkit.errors",
+    "VersionConflict": "wfkit.errors",
     "WaitSpec": "wfkit.definition",
     "WfkitError": "wfkit.errors",
     "Workflow": "wfkit.engine.contract",
@@ -145,6 +146,7 @@ if TYPE_CHECKING:
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError
     from wfkit.errors import UnknownWorkflow as UnknownWorkflow
+    from wfkit.errors import VersionConflict as VersionConflict
     from wfkit.errors import WfkitError as WfkitError
     from wfkit.graph import Catalog as Catalog
     from wfkit.graph import EdgeView as EdgeView

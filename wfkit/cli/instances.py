@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
         "Ctrl-C pauses the instance and says how to resume it. Exit 0 when it completes, "
         "1 when it fails or is terminated, 3 when it is left paused.",
     )
-    run.add_argument("name", metavar="NAME")
+    run.add_argument("name", metavar="NAME", help="the workflow to run")
     _input_flags(run)
     run.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
     _settings_flags(run, workers=True)
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
         description="Create an instance of NAME in the store and print its id; a running "
         "`wfkit worker` (or `wfkit run`, or a notebook engine) on the same store runs it.",
     )
-    start.add_argument("name", metavar="NAME")
+    start.add_argument("name", metavar="NAME", help="the workflow to start")
     _input_flags(start)
     _settings_flags(start)
     start.set_defaults(func=cmd_start)
@@ -72,7 +72,7 @@ def register(sub: Any) -> None:
         command = sub.add_parser(
             name, help=helptext, description=helptext[0].upper() + helptext[1:] + "."
         )
-        command.add_argument("instance_id", metavar="ID")
+        command.add_argument("instance_id", metavar="ID", help="the instance id")
         if name == "resume":
             command.add_argument(
                 "--step", action="store_true", help="run the next steps, then pause again"
@@ -90,8 +90,8 @@ def register(sub: Any) -> None:
         description="Send EVENT (case-insensitive) with JSON DATA to instance ID; it is buffered "
         "until a wait step for it consumes it.",
     )
-    raise_event.add_argument("instance_id", metavar="ID")
-    raise_event.add_argument("event", metavar="EVENT")
+    raise_event.add_argument("instance_id", metavar="ID", help="the instance id")
+    raise_event.add_argument("event", metavar="EVENT", help="the event name (case-insensitive)")
     raise_event.add_argument(
         "data", metavar="DATA", nargs="?", help="JSON (text that is not JSON is sent as a string)"
     )

@@ -213,6 +213,7 @@ def _completed(state: InstanceState, event: ExecutionCompleted) -> None:
     if event.failure is not None:
         state.failure = event.failure
     state.suspended = False
+    state.suspend_reason = state.suspended_at_step = None
     for step in state.steps.values():
         if not step.status.is_terminal:
             step.status = StepStatus.CANCELED

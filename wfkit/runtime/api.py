@@ -3,7 +3,7 @@
 ::
 
     engine = wfkit.open(definitions="definitions")      # SQLite in .wfkit/ by default
-    run = engine.run("sales-pipeline", region="eu")      # start and wait
+    run = engine.run("sales-pipeline")      # start and wait
     run.status, run.output, run.steps["aggregate"].output
     job = engine.start("train-model")                    # returns at once
     job.raise_event("model-approved", {"approved": True})
@@ -51,6 +51,7 @@ class StepInfo:
 
     @property
     def duration(self) -> float | None:
+        """Seconds from the step's start to its end (None until it ended)."""
         if self.started_at is None or self.ended_at is None:
             return None
         return self.ended_at - self.started_at
@@ -195,10 +196,12 @@ class Instance:
 
     @property
     def name(self) -> str:
+        """The workflow's name."""
         return self.row().workflow_name
 
     @property
     def status(self) -> RuntimeStatus:
+        """The runtime status now (Dapr's strings: RUNNING, COMPLETED, SUSPENDED, ...)."""
         return RuntimeStatus(self.row().status)
 
     @property
@@ -217,6 +220,8 @@ class Instance:
 
     @property
     def properties(self) -> dict[str, str]:
+        """Dapr's ``dapr.workflow.*`` properties and wfkit's ``wfkit.*`` ones, as ``get``
+        returns them."""
         props: dict[str, str] = json.loads(self.row().properties)
         return props
 
@@ -235,6 +240,7 @@ class Instance:
         return out
 
     def history(self) -> list[HistoryEvent]:
+        """Every history event, oldest first."""
         return self._ops.history(self.id)
 
     def wait(self, timeout: float | None = None, *, stop_when_suspended: bool = False) -> Instance:
@@ -248,9 +254,11 @@ class Instance:
         return self
 
     def pause(self) -> Outcome:
+        """Suspend between steps (running steps finish; nothing new starts)."""
         return self._ops.pause(self.id)
 
     def resume(self) -> Outcome:
+        """Go on after a pause or a breakpoint."""
         return self._ops.resume(self.id)
 
     def step(self) -> Outcome:
@@ -258,12 +266,15 @@ class Instance:
         return self._ops.resume(self.id, single_step=True)
 
     def terminate(self, reason: str = "", *, recursive: bool = True) -> Outcome:
+        """Stop for good (TERMINATED), children too unless ``recursive=False``."""
         return self._ops.terminate(self.id, reason, recursive=recursive)
 
     def raise_event(self, name: str, data: Any = None) -> Outcome:
+        """Send event ``name`` (case-insensitive) with JSON ``data`` to the instance."""
         return self._ops.raise_event(self.id, name, data)
 
     def purge(self, *, recursive: bool = True) -> int:
+        """Delete the (terminal) instance and its history; returns how many were deleted."""
         return self._ops.purge(self.id, recursive=recursive)
 
     def raise_if_failed(self) -> Instance:
