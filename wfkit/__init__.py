@@ -101,6 +101,16 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext wfkit``: the ``%wfkit`` and ``%%wfkit`` magics (:mod:`wfkit.views.magics`)."""
+    importlib.import_module("wfkit.views.magics").load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext wfkit``."""
+    importlib.import_module("wfkit.views.magics").unload_ipython_extension(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
 

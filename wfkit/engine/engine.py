@@ -407,7 +407,7 @@ class Engine:
     def _notify_hooks(
         self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState
     ) -> None:
-        for hook in self.hooks:
+        for hook in tuple(self.hooks):  # listeners may remove themselves from any thread
             try:
                 hook(
                     instance_id=instance_id,

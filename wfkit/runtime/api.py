@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wfkit.definition.display import mimebundle
 from wfkit.definition.model import Definition
 from wfkit.engine.engine import Engine, EngineSettings
 from wfkit.engine.history import Failure, HistoryEvent
@@ -290,6 +292,25 @@ class Instance:
     def __repr__(self) -> str:
         row = self.row()
         return f"<Instance {self.id} of {row.workflow_name}: {row.status}>"
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """In a notebook: the graph coloured by step status, a summary and a legend."""
+        try:
+            text = repr(self)
+        except Exception:  # the store may be closed, or the instance purged
+            text = f"<Instance {self.id}>"
+        return mimebundle(self, text)
+
+    def widget(self, *, interval: float = 0.2, poll_interval: float = 2.0) -> Any:
+        """A live ipywidgets panel of this instance (``pip install 'wfkit[jupyter]'``):
+        graph, progress, step table, pause/resume/step/terminate and raise-event.
+
+        Returns a :class:`wfkit.views.widget.InstanceWidget`; ``close()`` it when done.
+        """
+        views = importlib.import_module("wfkit.views.widget")  # views sit above runtime
+        return views.InstanceWidget(self, interval=interval, poll_interval=poll_interval)
 
 
 def open_runtime(

@@ -1,0 +1,378 @@
+"""InstanceWidget: throttled updates from engine hooks, buttons, the raise-event form."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import wfkit
+from wfkit.engine.history import EventRaised
+from wfkit.engine.state import replay
+from wfkit.runtime.api import Instance, Runtime
+from wfkit.views.instance import StepRunView
+from wfkit.views.widget import InstanceWidget, Throttle, details_html, output_html
+
+STEPS = """\
+def numbers(n):
+    return list(range(n))
+
+def double(x):
+    return x * 2
+
+def total(xs):
+    return {"total": sum(xs), "count": len(xs)}
+
+def boom():
+    raise RuntimeError("boom")
+"""
+
+DEFINITIONS = {
+    "three": """\
+wfkit: 1
+name: three
+inputs: {n: {type: integer, default: 4}}
+steps:
+  numbers: {call: "viewsteps:numbers", with: {n: "${{ inputs.n }}"}}
+  double: {call: "viewsteps:double", foreach: "${{ steps.numbers.output }}", with: {x: "${{ item }}"}}
+  total: {call: "viewsteps:total", with: {xs: "${{ steps.double.output }}"}}
+""",
+    "gated": """\
+wfkit: 1
+name: gated
+steps:
+  first: {call: "viewsteps:numbers", with: {n: 2}}
+  approve: {wait: {event: go}, needs: [first]}
+  last: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, needs: [approve]}
+""",
+    "breaky": """\
+wfkit: 1
+name: breaky
+steps:
+  first: {call: "viewsteps:numbers", with: {n: 2}}
+  publish: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, pause_before: true}
+""",
+    "failing": """\
+wfkit: 1
+name: failing
+steps:
+  ok: {call: "viewsteps:numbers", with: {n: 1}}
+  bad: {call: "viewsteps:boom", needs: [ok]}
+""",
+}
+
+
+def write_definitions(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "viewsteps.py").write_text(STEPS)
+    for name, text in DEFINITIONS.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, real_renderer: str) -> Iterator[Runtime]:
+    defs = write_definitions(tmp_path / "defs")
+    rt = wfkit.open(defs, f"sqlite:///{tmp_path / 'state.db'}", workers=2)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def make_widget() -> Iterator[Callable[..., InstanceWidget]]:
+    made: list[InstanceWidget] = []
+
+    def make(instance: Instance, **options: Any) -> InstanceWidget:
+        made.append(InstanceWidget(instance, **options))
+        return made[-1]
+
+    yield make
+    for widget in made:
+        widget.close()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.02)
+
+
+def waiting(instance: Instance) -> Instance:
+    eventually(lambda: instance.steps["approve"].status == "waiting")
+    return instance
+
+
+# -- the throttle ----------------------------------------------------------------------
+
+
+def test_a_burst_is_coalesced_into_a_handful_of_draws_ending_with_the_last() -> None:
+    drawn: list[int] = []
+    throttle: Throttle[int] = Throttle(drawn.append, interval=0.2)
+    for value in range(500):
+        throttle.submit(value)
+    assert throttle.flush(5)
+    assert drawn[-1] == 499 and len(drawn) <= 3 and throttle.draws == len(drawn)
+    throttle.close()
+
+
+def test_steady_updates_are_drawn_at_most_five_times_a_second() -> None:
+    drawn: list[float] = []
+    throttle: Throttle[int] = Throttle(lambda _: drawn.append(time.monotonic()), interval=0.2)
+    start = time.monotonic()
+    value = 0
+    while time.monotonic() - start < 1.0:
+        value += 1
+        throttle.submit(value)
+        time.sleep(0.002)
+    assert throttle.flush(5)
+    gaps = [b - a for a, b in itertools.pairwise(drawn)]
+    assert len(drawn) <= 7 and all(gap >= 0.19 for gap in gaps)
+    throttle.close()
+
+
+def test_a_failing_draw_is_logged_and_the_next_value_still_drawn(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    drawn: list[int] = []
+
+    def draw(value: int) -> None:
+        if value == 1:
+            raise RuntimeError("bad draw")
+        drawn.append(value)
+
+    throttle: Throttle[int] = Throttle(draw, interval=0.01)
+    throttle.submit(1)
+    assert throttle.flush(5)
+    throttle.submit(2)
+    assert throttle.flush(5)
+    assert drawn == [2] and "bad draw" in caplog.text
+    throttle.close()
+
+
+def test_idle_polls_until_it_says_stop_then_the_thread_ends() -> None:
+    polls: list[int] = []
+    throttle: Throttle[int] = Throttle(
+        lambda _: None,
+        interval=0.01,
+        idle=lambda: (polls.append(1), len(polls) < 3)[1],
+        idle_interval=0.02,
+        name="wfkit-test-idle",
+    )
+    throttle.submit(0)
+    eventually(lambda: not any(t.name == "wfkit-test-idle" for t in threading.enumerate()))
+    assert len(polls) == 3
+    throttle.close()
+    throttle.submit(1)  # closed: ignored, no thread
+    assert not any(t.name == "wfkit-test-idle" for t in threading.enumerate())
+
+
+# -- drawing ---------------------------------------------------------------------------
+
+
+def test_widget_follows_a_run_to_the_end(runtime: Runtime, make_widget: Any) -> None:
+    instance = runtime.start("three", n=4)
+    widget = make_widget(instance)
+    instance.wait(20)
+    assert widget.flush(5)
+    assert widget.view.status == "COMPLETED"
+    assert widget.progress.value == widget.progress.max == 6
+    assert widget.progress.bar_style == "success" and widget.progress.description == "6/6"
+    assert widget.graph.value.count("status-completed") == 3 and "(4 items)" in widget.graph.value
+    assert 1 <= widget.layouts <= 2  # once, and again when the foreach count became known
+    assert "three · COMPLETED · 3/3 steps" in widget.summary.value
+    assert widget.table.value.count("<tr") == 4
+    assert all(b.disabled for b in (widget.pause_button, widget.terminate_button))
+    assert not widget.listening  # finished: the hook is gone
+    assert len(runtime.engine.hooks) == 0
+
+
+def test_a_burst_of_hook_calls_redraws_a_handful_of_times(
+    runtime: Runtime, make_widget: Any
+) -> None:
+    instance = waiting(runtime.start("gated"))
+    widget = make_widget(instance, interval=0.2)
+    assert widget.flush(5)
+    before, layouts = widget.draws, widget.layouts
+    history = instance.history()
+    states = [replay(instance.id, history[:k]) for k in range(2, len(history) + 1)]
+    for index in range(300):
+        state = states[min(index, len(states) - 1)]
+        for hook in list(runtime.engine.hooks):
+            hook(instance_id=instance.id, events=[], status=state.status.value, state=state)
+    assert widget.flush(5)
+    assert widget.draws - before <= 3
+    assert widget.view.version == history[-1].seq  # the last state is the one drawn
+    assert widget.layouts == layouts  # colours changed, the layout did not
+
+
+def test_hooks_of_other_instances_and_future_arguments_are_ignored(
+    runtime: Runtime, make_widget: Any
+) -> None:
+    widget = make_widget(waiting(runtime.start("gated")))
+    assert widget.flush(5)
+    before = widget.draws
+    for hook in list(runtime.engine.hooks):
+        hook(instance_id="someone-else", events=[], status="RUNNING", brand_new=1)
+    assert widget.flush(5) and widget.draws == before
+    for hook in list(runtime.engine.hooks):  # no state: the widget reads the store
+        hook(instance_id=widget.instance.id, events=[], status="RUNNING", brand_new=1)
+    assert widget.flush(5) and widget.draws == before + 1
+
+
+# -- buttons ---------------------------------------------------------------------------
+
+
+def test_pause_resume_and_terminate_buttons_change_the_instance(
+    runtime: Runtime, make_widget: Any
+) -> None:
+    instance = waiting(runtime.start("gated"))
+    widget = make_widget(instance)
+    assert not widget.pause_button.disabled and widget.resume_button.disabled
+    widget.pause_button.click()
+    assert instance.status == "SUSPENDED" and "pause: done" in widget.message.value
+    assert widget.flush(5)
+    assert widget.resume_button.disabled is False and widget.pause_button.disabled is True
+    assert widget.progress.bar_style == "warning"
+    widget.resume_button.click()
+    assert instance.status == "RUNNING"
+    widget.terminate_button.click()
+    assert instance.status == "TERMINATED"
+    assert widget.flush(5)
+    assert widget.view.status == "TERMINATED" and widget.terminate_button.disabled
+    widget.pause_button.click()  # refused: shown, not raised
+    assert "cannot pause" in widget.message.value and "#b00020" in widget.message.value
+
+
+def test_step_button_runs_past_a_breakpoint(runtime: Runtime, make_widget: Any) -> None:
+    instance = runtime.run("breaky", timeout=20)
+    widget = make_widget(instance)
+    assert widget.view.step("publish").status == "paused"
+    assert "paused before publish" in widget.summary.value
+    assert not widget.step_button.disabled
+    widget.step_button.click()
+    instance.wait(20)
+    assert instance.status == "COMPLETED"
+    assert widget.flush(5) and widget.view.step("publish").status == "completed"
+
+
+# -- the raise-event form --------------------------------------------------------------
+
+
+def test_raise_event_form_sends_and_the_waiting_step_completes(
+    runtime: Runtime, make_widget: Any
+) -> None:
+    instance = waiting(runtime.start("gated"))
+    widget = make_widget(instance)
+    assert widget.event_name.options == (("go (waiting)", "go"),)
+    assert widget.event_name.value == "go" and not widget.send_button.disabled
+    widget.event_data.value = '{"approved": true, "by": "ana"}'
+    widget.send_button.click()
+    assert "raise event go: done" in widget.message.value
+    instance.wait(20)
+    assert instance.steps["approve"].output == {"approved": True, "by": "ana"}
+    assert widget.flush(5) and widget.send_button.disabled
+
+
+def test_bad_json_shows_a_message_and_sends_nothing(runtime: Runtime, make_widget: Any) -> None:
+    instance = waiting(runtime.start("gated"))
+    widget = make_widget(instance)
+    widget.event_data.value = "{approved: yes}"
+    widget.send_button.click()
+    assert "not valid JSON" in widget.message.value and "line 1, column 2" in widget.message.value
+    assert not any(isinstance(e, EventRaised) for e in instance.history())
+    assert instance.steps["approve"].status == "waiting"
+
+
+def test_no_event_chosen_sends_nothing(runtime: Runtime, make_widget: Any) -> None:
+    instance = runtime.run("three", n=1, timeout=20)
+    widget = make_widget(instance)
+    assert widget.event_name.options == () and widget.send_button.disabled
+    assert widget.send_event() is False and "choose an event" in widget.message.value
+
+
+# -- step details ----------------------------------------------------------------------
+
+
+def test_a_failed_step_opens_with_its_traceback(runtime: Runtime, make_widget: Any) -> None:
+    instance = runtime.run("failing", timeout=20)
+    widget = make_widget(instance)
+    assert widget.step_picker.value == "bad"
+    assert "RuntimeError: boom" in widget.details.value and "Traceback" in widget.details.value
+    assert "RuntimeError: boom" in widget.table.value and widget.progress.bar_style == "danger"
+    widget.step_picker.value = "ok"
+    assert "[0]" in widget.details.value and "Traceback" not in widget.details.value
+    widget.step_picker.value = ""
+    assert widget.details.value == ""
+
+
+class Frame:
+    shape = (2, 1)
+    columns = ("a",)
+
+    def _repr_html_(self) -> str:
+        return "<table><tr><td>frame</td></tr></table>"
+
+
+def test_details_show_whole_outputs() -> None:
+    assert output_html(Frame()) == "<table><tr><td>frame</td></tr></table>"
+    assert "&lt;b&gt;" in output_html({"html": "<b>"})  # escaped
+    assert "more characters" in output_html("x" * 30_000)
+    step = StepRunView("s", "call", "completed", attempts=2, items=3, items_done=3, output=[1])
+    page = details_html(step)
+    assert "attempt 2" in page and "3/3 items" in page and "[1]" in page
+    assert details_html(None) == ""
+
+
+def test_without_a_renderer_the_table_still_tells_it_all(
+    runtime: Runtime, make_widget: Any, request: pytest.FixtureRequest
+) -> None:
+    instance = runtime.run("three", n=2, timeout=20)
+    request.getfixturevalue("no_renderers")
+    widget = make_widget(instance)
+    assert "graph not drawn" in widget.graph.value and widget.layouts == 0
+    assert widget.table.value.count("completed") == 3 and widget.progress.value == 4
+    assert [o[1] for o in widget.step_picker.options] == ["", "numbers", "double", "total"]
+
+
+def test_close_stops_listening(runtime: Runtime) -> None:
+    widget = InstanceWidget(waiting(runtime.start("gated")))
+    assert widget.listening and len(runtime.engine.hooks) == 1
+    widget.close()
+    assert not widget.listening and runtime.engine.hooks == []
+    assert widget.box.comm is None
+
+
+# -- a real kernel ---------------------------------------------------------------------
+
+
+def test_a_kernel_saves_the_final_widget_state(tmp_path: Path) -> None:
+    defs = write_definitions(tmp_path / "defs")
+    source = [
+        "import wfkit\nfrom wfkit.views.widget import InstanceWidget\n"
+        f"rt = wfkit.open({str(defs)!r}, 'sqlite:///{tmp_path / 'nb.db'}', workers=2)",
+        "inst = rt.start('three', n=5)\nw = InstanceWidget(inst)\nw",
+        "inst.wait(30)\nprint(w.flush(10), inst.status)",
+        "rt.close()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source])
+    NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    assert nb.cells[2].outputs[0]["text"] == "True COMPLETED\n"
+    view = nb.cells[1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert view["model_id"] in state
+    bars = [m["state"] for m in state.values() if m["model_name"] == "IntProgressModel"]
+    assert [(b["value"], b["max"]) for b in bars] == [(7, 7)]
+    htmls = [m["state"]["value"] for m in state.values() if m["model_name"] == "HTMLModel"]
+    assert any(h.count("status-completed") == 3 for h in htmls)
+    assert "Traceback" not in json.dumps(nb)

@@ -1,0 +1,497 @@
+"""A live notebook panel of one instance: :class:`InstanceWidget` (core ipywidgets only).
+
+The panel shows a one-line summary, the graph coloured by step status, a progress bar
+(steps done of total, each foreach item counted), a table of steps, buttons Pause,
+Resume, Step and Terminate, a form that raises an event, and the details (full output,
+or the traceback) of a step picked from a list. Because it is built from core widgets
+only, the saved notebook (``metadata.widgets``) shows the last state in nbconvert and
+offline viewers.
+
+How it updates: an engine hook (``instance.runtime.engine.hooks``) snapshots the
+instance into a frozen :class:`~wfkit.views.instance.InstanceView` after each commit,
+and a :class:`Throttle` hands the latest snapshot to a background thread that only sets
+widget traits (safe from threads), at most once per ``interval`` (0.2 s: 5 redraws a
+second); the last state is always drawn. When no commit arrives for ``poll_interval``
+seconds it reads the store instead (an instance run by another process). Once the
+instance is finished and drawn, the hook is removed and the thread ends.
+
+The graph is laid out once (:class:`StatusSvg`); redraws only change each step's
+``class`` and fill in the SVG text. It is laid out again when it changes shape, i.e.
+when a foreach step learns its item count. Buttons call the instance's methods, which
+append one event to its history and return: they never wait for the run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import pprint
+import threading
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, TypeVar
+
+from wfkit.engine.state import InstanceState
+from wfkit.engine.status import Outcome
+from wfkit.runtime.api import Instance
+from wfkit.views.instance import (
+    InstanceView,
+    StatusSvg,
+    StepRunView,
+    build_instance_view,
+    draw_status_svg,
+    format_clock,
+    format_seconds,
+    instance_graph,
+    legend_html,
+    load_instance,
+    steps_table_html,
+    summary_html,
+)
+
+try:
+    import ipywidgets as widgets  # type: ignore[import-untyped]
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "InstanceWidget needs ipywidgets: pip install 'wfkit[jupyter]'", name=exc.name
+    ) from exc
+
+__all__ = ["InstanceWidget", "Throttle", "details_html", "output_html"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+_NOTHING: Any = object()
+_OUTPUT_MAX = 20_000
+_BAR_STYLES = {"COMPLETED": "success", "FAILED": "danger", "TERMINATED": "danger"}
+_BAR_STYLES |= {"SUSPENDED": "warning", "CANCELED": "danger"}
+
+
+class Throttle(Generic[T]):
+    """Hands the latest submitted value to ``draw``, in a background thread, at most
+    once per ``interval`` seconds; values submitted meanwhile replace each other and the
+    last one is always drawn.
+
+    With nothing submitted for ``idle_interval`` seconds, ``idle()`` runs in the same
+    thread; when it returns False the thread ends (the next :meth:`submit` starts one).
+    Without ``idle`` the thread ends as soon as nothing is pending. Errors raised by
+    ``draw`` or ``idle`` are logged and swallowed.
+    """
+
+    def __init__(
+        self,
+        draw: Callable[[T], None],
+        *,
+        interval: float = 0.2,
+        idle: Callable[[], bool] | None = None,
+        idle_interval: float = 2.0,
+        name: str = "wfkit-throttle",
+    ) -> None:
+        self.interval = interval
+        self.idle_interval = idle_interval
+        self.draws = 0
+        self._draw = draw
+        self._idle = idle
+        self._name = name
+        self._cond = threading.Condition()
+        self._pending: Any = _NOTHING
+        self._busy = False
+        self._polling = True
+        self._closed = False
+        self._last = float("-inf")
+        self._thread: threading.Thread | None = None
+
+    def submit(self, value: T) -> None:
+        """Draw ``value`` soon (replacing any value not drawn yet); never blocks."""
+        with self._cond:
+            if self._closed:
+                return
+            self._pending = value
+            self._polling = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted is drawn; False when ``timeout`` ran out first."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._pending is not _NOTHING or self._busy) and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return self._pending is _NOTHING and not self._busy
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Drop what is pending and stop the thread (waits up to ``timeout`` for a draw)."""
+        with self._cond:
+            self._closed = True
+            self._pending = _NOTHING
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while (job := self._next()) is not None:
+            kind, value = job
+            keep = True
+            try:
+                if kind == "draw":
+                    self._draw(value)
+                elif self._idle is not None:
+                    keep = bool(self._idle())
+            except Exception:  # a failing redraw must not kill the thread
+                _log.exception("a wfkit widget update failed (ignored)")
+            with self._cond:
+                self._busy = False
+                if kind == "draw":
+                    self.draws += 1
+                    self._last = time.monotonic()
+                else:
+                    self._polling = self._polling and keep
+                self._cond.notify_all()
+
+    def _next(self) -> tuple[str, Any] | None:
+        """The next job (``("draw", value)`` or ``("idle", None)``); None ends the thread."""
+        with self._cond:
+            while not self._closed:
+                if self._pending is not _NOTHING:
+                    delay = self._last + self.interval - time.monotonic()
+                    if delay > 0:
+                        self._cond.wait(delay)
+                        continue
+                    value, self._pending = self._pending, _NOTHING
+                    self._busy = True
+                    return "draw", value
+                if self._idle is None or not self._polling:
+                    break
+                if not self._cond.wait(self.idle_interval) and self._pending is _NOTHING:
+                    self._busy = not self._closed
+                    if self._busy:
+                        return "idle", None
+            self._thread = None
+            return None
+
+
+# -- details of one step -----------------------------------------------------------------
+
+
+def details_html(step: StepRunView | None) -> str:
+    """Everything about one step: status, timings, the error and traceback, the output."""
+    if step is None:
+        return ""
+    facts = [f"<b>{html.escape(step.id)}</b> ({html.escape(step.kind)}): {step.status}"]
+    if step.attempts:
+        facts.append(f"attempt {step.attempts}")
+    if step.items is not None:
+        facts.append("{}/{} items".format(*step.units))
+    if step.started_at is not None:
+        facts.append(f"started {format_clock(step.started_at)}")
+    if step.duration is not None:
+        facts.append(f"took {format_seconds(step.duration)}")
+    parts = [f"<p>{' · '.join(facts)}</p>"]
+    if step.skip_reason:
+        parts.append(f"<p>skipped: {html.escape(step.skip_reason)}</p>")
+    if step.error:
+        parts.append(f'<p style="color:#b00020">{html.escape(step.error)}</p>')
+        if step.traceback:
+            parts.append(_pre(step.traceback))
+    if step.output is not None:
+        parts.append(output_html(step.output))
+    return f'<div class="wfkit-step-details">{"".join(parts)}</div>'
+
+
+def output_html(value: Any) -> str:
+    """A whole output: its own HTML when it has some (a DataFrame), else its pprint."""
+    rich = getattr(value, "_repr_html_", None)
+    if callable(rich) and not isinstance(value, type):
+        try:
+            page = rich()
+            if isinstance(page, str):
+                return page
+        except Exception:  # fall back to text
+            _log.debug("_repr_html_ of %s failed", type(value).__name__, exc_info=True)
+    try:
+        text = pprint.pformat(value, width=100, sort_dicts=False)
+    except Exception:  # a broken __repr__
+        text = f"<{type(value).__name__} that cannot be shown>"
+    if len(text) > _OUTPUT_MAX:
+        text = text[:_OUTPUT_MAX] + f"\n... ({len(text) - _OUTPUT_MAX:,} more characters)"
+    return _pre(text)
+
+
+def _find(view: InstanceView, step_id: str) -> StepRunView | None:
+    return next((step for step in view.steps if step.id == step_id), None)
+
+
+def _pre(text: str) -> str:
+    style = "max-height:300px;overflow:auto;font-size:11px;white-space:pre-wrap"
+    return f'<pre style="{style}">{html.escape(text)}</pre>'
+
+
+# -- the panel ---------------------------------------------------------------------------
+
+
+class InstanceWidget:
+    """A live ipywidgets panel of ``instance``; display it, and :meth:`close` it when done.
+
+    ``interval`` is the shortest time between redraws, ``poll_interval`` how long to wait
+    for an engine commit before reading the store. The widgets are attributes (``graph``,
+    ``progress``, ``table``, ``pause_button``, ``event_name``, ...) and ``box`` holds
+    them all; ``view`` is the last snapshot drawn.
+    """
+
+    def __init__(
+        self, instance: Instance, *, interval: float = 0.2, poll_interval: float = 2.0
+    ) -> None:
+        self.instance = instance
+        self.plan, self.view = load_instance(instance)
+        self.draws = 0
+        self.layouts = 0
+        self._svg: StatusSvg | None = None
+        self._svg_error: tuple[Hashable, str] | None = None
+        self._auto_picked = False
+        self._hooks: list[Any] | None = None
+        self._lock = threading.Lock()
+        self._build()
+        self._draw(self.view)
+        self._throttle: Throttle[InstanceView | None] = Throttle(
+            self._draw_value,
+            interval=interval,
+            idle=self._poll,
+            idle_interval=poll_interval,
+            name=f"wfkit-widget-{instance.id[:8]}",
+        )
+        if not self.view.is_terminal:
+            self._attach()
+            self.refresh()  # whatever was committed before the hook was in place
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def listening(self) -> bool:
+        """True while the widget's hook is registered with the engine (until the instance
+        is finished and drawn, or the widget closed)."""
+        return self._hooks is not None
+
+    def refresh(self) -> None:
+        """Read the instance from the store and redraw (in the background)."""
+        self._throttle.submit(None)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every update received so far is drawn, then send the whole panel's
+        state again; False when ``timeout`` ran out first.
+
+        Call it in a notebook's last cell when the notebook is executed by nbclient or
+        ``nbconvert --execute``: they record widget updates only while a cell runs, so an
+        update drawn between two cells would otherwise be missing from the saved state.
+        """
+        drawn = self._throttle.flush(timeout)
+        for child in (*self._children, self.box):
+            child.send_state()
+        return drawn
+
+    def pause(self) -> bool:
+        """The Pause button: ask the instance to pause; True when the request was accepted."""
+        return self._act("pause", self.instance.pause)
+
+    def resume(self) -> bool:
+        """The Resume button."""
+        return self._act("resume", self.instance.resume)
+
+    def step(self) -> bool:
+        """The Step button: run the next ready step(s), then pause again."""
+        return self._act("step", self.instance.step)
+
+    def terminate(self) -> bool:
+        """The Terminate button."""
+        return self._act("terminate", lambda: self.instance.terminate("terminated from a widget"))
+
+    def send_event(self) -> bool:
+        """The Send button: raise the chosen event with the JSON data typed in the form.
+
+        Bad JSON shows a message and sends nothing; empty data sends ``null``.
+        """
+        name = self.event_name.value
+        if not name:
+            self._say("choose an event to send", error=True)
+            return False
+        text = self.event_data.value.strip()
+        try:
+            data = json.loads(text) if text else None
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            self._say(f"not sent: the data is not valid JSON ({exc.msg} at {where})", error=True)
+            return False
+        return self._act(f"raise event {name}", lambda: self.instance.raise_event(name, data))
+
+    def close(self) -> None:
+        """Stop listening to the engine, stop the update thread and close the widgets."""
+        self._detach()
+        self._throttle.close()
+        for child in self._children:
+            child.close()
+        self.box.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.box._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<InstanceWidget of {self.instance.id}: {self.view.status}>"
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        w = widgets
+        wide = w.Layout(width="100%")
+        self.summary, self.graph, self.table = w.HTML(), w.HTML(), w.HTML()
+        self.details, self.message = w.HTML(), w.HTML()
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, layout=wide, style={"description_width": "initial"}
+        )
+        self.pause_button = w.Button(description="Pause", icon="pause")
+        self.resume_button = w.Button(description="Resume", icon="play")
+        self.step_button = w.Button(description="Step", icon="step-forward")
+        self.terminate_button = w.Button(description="Terminate", icon="stop")
+        self.terminate_button.button_style = "danger"
+        self.step_picker = w.Dropdown(options=[("(pick a step)", "")], description="Details")
+        self.event_name = w.Dropdown(options=[], description="Event")
+        self.event_data = w.Textarea(placeholder='JSON data, e.g. {"approved": true}', rows=2)
+        self.send_button = w.Button(description="Send", icon="paper-plane")
+        handlers = {
+            self.pause_button: self.pause,
+            self.resume_button: self.resume,
+            self.step_button: self.step,
+            self.terminate_button: self.terminate,
+            self.send_button: self.send_event,
+        }
+        for button, handler in handlers.items():
+            button.on_click(lambda _button, act=handler: act())
+        self.step_picker.observe(self._show_details, names="value")
+        buttons = w.HBox([self.pause_button, self.resume_button, self.step_button])
+        buttons.children += (self.terminate_button,)
+        form = w.HBox([self.event_name, self.event_data, self.send_button])
+        self._children = [self.summary, self.graph, self.progress, buttons, self.table]
+        self._children += [self.step_picker, self.details, form, self.message]
+        self.box = w.VBox(self._children)
+        self._children += [*buttons.children, *form.children]
+
+    # -- drawing (the update thread; only traits are set) ---------------------------------
+
+    def _draw_value(self, value: InstanceView | None) -> None:
+        if value is None:
+            self.plan, value = load_instance(self.instance)
+        self._draw(value)
+
+    def _draw(self, view: InstanceView) -> None:
+        self.view = view
+        self.summary.value = summary_html(view)
+        self.graph.value = self._graph_html(view)
+        done, total = view.progress
+        self.progress.max = max(total, 1)
+        self.progress.value = done
+        self.progress.description = f"{done}/{total}"
+        self.progress.bar_style = _BAR_STYLES.get(view.status, "")
+        self.table.value = steps_table_html(view)
+        self._draw_controls(view)
+        self._draw_details(view)
+        self.draws += 1
+        if view.is_terminal:
+            self._detach()
+
+    def _graph_html(self, view: InstanceView) -> str:
+        key = view.layout_key
+        if self._svg is None or self._svg.key != key:
+            if self._svg_error is not None and self._svg_error[0] == key:
+                return self._svg_error[1]
+            try:
+                self._svg = draw_status_svg(instance_graph(self.plan.definition, view), key)
+                self.layouts += 1
+            except Exception as exc:  # no renderer: the table below still says it all
+                _log.info("cannot draw the graph of %s", view.instance_id, exc_info=True)
+                note = f"<p><small>graph not drawn: {html.escape(str(exc))}</small></p>"
+                self._svg_error = (key, note)
+                return note
+        svg = self._svg.paint(view.statuses, inline=True)
+        return f'<div class="wfkit-graph">{svg}</div>{legend_html()}'
+
+    def _draw_controls(self, view: InstanceView) -> None:
+        self.pause_button.disabled = view.status not in ("PENDING", "RUNNING")
+        self.resume_button.disabled = view.status != "SUSPENDED"
+        self.step_button.disabled = view.status != "SUSPENDED"
+        self.terminate_button.disabled = view.is_terminal
+        waiting = view.waiting_events
+        options = tuple((f"{e} (waiting)" if e in waiting else e, e) for e in view.expected_events)
+        if options != tuple(tuple(o) for o in self.event_name.options):
+            current = self.event_name.value
+            self.event_name.options = options
+            events = view.expected_events
+            self.event_name.value = current if current in events else next(iter(events), None)
+        self.send_button.disabled = view.is_terminal or not options
+
+    def _draw_details(self, view: InstanceView) -> None:
+        picks = (("(pick a step)", ""), *((s.id, s.id) for s in view.steps))
+        if picks != tuple(tuple(p) for p in self.step_picker.options):  # another definition
+            self.step_picker.options, self.step_picker.value = picks, ""
+        picked = self.step_picker.value
+        failed = next((s.id for s in view.steps if s.status == "failed"), "")
+        if not picked and failed and not self._auto_picked:
+            self._auto_picked = True
+            self.step_picker.value = failed  # shows it through _show_details
+        elif picked:
+            self.details.value = details_html(_find(view, picked))
+
+    def _show_details(self, change: Mapping[str, Any]) -> None:
+        self.details.value = details_html(_find(self.view, change.get("new") or ""))
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        color = "#b00020" if error else "#1b5e20"
+        self.message.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+
+    # -- acting and listening -------------------------------------------------------------
+
+    def _act(self, what: str, action: Callable[[], Outcome]) -> bool:
+        try:
+            outcome = action()
+        except Exception as exc:  # an illegal transition or a store error: shown, not raised
+            self._say(f"{what}: {exc}", error=True)
+            return False
+        if outcome == Outcome.APPLY:
+            self._say(f"{what}: done")
+        else:
+            self._say(f"{what}: nothing to do, the instance is {self.view.status.lower()}")
+        self.refresh()
+        return True
+
+    def _on_commit(self, *, instance_id: str = "", state: Any = None, **_future: Any) -> None:
+        """The engine hook: snapshot the state (in the engine thread) and queue a redraw."""
+        if instance_id != self.instance.id:
+            return
+        if not isinstance(state, InstanceState):
+            self.refresh()
+            return
+        if state.definition_hash != self.view.definition_hash:
+            self.plan = self.instance.runtime.engine.plan_for(state.definition_hash)
+        self._throttle.submit(build_instance_view(self.plan, state))
+
+    def _poll(self) -> bool:
+        """No commit for a while: read the store while the instance is not finished."""
+        if self.view.is_terminal:
+            return False
+        self.refresh()
+        return True
+
+    def _attach(self) -> None:
+        with self._lock:
+            if self._hooks is None:
+                self._hooks = self.instance.runtime.engine.hooks
+                self._hooks.append(self._on_commit)
+
+    def _detach(self) -> None:
+        with self._lock:
+            hooks, self._hooks = self._hooks, None
+        if hooks is not None and self._on_commit in hooks:
+            hooks.remove(self._on_commit)
