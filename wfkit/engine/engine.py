@@ -308,9 +308,12 @@ class Engine:
             if isinstance(a, act.RunTask | act.StartTimer | act.CancelTasks)
         ]
         self._perform(instance_id, local)
+        self._notify_hooks(instance_id, foreign, owned.state)
+        if owned.state.is_terminal:  # terminated by someone else: nothing left to run
+            self._finish(instance_id)
+            return
         with self._lock:
             self._pending.setdefault(instance_id, [])
-        self._notify_hooks(instance_id, foreign, owned.state)
 
     def _decide_all(self) -> None:
         with self._lock:
@@ -331,13 +334,13 @@ class Engine:
             else:
                 owned.stored_status = update.status or owned.stored_status
             batch.append((instance_id, version, rows, update))
-            decided.append((instance_id, events, decision))
+            decided.append((instance_id, events, decision, version))
         if not batch:
             return
         conflicts = set(self.store.append_many(batch))
-        for instance_id, events, decision in decided:
+        for instance_id, events, decision, version in decided:
             if instance_id in conflicts:
-                self._retry_after_conflict(instance_id, events)
+                self._retry_after_conflict(instance_id, events, version)
                 continue
             self._perform(instance_id, decision.actions)
             self._notify_hooks(instance_id, decision.events, decision.state)
@@ -346,12 +349,29 @@ class Engine:
         with self._committed:
             self._committed.notify_all()
 
-    def _retry_after_conflict(self, instance_id: str, events: list[HistoryEvent]) -> None:
+    def _retry_after_conflict(
+        self, instance_id: str, events: list[HistoryEvent], committed: int
+    ) -> None:
+        """Someone appended between our read and our commit: take their events (doing
+        what they call for here, such as killing tasks of a terminated instance) and
+        decide again with ours."""
         owned = self._owned.get(instance_id)
         if owned is None:
             return
-        owned.state = replay(instance_id, load_history(self.store, instance_id))
+        history = load_history(self.store, instance_id)
+        owned.state = replay(instance_id, history)
         owned.stored_status = ""  # not known after a conflict: send it with the next append
+        foreign = [e for e in history if e.seq > committed]
+        local = [
+            a
+            for a in act.actions_for(owned.plan, owned.state, foreign)
+            if isinstance(a, act.CancelTasks)
+        ]
+        self._perform(instance_id, local)
+        if owned.state.is_terminal:
+            self._notify_hooks(instance_id, foreign, owned.state)
+            self._finish(instance_id)
+            return
         with self._lock:
             self._pending.setdefault(instance_id, [])[:0] = events
             self._wake.notify()
