@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import html
 import logging
-import re
-import reprlib
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from wfkit.definition.model import WaitSpec
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState, StepState
-from wfkit.views.dot import STATUS_COLORS, to_dot
-from wfkit.views.render import render
+from wfkit.views.dot import STATUS_COLORS
+from wfkit.views.preview import preview
+from wfkit.views.status_svg import XML_PROLOGUE, StatusSvg, draw_status_svg
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Definition
@@ -243,73 +242,6 @@ def instance_view(instance: Instance) -> InstanceView:
 
 # -- the graph: laid out once, recoloured ----------------------------------------------
 
-_XML_PROLOGUE = re.compile(r"\A(?:\s*<\?xml[^>]*\?>|\s*<!DOCTYPE[^>]*>|\s*<!--.*?-->)*\s*", re.S)
-_GROUP = re.compile(r"<g\b[^>]*>")
-_ATTR = re.compile(r'\b(id|class)="([^"]*)"')
-_CLASS = re.compile(r'\bclass="([^"]*)"')
-_FILL = re.compile(r'\bfill="[^"]*"')
-_CSS_UNSAFE = re.compile(r"[^a-z0-9_-]+")
-
-
-@dataclass(frozen=True)
-class StatusSvg:
-    """A drawn graph cut into text ``pieces`` around one ``class`` and one ``fill`` slot
-    per step, so that :meth:`paint` recolours it without laying it out again.
-
-    ``slots[i]`` is ``(step id, "class" or "fill", the classes other than status-*)``
-    and sits between ``pieces[i]`` and ``pieces[i + 1]``; ``key`` tells layouts apart.
-    """
-
-    pieces: tuple[str, ...]
-    slots: tuple[tuple[str, str, str], ...]
-    key: Hashable = None
-
-    @staticmethod
-    def parse(svg: str, key: Hashable = None) -> StatusSvg:
-        """Find the step groups (``id="step_<id>" class="... wfkit-step ..."``) in ``svg``."""
-        pieces: list[str] = []
-        slots: list[tuple[str, str, str]] = []
-        cursor = 0
-        for group in _GROUP.finditer(svg):
-            attrs = {k: html.unescape(v) for k, v in _ATTR.findall(group[0])}
-            classes = attrs.get("class", "").split()
-            if "wfkit-step" not in classes or not attrs.get("id", "").startswith("step_"):
-                continue
-            value = _CLASS.search(group[0])
-            fill = _FILL.search(svg, group.end())
-            if value is None or fill is None:
-                continue
-            base = " ".join(c for c in classes if not c.startswith("status-"))
-            start, end = group.start() + value.start(1), group.start() + value.end(1)
-            pieces += [svg[cursor:start], svg[end : fill.start()]]
-            slots += [(attrs["id"][len("step_") :], "class", base), (attrs["id"][5:], "fill", "")]
-            cursor = fill.end()
-        pieces.append(svg[cursor:])
-        return StatusSvg(tuple(pieces), tuple(slots), key)
-
-    @property
-    def step_ids(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(step_id for step_id, _, _ in self.slots))
-
-    def paint(self, statuses: Mapping[str, str], *, inline: bool = False) -> str:
-        """The SVG with each step's class and fill set from ``statuses`` (default pending);
-        ``inline`` drops the XML prologue, for embedding in HTML."""
-        first = self.pieces[0]
-        out = [_XML_PROLOGUE.sub("", first, count=1) if inline else first]
-        for (step_id, what, base), piece in zip(self.slots, self.pieces[1:], strict=True):
-            status = str(statuses.get(step_id, "pending")).lower()
-            if what == "class":
-                out.append(f"{base} status-{_CSS_UNSAFE.sub('_', status)}".strip())
-            else:
-                out.append(f'fill="{STATUS_COLORS.get(status, "#f7f7f7")}"')
-            out.append(piece)
-        return "".join(out)
-
-
-def draw_status_svg(graph: GraphView, key: Hashable = None) -> StatusSvg:
-    """Lay ``graph`` out (runs the renderer) and cut it for :meth:`StatusSvg.paint`."""
-    return StatusSvg.parse(render(to_dot(graph), "svg").decode("utf-8"), key)
-
 
 def instance_graph(definition: Definition, view: InstanceView) -> GraphView:
     """The definition's graph, foreach steps labelled with their item counts once known."""
@@ -325,42 +257,6 @@ def instance_graph(definition: Definition, view: InstanceView) -> GraphView:
 
 
 # -- text and HTML ----------------------------------------------------------------------
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 2, 4, 4, 4
-_REPR.maxset, _REPR.maxfrozenset, _REPR.maxstring, _REPR.maxother = 4, 4, 40, 40
-
-
-def preview(value: Any, width: int = 60) -> str:
-    """``value`` in one line of at most ``width`` characters; never raises.
-
-    A DataFrame shows its type, shape and first columns, an array its shape and dtype,
-    a list or dict its size and first items; anything else its (shortened) repr.
-    """
-    try:
-        text = _preview(value)
-    except Exception:  # a broken __repr__ or property: the type is still worth showing
-        text = f"<{type(value).__name__}>"
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _preview(value: Any) -> str:
-    if value is None:
-        return ""
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and not isinstance(value, type):
-        columns = getattr(value, "columns", None)
-        size = "×".join(str(n) for n in shape)
-        if columns is not None and len(shape) == 2:
-            names = [str(c) for c in list(columns)[:4]] + (["…"] if len(columns) > 4 else [])
-            return f"{type(value).__name__} {size} [{', '.join(names)}]"
-        return f"{type(value).__name__} {size} {getattr(value, 'dtype', '')}".rstrip()
-    if isinstance(value, list | tuple | set | frozenset | dict) and value:
-        unit = "key" if isinstance(value, dict) else "item"
-        plural = "" if len(value) == 1 else "s"
-        return f"{len(value)} {unit}{plural}: {_REPR.repr(value)}"
-    return _REPR.repr(value)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -474,7 +370,7 @@ def instance_mimebundle(instance: Instance) -> dict[str, Any]:
         note = html.escape(f"graph not drawn: {exc}")
         page = f"{summary_html(view)}{steps_table_html(view)}<p><small>{note}</small></p>"
         return {"text/html": f'<div class="wfkit-instance">{page}</div>', "text/plain": text}
-    body = _XML_PROLOGUE.sub("", svg, count=1)
+    body = XML_PROLOGUE.sub("", svg, count=1)
     page = f'<div class="wfkit-instance">{summary_html(view)}{body}{legend_html()}</div>'
     return {"image/svg+xml": svg, "text/html": page, "text/plain": text}
 
