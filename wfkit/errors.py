@@ -16,6 +16,7 @@
     │   ├── InstanceAlreadyExists   start with the id of an instance that is not terminal
     │   ├── InvalidInstanceId       the id is too long or has characters not allowed
     │   ├── InvalidInput            the input does not match the definition's inputs
+    │   ├── UnknownStep             a step id the instance's definition does not have
     │   └── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
     ├── StoreError                  the store cannot be opened or used (.url)
     ├── VersionConflict             an instance's history changed since it was read
@@ -45,6 +46,7 @@ __all__ = [
     "Problem",
     "RenderError",
     "StoreError",
+    "UnknownStep",
     "UnknownWorkflow",
     "VersionConflict",
     "WfkitError",
@@ -223,6 +225,15 @@ class InstanceFailed(InstanceError):
         super().__init__(
             instance_id, f"workflow {instance_id!r} {status}: {error_type}: {error_message}"
         )
+
+
+class UnknownStep(InstanceError):
+    """A step id that the instance's definition does not have."""
+
+    def __init__(self, instance_id: str, step: str, hint: str = "") -> None:
+        self.step = step
+        message = f"workflow {instance_id!r} has no step {step!r}"
+        super().__init__(instance_id, f"{message}; {hint}" if hint else message)
 
 
 class StoreError(WfkitError):

@@ -104,17 +104,19 @@ def test_step_status_values() -> None:
 
 # A = applies, N = no-op, X = refused. Written out by hand, one row per status, so that the
 # table in status.py is checked against an independent statement of DESIGN.md section 3.
-OPERATIONS = ["start", "pause", "resume", "terminate", "purge", "raise_event"]
+OPERATIONS = [
+    "start", "pause", "resume", "terminate", "purge", "raise_event", "retry", "break_before",
+]
 EXPECTED_TABLE = {
-    #                   start pause resume terminate purge raise_event
-    "PENDING": "X A N A X A",
-    "RUNNING": "X A N A X A",
-    "CONTINUED_AS_NEW": "X A N A X A",
-    "SUSPENDED": "X N A A X A",
-    "COMPLETED": "A X X N A N",
-    "FAILED": "A X X N A N",
-    "TERMINATED": "A X X N A N",
-    "CANCELED": "A X X N A N",
+    #                   start pause resume terminate purge raise_event retry break_before
+    "PENDING": "X A N A X A X A",
+    "RUNNING": "X A N A X A X A",
+    "CONTINUED_AS_NEW": "X A N A X A X A",
+    "SUSPENDED": "X N A A X A X A",
+    "COMPLETED": "A X X N A N X X",
+    "FAILED": "A X X N A N A X",
+    "TERMINATED": "A X X N A N X X",
+    "CANCELED": "A X X N A N X X",
 }
 PAIRS = [
     (name, op, code)
@@ -130,7 +132,7 @@ def test_operation_names() -> None:
 def test_table_covers_every_pair_exactly() -> None:
     assert set(EXPECTED_TABLE) == set(DAPR_STATUSES)
     assert set(TRANSITIONS) == {(s, op) for s in RuntimeStatus for op in Operation}
-    assert len(TRANSITIONS) == 48
+    assert len(TRANSITIONS) == 64
 
 
 def test_table_is_read_only() -> None:

@@ -539,3 +539,62 @@ def test_history_records_suspension_and_resume(env: Any) -> None:
     suspended = [e for e in history if isinstance(e, ExecutionSuspended)]
     assert [s.reason for s in suspended] == ["pause"]
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
+
+
+# -- step-through debugging: runtime breakpoints, retry from the failed step -----------------
+
+
+def test_a_breakpoint_set_at_run_time_suspends_before_its_step(env: Any) -> None:
+    env.define("gated", GATED)
+    rt = env.runtime()
+    job = rt.start("gated")
+    env.eventually(lambda: env.notes("first"))
+    assert job.break_before("second") is Outcome.APPLY
+    env.open_gate("first")
+    env.eventually(lambda: job.status is RuntimeStatus.SUSPENDED)
+    assert job.properties["wfkit.paused_at"] == "second"
+    assert env.notes("second") == []
+    job.resume()
+    assert job.wait(10).status is RuntimeStatus.COMPLETED
+    from wfkit.errors import UnknownStep
+
+    with pytest.raises(IllegalTransition, match="cannot set a breakpoint"):
+        job.break_before("second")
+    with pytest.raises(UnknownStep, match="did you mean 'second'"):
+        rt.start("gated").break_before("secnd")
+
+
+FIXABLE = '''
+def compute(x):
+    raise ValueError("bug in compute")
+'''
+
+
+def test_retry_runs_the_failed_step_again_with_fixed_code_and_keeps_completed_outputs(
+    env: Any,
+) -> None:
+    (env.definitions / "fixable.py").write_text(FIXABLE)
+    env.define("retryable", """
+steps:
+  first: {call: "STEPS:flaky", with: {name: first, failures: 0}}
+  second: {call: "fixable:compute", with: {x: "${{ steps.first.output }}"}}
+finally:
+  tidy: {call: "STEPS:echo", with: {status: "${{ workflow.status }}"}}
+output: ${{ steps.second.output }}
+""")
+    rt = env.runtime()
+    job = rt.run("retryable", timeout=10)
+    assert job.status is RuntimeStatus.FAILED
+    assert job.steps["tidy"].output == {"status": "FAILED"}
+    time.sleep(0.05)  # a new mtime for the fixed file
+    (env.definitions / "fixable.py").write_text("def compute(x):\n    return x * 100\n")
+    assert job.retry() is Outcome.APPLY
+    job.wait(10)
+    assert job.status is RuntimeStatus.COMPLETED
+    assert job.output == 100
+    assert job.failure is None
+    assert len(env.notes("first")) == 1  # the completed step did not run again
+    assert job.steps["tidy"].output == {"status": "COMPLETED"}
+    assert "ExecutionRewound" in types(job.history())
+    with pytest.raises(IllegalTransition, match="cannot retry"):
+        job.retry()

@@ -68,6 +68,7 @@ def register(sub: Any) -> None:
         ("resume", "resume a paused instance"),
         ("terminate", "terminate an instance (and its children)"),
         ("purge", "delete a finished instance and its history"),
+        ("retry", "run a failed instance again from its failed steps"),
     ):
         command = sub.add_parser(
             name, help=helptext, description=helptext[0].upper() + helptext[1:] + "."
@@ -305,6 +306,8 @@ def _lifecycle(args: argparse.Namespace) -> int:
             outcome = ops.resume(args.instance_id, single_step=args.step)
         elif command == "terminate":
             outcome = ops.terminate(args.instance_id, args.reason, recursive=not args.no_recursive)
+        elif command == "retry":
+            outcome = ops.retry(args.instance_id)
         elif command == "purge":
             count = ops.purge(args.instance_id, recursive=not args.no_recursive)
             return _said(args, {"purged": count}, f"purged {count} instance(s)")
@@ -370,4 +373,5 @@ _COMMANDS = {
     "resume": _lifecycle,
     "terminate": _lifecycle,
     "purge": _lifecycle,
+    "retry": _lifecycle,
 }

@@ -24,6 +24,7 @@ from wfkit.engine.actions import Action, actions_for
 from wfkit.engine.history import (
     ExecutionCompleted,
     ExecutionResumed,
+    ExecutionRewound,
     ExecutionSuspended,
     ExecutionTerminated,
     Failure,
@@ -43,7 +44,7 @@ from wfkit.engine.history import (
 from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
-from wfkit.engine.status import StepStatus
+from wfkit.engine.status import RuntimeStatus, StepStatus
 
 __all__ = ["Decision", "advance", "decide"]
 
@@ -92,7 +93,7 @@ class _Out:
 
     def _touch(self, event: HistoryEvent) -> None:
         state, progress = self.state, self.progress
-        if isinstance(event, ExecutionCompleted | ExecutionTerminated):
+        if isinstance(event, ExecutionCompleted | ExecutionTerminated | ExecutionRewound):
             state.derived = None  # every step may have changed; rebuilt when needed
             return
         if isinstance(event, TimerFired):
@@ -140,6 +141,8 @@ def advance(
 
 
 def _accepts(state: InstanceState, event: HistoryEvent) -> bool:
+    if isinstance(event, ExecutionRewound):
+        return state.status is RuntimeStatus.FAILED
     if state.is_terminal and state.version > 0:
         return False
     if isinstance(event, ExecutionSuspended):
@@ -290,7 +293,8 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
         spec = plan.spec(sid)
         step = state.step(sid)
         if step.status is StepStatus.PENDING:
-            if spec.pause_before and not step.breakpoint_passed:
+            wants_break = spec.pause_before or sid in state.breakpoints
+            if wants_break and not step.breakpoint_passed:
                 out.emit(ExecutionSuspended(reason="breakpoint", step=sid))
                 return
             if not _begin_step(plan, out, spec, wf_status):

@@ -20,9 +20,11 @@ from wfkit.errors import WfkitError
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
+    "BreakpointSet",
     "EventRaised",
     "ExecutionCompleted",
     "ExecutionResumed",
+    "ExecutionRewound",
     "ExecutionStarted",
     "ExecutionSuspended",
     "ExecutionTerminated",
@@ -104,6 +106,25 @@ class StepStarted(HistoryEvent):
     TYPE: ClassVar[str] = "StepStarted"
     step: str = ""
     items: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionRewound(HistoryEvent):
+    """A FAILED instance runs again: failed and canceled steps (and the ``finally``
+    steps) go back to pending; completed steps keep their recorded outputs."""
+
+    TYPE: ClassVar[str] = "ExecutionRewound"
+    steps: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BreakpointSet(HistoryEvent):
+    """A breakpoint before ``step`` was set (``enabled``) or cleared at run time."""
+
+    TYPE: ClassVar[str] = "BreakpointSet"
+    step: str = ""
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -253,6 +274,8 @@ EVENT_TYPES: dict[str, type[HistoryEvent]] = {
         ExecutionStarted,
         ExecutionSuspended,
         ExecutionResumed,
+        ExecutionRewound,
+        BreakpointSet,
         StepStarted,
         StepFailed,
         ExecutionTerminated,

@@ -17,11 +17,14 @@ from dataclasses import replace
 from typing import Any
 
 from wfkit.definition.model import Definition
+from wfkit.definition.schema import did_you_mean
 from wfkit.engine import actions as act
 from wfkit.engine.engine import Engine
 from wfkit.engine.history import (
+    BreakpointSet,
     EventRaised,
     ExecutionResumed,
+    ExecutionRewound,
     ExecutionStarted,
     ExecutionSuspended,
     ExecutionTerminated,
@@ -36,7 +39,7 @@ from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
 from wfkit.engine.summary import dumps, update_for
-from wfkit.errors import InstanceNotFound, VersionConflict, WfkitError
+from wfkit.errors import InstanceNotFound, UnknownStep, VersionConflict, WfkitError
 
 __all__ = ["Workflows"]
 
@@ -142,6 +145,43 @@ class Workflows:
                         self.terminate(child, reason or "parent terminated")
             self._tell_parent(instance_id)
         return outcome
+
+    def retry(self, instance_id: str, reason: str = "") -> Outcome:
+        """Run a FAILED instance again from its failed steps.
+
+        Failed and canceled steps (and the ``finally`` steps) go back to pending and run
+        with the code as it is now; completed and skipped steps keep their recorded
+        outputs. The instance keeps its id, history and pinned definition.
+        """
+        row = self._row(instance_id)
+        plan = self.engine.plan_for(row.definition_hash)
+        state = replay(instance_id, load_history(self.store, instance_id))
+        again = [
+            sid
+            for sid in (*plan.main, *plan.final)
+            if plan.is_final(sid) or state.step_status(sid).value in ("failed", "canceled")
+        ]
+        outcome = self._append(
+            instance_id,
+            Operation.RETRY,
+            lambda now: ExecutionRewound(at=now, steps=again, reason=reason),
+        )
+        if outcome is Outcome.APPLY and self.engine.running:
+            self.engine.adopt(instance_id)
+        return outcome
+
+    def break_before(self, instance_id: str, step: str, *, enabled: bool = True) -> Outcome:
+        """Set (or clear) a breakpoint before ``step``: the run suspends itself there."""
+        row = self._row(instance_id)
+        plan = self.engine.plan_for(row.definition_hash)
+        if step not in plan.order:
+            hint = did_you_mean(step, plan.order) or f"steps: {', '.join(plan.order)}"
+            raise UnknownStep(instance_id, step, hint)
+        return self._append(
+            instance_id,
+            Operation.BREAK,
+            lambda now: BreakpointSet(at=now, step=step, enabled=enabled),
+        )
 
     def purge(self, instance_id: str, *, recursive: bool = True) -> int:
         """Delete a terminal instance's state and history (and its children's)."""

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wfkit.engine.history import (
+    BreakpointSet,
     EventRaised,
     ExecutionCompleted,
     ExecutionResumed,
+    ExecutionRewound,
     ExecutionStarted,
     ExecutionSuspended,
     ExecutionTerminated,
@@ -132,6 +134,8 @@ class InstanceState:
     events: list[EventRaised] = field(default_factory=list)
     consumed: set[int] = field(default_factory=set)
     children: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    breakpoints: set[str] = field(default_factory=set)
+    rewinds: int = 0
     #: Derived counters kept by the decider (a :class:`wfkit.engine.progress.Progress`);
     #: rebuilt from the rest whenever missing, never stored.
     derived: Any = field(default=None, repr=False, compare=False)
@@ -218,6 +222,29 @@ def _completed(state: InstanceState, event: ExecutionCompleted) -> None:
         if not step.status.is_terminal:
             step.status = StepStatus.CANCELED
             step.ended_at = event.at
+
+
+def _rewound(state: InstanceState, event: ExecutionRewound) -> None:
+    """Failed and canceled steps start over; completed and skipped ones stay as they are."""
+    state.rewinds += 1
+    for sid in event.steps:
+        old = state.steps.get(sid)
+        if old is not None:
+            state.steps[sid] = StepState(sid, breakpoint_passed=old.breakpoint_passed)
+    state.status = RuntimeStatus.RUNNING
+    state.failure = None
+    state.output = None
+    state.terminated = False
+    state.suspended = False
+
+
+def _breakpoint_set(state: InstanceState, event: BreakpointSet) -> None:
+    if event.enabled:
+        state.breakpoints.add(event.step)
+        if event.step in state.steps:
+            state.steps[event.step].breakpoint_passed = False
+    else:
+        state.breakpoints.discard(event.step)
 
 
 def _step_started(state: InstanceState, event: StepStarted) -> None:
@@ -390,6 +417,8 @@ def _step_failed(state: InstanceState, event: StepFailed) -> None:
 
 _HANDLERS: dict[type[HistoryEvent], Handler] = {
     ExecutionStarted: _started,
+    ExecutionRewound: _rewound,
+    BreakpointSet: _breakpoint_set,
     ExecutionSuspended: _suspended,
     ExecutionResumed: _resumed,
     ExecutionTerminated: _terminated,

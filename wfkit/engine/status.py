@@ -120,6 +120,8 @@ class Operation(enum.StrEnum):
     TERMINATE = "terminate"
     PURGE = "purge"
     RAISE_EVENT = "raise_event"
+    RETRY = "retry"
+    BREAK = "break_before"
 
 
 class Outcome(enum.StrEnum):
@@ -160,6 +162,16 @@ _NOT_COMPLETED = Refusal(
     hint="purge deletes finished runs only and this one is {status}: terminate it first",
 )
 
+_NOT_FAILED = Refusal(
+    message="cannot retry workflow '{id}': it is {status}",
+    hint="retry runs a FAILED instance again from its failed steps; a running one is "
+    "still going, and a completed or terminated one can be started again as a new run",
+)
+_BREAK_FINISHED = Refusal(
+    message="cannot set a breakpoint in workflow '{id}': it is {status}",
+    hint="breakpoints apply to steps that have not started yet, in a run that is not over",
+)
+
 _Rule = Outcome | Refusal
 
 _ACTIVE = (RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.CONTINUED_AS_NEW)
@@ -172,6 +184,12 @@ _ROWS: dict[Operation, tuple[_Rule, _Rule, _Rule]] = {
     Operation.TERMINATE: (Outcome.APPLY, Outcome.APPLY, Outcome.NO_OP),
     Operation.PURGE: (_NOT_COMPLETED, _NOT_COMPLETED, Outcome.APPLY),
     Operation.RAISE_EVENT: (Outcome.APPLY, Outcome.APPLY, Outcome.NO_OP),
+    Operation.RETRY: (_NOT_FAILED, _NOT_FAILED, _NOT_FAILED),
+    Operation.BREAK: (Outcome.APPLY, Outcome.APPLY, _BREAK_FINISHED),
+}
+# Where one terminal status differs from the others.
+_EXCEPTIONS: dict[tuple[RuntimeStatus, Operation], _Rule] = {
+    (RuntimeStatus.FAILED, Operation.RETRY): Outcome.APPLY,
 }
 
 
@@ -189,7 +207,7 @@ def _expand(
 
 
 TRANSITIONS: Mapping[tuple[RuntimeStatus, Operation], Outcome | Refusal] = MappingProxyType(
-    _expand(_ROWS)
+    _expand(_ROWS) | _EXCEPTIONS
 )
 """Every ``(status, operation)`` pair and its rule: an :class:`Outcome` or a :class:`Refusal`."""
 

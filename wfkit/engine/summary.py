@@ -102,7 +102,7 @@ def properties(
 
 def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
     """The instance row fields after ``state``."""
-    failure = None
+    failure = "" if state.rewinds and not state.is_terminal else None  # "" clears the last
     if state.failure is not None and state.is_terminal:
         failure = dumps(
             {

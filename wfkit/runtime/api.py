@@ -275,6 +275,15 @@ class Instance:
         """Send event ``name`` (case-insensitive) with JSON ``data`` to the instance."""
         return self._ops.raise_event(self.id, name, data)
 
+    def retry(self) -> Outcome:
+        """Run a FAILED instance again from its failed steps, with the code as it is now
+        (fix a step's function, then retry); completed steps keep their outputs."""
+        return self._ops.retry(self.id)
+
+    def break_before(self, step: str, *, enabled: bool = True) -> Outcome:
+        """Set (``enabled=False``: clear) a breakpoint before ``step`` of this run."""
+        return self._ops.break_before(self.id, step, enabled=enabled)
+
     def purge(self, *, recursive: bool = True) -> int:
         """Delete the (terminal) instance and its history; returns how many were deleted."""
         return self._ops.purge(self.id, recursive=recursive)

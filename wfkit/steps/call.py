@@ -175,10 +175,32 @@ def _resolve(task: TaskSpec) -> Callable[..., Any] | TaskOutcome:
     return value  # type: ignore[no-any-return]
 
 
+_loaded_at: dict[str, float] = {}
+_reload_lock = threading.Lock()
+
+
+def _fresh(module: ModuleType) -> ModuleType:
+    """``module``, reloaded when its source file changed since it was loaded: a step
+    function fixed in an editor is used by the next attempt (``instance.retry()``)."""
+    path = getattr(module, "__file__", None)
+    if not path or not path.endswith(".py"):
+        return module
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return module
+    with _reload_lock:
+        seen = _loaded_at.setdefault(module.__name__, mtime)
+        if mtime == seen:
+            return module
+        _loaded_at[module.__name__] = mtime
+        return importlib.reload(module)
+
+
 def _import(task: TaskSpec, name: str) -> ModuleType | TaskOutcome:
     """Import ``name``; a missing module or a failing import becomes a clear failure."""
     try:
-        return importlib.import_module(name)
+        return _fresh(importlib.import_module(name))
     except ModuleNotFoundError as exc:
         if not _is_target(name, exc):
             return _import_failed(task, name, exc)
