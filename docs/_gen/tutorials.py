@@ -31,7 +31,7 @@ PLANNED: tuple[tuple[int, str, str], ...] = (
     (
         4,
         "Failures and retries",
-        "`retry`, `on_error`, `finally`, and retrying from the failed step.",
+        "`retry`, `on_error`, `finally`, `raise_if_failed`, and running a failed id again.",
     ),
     (
         5,
@@ -99,8 +99,8 @@ def render() -> str:
         banner("the contents of `notebooks/` (see `docs/_gen/tutorials.py`)"),
         "# Tutorials\n",
         "The tutorials are Jupyter notebooks in the `notebooks/` folder of the repository. "
-        "Each one runs offline against the example definitions in `definitions/`, with "
-        "its state in a SQLite file under `.wfkit/`.\n",
+        "Each one runs offline, with its own definitions in `notebooks/definitions/` and "
+        "its state in a scratch SQLite file that it removes at the end.\n",
         "To run them, install wfkit with the `jupyter` extra (the kernel, widgets and "
         "notebook runner) and a Jupyter front end of your choice, then start it from the "
         "repository root:\n",

@@ -413,7 +413,10 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
     if failed is not None:
         step = state.step(failed)
         cause = step.failure or Failure("Error", "")
-        failure = Failure(cause.type, f"step {failed!r} failed: {cause.message}", cause.stack_trace)
+        said = cause.message
+        if not said.startswith(f"step {failed!r}"):  # say which step, once
+            said = f"step {failed!r} failed: {said}"
+        failure = Failure(cause.type, said, cause.stack_trace)
         out.emit(ExecutionCompleted(status="FAILED", failure=failure))
         return
     template = plan.definition.output

@@ -62,7 +62,9 @@ class StepInfo:
 def _step_info(step: StepState) -> StepInfo:
     attempts = max((t.attempt for t in step.tasks), default=0)
     details = next((t.details for t in reversed(step.tasks) if t.details), None)
-    error = step.failure or next((t.failure for t in step.tasks if t.failure), None)
+    error = None  # the failure of a step that failed; a step that completed after retries has none
+    if step.status.value == "failed":
+        error = step.failure or next((t.failure for t in step.tasks if t.failure), None)
     return StepInfo(
         id=step.id,
         status=step.status.value,
