@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -227,7 +228,9 @@ class Engine:
         now = self.clock()
         self._fire_timers(now)
         if now >= self._next_claim:
-            self._next_claim = now + self.settings.claim_interval
+            # jitter, so that workers started together do not claim in lockstep (where
+            # one of them would take every free instance, round after round)
+            self._next_claim = now + self.settings.claim_interval * random.uniform(0.5, 1.5)
             self._claim()
         if now >= self._next_renew:
             self._next_renew = now + self.settings.lease_seconds / 3
