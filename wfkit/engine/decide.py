@@ -13,14 +13,12 @@ but no step starts, no fired timer acts and no buffered event is consumed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from wfkit.definition.expressions import Template
 from wfkit.definition.model import OnError, Step, StepKind
 from wfkit.engine.actions import Action, actions_for
+from wfkit.engine.evaluate import context_for, describe, env_text, json_type, render, truthy
 from wfkit.engine.history import (
     ExecutionCompleted,
     ExecutionResumed,
@@ -319,16 +317,16 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
     """Evaluate ``when`` and ``foreach``; emit StepSkipped, StepStarted or a failure.
 
     Returns whether the step started (so its tasks may be scheduled now)."""
-    context = _context(plan, out.state, spec.refs, wf_status, spec.id)
+    context = context_for(plan, out.state, spec.refs, wf_status, spec.id)
     try:
-        if spec.when is not None and not _truthy(spec.when.evaluate(context)):
+        if spec.when is not None and not truthy(spec.when.evaluate(context)):
             out.emit(StepSkipped(step=spec.id, reason="when"))
             return False
         items = None
         if spec.foreach is not None:
             items = spec.foreach.render(context)
             if not isinstance(items, list):
-                raise TypeError(f"foreach gave {_json_type(items)}, not a list")
+                raise TypeError(f"foreach gave {json_type(items)}, not a list")
     except Exception as exc:  # CEL raises several types for a bad evaluation
         _expression_failed(out, spec, exc)
         return False
@@ -342,13 +340,13 @@ def _start_task(
     state = out.state
     status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, out.progress))
     step = state.step(spec.id)
-    context = _context(plan, state, spec.refs, status, spec.id)
+    context = context_for(plan, state, spec.refs, status, spec.id)
     if task.index is not None and step.items is not None:
         context["item"] = step.items[task.index]
         context["index"] = task.index
     try:
-        data = _render(spec.with_, context)
-        env = {k: _env_text(v) for k, v in (_render(spec.env, context) or {}).items()}
+        data = render(spec.with_, context)
+        env = {k: env_text(v) for k, v in (render(spec.env, context) or {}).items()}
     except Exception as exc:
         _expression_failed(out, spec, exc, task.index, attempt)
         return
@@ -392,18 +390,12 @@ def _outcome(plan: WorkflowPlan, progress: Progress) -> str:
 def _expression_failed(
     out: _Out, spec: Step, exc: Exception, index: int | None = None, attempt: int = 1
 ) -> None:
-    message = f"step {spec.id!r}: an expression could not be evaluated: {_describe(exc)}"
+    message = f"step {spec.id!r}: an expression could not be evaluated: {describe(exc)}"
     out.emit(
         TaskFailed(
             step=spec.id, index=index, attempt=attempt, failure=Failure("ExpressionError", message)
         )
     )
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"no field {exc.args[0]!r} (guard it with has(...) or a status check)"
-    return str(exc) or type(exc).__name__
 
 
 def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
@@ -421,58 +413,13 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
         return
     template = plan.definition.output
     try:
-        output = _render(
-            template, _context(plan, state, template.steps if template else (), outcome, "")
+        output = render(
+            template, context_for(plan, state, template.steps if template else (), outcome, "")
         )
     except Exception as exc:
         failure = Failure(
-            "ExpressionError", f"the workflow output could not be evaluated: {_describe(exc)}"
+            "ExpressionError", f"the workflow output could not be evaluated: {describe(exc)}"
         )
         out.emit(ExecutionCompleted(status="FAILED", failure=failure))
         return
     out.emit(ExecutionCompleted(status="COMPLETED", output=output))
-
-
-def _context(
-    plan: WorkflowPlan, state: InstanceState, refs: Iterable[str], wf_status: str, who: str
-) -> dict[str, Any]:
-    """What expressions of step ``who`` (or of the output, for ``""``) may read; only the
-    names they use, since CEL converts the whole context on every evaluation."""
-    roots = plan.roots.get(who, frozenset())
-    context: dict[str, Any] = {}
-    if "steps" in roots:
-        steps = {}
-        for sid in refs:
-            step = state.steps.get(sid)
-            steps[sid] = {
-                "output": step.output if step else None,
-                "status": (step.status if step else StepStatus.PENDING).value,
-            }
-        context["steps"] = steps
-    if "inputs" in roots:
-        context["inputs"] = state.input if isinstance(state.input, dict) else {}
-    if "workflow" in roots:
-        context["workflow"] = {"id": state.instance_id, "name": state.name, "status": wf_status}
-    return context
-
-
-def _render(template: Template | None, context: dict[str, Any]) -> Any:
-    return None if template is None else template.render(context)
-
-
-def _env_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise TypeError(f"when gave {_json_type(value)}, not true or false")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "text", dict: "a map"}.get(
-        type(value), type(value).__name__
-    )

@@ -1,0 +1,69 @@
+"""What step expressions see, and turning their values into step inputs.
+
+CEL converts the whole context on every evaluation, so a context holds only the names
+the step's expressions read (``inputs``, ``steps.<id>``, ``workflow``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from wfkit.definition.expressions import Template
+from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.state import InstanceState
+from wfkit.engine.status import StepStatus
+
+__all__ = ["context_for", "describe", "env_text", "json_type", "render", "truthy"]
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no field {exc.args[0]!r} (guard it with has(...) or a status check)"
+    return str(exc) or type(exc).__name__
+
+
+def context_for(
+    plan: WorkflowPlan, state: InstanceState, refs: Iterable[str], wf_status: str, who: str
+) -> dict[str, Any]:
+    """What expressions of step ``who`` (or of the output, for ``""``) may read; only the
+    names they use, since CEL converts the whole context on every evaluation."""
+    roots = plan.roots.get(who, frozenset())
+    context: dict[str, Any] = {}
+    if "steps" in roots:
+        steps = {}
+        for sid in refs:
+            step = state.steps.get(sid)
+            steps[sid] = {
+                "output": step.output if step else None,
+                "status": (step.status if step else StepStatus.PENDING).value,
+            }
+        context["steps"] = steps
+    if "inputs" in roots:
+        context["inputs"] = state.input if isinstance(state.input, dict) else {}
+    if "workflow" in roots:
+        context["workflow"] = {"id": state.instance_id, "name": state.name, "status": wf_status}
+    return context
+
+
+def render(template: Template | None, context: dict[str, Any]) -> Any:
+    return None if template is None else template.render(context)
+
+
+def env_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"when gave {json_type(value)}, not true or false")
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text", dict: "a map"}.get(
+        type(value), type(value).__name__
+    )
