@@ -8,6 +8,7 @@ needs a step that is still running when it acts.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -131,3 +132,58 @@ def store(data: dict[str, Any], extra: Any) -> str:
 def notify(status: str) -> str:
     """A ``finally`` step: tell someone how the run ended."""
     return f"told the team: run {status}"
+
+
+# -- 05 fan-out, conditions and child workflows ---------------------------------------------
+
+_parallel = {"running": 0, "peak": 0}
+_parallel_lock = threading.Lock()
+
+
+def measure(sample: str, index: int, seconds: float = 0.0) -> dict[str, Any]:
+    """The length of one sample, after ``seconds`` of pretend work.
+
+    Counts how many calls run at the same time; :func:`peak_parallel` tells the most.
+    """
+    with _parallel_lock:
+        _parallel["running"] += 1
+        _parallel["peak"] = max(_parallel["peak"], _parallel["running"])
+    try:
+        time.sleep(seconds)
+        return {"index": index, "sample": sample, "length": len(sample)}
+    finally:
+        with _parallel_lock:
+            _parallel["running"] -= 1
+
+
+def peak_parallel(reset: bool = True) -> int:
+    """The most :func:`measure` calls that ran at once (since the last reset)."""
+    with _parallel_lock:
+        peak = _parallel["peak"]
+        if reset:
+            _parallel["peak"] = 0
+        return peak
+
+
+def summarize_lengths(lengths: list[int]) -> dict[str, Any]:
+    """Count, total and longest of some lengths."""
+    return {"count": len(lengths), "total": sum(lengths), "longest": max(lengths)}
+
+
+def alert(total: int, limit: int) -> str:
+    """Pretend to warn someone that a total is over its limit."""
+    return f"alert: total {total} is over {limit}"
+
+
+# -- 06 durability --------------------------------------------------------------------------
+
+
+def journaled(step: str, journal: str, seconds: float = 0.0) -> str:
+    """Append ``step`` to the ``journal`` file, then do ``seconds`` of pretend work.
+
+    The journal tells which steps ran, and how many times, whatever process ran them.
+    """
+    with open(journal, "a", encoding="utf-8") as file:
+        file.write(f"{step}\n")
+    time.sleep(seconds)
+    return f"{step} done"

@@ -40,8 +40,9 @@ PLANNED: tuple[tuple[int, str, str], ...] = (
     ),
     (
         6,
-        "Durability across a kernel restart",
-        "Restart the kernel mid-run and watch the next engine carry on from the history.",
+        "Durability across a killed process",
+        "Kill the process running a workflow mid-run and watch the next engine take it "
+        "over and carry on from the history.",
     ),
     (7, "Notebook steps", "Run a parameterised notebook as a step and read its result."),
 )
