@@ -1,7 +1,7 @@
 """Shared set-up of the example tests: the definitions folder is importable.
 
 ``definitions/`` goes on ``sys.path`` (as it is for ``call:`` steps), and so does this
-folder, for the test-only interpreter :mod:`example_harness`.
+folder, for the test helpers of :mod:`example_harness`.
 """
 
 import sys
@@ -16,7 +16,9 @@ for _path in (DEFINITIONS, HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from example_harness import Harness  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from example_harness import Harness, close_all  # noqa: E402
 
 
 @pytest.fixture
@@ -34,5 +36,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def harness(workdir: Path) -> Harness:
-    """A test-only interpreter of the definitions, running in ``workdir``."""
+    """Runs definitions through the real engine, in ``workdir``."""
     return Harness(workdir)
+
+
+@pytest.fixture(autouse=True)
+def _close_harnesses() -> Iterator[None]:
+    """Stop the engine of every harness a test made."""
+    yield
+    close_all()

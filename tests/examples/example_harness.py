@@ -1,24 +1,22 @@
-"""A small reference interpreter for the example definitions, for tests only.
+"""Test helpers for the example definitions.
 
-It is a test double, not the engine: no durability, no threads, no timers (retry delays
-and sleeps are recorded, not waited), steps run one at a time in dependency order. It
-follows DESIGN.md §5 closely enough to check that each example's YAML and its step code
-fit together: expressions are evaluated with CEL (whole-value expressions keep their type,
-embedded ones are interpolated as text), ``when``, ``foreach``/``item``/``index``,
-``retry``, ``on_error``, ``outputs`` schemas, ``finally`` with ``workflow.status``, child
-workflows, ``wait`` fed from a dict of events, and the workflow ``output``.
+:class:`Harness` runs a definition through the real engine (:class:`wfkit.runtime.api.Runtime`
+on a SQLite file, a thread pool, real subprocesses, real timers) and sums the instance up
+as a :class:`Run`. The other helpers check pieces of the examples on their own: the YAML
+(:func:`load`, :func:`expressions_in`, :func:`step_refs`, :func:`parse_duration`) and the
+step code (:func:`run_shell`, :func:`exec_notebook`, with :func:`env_strings` and
+:func:`apply_inputs` to build what a step is given).
 """
 
 from __future__ import annotations
 
 import contextlib
-import graphlib
-import importlib
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,21 @@ from typing import Any
 import cel
 import jsonschema
 import yaml
+
+from wfkit.engine.history import (
+    ExecutionSuspended,
+    HistoryEvent,
+    StepFailed,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskFailed,
+    TimerCreated,
+)
+from wfkit.engine.protocols import InstanceRow
+from wfkit.engine.status import RuntimeStatus
+from wfkit.runtime.api import Instance, Runtime
+from wfkit.runtime.settings import Settings
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 KINDS = ("call", "shell", "notebook", "workflow", "wait", "sleep")
@@ -172,16 +185,12 @@ def exec_notebook(
     return namespace
 
 
-class StepError(Exception):
-    """A step attempt failed."""
-
-
 @dataclass
 class Run:
-    """What running a definition through the harness gave."""
+    """What running a definition through the engine gave: a summary of the instance."""
 
     name: str
-    inputs: dict[str, Any]
+    instance_id: str
     status: str = "RUNNING"
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     output: Any = None
@@ -194,10 +203,6 @@ class Run:
     def state(self, step: str) -> str:
         """The status of one step."""
         return str(self.steps[step]["status"])
-
-
-class _Waiting(Exception):
-    pass
 
 
 def apply_inputs(doc: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,156 +223,141 @@ def apply_inputs(doc: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, 
     return values
 
 
+_OPEN: list[Harness] = []
+
+
+def close_all() -> None:
+    """Close the runtime of every harness made so far (the conftest does, after each test)."""
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def _quiet(row: InstanceRow) -> bool:
+    """Whether a RUNNING instance only waits: no step runs, some wait or sleep step waits."""
+    props = json.loads(row.properties)
+    return (
+        row.status == RuntimeStatus.RUNNING.value
+        and not props.get("wfkit.steps.running_now")
+        and bool(props.get("wfkit.steps.waiting_now"))
+    )
+
+
+def history_log(events: list[HistoryEvent]) -> list[str]:
+    """Lines for what the history shows: retries, sleeps, breakpoints, children, failures."""
+    log: list[str] = []
+    children: dict[str, str] = {}
+    last_failure: dict[tuple[str, int | None], str] = {}
+    for event in events:
+        if isinstance(event, TaskFailed):
+            last_failure[event.step, event.index] = event.failure.type
+        elif isinstance(event, TimerCreated) and event.purpose == "retry":
+            delay = round(event.fire_at - event.at, 3)
+            cause = last_failure.get((event.step, event.index), "Error")
+            log.append(f"retry {event.step} in {delay:g}s after {cause}")
+        elif isinstance(event, TimerCreated) and event.purpose == "sleep":
+            log.append(f"sleep {event.step} {round(event.fire_at - event.at, 3):g}s")
+        elif isinstance(event, ExecutionSuspended) and event.reason == "breakpoint":
+            log.append(f"pause_before {event.step}")
+        elif isinstance(event, SubOrchestrationInstanceCreated):
+            children[event.child_id] = event.name
+        elif isinstance(event, SubOrchestrationInstanceCompleted):
+            log.append(f"child {children.get(event.child_id, '?')} COMPLETED")
+        elif isinstance(event, SubOrchestrationInstanceFailed):
+            log.append(f"child {children.get(event.child_id, '?')} FAILED")
+        elif isinstance(event, StepFailed):
+            log.append(f"failed {event.step}")
+    return log
+
+
 @dataclass
 class Harness:
-    """Runs definitions; ``cwd`` is the working directory of shell steps."""
+    """Runs definitions through the real engine, with ``cwd`` as its working directory.
+
+    One :class:`Runtime` per harness (a SQLite file in ``cwd``), made on the first run and
+    closed by :meth:`close` (the conftest closes every harness after each test). ``events``
+    are raised on each started instance at once: the engine buffers them until a ``wait``
+    step takes them.
+    """
 
     cwd: Path
     events: dict[str, list[Any]] = field(default_factory=dict)
+    timeout: float = 60
+    _runtime: Runtime | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.events = {name.lower(): list(data) for name, data in self.events.items()}
+    @property
+    def runtime(self) -> Runtime:
+        """The engine of this harness (started on first use, from ``cwd``)."""
+        if self._runtime is None:
+            settings = Settings(
+                definitions=str(DEFINITIONS),
+                store=f"sqlite:///{self.cwd / '.wfkit-harness.db'}",
+                workers=2,
+            )
+            with contextlib.chdir(self.cwd):  # the engine's workdir: where shell steps run
+                self._runtime = Runtime(settings)
+            _OPEN.append(self)
+        return self._runtime
+
+    def close(self) -> None:
+        """Stop the engine (idempotent)."""
+        if self._runtime is not None:
+            runtime, self._runtime = self._runtime, None
+            runtime.close()
 
     def run(self, name: str, inputs: Mapping[str, Any], instance_id: str = "run-1") -> Run:
-        """Run ``definitions/<name>.yaml`` with ``inputs`` until it ends or waits."""
-        doc = load(name)
-        run = Run(name, apply_inputs(doc, inputs))
-        workflow = {"id": instance_id, "name": doc["name"], "status": "RUNNING"}
-        main, final = doc["steps"], doc.get("finally") or {}
-        for step_id in {**main, **final}:
-            run.steps[step_id] = {"status": "pending", "output": None, "attempts": 0}
-        try:
-            failed = self._run_steps(doc, main, run, workflow)
-        except _Waiting:
-            return run
-        workflow["status"] = "FAILED" if failed else "COMPLETED"
-        self._run_steps(doc, final, run, workflow)
-        run.status = str(workflow["status"])
-        if run.status == "COMPLETED" and "output" in doc:
-            run.output = render(doc["output"], self._context(run, workflow))
-        return run
+        """Run ``definitions/<name>.yaml`` with ``inputs`` until it ends or only waits.
 
-    def _context(self, run: Run, workflow: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "inputs": run.inputs,
-            "steps": {
-                k: {"status": v["status"], "output": v["output"]} for k, v in run.steps.items()
-            },
-            "workflow": dict(workflow),
-        }
+        Breakpoints (``pause_before``) are resumed. A run that waits for an event it was
+        not given, or for a sleep, comes back RUNNING with that step ``waiting``.
+        """
+        instance = self.runtime.start(name, dict(inputs), instance_id=instance_id)
+        for event, payloads in self.events.items():
+            for data in payloads:
+                instance.raise_event(event, data)
+        self.settle(instance)
+        return self.summary(instance)
 
-    def _run_steps(
-        self, doc: Mapping[str, Any], steps: Mapping[str, Any], run: Run, workflow: Any
-    ) -> bool:
-        graph = {
-            sid: (set(s.get("needs", [])) | step_refs(s)) & set(steps) for sid, s in steps.items()
-        }
-        for step_id in graphlib.TopologicalSorter(graph).static_order():
-            step = steps[step_id]
-            record = run.steps[step_id]
-            context = self._context(run, workflow)
-            if "when" in step and render(step["when"], context) is not True:
-                record["status"] = "skipped"
+    def settle(self, instance: Instance) -> None:
+        """Wait until ``instance`` is terminal or only waits, resuming at breakpoints."""
+        ops = self.runtime.workflows
+        deadline = time.monotonic() + self.timeout
+        while True:
+            row = ops.get(instance.id)  # polled: a RUNNING row changes without a new status
+            if RuntimeStatus(row.status).is_terminal:
+                return
+            if row.status == RuntimeStatus.SUSPENDED.value:
+                if json.loads(row.properties).get("wfkit.pause_reason") != "breakpoint":
+                    return
+                instance.resume()
                 continue
-            if step.get("pause_before"):
-                run.log.append(f"pause_before {step_id}")
-            try:
-                record["output"] = self._execute(doc, step_id, step, context, run)
-                record["status"] = "completed"
-            except _Waiting:
-                record["status"] = "waiting"
-                raise
-            except Exception as exc:
-                record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-                run.log.append(f"failed {step_id}: {record['error']}")
-                if step.get("on_error", "fail") != "continue":
-                    return True
-        return False
+            if _quiet(row):  # settled only if nothing more happens for a moment
+                time.sleep(0.2)
+                if ops.get(instance.id).version == row.version:
+                    return
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{instance.id} is still {row.status} after {self.timeout} s")
+            time.sleep(0.05)
 
-    def _execute(
-        self,
-        doc: Mapping[str, Any],
-        step_id: str,
-        step: Mapping[str, Any],
-        context: dict[str, Any],
-        run: Run,
-    ) -> Any:
-        if "foreach" in step:
-            items = render(step["foreach"], context)
-            return [
-                self._attempts(doc, step_id, step, {**context, "item": item, "index": i}, run)
-                for i, item in enumerate(items)
-            ]
-        return self._attempts(doc, step_id, step, context, run)
+    def terminate(self, run: Run, reason: str = "test over") -> Run:
+        """Terminate the instance of ``run`` (a sleep too long for a test, say); its new Run."""
+        instance = self.runtime.instance(run.instance_id)
+        instance.terminate(reason)
+        instance.wait(self.timeout)
+        return self.summary(instance)
 
-    def _attempts(
-        self,
-        doc: Mapping[str, Any],
-        step_id: str,
-        step: Mapping[str, Any],
-        context: dict[str, Any],
-        run: Run,
-    ) -> Any:
-        policy = step.get("retry") or (doc.get("defaults") or {}).get("retry") or {}
-        attempts = int(policy.get("max_attempts", 1))
-        delay = parse_duration(policy.get("initial_interval", "1s"))
-        for attempt in range(1, attempts + 1):
-            run.steps[step_id]["attempts"] += 1
-            try:
-                result = self._once(doc, step_id, step, context, run)
-                if "outputs" in step:
-                    jsonschema.validate(result, step["outputs"])
-                return result
-            except _Waiting:
-                raise
-            except Exception as exc:
-                if attempt == attempts:
-                    raise
-                wait = delay * float(policy.get("backoff_coefficient", 1)) ** (attempt - 1)
-                if "max_interval" in policy:
-                    wait = min(wait, parse_duration(policy["max_interval"]))
-                run.log.append(f"retry {step_id} in {wait:g}s after {type(exc).__name__}")
-        raise AssertionError("unreachable")
-
-    def _once(
-        self,
-        doc: Mapping[str, Any],
-        step_id: str,
-        step: Mapping[str, Any],
-        context: dict[str, Any],
-        run: Run,
-    ) -> Any:
-        kind = next(k for k in KINDS if k in step)
-        given = render(step.get("with") or {}, context)
-        timeout = step.get("timeout") or (doc.get("defaults") or {}).get("timeout") or 60
-        if kind == "call":
-            module, _, function = step["call"].partition(":")
-            result = getattr(importlib.import_module(module), function)(**given)
-            return json.loads(json.dumps(result, allow_nan=False))
-        if kind == "shell":
-            out = self.cwd / f".wfkit-output-{step_id}.json"
-            env = env_strings(step.get("env"), context)
-            proc, result = run_shell(step["shell"], env, out, self.cwd, parse_duration(timeout))
-            run.log.append(f"shell {step_id} exit {proc.returncode} {proc.stderr.strip()}")
-            if proc.returncode:
-                raise StepError(f"{step_id} exited {proc.returncode}: {proc.stderr.strip()}")
-            return result
-        if kind == "notebook":
-            out = self.cwd / f".wfkit-output-{step_id}.json"
-            env = {**env_strings(step.get("env"), context), "WFKIT_OUTPUT": str(out)}
-            exec_notebook(DEFINITIONS / step["notebook"], given, env)
-            return json.loads(out.read_text(encoding="utf-8"))
-        if kind == "workflow":
-            child_id = f"{context['workflow']['id']}-{step_id}"
-            child = Harness(self.cwd).run(step["workflow"], given, child_id)
-            run.log.append(f"child {step['workflow']} {child.status}")
-            if child.status != "COMPLETED":
-                raise StepError(f"child workflow {step['workflow']} ended {child.status}")
-            return child.output
-        if kind == "wait":
-            queue = self.events.get(step["wait"]["event"].lower(), [])
-            if not queue:
-                raise _Waiting(step_id)
-            return queue.pop(0)
-        run.log.append(f"sleep {step_id} {parse_duration(step['sleep']):g}s")
-        return None
+    def summary(self, instance: Instance) -> Run:
+        """The :class:`Run` of an instance as it is now."""
+        status = instance.status.value
+        run = Run(instance.name, instance.id, status, output=instance.output)
+        for step_id, info in instance.steps.items():
+            record: dict[str, Any] = {
+                "status": info.status,
+                "output": info.output,
+                "attempts": info.attempts,
+            }
+            if info.error is not None:
+                record["error"] = f"{info.error.type}: {info.error.message}"
+            run.steps[step_id] = record
+        run.log = history_log(instance.history())
+        return run

@@ -276,7 +276,8 @@ def test_a_failed_build_reports_and_cleans_up(
     (source / "ops.py").write_text(OPS.replace("    3.0\n", "    4.0\n"))
     run = harness.run("build-package", {"source_dir": str(source)})
     assert run.status == "FAILED"
-    assert run.state("test") == "failed" and run.state("package") == "pending"
+    # the engine cancels the steps that can no longer run once the build failed
+    assert run.state("test") == "failed" and run.state("package") == "canceled"
     report = json.loads((workdir / "dist" / "build-report.json").read_text())
     assert report["failed_step"] == "test" and report["status"] == "FAILED"
     assert run.out("cleanup") == {"status": "FAILED", "removed": [], "kept": None}

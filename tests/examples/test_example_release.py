@@ -8,6 +8,8 @@ import pytest
 from example_harness import Harness
 from wfkit_examples import publish, release, training
 
+from wfkit.errors import InvalidInput
+
 
 @pytest.fixture
 def artifact(tmp_path: Path) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def test_the_child_alone(harness: Harness, artifact: dict[str, Any], workdir: Pa
     assert run.status == "COMPLETED"
     assert run.output["version"] == 1 and run.output["channel"] == "staging"
     assert run.output["message"].endswith("run pub-1)")
-    with pytest.raises(ValueError, match="'model_uri' is required"):
+    with pytest.raises(InvalidInput, match="'model_uri' is required"):
         harness.run("publish-model", {})
 
 
@@ -149,7 +151,8 @@ def test_a_failed_smoke_test_fails_the_release_and_finally_reports_it(
 ) -> None:
     run = harness.run("release", release_inputs(workdir, min_score=0.99), "rel-f")
     assert run.status == "FAILED" and run.output is None
-    assert run.state("smoke_test") == "failed" and run.state("promote") == "pending"
+    # the engine cancels the steps that can no longer run once the release failed
+    assert run.state("smoke_test") == "failed" and run.state("promote") == "canceled"
     assert run.out("notify") == {
         "status": "FAILED",
         "message": "release 2024.06 (rel-f) ended FAILED: nothing was promoted",

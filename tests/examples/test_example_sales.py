@@ -8,6 +8,8 @@ import pytest
 from example_harness import Harness
 from wfkit_examples import DATA_DIR, sales
 
+from wfkit.errors import InvalidInput
+
 MONTHS = ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
 
 
@@ -130,5 +132,5 @@ def test_the_pipeline_end_to_end(harness: Harness) -> None:
 
 
 def test_the_pipeline_rejects_a_region_outside_the_enum(harness: Harness) -> None:
-    with pytest.raises(Exception, match="mars"):
+    with pytest.raises(InvalidInput, match="mars"):
         harness.run("sales-pipeline", {"regions": ["mars"]})

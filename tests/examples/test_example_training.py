@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from example_harness import Harness
+from example_harness import Harness, load, render
 from wfkit_examples import publish, training
 
 
@@ -100,25 +100,32 @@ def test_run_waits_for_approval(harness: Harness, workdir: Path) -> None:
     assert run.state("publish") == "pending"
 
 
-def test_run_publishes_after_approval(workdir: Path) -> None:
+def test_approval_starts_the_cool_down(workdir: Path) -> None:
+    # The engine sleeps for real: the 90 s cool-down is where the test stops (terminates).
     harness = Harness(workdir, events={"Model-Approved": [{"approved": True, "by": "ana"}]})
     run = harness.run("train-model", inputs(workdir), instance_id="train-42")
-    assert run.status == "COMPLETED"
-    assert "sleep cool_down 90s" in run.log and "pause_before publish" in run.log
-    assert run.output["published"] is True
-    assert run.output["score"] == run.out("evaluate")["score"] >= 0.8
-    card = json.loads(publish.path_of(run.output["uri"]).read_text())
-    assert card["approved_by"] == "ana" and card["run_id"] == "train-42"
-    assert publish.path_of(run.output["uri"]).name == "churn-train-42.json"
+    assert run.status == "RUNNING"
+    assert run.out("approve") == {"approved": True, "by": "ana"}
+    assert run.state("cool_down") == "waiting" and run.state("publish") == "pending"
+    assert "sleep cool_down 90s" in run.log and "pause_before publish" not in run.log
+    assert run.out("evaluate")["score"] >= 0.8
+    ended = harness.terminate(run)
+    assert ended.status == "TERMINATED" and ended.output is None
+    assert ended.state("publish") != "completed"
+    assert not (workdir / "models").exists()
 
 
-def test_rejection_skips_publishing(workdir: Path) -> None:
+def test_rejection_still_cools_down_and_publishes_nothing(workdir: Path) -> None:
     harness = Harness(workdir, events={"model-approved": [{"approved": False, "by": "bo"}]})
     run = harness.run("train-model", inputs(workdir))
-    assert run.status == "COMPLETED"
-    assert run.state("cool_down") == "completed"
-    assert run.state("publish") == "skipped"
-    assert run.output == {"score": run.out("evaluate")["score"], "published": False, "uri": None}
+    assert run.status == "RUNNING"
+    assert run.out("approve") == {"approved": False, "by": "bo"}
+    assert run.state("cool_down") == "waiting", "cool_down runs once approve completed"
+    publish = load("train-model")["steps"]["publish"]
+    context = {"steps": {"approve": {"status": "completed", "output": run.out("approve")}}}
+    assert render(publish["when"], context) is False, "publish will be skipped"
+    ended = harness.terminate(run)
+    assert ended.status == "TERMINATED"
     assert not (workdir / "models").exists()
 
 
@@ -132,5 +139,10 @@ def test_a_weak_model_is_never_put_to_a_person(harness: Harness, workdir: Path) 
 def test_approval_without_a_name_is_recorded_as_unknown(workdir: Path) -> None:
     harness = Harness(workdir, events={"model-approved": [{"approved": True}]})
     run = harness.run("train-model", inputs(workdir))
-    card = json.loads(publish.path_of(run.output["uri"]).read_text())
-    assert card["approved_by"] == "unknown"
+    assert run.out("approve") == {"approved": True}
+    assert run.state("cool_down") == "waiting"
+    # what publish (after the 90 s cool-down) is given as approved_by, from the real output
+    publish = load("train-model")["steps"]["publish"]
+    context = {"steps": {"approve": {"status": "completed", "output": run.out("approve")}}}
+    assert render(publish["with"]["approved_by"], context) == "unknown"
+    assert harness.terminate(run).status == "TERMINATED"
