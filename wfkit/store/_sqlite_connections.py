@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 
 from wfkit.errors import StoreError
 
@@ -166,7 +166,8 @@ class ThreadConnections(Connections):
         super().__init__(url, factory)
         self._local = threading.local()
         self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
-        self._guard = threading.Lock()
+        self._guard = threading.Condition(threading.Lock())
+        self._busy = 0
 
     def _acquire(self) -> sqlite3.Connection:
         held: _Held | None = getattr(self._local, "held", None)
@@ -178,14 +179,28 @@ class ThreadConnections(Connections):
             self._local.held = held
         return held.conn
 
-    def _turn(self) -> AbstractContextManager[object]:
-        return nullcontext()
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        # Counted, so that close() never closes a connection another thread is using:
+        # SQLite crashes the process when a connection is closed under a running query.
+        with self._guard:
+            self._check_open()
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._busy -= 1
+                if self._busy == 0:
+                    self._guard.notify_all()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         with self._guard:
             if self._closed:
                 return
-            self._closed = True
+            self._closed = True  # no new transaction starts from now on
+            if not self._guard.wait_for(lambda: self._busy == 0, timeout):
+                return  # still in use: each connection closes when its thread ends
             held = list(self._held)
         for item in held:
             if item.pid == os.getpid():
