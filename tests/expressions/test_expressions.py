@@ -109,3 +109,22 @@ def test_scan_references_keeps_offsets() -> None:
         ("inputs", None, 0),
         ("steps", "b", 11),
     ]
+
+
+def test_bare_paths_skip_cel_but_behave_like_it() -> None:
+    context = {"steps": {"a": {"output": {"rows": [1, 2], "n": 3}}}, "inputs": {"x": None}}
+    rows = compile_expression("steps.a.output.rows")
+    assert type(rows.program).__name__ == "_PathProgram"
+    got = rows.evaluate(context)
+    assert got == [1, 2]
+    got.append(99)  # a copy, as CEL gives: the recorded output is not changed
+    assert context["steps"]["a"]["output"]["rows"] == [1, 2]
+    assert compile_expression(" inputs.x ").evaluate(context) is None
+    with pytest.raises(KeyError):
+        compile_expression("steps.a.output.missing").evaluate(context)
+    with pytest.raises(KeyError):
+        compile_expression("steps.a.output.n.deeper").evaluate(context)
+    # anything else still goes through CEL, with the same results for paths
+    cel_made = compile_expression("steps.a.output.rows + []")
+    assert type(cel_made.program).__name__ != "_PathProgram"
+    assert cel_made.evaluate(context) == [1, 2]

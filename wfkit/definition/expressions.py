@@ -89,6 +89,43 @@ class Expression:
         return f"${{{{ {self.source.strip()} }}}}"
 
 
+_PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
+
+
+class _PathProgram:
+    """A bare dotted path (``steps.a.output``, ``inputs.region``), evaluated with mapping
+    lookups as CEL would: a missing key raises :class:`KeyError`. Most expressions are such
+    paths, and compiling one with CEL costs 10-20 µs.
+
+    Lists and mappings come back as copies, as CEL's own results do, so that a step that
+    changes its input cannot change a recorded output."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def execute(self, context: Mapping[str, Any]) -> Any:
+        value: Any = context
+        for name in self.names:
+            if not isinstance(value, Mapping):
+                raise KeyError(name)
+            value = value[name]
+        if isinstance(value, list | dict):
+            return json.loads(json.dumps(value))
+        return value
+
+
+def _path_program(source: str) -> _PathProgram | None:
+    match = _PATH.fullmatch(source)
+    if match is None:
+        return None
+    names = tuple(match[1].split("."))
+    if any(name in KEYWORDS for name in names):
+        return None  # let CEL say what is wrong
+    return _PathProgram(names)
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
     """Compile CEL text; raises :class:`ExpressionSyntaxError` with an offset into it.
@@ -97,6 +134,9 @@ def compile_expression(source: str) -> Expression:
     """
     if not source.strip():
         raise ExpressionSyntaxError("empty expression", 0, "write a CEL expression inside ${{ }}")
+    path = _path_program(source)
+    if path is not None:
+        return Expression(source, tuple(scan_references(source)), path)
     try:
         program = _cel.compile(source)
     except (ValueError, RuntimeError) as exc:
