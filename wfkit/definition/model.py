@@ -141,11 +141,11 @@ class Step:
     line: int = 0
     column: int = 0
     target_at: tuple[int, int] = (0, 0)
+    depends_on: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Every step this one must wait for: ``needs`` and expression references."""
 
-    @property
-    def depends_on(self) -> frozenset[str]:
-        """Every step this one must wait for: ``needs`` and expression references."""
-        return frozenset(self.needs) | self.refs
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depends_on", frozenset(self.needs) | self.refs)
 
 
 @dataclass(frozen=True, eq=False)

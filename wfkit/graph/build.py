@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wfkit.definition.model import Definition, Step, StepKind
+from wfkit.definition.parse import paused_gc
 from wfkit.errors import Problem
 from wfkit.graph.order import topological_order
 from wfkit.graph.view import EdgeView, GraphView, StepView
@@ -27,16 +28,17 @@ def build_graph(definition: Definition) -> nx.DiGraph:
 
     graph = nx.DiGraph(name=definition.name)
     steps = definition.all_steps()
-    graph.add_nodes_from(
-        (s.id, {"step": s, "kind": s.kind.value, "is_finally": s.is_finally})
-        for s in steps.values()
-    )
-    graph.add_edges_from(
-        (source, step.id, {"via": _via(source, step)})
-        for step in steps.values()
-        for source in sorted(step.depends_on)
-        if source in steps  # an unknown id was reported when the definition was parsed
-    )
+    with paused_gc():  # a bulk build, like parsing: do not scan the new objects meanwhile
+        graph.add_nodes_from(
+            (s.id, {"step": s, "kind": s.kind.value, "is_finally": s.is_finally})
+            for s in steps.values()
+        )
+        graph.add_edges_from(
+            (source, step.id, {"via": _via(source, step)})
+            for step in steps.values()
+            for source in sorted(step.depends_on)
+            if source in steps  # an unknown id was reported when the definition was parsed
+        )
     return graph
 
 
