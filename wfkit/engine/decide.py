@@ -107,13 +107,6 @@ class _Out:
             progress.touch(state, sid)
 
 
-def _progress(plan: WorkflowPlan, state: InstanceState) -> Progress:
-    found = state.derived
-    if not isinstance(found, Progress) or found.plan is not plan:
-        found = state.derived = Progress(plan, state)
-    return found
-
-
 def advance(
     plan: WorkflowPlan,
     state: InstanceState,
@@ -124,14 +117,14 @@ def advance(
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path)."""
     incoming = [replace(e) for e in new_events]  # emit() numbers its own copies
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock, progress=_progress(plan, state))
+    out = _Out(state, clock, progress=Progress.of(plan, state))
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
     for _ in range(_MAX_ROUNDS):
         count = len(out.events)
         if state.derived is None:
-            out.progress = _progress(plan, state)
+            out.progress = Progress.of(plan, state)
         _react(plan, out)
         if len(out.events) == count:
             break

@@ -251,15 +251,7 @@ class Workflows:
             outcome = check_transition(RuntimeStatus(row.status), operation, instance_id)
             if outcome is Outcome.NO_OP:
                 return outcome
-            plan = self.engine.plan_for(row.definition_hash)
-            state = replay(instance_id, load_history(self.store, instance_id))
-            event = _numbered(make(self.engine.clock()), state.version + 1)
-            apply(state, event)
-            try:
-                self.store.append(
-                    instance_id, row.version, event_rows([event]), update_for(plan, state)
-                )
-            except VersionConflict:
+            if not self._append_after(row, make(self.engine.clock())):
                 continue
             self.engine.touch(instance_id)
             return outcome
@@ -334,17 +326,23 @@ class Workflows:
             row = self.store.get(instance_id)
             if row is None or RuntimeStatus(row.status).is_terminal:
                 return
-            plan = self.engine.plan_for(row.definition_hash)
-            state = replay(instance_id, load_history(self.store, instance_id))
-            numbered = _numbered(event, state.version + 1)
-            apply(state, numbered)
-            try:
-                self.store.append(
-                    instance_id, row.version, event_rows([numbered]), update_for(plan, state)
-                )
+            if self._append_after(row, event):
                 return
-            except VersionConflict:
-                continue
+
+    def _append_after(self, row: InstanceRow, event: HistoryEvent) -> bool:
+        """Append ``event`` to the history ``row`` was read with, with the row fields it
+        leads to; False when someone appended meanwhile (read again and retry)."""
+        plan = self.engine.plan_for(row.definition_hash)
+        state = replay(row.instance_id, load_history(self.store, row.instance_id))
+        numbered = _numbered(event, state.version + 1)
+        apply(state, numbered)
+        try:
+            self.store.append(
+                row.instance_id, row.version, event_rows([numbered]), update_for(plan, state)
+            )
+        except VersionConflict:
+            return False
+        return True
 
     def list(
         self,

@@ -83,6 +83,14 @@ class Progress:
         for sid in every:
             self.touch(state, sid)
 
+    @staticmethod
+    def of(plan: WorkflowPlan, state: InstanceState) -> Progress:
+        """The counters kept on ``state`` (built now if missing or of another plan)."""
+        found = state.derived
+        if not isinstance(found, Progress) or found.plan is not plan:
+            found = state.derived = Progress(plan, state)
+        return found
+
     def touch(self, state: InstanceState, sid: str) -> None:
         """Refresh the counters after step ``sid`` may have changed."""
         old = self.shares.get(sid)

@@ -32,13 +32,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
 
 
-def _progress(plan: WorkflowPlan, state: InstanceState) -> Progress:
-    found = state.derived
-    if not isinstance(found, Progress) or found.plan is not plan:
-        found = state.derived = Progress(plan, state)
-    return found
-
-
 def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
     """A short line for people: what the instance is doing or waiting for."""
     if state.status is RuntimeStatus.SUSPENDED:
@@ -49,7 +42,7 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
         return "paused"
     if state.is_terminal:
         return state.status.value.lower()
-    progress = _progress(plan, state)
+    progress = Progress.of(plan, state)
     waiting = [
         f"event {plan.spec(sid).target.event!r}"
         for sid in plan.waits
@@ -78,7 +71,7 @@ def properties(
         props[PROP_FAILURE_ERROR_TYPE] = state.failure.type
         props[PROP_FAILURE_ERROR_MESSAGE] = state.failure.message
         props[PROP_FAILURE_STACK_TRACE] = state.failure.stack_trace
-    progress = _progress(plan, state)
+    progress = Progress.of(plan, state)
     failed = progress.in_status(StepStatus.FAILED) if progress.counts[StepStatus.FAILED] else []
     ours = {
         "definition_hash": state.definition_hash,
