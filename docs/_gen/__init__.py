@@ -4,6 +4,10 @@
 ``docs/``; ``python -m docs._gen --check`` only says which are out of date. The generated
 pages are committed, so the site builds without running any generator, and
 ``tests/docs`` fails when one of them no longer matches the code.
+
+A module makes one page, ``OUTPUT``, with ``render()``. It may also own a folder under
+``docs/``, ``FOLDER``, whose pages ``render_folder()`` makes (path under ``docs/`` -> text):
+every file in such a folder is generated, so one that no generator makes any more is stale.
 """
 
 from __future__ import annotations
@@ -31,6 +35,22 @@ def generators() -> dict[str, Callable[[], str]]:
     return out
 
 
+def folders() -> tuple[str, ...]:
+    """The folders under ``docs/`` whose every file is generated."""
+    return tuple(
+        module.FOLDER for module in map(import_module, MODULES) if hasattr(module, "FOLDER")
+    )
+
+
 def render_all() -> dict[str, str]:
     """Every generated page's path under ``docs/`` and its text."""
-    return {path: render() for path, render in generators().items()}
+    pages = {path: render() for path, render in generators().items()}
+    for name in MODULES:
+        module = import_module(name)
+        if hasattr(module, "FOLDER"):
+            made: dict[str, str] = module.render_folder()
+            outside = sorted(p for p in made if not p.startswith(f"{module.FOLDER}/"))
+            if outside:
+                raise ValueError(f"{name} makes pages outside {module.FOLDER}/: {outside}")
+            pages.update(made)
+    return pages
