@@ -1,16 +1,23 @@
-"""The tutorials' saved widget panels, rendered by a real browser, offline.
+"""Every executed tutorial, exported to HTML and rendered by a real browser, offline.
 
-Each executed tutorial with widget state (``metadata.widgets``) is converted to HTML by
-nbconvert, with the widget JavaScript served from local files instead of a CDN:
-``embed-amd.js`` of the npm package ``@jupyter-widgets/html-manager`` and ``require.js`` of
-``requirejs``, fetched once with ``npm pack`` into ``.cache/browser/``. Debian's headless
-``chromium`` opens the page with every host name unresolvable (so nothing comes from the
-network) and dumps the DOM after the scripts ran; the test then checks that the instance
-panels really rendered: the graph SVG with each step's ``status-<s>`` class, the progress bar
-with its final value, the Pause/Resume/Step/Terminate buttons.
+Each tutorial notebook (``notebooks/NN-*.ipynb``) is converted to HTML by nbconvert, with
+the widget JavaScript served from local files instead of a CDN: ``embed-amd.js`` of the
+npm package ``@jupyter-widgets/html-manager`` and ``require.js`` of ``requirejs``, fetched
+once with ``npm pack`` into ``.cache/browser/``. Debian's headless ``chromium`` opens the
+page with every host name unresolvable (so nothing comes from the network) and dumps the
+DOM after the scripts ran. The test then checks, against what the notebook saved:
+
+* the status graphs of the outputs (``text/html`` or ``image/svg+xml``: definitions and
+  instances), one rendered graph per saved one, in order, each step with one
+  ``status-<s>`` class, the same as in the saved output;
+* the printed text of every stream output;
+* for a notebook with widget state (``metadata.widgets``), that the instance panels really
+  rendered: the graph SVG with the statuses of the saved state, the progress bar with its
+  final value, the Pause/Resume/Step/Terminate buttons.
 
 Everything written goes to ``artifacts/browser/``: the HTML, the dumped DOM and a screenshot
-of the panels (``<notebook>.png``), for a human to look at.
+(``<notebook>.png``) of the cells that show graphs or panels (of the whole notebook when
+none does), for a human to look at.
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``) and ``npm`` (first run only);
 without them the test fails, it never skips.
@@ -72,16 +79,37 @@ def _widget_cells(notebook: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _tutorials_with_widgets() -> list[Path]:
-    found = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
-        notebook = json.loads(path.read_text())
-        if WIDGET_STATE in notebook["metadata"].get("widgets", {}) and _widget_cells(notebook):
-            found.append(path)
-    return found
+def _has_widgets(notebook: dict[str, Any]) -> bool:
+    return WIDGET_STATE in notebook["metadata"].get("widgets", {}) and bool(_widget_cells(notebook))
 
 
-TUTORIALS = _tutorials_with_widgets()
+def _text(value: str | list[str]) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+def _graph_html(output: dict[str, Any]) -> str:
+    """The markup an output shows its graph in, as nbconvert's HTML picks it: the
+    ``text/html`` (wfkit's summary, SVG and legend) before the bare ``image/svg+xml``."""
+    data = output.get("data", {})
+    if WIDGET_VIEW in data:
+        return ""
+    return _text(data.get("text/html", data.get("image/svg+xml", "")))
+
+
+def _graph_cells(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """Cells with an output that draws a graph: an SVG, or a widget."""
+    return [
+        cell
+        for cell in notebook["cells"]
+        if any(
+            "<svg" in _graph_html(out) or WIDGET_VIEW in out.get("data", {})
+            for out in cell.get("outputs", [])
+        )
+    ]
+
+
+TUTORIALS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+WITH_WIDGETS = [p for p in TUTORIALS if _has_widgets(json.loads(p.read_text()))]
 
 
 # -- tools ------------------------------------------------------------------------------
@@ -164,7 +192,9 @@ def _to_html(notebook: dict[str, Any], target: Path) -> Path:
         pytest.fail(f"{exc.name} is missing: pip install -e '.[dev]' (nbconvert)", pytrace=False)
     exporter = HTMLExporter(require_js_url="require.js", widget_renderer_url="embed-amd.js")
     body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(notebook), as_version=4))
-    assert "embed-amd.js" in body and "cdn.jsdelivr" not in body, "widget JS is not local"
+    if _has_widgets(notebook):  # nbconvert adds the widget scripts only then
+        assert "embed-amd.js" in body, "the widget JavaScript is not the local copy"
+    assert "cdn.jsdelivr" not in body, "the widget JavaScript would come from a CDN"
     target.write_text(body, encoding="utf-8")
     return target
 
@@ -172,7 +202,7 @@ def _to_html(notebook: dict[str, Any], target: Path) -> Path:
 # -- reading the DOM --------------------------------------------------------------------
 
 
-def _saved_graphs(state: dict[str, Any]) -> list[list[tuple[str, str]]]:
+def _widget_graphs(state: dict[str, Any]) -> list[list[tuple[str, str]]]:
     """Each saved graph widget's steps as (id, status), from the HTML models' values."""
     from bs4 import BeautifulSoup
 
@@ -181,6 +211,19 @@ def _saved_graphs(state: dict[str, Any]) -> list[list[tuple[str, str]]]:
         value = model["state"].get("value")
         if model["model_name"] == "HTMLModel" and isinstance(value, str) and "<svg" in value:
             graphs.append(_steps(BeautifulSoup(value, "html.parser")))
+    return [graph for graph in graphs if graph]
+
+
+def _output_graphs(notebook: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """The graph of each output that draws one (widgets aside), in order: its steps as
+    (id, status), parsed from the saved output."""
+    from bs4 import BeautifulSoup
+
+    graphs = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            for svg in BeautifulSoup(_graph_html(output), "html.parser").select("svg"):
+                graphs.append(_steps(svg))
     return [graph for graph in graphs if graph]
 
 
@@ -193,6 +236,18 @@ def _steps(tag: Any) -> list[tuple[str, str]]:
     return sorted(steps)
 
 
+def _rendered_output_graphs(dom: Any) -> list[list[tuple[str, str]]]:
+    """The graphs in the rendered outputs that are not widgets, in document order."""
+    graphs = []
+    for output in dom.select(".jp-OutputArea-output"):
+        if "jupyter-widgets" in output.get("class", []) or output.find_parent(
+            class_="jupyter-widgets"
+        ):
+            continue
+        graphs += [_steps(svg.parent) for svg in output.select("svg")]
+    return [graph for graph in graphs if graph]
+
+
 def _panels(dom: Any) -> list[Any]:
     """The rendered instance panels: widget boxes holding a progress bar (the widget
     manager only builds ``.jupyter-widgets`` elements when its JavaScript ran)."""
@@ -203,34 +258,68 @@ def _panels(dom: Any) -> list[Any]:
     ]
 
 
-# -- the test ---------------------------------------------------------------------------
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
-def test_tutorials_with_widgets_are_found() -> None:
-    names = [path.name for path in TUTORIALS]
-    assert "01-quickstart.ipynb" in names, names
+# -- the tests --------------------------------------------------------------------------
+
+
+def test_every_tutorial_is_checked() -> None:
+    numbers = [path.name[:2] for path in TUTORIALS]
+    assert numbers[:7] == ["01", "02", "03", "04", "05", "06", "07"], numbers
+    assert "01-quickstart.ipynb" in [path.name for path in WITH_WIDGETS]
+    for path in TUTORIALS:
+        if path.name[:2] in ("04", "05", "07"):  # their graphs are image/svg+xml outputs
+            assert _output_graphs(json.loads(path.read_text())), f"no graph found in {path.name}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_saved_widget_panels_render_offline(path: Path, site: Path, tmp_path: Path) -> None:
+def test_tutorial_renders_offline(path: Path, site: Path, tmp_path: Path) -> None:
     from bs4 import BeautifulSoup
 
     notebook = json.loads(path.read_text())
-    state = notebook["metadata"]["widgets"][WIDGET_STATE]["state"]
     page = _to_html(notebook, site / f"{path.stem}.html")
     done = _render(page.as_uri(), tmp_path / "profile", "--dump-dom")
-    (site / f"{path.stem}.dom.html").write_text(done.stdout, encoding="utf-8")
+    dumped = site / f"{path.stem}.dom.html"
+    dumped.write_text(done.stdout, encoding="utf-8")
     dom = BeautifulSoup(done.stdout, "html.parser")
+    assert dom.select(".jp-Cell"), f"no notebook cells in the rendered page (see {dumped})"
 
-    assert "Error displaying widget" not in done.stdout
+    saved = _output_graphs(notebook)
+    rendered = _rendered_output_graphs(dom)
+    assert rendered == saved, (
+        f"{len(rendered)} graphs rendered for {len(saved)} saved (see {dumped}):\n"
+        f"rendered {rendered}\nsaved    {saved}"
+    )
+
+    shown = _words(" ".join(out.get_text() for out in dom.select(".jp-OutputArea-output")))
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "stream":
+                text = _words(_text(output["text"]))
+                assert text in shown, f"printed text not rendered: {text[:200]}"
+            elif output["output_type"] == "error":
+                line = _words(f"{output['ename']}: {output['evalue']}")
+                assert line in shown, f"error not rendered: {line}"
+
+    if _has_widgets(notebook):
+        _check_panels(path, notebook, dom, dumped)
+    _screenshot(notebook, site / f"{path.stem}.png", tmp_path)
+
+
+def _check_panels(path: Path, notebook: dict[str, Any], dom: Any, dumped: Path) -> None:
+    """The saved widget panels rendered by the widget JavaScript, with the saved state."""
+    state = notebook["metadata"]["widgets"][WIDGET_STATE]["state"]
+    assert "Error displaying widget" not in str(dom)
     panels = _panels(dom)
     assert len(panels) == len(_widget_cells(notebook)), (
         f"{len(panels)} rendered panels for {len(_widget_cells(notebook))} widget outputs: "
-        f"the widget JavaScript did not run (see {site / (path.stem + '.dom.html')})"
+        f"the widget JavaScript did not run (see {dumped})"
     )
 
-    saved_graphs = _saved_graphs(state)
+    saved_graphs = _widget_graphs(state)
     progress = {
         model["state"]["description"]: model["state"]
         for model in state.values()
@@ -261,19 +350,27 @@ def test_saved_widget_panels_render_offline(path: Path, site: Path, tmp_path: Pa
         assert labels == ["2/2", "4/4"]
         assert len(dom.select(".widget-hprogress .progress-bar.progress-bar-success")) == 2
 
-    _screenshot(notebook, site / f"{path.stem}.png", tmp_path)
-
 
 def _screenshot(notebook: dict[str, Any], target: Path, tmp_path: Path) -> None:
-    """A picture of the panels alone: the notebook cut down to its widget outputs."""
+    """A picture of the graphs and panels alone: the notebook cut down to the outputs that
+    draw them (the whole notebook when none does)."""
     short = copy.deepcopy(notebook)
-    for cell in _widget_cells(short):
+    cells = _graph_cells(short)
+    for cell in cells:
         cell["source"] = ""
-        cell["outputs"] = [out for out in cell["outputs"] if WIDGET_VIEW in out.get("data", {})]
-    short["cells"] = _widget_cells(short)
+        cell["outputs"] = [
+            out
+            for out in cell["outputs"]
+            if WIDGET_VIEW in out.get("data", {}) or "<svg" in _graph_html(out)
+        ]
+    if cells:
+        short["cells"] = cells
+        widgets = len(_widget_cells(short))
+        height = 80 + 720 * widgets + 400 * (len(cells) - widgets)
+    else:
+        height = 4000
     page = _to_html(short, target.with_suffix(".panels.html"))
     target.unlink(missing_ok=True)
-    height = 80 + 720 * len(short["cells"])
     _render(
         page.as_uri(),
         tmp_path / "profile-shot",
