@@ -5,6 +5,9 @@ process and every child it starts (unless a child starts a session of its own). 
 the group sends SIGTERM, waits up to a grace period for the group to go, then sends
 SIGKILL. On Linux the group is looked up in ``/proc`` and zombies count as gone (an
 orphaned child is reaped by PID 1, which in some containers never happens).
+
+These kills come from the engine process. When it dies instead (SIGKILL included), a
+:class:`~wfkit.steps.watchdog.Watchdog` of each running step kills the group.
 """
 
 from __future__ import annotations

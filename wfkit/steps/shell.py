@@ -15,9 +15,17 @@ not whichever ``python`` comes first on ``PATH``.
 The program's output is the JSON it writes to the file named by ``$WFKIT_OUTPUT`` (null
 when it writes nothing). A non-zero exit code fails the step with ``ShellStepFailed``.
 The process runs in a session of its own: on timeout or terminate its whole process
-group (its children too) gets SIGTERM, then SIGKILL after a grace period. stdout and
-stderr are captured concurrently; the last :data:`~wfkit.steps.process.TAIL_BYTES` of
-each are kept in the outcome's details, with the number of bytes dropped.
+group (its children too) gets SIGTERM, then SIGKILL after a grace period. The same
+happens when the engine process dies while the program runs, even by SIGKILL: a
+:class:`~wfkit.steps.watchdog.Watchdog` started with the step kills the group within
+milliseconds (SIGKILL after the grace), so the engine that takes the instance over never
+runs the step beside an orphan of it. The program is started through ``/bin/sh``, which
+execs it (same pid and group, same exit status); an executable file with no ``#!``
+line is therefore run by ``/bin/sh``, as shells do, and ``$PWD`` is the working
+directory. Descendants that leave the process group (``setsid``) are not killed.
+stdout and stderr are captured concurrently; the last
+:data:`~wfkit.steps.process.TAIL_BYTES` of each are kept in the outcome's details, with
+the number of bytes dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label
 from wfkit.steps.output import new_output_file, read_output_file
 from wfkit.steps.process import KILL_GRACE, TAIL_BYTES, PipeCapture, child_environment, kill_group
+from wfkit.steps.watchdog import Watchdog, check_program
 
 __all__ = ["ShellHandler", "python_argv"]
 
@@ -84,21 +93,27 @@ class ShellHandler:
     ) -> TaskOutcome:
         env = child_environment(task, output_path, [os.path.abspath(task.definitions_dir)])
         started = time.monotonic()
-        process = _start(task, argv, env)
-        if isinstance(process, TaskOutcome):
-            return process
-        unregister = cancel.register_process(process.pid, self.kill_grace)
-        assert process.stdout is not None and process.stderr is not None
-        capture = PipeCapture(process.stdout, process.stderr, self.tail_bytes)
-        timed_out = False
-        try:
-            process.wait(timeout=task.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_group(process.pid, self.kill_grace)
-            process.wait()
-        finally:
-            unregister()
+        problem = _check_start(task, argv, env)
+        if problem is not None:
+            return problem
+        with Watchdog.start(self.kill_grace) as watchdog:
+            process = _start(task, argv, env, watchdog)
+            if isinstance(process, TaskOutcome):
+                return process
+            unregister = cancel.register_process(process.pid, self.kill_grace)
+            assert process.stdout is not None and process.stderr is not None
+            capture = PipeCapture(process.stdout, process.stderr, self.tail_bytes)
+            timed_out = False
+            try:
+                process.wait(timeout=task.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                kill_group(process.pid, self.kill_grace)
+                process.wait()
+            finally:
+                unregister()
+        # The watchdog is released: the program has ended, so what it left running in
+        # the background (which the step does not wait for) is no longer the step's.
         complete = capture.finish(timeout=2.0 if timed_out or cancel.cancelled else 1.0)
         details = _details(process.returncode, capture, time.monotonic() - started, complete)
         if cancel.cancelled:
@@ -134,10 +149,9 @@ def _check_argv(task: TaskSpec) -> list[str] | TaskOutcome:
     return python_argv(target)
 
 
-def _start(
-    task: TaskSpec, argv: list[str], env: dict[str, str]
-) -> subprocess.Popen[bytes] | TaskOutcome:
-    """Start the process in a new session, or say clearly why it could not start."""
+def _check_start(task: TaskSpec, argv: list[str], env: dict[str, str]) -> TaskOutcome | None:
+    """Say clearly why the program cannot start (no workdir, no such program, not
+    executable), or None; the errors Popen would raise, checked before the watchdog."""
     workdir = os.path.abspath(task.workdir)
     if not os.path.isdir(workdir):
         return failure(
@@ -145,31 +159,46 @@ def _start(
             f"{step_label(task)}: the working directory {workdir} does not exist",
         )
     try:
+        check_program(argv[0], env, workdir)
+    except OSError as exc:
+        return _cannot_start(task, argv, exc)
+    return None
+
+
+def _start(
+    task: TaskSpec, argv: list[str], env: dict[str, str], watchdog: Watchdog
+) -> subprocess.Popen[bytes] | TaskOutcome:
+    """Start the process in a new session, through the watchdog's launcher."""
+    try:
         return subprocess.Popen(
-            argv,
-            cwd=workdir,
+            watchdog.command(argv),
+            cwd=os.path.abspath(task.workdir),
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=watchdog.stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
             shell=False,
         )
-    except FileNotFoundError:
+    except OSError as exc:
+        return _cannot_start(task, argv, exc)
+
+
+def _cannot_start(task: TaskSpec, argv: list[str], exc: OSError) -> TaskOutcome:
+    if isinstance(exc, FileNotFoundError):
         where = "" if os.sep in argv[0] else " on PATH"
         return failure(
             "ExecutableNotFound",
             f"{step_label(task)}: cannot run {argv[0]!r}: no such program{where} (argv[0] of "
             f"`{_show(task.target)}`); install it, or give its full path",
         )
-    except PermissionError:
+    if isinstance(exc, PermissionError):
         return failure(
             "ExecutableNotFound",
             f"{step_label(task)}: cannot run {argv[0]!r}: permission denied (is it "
             "executable? chmod +x, or run it through its interpreter: [sh, script.sh])",
         )
-    except OSError as exc:
-        return failure("ExecutableNotFound", f"{step_label(task)}: cannot run {argv[0]!r}: {exc}")
+    return failure("ExecutableNotFound", f"{step_label(task)}: cannot run {argv[0]!r}: {exc}")
 
 
 def _details(code: int, capture: PipeCapture, duration: float, complete: bool) -> dict[str, Any]:
