@@ -186,6 +186,40 @@ def test_a_group_that_ignores_sigterm_gets_sigkill_after_the_grace(folders: Any,
     assert marked(mark) == []
 
 
+def test_a_sigkilled_engine_takes_its_notebook_kernel_and_its_children_along(
+    folders: Any, mark: str
+) -> None:
+    path = folders.notebook(
+        """
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        with open(os.environ["PIDFILE"], "w") as f:
+            f.write(f"{os.getpid()} {child.pid}\\n")
+        time.sleep(60)
+        """
+    )
+    pidfile = folders.workdir / "pids"
+    fields = {
+        "instance_id": "orphans",
+        "kind": "notebook",
+        "target": path,
+        "env": {"WFKIT_ORPHAN_MARK": mark, "PIDFILE": str(pidfile)},
+        "workdir": str(folders.workdir),
+        "definitions_dir": str(folders.definitions),
+    }
+    engine = Engine(folders.workdir, fields, 2, 1)
+    kernel, child = _pids(pidfile, 2, timeout=60)
+    assert os.getpgid(child) == kernel
+    engine.sigkill()
+    # ipykernel's parent poller alone ends the kernel after about a second, and never
+    # the child: both must be gone well before that.
+    took = seconds_until(lambda: not alive(kernel) and not alive(child), KILL_DEADLINE)
+    assert took is not None, f"kernel or its child still running {KILL_DEADLINE} s after"
+    print(f"kernel and its child gone {took * 1000:.1f} ms after the engine's SIGKILL")
+    assert took < 0.9
+    assert marked(mark) == []
+
+
 def test_an_engine_killed_while_it_starts_steps_leaves_nothing_running(
     folders: Any, mark: str
 ) -> None:

@@ -22,6 +22,10 @@ nbclient runs it on a new ``python3`` kernel.
   the cells' output, which is in the notebook) is ``details["kernel_log"]`` (its tail).
 - **Kernel channels** are encrypted (CurveZMQ) when jupyter_client supports it.
 - **Timeout and terminate** kill the kernel's process group (SIGTERM, then SIGKILL).
+  So does the death of the engine process, SIGKILL included: the kernel starts through
+  a :class:`~wfkit.steps.watchdog.Watchdog`'s launcher. (ipykernel's own parent poller
+  only ends the kernel itself, about a second later, and leaves the processes the
+  notebook started running.)
 
 nbformat and nbclient come with the ``jupyter`` extra; without them the step fails with
 the ``pip install`` command to run.
@@ -37,12 +41,16 @@ import re
 import tempfile
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label
 from wfkit.steps.output import new_output_file, read_output_file
 from wfkit.steps.process import KILL_GRACE, child_environment, kill_group_soon
+from wfkit.steps.watchdog import Watchdog, check_program
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
 
 __all__ = ["NotebookHandler", "inject_parameters", "saved_notebook_path"]
 
@@ -129,9 +137,11 @@ class _Watch:
         cwd: str,
         env: dict[str, str],
         log: IO[bytes],
+        stdin: int,
     ) -> Exception | None:
         """Run the client's notebook, stopped by ``timeout`` or ``cancel``; the error
-        nbclient raised, or None. The kernel's own stdout and stderr go to ``log``."""
+        nbclient raised, or None. The kernel's own stdout and stderr go to ``log``; its
+        stdin is ``stdin`` (the watchdog's pipe, which its launcher reads from)."""
         timer = None
         if timeout is not None:
             timer = threading.Timer(timeout, self.stop, args=("timeout",))
@@ -140,7 +150,9 @@ class _Watch:
         unregister = cancel.on_cancel(lambda: self.stop("cancel"))
         fd = log.fileno()
         try:
-            self.client.execute(cwd=cwd, env=env, stdout=fd, stderr=fd, **_kernel_options())
+            self.client.execute(
+                cwd=cwd, env=env, stdin=stdin, stdout=fd, stderr=fd, **_kernel_options()
+            )
         except Exception as exc:
             return exc
         finally:
@@ -224,18 +236,22 @@ class NotebookHandler:
         imports = [os.path.abspath(task.definitions_dir), os.path.abspath(task.workdir)]
         env = child_environment(task, output_path, imports)
         watch = _Watch(self.kill_grace)
-        watch.client = NotebookClient(
-            nb,
-            timeout=None,
-            kernel_name=self.kernel_name,
-            startup_timeout=int(self.startup_timeout),
-            resources={"metadata": {"path": folder}},
-            on_notebook_start=watch.on_notebook_start,
-            on_cell_start=watch.on_cell_start,
-        )
         started = time.monotonic()
         with tempfile.TemporaryFile() as kernel_log:
-            error = watch.execute(task.timeout, cancel, cwd=folder, env=env, log=kernel_log)
+            with Watchdog.start(self.kill_grace) as watchdog:
+                watch.client = NotebookClient(
+                    nb,
+                    timeout=None,
+                    kernel_name=self.kernel_name,
+                    kernel_manager_class=_watched_kernel_manager(watchdog, env, folder),
+                    startup_timeout=int(self.startup_timeout),
+                    resources={"metadata": {"path": folder}},
+                    on_notebook_start=watch.on_notebook_start,
+                    on_cell_start=watch.on_cell_start,
+                )
+                error = watch.execute(
+                    task.timeout, cancel, cwd=folder, env=env, log=kernel_log, stdin=watchdog.stdin
+                )
             details = {
                 "notebook": _save(nb, saved_notebook_path(task)),
                 "duration": round(time.monotonic() - started, 6),
@@ -247,6 +263,23 @@ class NotebookHandler:
         if problem is not None:
             return dataclasses.replace(problem, details=details)
         return TaskOutcome(output=value, details=details)
+
+
+def _watched_kernel_manager(
+    watchdog: Watchdog, env: dict[str, str], cwd: str
+) -> type[AsyncKernelManager]:
+    """nbclient's kernel manager, whose kernel command goes through the watchdog's
+    launcher (which execs it: the kernel keeps the pid and process group it had)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class WatchedKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            command = super().format_kernel_cmd(extra_arguments)
+            if watchdog.armed and command:
+                check_program(command[0], env, cwd)  # Popen's errors, not exit code 127
+            return watchdog.command(command)
+
+    return WatchedKernelManager
 
 
 def _kernel_options() -> dict[str, Any]:
