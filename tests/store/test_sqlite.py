@@ -417,3 +417,34 @@ def test_bad_urls_list_the_supported_forms(url: str, problem: str) -> None:
 )
 def test_redact_hides_passwords_only(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+def test_a_version_1_database_with_instances_reads_and_runs_on(tmp_path: Path) -> None:
+    """Rows written before summaries moved into the history: one event per row, the
+    summary in the instance row. They read back the same, and appends go on."""
+    path = tmp_path / "v1.db"
+    raw = _raw(path)
+    migrate(raw, "test", MIGRATIONS[:1])
+    raw.execute(
+        "INSERT INTO instances (instance_id, workflow_name, status, created_at, updated_at, "
+        "definition_hash, custom_status, properties, version) "
+        "VALUES ('old', 'w', 'RUNNING', 1.0, 2.0, 'h', '\"two\"', '{\"k\": 2}', 2)"
+    )
+    raw.executemany(
+        "INSERT INTO history (instance_id, seq, type, at, data) VALUES ('old', ?, ?, ?, ?)",
+        [(1, "ExecutionStarted", 1.0, "{}"), (2, "TaskScheduled", 2.0, '{"step": "a"}')],
+    )
+    raw.close()
+    with SqliteStore(path) as store:
+        found = store.get("old")
+        assert found is not None
+        assert (found.version, found.updated_at, found.custom_status) == (2, 2.0, '"two"')
+        assert [(e.seq, e.type) for e in store.history("old")] == [
+            (1, "ExecutionStarted"), (2, "TaskScheduled"),
+        ]  # fmt: skip
+        summary = InstanceUpdate(updated_at=3.0, custom_status='"three"', properties="{}")
+        store.append("old", 2, [EventRow(0, "TaskCompleted", 3.0, "{}")] * 2, summary)
+        found = store.get("old")
+        assert found is not None
+        assert (found.version, found.updated_at, found.custom_status) == (4, 3.0, '"three"')
+        assert [e.seq for e in store.history("old", 1)] == [2, 3, 4]

@@ -541,3 +541,72 @@ def test_close_is_idempotent(store: Store) -> None:
     make(store, "a")
     store.close()
     store.close()
+
+
+# -- histories read from any point, summaries kept apart ------------------------------------
+
+
+def test_history_after_any_seq_returns_exactly_the_later_events(store: Store) -> None:
+    make(store, "h")
+    store.append("h", 1, events("A", "B", "C"), InstanceUpdate())
+    store.append("h", 4, events("D"), InstanceUpdate(custom_status='"d"'))
+    store.append(
+        "h", 5, events("E", "F"),
+        InstanceUpdate(updated_at=9.0, custom_status='"ef"', properties='{"p": 1}'),
+    )  # fmt: skip
+    every = store.history("h")
+    assert [(e.seq, e.type) for e in every] == list(
+        enumerate(["Started", "A", "B", "C", "D", "E", "F"], 1)
+    )
+    assert [e.at for e in every] == [5.0, 5.0, 6.0, 7.0, 5.0, 5.0, 6.0]
+    assert [e.data for e in every][1:4] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    for after in range(8):
+        assert store.history("h", after) == every[after:], after
+
+
+def test_texts_with_line_breaks_round_trip(store: Store) -> None:
+    make(store, "nl")
+    odd = [EventRow(0, "A", 1.5, '"one\\nline"'), EventRow(0, "B", 2.5, '{\n  "pretty": true\n}')]
+    store.append("nl", 1, odd, InstanceUpdate(updated_at=3.0, custom_status="c", properties="{}"))
+    assert [(e.seq, e.type, e.at, e.data) for e in store.history("nl", 1)] == [
+        (2, "A", 1.5, '"one\\nline"'),
+        (3, "B", 2.5, '{\n  "pretty": true\n}'),
+    ]
+
+
+def test_a_summary_only_append_and_a_later_partial_update_combine(store: Store) -> None:
+    """The summary of a step's append (time, status line, properties) and a later
+    update that gives only a status keep each other's fields."""
+    make(store, "s", custom_status='"c0"', properties='{"k": 0}')
+    summary = InstanceUpdate(updated_at=7.0, custom_status='"c1"', properties='{"k": 1}')
+    assert store.append("s", 1, events("A", "B"), summary) == 3
+    found = store.get("s")
+    assert found is not None
+    assert (found.version, found.updated_at, found.custom_status, found.properties) == (
+        3, 7.0, '"c1"', '{"k": 1}',
+    )  # fmt: skip
+    assert store.list_instances() == [found]
+    store.append("s", 3, events("C"), InstanceUpdate(status="SUSPENDED"))
+    found = store.get("s")
+    assert found is not None
+    assert (found.status, found.version, found.custom_status, found.properties) == (
+        "SUSPENDED", 4, '"c1"', '{"k": 1}',
+    )  # fmt: skip
+    store.append("s", 4, [], InstanceUpdate(custom_status='"c2"'))
+    found = store.get("s")
+    assert found is not None and (found.version, found.custom_status) == (4, '"c2"')
+    assert found.properties == '{"k": 1}' and found.updated_at == 7.0
+    store.append("s", 4, events("D"), summary)
+    with pytest.raises(VersionConflict):
+        store.append("s", 4, events("E"), summary)
+    assert store.versions(["s"]) == {"s": 5}
+
+
+def test_create_with_an_owner_claims_the_new_instance(store: Store) -> None:
+    before = time.time()
+    store.create(row("o"), events("Started", "TaskScheduled"), owner=ALICE, lease_seconds=30)
+    found = store.get("o")
+    assert found is not None and found.owner == ALICE.id and found.version == 2
+    assert found.lease_until is not None and before + 29 < found.lease_until < time.time() + 31
+    assert store.claim(BOB, 30, ids=["o"]) == []
+    assert store.renew(ALICE, ["o"], 30) == ["o"]

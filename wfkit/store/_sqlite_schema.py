@@ -90,7 +90,29 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+def _v2_summaries_in_history(conn: sqlite3.Connection) -> None:
+    """Cheaper commits of a step: the events of one append share one history row, and
+    an append that changes only an instance's summary (its time, status line and
+    properties: every step of a running instance) writes it on that row instead of
+    rewriting the instance row, so a step's commit writes one row of one table.
+
+    A history row holds ``n`` events numbered ``seq - n + 1 .. seq``; for ``n > 1`` the
+    ``type``, ``data`` and ``ats`` columns hold one line per event (compact JSON has no
+    raw line breaks). ``summary_seq`` says up to which event the instance row's own
+    summary is current; the version is the last event's ``seq``."""
+    for statement in (
+        "ALTER TABLE history ADD COLUMN n INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE history ADD COLUMN ats TEXT",
+        "ALTER TABLE history ADD COLUMN s_updated_at REAL",
+        "ALTER TABLE history ADD COLUMN s_custom_status TEXT",
+        "ALTER TABLE history ADD COLUMN s_properties TEXT",
+        "ALTER TABLE instances ADD COLUMN summary_seq INTEGER NOT NULL DEFAULT 0",
+        "UPDATE instances SET summary_seq = version",
+    ):
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_summaries_in_history)
 """Every schema step, in order; append new ones, never edit a released one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,7 +20,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Literal
@@ -28,7 +28,7 @@ from typing import Literal
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
-from wfkit.store._sqlite_claims import chunks, claim
+from wfkit.store._sqlite_claims import _SET_OWNER, chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
     SharedConnection,
@@ -41,12 +41,64 @@ __all__ = ["SqliteStore"]
 
 _TERMINAL = frozenset(str(status) for status in TERMINAL_STATUSES)
 _FIELDS = tuple(field.name for field in fields(InstanceRow))
-_SELECT_ROW = f"SELECT {', '.join(_FIELDS)} FROM instances"
-_INSERT_ROW = (
-    f"INSERT INTO instances ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"
+_VERSION = _FIELDS.index("version")
+_SUMMARY = tuple(_FIELDS.index(name) for name in ("updated_at", "custom_status", "properties"))
+
+
+def _latest_summary(column: str) -> str:
+    # walks the instance's history backwards from its end: one row, usually
+    return (
+        f"(SELECT h.{column} FROM history h WHERE h.instance_id = i.instance_id "
+        "AND h.s_updated_at IS NOT NULL ORDER BY h.seq DESC LIMIT 1)"
+    )
+
+
+# An instance's row, plus what _assemble needs to finish it: how far the row's summary is
+# current, the last event's seq (the version), and the newest summary kept in history.
+_SELECT_ROW = (
+    f"SELECT {', '.join('i.' + name for name in _FIELDS)}, i.summary_seq, "
+    "(SELECT max(h.seq) FROM history h WHERE h.instance_id = i.instance_id), "
+    + ", ".join(
+        _latest_summary(column)
+        for column in ("seq", "s_updated_at", "s_custom_status", "s_properties")
+    )
+    + " FROM instances i"
 )
-_INSERT_EVENT = "INSERT INTO history (instance_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)"
+_INSERT_ROW = (
+    f"INSERT INTO instances ({', '.join(_FIELDS)}, summary_seq) "
+    f"VALUES ({', '.join('?' * len(_FIELDS))}, ?)"
+)
+_INSERT_EVENTS = (
+    "INSERT INTO history (instance_id, seq, type, at, data, n, ats) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENTS_SUMMARY = (
+    "INSERT INTO history (instance_id, seq, type, at, data, n, ats, s_updated_at, "
+    "s_custom_status, s_properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CHECK_VERSION = (
+    "SELECT (SELECT max(seq) FROM history WHERE instance_id = ?1) "
+    "FROM instances WHERE instance_id = ?1"
+)
+_NEWEST_SUMMARY = (
+    "SELECT seq, s_updated_at, s_custom_status, s_properties FROM history "
+    "WHERE instance_id = ? AND s_updated_at IS NOT NULL ORDER BY seq DESC LIMIT 1"
+)
 _UPDATABLE = ("status", "updated_at", "output", "failure", "custom_status", "properties")
+
+
+def _assemble(found: Sequence[object]) -> InstanceRow:
+    """An :class:`InstanceRow` from a :data:`_SELECT_ROW` result: the version is the last
+    event's seq, and the summary the newest of the row's and the history's."""
+    values = list(found[: len(_FIELDS)])
+    summary_seq, last, seq, *summary = found[len(_FIELDS) :]
+    if last is not None:
+        values[_VERSION] = last
+    if seq is not None and seq > summary_seq:  # type: ignore[operator]
+        for index, value in zip(_SUMMARY, summary, strict=True):
+            values[index] = value
+    return InstanceRow(*values)  # type: ignore[arg-type]
+
+
 _Batch = Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
 
 
@@ -139,14 +191,23 @@ class SqliteStore:
 
     # -- instances and histories ---------------------------------------------------------
 
-    def create(self, row: InstanceRow, events: Sequence[EventRow]) -> None:
-        """Create an instance with its first events (numbered 1, 2, ...).
+    def create(
+        self,
+        row: InstanceRow,
+        events: Sequence[EventRow],
+        *,
+        owner: Owner | None = None,
+        lease_seconds: float = 0.0,
+    ) -> None:
+        """Create an instance with its first events (numbered 1, 2, ...), claimed by
+        ``owner`` for ``lease_seconds`` when one is given.
 
         The stored version is ``len(events)`` whatever ``row.version`` says. A terminal
         instance with the same id is replaced with its history; an active one raises
         :class:`InstanceAlreadyExists`.
         """
         values = [len(events) if name == "version" else getattr(row, name) for name in _FIELDS]
+        values.append(len(events))  # summary_seq: the row's summary is the current one
         with self._conns.write("create") as conn:
             found = conn.execute(
                 "SELECT status FROM instances WHERE instance_id = ?", (row.instance_id,)
@@ -157,23 +218,31 @@ class SqliteStore:
                 conn.execute("DELETE FROM history WHERE instance_id = ?", (row.instance_id,))
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (row.instance_id,))
             conn.execute(_INSERT_ROW, values)
-            conn.executemany(_INSERT_EVENT, _numbered(row.instance_id, 0, events))
+            conn.executemany(_INSERT_EVENTS, _history_rows(row.instance_id, 0, events))
+            if owner is not None:
+                conn.execute(
+                    _SET_OWNER,
+                    (owner.id, owner.host, owner.pid, time.time() + lease_seconds,
+                     row.instance_id, None),
+                )  # fmt: skip
 
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
         with self._conns.read("get") as conn:
-            found = conn.execute(_SELECT_ROW + " WHERE instance_id = ?", (instance_id,)).fetchone()
-        return None if found is None else InstanceRow(*found)
+            found = conn.execute(
+                _SELECT_ROW + " WHERE i.instance_id = ?", (instance_id,)
+            ).fetchone()
+        return None if found is None else _assemble(found)
 
     def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
         """Events with ``seq > after``, in order."""
         with self._conns.read("history") as conn:
             rows = conn.execute(
-                "SELECT seq, type, at, data FROM history WHERE instance_id = ? AND seq > ? "
-                "ORDER BY seq",
+                "SELECT seq, type, at, data, n, ats FROM history WHERE instance_id = ? "
+                "AND seq > ? ORDER BY seq",
                 (instance_id, after),
             ).fetchall()
-        return [EventRow(*found) for found in rows]
+        return _events_of(rows, after)
 
     def append(
         self,
@@ -193,14 +262,17 @@ class SqliteStore:
     def append_many(self, batch: _Batch) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (not
         written; the others are). An error other than a conflict writes nothing."""
-        conflicted: list[str] = []
-        with self._conns.write("append_many") as conn:
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            conflicted: list[str] = []
             for instance_id, expected, events, update in batch:
                 try:
                     _append(conn, instance_id, expected, events, update)
                 except VersionConflict:
                     conflicted.append(instance_id)
-        return conflicted
+            return conflicted
+
+        return self._conns.transact("append_many", work)
 
     def list_instances(
         self,
@@ -235,7 +307,7 @@ class SqliteStore:
             sql = _SELECT_ROW + (" WHERE " + " AND ".join(where) if where else "")
             sql += " ORDER BY created_at DESC, instance_id DESC LIMIT ?"
             rows = conn.execute(sql, [*params, max(limit, 0)]).fetchall()
-        return [InstanceRow(*found) for found in rows]
+        return [_assemble(found) for found in rows]
 
     def children(self, instance_id: str) -> list[str]:
         """Ids of the instances whose parent is ``instance_id``, oldest first."""
@@ -272,7 +344,11 @@ class SqliteStore:
         with opener("versions") as conn:
             for group in groups:
                 marks = ", ".join("?" * len(group))
-                sql = f"SELECT instance_id, version FROM instances WHERE instance_id IN ({marks})"
+                sql = (
+                    "SELECT i.instance_id, coalesce((SELECT max(h.seq) FROM history h "
+                    "WHERE h.instance_id = i.instance_id), 0) FROM instances i "
+                    f"WHERE i.instance_id IN ({marks})"
+                )
                 found.update(conn.execute(sql, group).fetchall())
         return found
 
@@ -330,31 +406,116 @@ def _append(
     events: Sequence[EventRow],
     update: InstanceUpdate,
 ) -> int:
-    """One append inside the caller's transaction; writes nothing on a conflict."""
+    """One append inside the caller's transaction; writes nothing on a conflict.
+
+    An append that changes only the summary (time, status line, properties: every step
+    of a running instance) stores it on its last event row and leaves the instance row
+    alone, so the commit writes the history's pages only. Any other append rewrites the
+    instance row, bringing its summary up to date first."""
+    found = conn.execute(_CHECK_VERSION, (instance_id,)).fetchone()
+    actual = None if found is None else (found[0] or 0)
+    if actual != expected:
+        raise VersionConflict(instance_id, expected, actual)
     version = expected + len(events)
-    given = tuple(name for name in _UPDATABLE if getattr(update, name) is not None)
-    values = [getattr(update, name) for name in given]
-    changed = conn.execute(_update_sql(given), (version, *values, instance_id, expected)).rowcount
-    if not changed:
-        found = conn.execute(
-            "SELECT version FROM instances WHERE instance_id = ?", (instance_id,)
-        ).fetchone()
-        raise VersionConflict(instance_id, expected, None if found is None else found[0])
-    conn.executemany(_INSERT_EVENT, _numbered(instance_id, expected, events))
+    if (
+        events
+        and update.status is None
+        and update.output is None
+        and update.failure is None
+        and update.updated_at is not None
+        and update.custom_status is not None
+        and update.properties is not None
+    ):
+        rows = _history_rows(instance_id, expected, events)
+        if len(rows) > 1:
+            conn.executemany(_INSERT_EVENTS, rows[:-1])
+        conn.execute(
+            _INSERT_EVENTS_SUMMARY,
+            (*rows[-1], update.updated_at, update.custom_status, update.properties),
+        )
+        return version
+    ordered = [
+        update.status,
+        update.updated_at,
+        update.output,
+        update.failure,
+        update.custom_status,
+        update.properties,
+    ]  # in the order of _UPDATABLE
+    if update.updated_at is None or update.custom_status is None or update.properties is None:
+        newest = conn.execute(_NEWEST_SUMMARY, (instance_id,)).fetchone()
+        if newest is not None:
+            seq, *summary = newest
+            row_seq = conn.execute(
+                "SELECT summary_seq FROM instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()[0]
+            if seq > row_seq:  # the history's summary is newer: the row takes it over
+                for position, value in zip((1, 4, 5), summary, strict=True):
+                    if ordered[position] is None:
+                        ordered[position] = value
+    given = tuple(
+        name for name, value in zip(_UPDATABLE, ordered, strict=True) if value is not None
+    )
+    values = [value for value in ordered if value is not None]
+    conn.execute(_update_sql(given), (version, version, *values, instance_id))
+    conn.executemany(_INSERT_EVENTS, _history_rows(instance_id, expected, events))
     return version
 
 
 @functools.cache
 def _update_sql(names: tuple[str, ...]) -> str:
-    """The UPDATE of an append, setting only the columns given: an unchanged ``status``
-    is left out so that its indexes are not rewritten (a third of an append's cost)."""
+    """The UPDATE of an append that rewrites the instance row, setting only the columns
+    given: an unchanged ``status`` is left out so that its indexes are not rewritten."""
     columns = "".join(f", {name} = ?" for name in names)
-    return f"UPDATE instances SET version = ?{columns} WHERE instance_id = ? AND version = ?"
+    return f"UPDATE instances SET version = ?, summary_seq = ?{columns} WHERE instance_id = ?"
 
 
-def _numbered(
-    instance_id: str, start: int, events: Sequence[EventRow]
-) -> Iterator[tuple[str, int, str, float, str]]:
-    """History rows for ``events``, numbered from ``start + 1`` (their own seq is ignored)."""
-    for seq, event in enumerate(events, start + 1):
-        yield instance_id, seq, event.type, event.at, event.data
+_HistoryRow = tuple[str, int, str, float, str, int, str | None]
+
+
+def _history_rows(instance_id: str, start: int, events: Sequence[EventRow]) -> list[_HistoryRow]:
+    """The history rows of ``events`` numbered from ``start + 1`` (their own seq is
+    ignored): one row holding them all, or, when a type or a text has a line break
+    (the separator), one row each."""
+    if len(events) == 1:
+        event = events[0]
+        return [(instance_id, start + 1, event.type, event.at, event.data, 1, None)]
+    if any("\n" in e.data or "\n" in e.type for e in events):
+        return [
+            (instance_id, seq, e.type, e.at, e.data, 1, None)
+            for seq, e in enumerate(events, start + 1)
+        ]
+    if not events:
+        return []
+    last = events[-1]
+    return [
+        (
+            instance_id,
+            start + len(events),
+            "\n".join(e.type for e in events),
+            last.at,
+            "\n".join(e.data for e in events),
+            len(events),
+            "\n".join(repr(float(e.at)) for e in events),
+        )
+    ]
+
+
+def _events_of(
+    rows: Sequence[tuple[int, str, float, str, int, str | None]], after: int
+) -> list[EventRow]:
+    """The events of stored history rows whose seq is above ``after``, in order."""
+    found: list[EventRow] = []
+    for seq, kind, at, data, count, ats in rows:
+        if count == 1:
+            if seq > after:
+                found.append(EventRow(seq, kind, at, data))
+            continue
+        first = seq - count + 1
+        times = (ats or "").split("\n")
+        for offset, (one_kind, one_data) in enumerate(
+            zip(kind.split("\n"), data.split("\n"), strict=True)
+        ):
+            if first + offset > after:
+                found.append(EventRow(first + offset, one_kind, float(times[offset]), one_data))
+    return found
