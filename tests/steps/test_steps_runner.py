@@ -328,3 +328,53 @@ def test_close_from_a_done_callback_does_not_deadlock() -> None:
     assert closed.wait(5)
     with pytest.raises(WfkitError):
         runner.submit(spec("sleepy", 0), done)
+
+
+class ThreadNameHandler:
+    """A plugin kind that returns the name of the thread it runs on."""
+
+    kind = "where"
+
+    def run(self, task: TaskSpec, cancel: CancelToken) -> TaskOutcome:
+        return TaskOutcome(output=threading.current_thread().name)
+
+
+def test_a_task_submitted_by_a_done_callback_runs_next_on_the_same_worker() -> None:
+    """A chain (each result submits the next step) stays on one thread: no hand-off."""
+    runner = LocalRunner({"where": ThreadNameHandler()}, workers=4)
+    threads: list[tuple[str, str]] = []  # (ran on, reported on)
+    finished = threading.Event()
+
+    def done(task: TaskSpec, outcome: TaskOutcome) -> None:
+        threads.append((outcome.output, threading.current_thread().name))
+        if task.attempt < 50:
+            runner.submit(TaskSpec("i", "s", "where", None, attempt=task.attempt + 1), done)
+            runner.submit(TaskSpec("j", "t", "where", None), lambda *_: None)  # queued
+        else:
+            finished.set()
+
+    with runner:
+        runner.submit(TaskSpec("i", "s", "where", None), done)
+        assert finished.wait(10)
+    assert len(threads) == 50
+    assert len({ran for ran, _ in threads}) == 1, threads
+    assert all(ran == reported for ran, reported in threads)
+
+
+def test_a_kept_task_is_cancelled_like_a_queued_one() -> None:
+    runner = LocalRunner({"where": ThreadNameHandler()}, workers=1)
+    reported: list[str] = []
+
+    def done(task: TaskSpec, outcome: TaskOutcome) -> None:
+        reported.append(task.step)
+        if task.step == "first":
+            runner.submit(TaskSpec("i", "second", "where", None), done)
+            runner.cancel("i")  # before the worker gets to it
+
+    with runner:
+        runner.submit(TaskSpec("i", "first", "where", None), done)
+        runner.submit(TaskSpec("k", "other", "where", None), done)
+        deadline = time.monotonic() + 10
+        while "other" not in reported and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert reported == ["first", "other"]

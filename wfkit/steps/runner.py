@@ -12,6 +12,11 @@ and its outcome is thrown away, so ``done`` is never called for it. A worker who
 was cancelled is retired and a fresh worker takes its place at once, so a stuck Python
 function never costs the pool a slot. A task that had already finished when ``cancel``
 was called is not cancelled: its ``done`` may still be running when ``cancel`` returns.
+
+A task submitted from inside a ``done`` callback (the engine deciding the next step of a
+chain on the worker that finished the last one) is kept by that worker and run next,
+without going through the queue: the first one only, the others are queued for any
+worker. A chain of steps then runs on one thread with no hand-off between steps.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class LocalRunner:
         self._started = False
         self._closed = False
         self._spawned = 0
+        self._local = threading.local()  # .kept: the job a done callback submitted first
         _open_runners.add(self)
 
     def kinds(self) -> frozenset[str]:
@@ -118,6 +124,10 @@ class LocalRunner:
                 self._started = True
                 for _ in range(self.workers):
                     self._spawn()
+        local = self._local
+        if getattr(local, "keeping", False) and local.kept is None:
+            local.kept = job  # run next by this worker, once its done callback returns
+            return
         self._queue.put(job)
 
     def cancel(self, instance_id: str) -> None:
@@ -185,9 +195,14 @@ class LocalRunner:
         """A worker's loop: take a job, run it, report it; exit when retired or closed."""
         get = self._queue.get
         lock = self._lock
+        local = self._local
+        local.keeping = False
+        local.kept = None
+        kept: _Job | None = None
         try:
             while True:
-                job = get()
+                job = kept if kept is not None else get()
+                kept = None
                 if job is None:
                     return
                 with lock:
@@ -201,8 +216,15 @@ class LocalRunner:
                         self._forget(job)
                     retired = worker.retired
                 if report:
-                    _report(job, outcome)
+                    local.keeping = not retired
+                    try:
+                        _report(job, outcome)
+                    finally:
+                        local.keeping = False
+                        kept, local.kept = local.kept, None
                 if retired:
+                    if kept is not None:
+                        self._queue.put(kept)
                     return
         finally:
             with lock:
