@@ -112,8 +112,19 @@ class _PathProgram:
                 raise KeyError(name)
             value = value[name]
         if isinstance(value, list | dict):
-            return json.loads(json.dumps(value))
+            return _copy(value)
         return value
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists and scalars): what ``json.loads(json.dumps(
+    value))`` gives for it, in a fraction of the time."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_copy(item) for item in value]
+    return value
 
 
 def _path_program(source: str) -> _PathProgram | None:

@@ -11,10 +11,10 @@ JSON with a schema version, so records written today can be read by later versio
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from wfkit.engine import jsontext
 from wfkit.errors import WfkitError
 
 __all__ = [
@@ -299,7 +299,7 @@ _FIELDS: dict[type[HistoryEvent], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls) if f.name not in ("seq", "at"))
     for cls in EVENT_TYPES.values()
 }
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_dumps = jsontext.dumps
 
 
 class HistoryDecodeError(WfkitError):
@@ -322,7 +322,7 @@ def decode_event(type_name: str, at: float, seq: int, text: str) -> HistoryEvent
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise HistoryDecodeError(f"unknown history event type {type_name!r} (seq {seq})")
-    data = json.loads(text)
+    data = jsontext.loads(text)
     version = data.pop("v", 1)
     if version > SCHEMA_VERSION:
         raise HistoryDecodeError(

@@ -6,9 +6,9 @@ Computed from the folded state at each commit and stored with the instance, so t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from wfkit.engine import jsontext
 from wfkit.engine.contract import (
     PROP_CUSTOM_STATUS,
     PROP_FAILURE_ERROR_MESSAGE,
@@ -28,8 +28,8 @@ __all__ = ["custom_status", "dumps", "properties", "update_for"]
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text (the form values are stored in)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
+    """Compact JSON text (the form values are stored in); what is not JSON as text."""
+    return jsontext.dumps(value, default=str)
 
 
 def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
@@ -54,42 +54,50 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
     return ("running " + ", ".join(running)) if running else state.status.value.lower()
 
 
+_OURS = WFKIT_PREFIX
+_COUNT_KEYS = tuple((status, f"{WFKIT_PREFIX}steps.{status.value}") for status in StepStatus)
+
+
 def properties(
     plan: WorkflowPlan, state: InstanceState, status_line: str | None = None
 ) -> dict[str, str]:
-    """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``."""
+    """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``.
+
+    Made at every commit, so it is written for speed: the input's JSON is encoded once
+    per instance, counts come from :class:`Progress`, lists are only sorted when not
+    empty."""
+    input_json = state.input_json
+    if input_json is None:
+        input_json = state.input_json = dumps(state.input)
     props = {
-        PROP_INPUT: dumps(state.input),
+        PROP_INPUT: input_json,
         PROP_CUSTOM_STATUS: status_line if status_line is not None else custom_status(plan, state),
     }
-    if state.status is RuntimeStatus.COMPLETED:
+    status = state.status
+    if status is RuntimeStatus.COMPLETED:
         props[PROP_OUTPUT] = dumps(state.output)
-    if state.failure is not None and state.status in (
-        RuntimeStatus.FAILED,
-        RuntimeStatus.TERMINATED,
-    ):
+    if state.failure is not None and status in (RuntimeStatus.FAILED, RuntimeStatus.TERMINATED):
         props[PROP_FAILURE_ERROR_TYPE] = state.failure.type
         props[PROP_FAILURE_ERROR_MESSAGE] = state.failure.message
         props[PROP_FAILURE_STACK_TRACE] = state.failure.stack_trace
     progress = Progress.of(plan, state)
-    failed = progress.in_status(StepStatus.FAILED) if progress.counts[StepStatus.FAILED] else []
-    ours = {
-        "definition_hash": state.definition_hash,
-        "steps.total": str(len(progress.shares)),
-        **{f"steps.{status.value}": str(progress.counts[status]) for status in StepStatus},
-        "steps.running_now": ",".join(progress.in_status(StepStatus.RUNNING))
-        if progress.counts[StepStatus.RUNNING]
-        else "",
-        "steps.waiting_now": ",".join(progress.in_status(StepStatus.WAITING))
-        if progress.counts[StepStatus.WAITING]
-        else "",
-        "paused_at": state.suspended_at_step or "",
-        "pause_reason": state.suspend_reason or "",
-        "parent_id": state.parent_id or "",
-        "failed_step": failed[0] if failed else "",
-        "events_buffered": str(len(state.events) - len(state.consumed)),
-    }
-    props.update({WFKIT_PREFIX + key: value for key, value in ours.items()})
+    counts = progress.counts
+    props[_OURS + "definition_hash"] = state.definition_hash
+    props[_OURS + "steps.total"] = str(len(progress.shares))
+    for step_status, key in _COUNT_KEYS:
+        props[key] = str(counts[step_status])
+    props[_OURS + "steps.running_now"] = (
+        ",".join(progress.in_status(StepStatus.RUNNING)) if counts[StepStatus.RUNNING] else ""
+    )
+    props[_OURS + "steps.waiting_now"] = (
+        ",".join(progress.in_status(StepStatus.WAITING)) if counts[StepStatus.WAITING] else ""
+    )
+    props[_OURS + "paused_at"] = state.suspended_at_step or ""
+    props[_OURS + "pause_reason"] = state.suspend_reason or ""
+    props[_OURS + "parent_id"] = state.parent_id or ""
+    failed = progress.in_status(StepStatus.FAILED) if counts[StepStatus.FAILED] else ()
+    props[_OURS + "failed_step"] = failed[0] if failed else ""
+    props[_OURS + "events_buffered"] = str(len(state.events) - len(state.consumed))
     return props
 
 
