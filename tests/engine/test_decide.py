@@ -260,8 +260,20 @@ def test_a_late_result_of_an_earlier_attempt_is_ignored() -> None:
     run.fail("flaky", attempt=1)
     timer = next(e for e in run.last.events if isinstance(e, TimerCreated))
     run.feed(TimerFired(timer_id=timer.seq))
-    run.done("flaky", "stale", attempt=1)
+    late = run.done("flaky", "stale", attempt=1)
     assert run.state.steps["flaky"].status.value == "running"
+    assert late.events == []  # not even recorded
+
+
+def test_a_second_result_of_a_finished_task_is_not_recorded() -> None:
+    """An owner that lost its instance to another worker reports a task the new owner
+    ran again: each attempt keeps one result in the history."""
+    run = Run(CHAIN)
+    run.done("a", 1)
+    assert run.types(run.done("a", 2)) == []
+    assert run.types(run.fail("a")) == []
+    assert run.state.steps["a"].output == 1
+    assert run.scheduled(run.done("b", 3)) == [("c", None)]
 
 
 ON_ERROR = """

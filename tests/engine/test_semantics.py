@@ -598,3 +598,42 @@ output: ${{ steps.second.output }}
     assert "ExecutionRewound" in types(job.history())
     with pytest.raises(IllegalTransition, match="cannot retry"):
         job.retry()
+
+
+# -- how the engine commits ------------------------------------------------------------------
+
+
+def test_a_start_stores_the_instance_claimed_with_its_first_step_scheduled(env: Any) -> None:
+    env.define("gated", "steps:\n  a: {call: STEPS:gate, with: {name: a}}\n")
+    rt = env.runtime()
+    job = rt.start("gated")
+    row = job.row()  # at once: stored in the same transaction as the start
+    assert row.status == "RUNNING" and row.owner == rt.engine.owner.id
+    assert types(job.history()) == ["ExecutionStarted", "StepStarted", "TaskScheduled"]
+    env.open_gate("a")
+    assert job.wait(10).status is RuntimeStatus.COMPLETED
+
+
+def test_a_commit_the_store_refuses_loses_no_result(env: Any) -> None:
+    """A failed commit leaves the instance as stored; its results are decided again."""
+    from wfkit.errors import StoreError
+
+    env.define("three", "steps:\n  a: {call: STEPS:echo}\n  b: {call: STEPS:echo, needs: [a]}\n"
+               "  c: {call: STEPS:echo, needs: [b]}\n")  # fmt: skip
+    rt = env.runtime()
+    store = rt.engine.store
+    real = store.append_many
+    failures = [2]
+
+    def flaky(batch: Any) -> list[str]:
+        if failures[0]:
+            failures[0] -= 1
+            raise StoreError(store.url, "append_many failed: disk I/O error (injected)")
+        return real(batch)
+
+    store.append_many = flaky  # type: ignore[method-assign]
+    job = rt.run("three", timeout=20)
+    assert failures == [0]
+    assert job.status is RuntimeStatus.COMPLETED
+    completed = [e.step for e in job.history() if type(e).__name__ == "TaskCompleted"]
+    assert completed == ["a", "b", "c"]

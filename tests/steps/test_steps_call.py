@@ -230,3 +230,15 @@ def test_cancel_abandons_a_call_with_a_timeout_at_once(folders: Any) -> None:
     assert time.monotonic() - started < 2.0
     assert outcome.error_type == "Canceled"
     sys.modules[name].release.set()
+
+
+def test_an_edited_module_is_reloaded_only_when_the_task_asks(folders: Any) -> None:
+    name = folders.module("def version():\n    return 1\n")
+    path = folders.definitions / f"{name}.py"
+    assert run(folders.task("call", f"{name}:version", check_code=False)).output == 1
+    time.sleep(0.02)  # a new mtime
+    path.write_text("def version():\n    return 2\n", encoding="utf-8")
+    # the steps of a run that is under way keep the code they started with...
+    assert run(folders.task("call", f"{name}:version", check_code=False)).output == 1
+    # ...the first task of a run and a retry look again
+    assert run(folders.task("call", f"{name}:version", check_code=True)).output == 2

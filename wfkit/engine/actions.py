@@ -89,6 +89,8 @@ class NotifyParent:
     failure: Failure | None
 
 
+_RUNNER_KIND_NAMES = frozenset(kind.value for kind in RUNNER_KINDS)
+
 Action = RunTask | StartTimer | StartChild | CancelTasks | TerminateChildren | NotifyParent
 
 
@@ -98,7 +100,7 @@ def actions_for(
     """The side effects that committing ``events`` calls for."""
     actions: list[Action] = []
     for event in events:
-        if isinstance(event, TaskScheduled) and StepKind(event.kind) in RUNNER_KINDS:
+        if isinstance(event, TaskScheduled) and event.kind in _RUNNER_KIND_NAMES:
             spec = plan.spec(event.step)
             timeout = spec.timeout.seconds if spec.timeout is not None else None
             target = spec.target

@@ -91,20 +91,33 @@ class _Out:
 
     def _touch(self, event: HistoryEvent) -> None:
         state, progress = self.state, self.progress
-        if isinstance(event, ExecutionCompleted | ExecutionTerminated | ExecutionRewound):
+        how = _TOUCHES.get(type(event), _STEP)
+        if how == _STEP:
+            sid = getattr(event, "step", None)
+        elif how == _EVERYTHING:
             state.derived = None  # every step may have changed; rebuilt when needed
             return
-        if isinstance(event, TimerFired):
-            progress.fired.add(event.timer_id)
+        elif how == _TIMER:
+            progress.fired.add(event.timer_id)  # type: ignore[attr-defined]
             return
-        sid = getattr(event, "step", None)
-        if sid is None and isinstance(
-            event, SubOrchestrationInstanceCompleted | SubOrchestrationInstanceFailed
-        ):
-            where = state.children.get(event.child_id)
+        else:  # a child's end: the step that started it
+            where = state.children.get(event.child_id)  # type: ignore[attr-defined]
             sid = where[0] if where else None
         if sid:
             progress.touch(state, sid)
+
+
+# What an event changes in the counters (_Out._touch): its step (the default), every step,
+# a timer, or the step of a child instance.
+_STEP, _EVERYTHING, _TIMER, _CHILD = range(4)
+_TOUCHES: dict[type[HistoryEvent], int] = {
+    ExecutionCompleted: _EVERYTHING,
+    ExecutionTerminated: _EVERYTHING,
+    ExecutionRewound: _EVERYTHING,
+    TimerFired: _TIMER,
+    SubOrchestrationInstanceCompleted: _CHILD,
+    SubOrchestrationInstanceFailed: _CHILD,
+}
 
 
 def advance(
@@ -113,9 +126,13 @@ def advance(
     new_events: Iterable[HistoryEvent],
     *,
     now: float | None = None,
+    owned: bool = False,
 ) -> Decision:
-    """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path)."""
-    incoming = [replace(e) for e in new_events]  # emit() numbers its own copies
+    """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path).
+
+    The new events are numbered and timed as they are folded in: copies of them, unless
+    ``owned`` says that the caller made them for this call and keeps no other use."""
+    incoming = list(new_events) if owned else [replace(e) for e in new_events]
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
     out = _Out(state, clock, progress=Progress.of(plan, state))
     for event in incoming:
@@ -140,7 +157,24 @@ def _accepts(state: InstanceState, event: HistoryEvent) -> bool:
         return not state.suspended
     if isinstance(event, ExecutionResumed):
         return state.suspended
+    if isinstance(event, TaskCompleted | TaskFailed):
+        return not _stale_result(state, event)
     return True
+
+
+def _stale_result(state: InstanceState, event: TaskCompleted | TaskFailed) -> bool:
+    """A task result that the state would ignore: its task has already finished, or it
+    is the result of another attempt (a late result from an owner that lost the
+    instance, an abandoned attempt). It is not recorded, so that each attempt of each
+    task has at most one result in the history."""
+    step = state.steps.get(event.step)
+    if step is None or not step.tasks:
+        return False  # a failure before the step could start: recorded
+    index = 0 if event.index is None else event.index
+    if index >= len(step.tasks):
+        return False
+    task = step.tasks[index]
+    return task.done or (task.attempt != 0 and task.attempt != event.attempt)
 
 
 def _react(plan: WorkflowPlan, out: _Out) -> None:
@@ -166,6 +200,8 @@ def _react(plan: WorkflowPlan, out: _Out) -> None:
 
 def _failing_step(plan: WorkflowPlan, progress: Progress) -> str | None:
     """The first main step that failed with ``on_error: fail``, if any."""
+    if not progress.failing:
+        return None
     failed = [s for s in progress.failing if plan.spec(s).on_error is OnError.FAIL]
     return min(failed, key=plan.order.__getitem__) if failed else None
 
@@ -181,6 +217,8 @@ def _phase_done(progress: Progress, final: bool, failing: bool) -> bool:
 
 
 def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
+    if not out.progress.failed_attempts:
+        return
     for sid, index in sorted(out.progress.failed_attempts, key=lambda f: plan.order[f[0]]):
         step = out.state.steps[sid]
         _retry_or_fail(plan.spec(sid), step.task(index), out)
@@ -209,6 +247,8 @@ def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
 
 
 def _fire_timers(plan: WorkflowPlan, out: _Out) -> None:
+    if not out.progress.fired:
+        return
     state = out.state
     fired, out.progress.fired = sorted(out.progress.fired), set()
     for timer_id in fired:
@@ -244,6 +284,8 @@ def _timeout_seconds(spec: Step) -> str:
 
 def _consume_events(plan: WorkflowPlan, out: _Out) -> None:
     state = out.state
+    if len(state.events) == len(state.consumed):
+        return
     buffered = state.buffered_events()
     if not buffered:
         return
@@ -274,6 +316,8 @@ def _consume_events(plan: WorkflowPlan, out: _Out) -> None:
 
 
 def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> None:
+    if not (out.progress.ready or out.progress.open):
+        return
     state = out.state
     limit = plan.definition.concurrency or 1_000_000
     active = out.progress.active
@@ -310,6 +354,9 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
     """Evaluate ``when`` and ``foreach``; emit StepSkipped, StepStarted or a failure.
 
     Returns whether the step started (so its tasks may be scheduled now)."""
+    if spec.when is None and spec.foreach is None:
+        out.emit(StepStarted(step=spec.id))
+        return True
     context = context_for(plan, out.state, spec.refs, wf_status, spec.id)
     try:
         if spec.when is not None and not truthy(spec.when.evaluate(context)):

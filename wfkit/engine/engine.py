@@ -1,10 +1,18 @@
 """The engine: claims instances, decides, commits, and carries out what was decided.
 
-One loop thread per engine owns the instances it has claimed. Task results (from runner
-threads), fired timers and wake-ups (from API calls) are queued for it; each round it
-folds the queued events of every touched instance with :func:`~wfkit.engine.decide.advance`,
-commits all their new events in one store transaction, then dispatches tasks, arms timers
-and starts children. History is committed before anything it describes takes effect.
+An engine owns the instances it has claimed. Task results, fired timers and wake-ups are
+queued; whoever holds the engine's decision lock folds the queued events of every touched
+instance with :func:`~wfkit.engine.decide.advance`, commits all their new events in one
+store transaction, then dispatches tasks, arms timers and starts children. History is
+committed before anything it describes takes effect.
+
+Two kinds of thread take the decision lock. The loop thread claims, renews, polls, fires
+timers and handles API wake-ups. A runner thread that has just finished a task decides
+too, when the lock is free (flat combining): it queues its result, and drains the queue
+itself instead of waking the loop, so a chain of ``call`` steps runs on one thread with
+one commit per step and no hand-off. A runner thread that finds the lock taken leaves its
+result for the holder, which looks at the queue again after releasing the lock; results
+that arrive together are committed together.
 
 Anyone (another thread, another process) may append to an instance's history: lifecycle
 operations do so directly with an optimistic version check (:mod:`wfkit.engine.operations`).
@@ -30,7 +38,15 @@ from wfkit.engine import actions as act
 from wfkit.engine.decide import advance
 from wfkit.engine.history import HistoryEvent, TimerFired
 from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.protocols import Hook, Owner, StepRunner, Store, TaskOutcome, TaskSpec
+from wfkit.engine.protocols import (
+    Hook,
+    InstanceRow,
+    Owner,
+    StepRunner,
+    Store,
+    TaskOutcome,
+    TaskSpec,
+)
 from wfkit.engine.records import event_rows, load_history, outcome_event
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.summary import update_for
@@ -57,6 +73,7 @@ class _Owned:
     plan: WorkflowPlan
     state: InstanceState
     stored_status: str = ""
+    ran_task: bool = False  # a task of it has run here (its call modules were checked)
 
 
 @dataclass(order=True)
@@ -101,14 +118,19 @@ class Engine:
         self._pending: dict[str, list[HistoryEvent]] = {}
         self._reload: set[str] = set()
         self._timers: list[_Timer] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queues below, briefly
         self._wake = threading.Condition(self._lock)
+        # held while deciding, committing and acting; re-entered when an action starts a
+        # child instance, which this engine adopts at once
+        self._deciding = threading.RLock()
         self._committed = threading.Condition()
+        self._status_changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._next_claim = 0.0
         self._next_renew = 0.0
         self._next_poll = 0.0
+        self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
         #: Set by the operations layer: starts children, terminates them, notifies parents.
         self.on_action: Callable[[str, act.Action], None] | None = None
 
@@ -128,6 +150,15 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        # a runner thread may be deciding: let it finish (it sees _stopping next time)
+        acquired = self._deciding.acquire(timeout=timeout)
+        try:
+            self._give_up_all()
+        finally:
+            if acquired:
+                self._deciding.release()
+
+    def _give_up_all(self) -> None:
         owned = list(self._owned)
         for instance_id in owned:
             self.runner.cancel(instance_id)
@@ -166,8 +197,47 @@ class Engine:
         claimed = self.store.claim(self.owner, self.settings.lease_seconds, 1, ids=[instance_id])
         if not claimed:
             return False
-        self._take(instance_id)
+        with self._deciding:
+            self._take(instance_id)
         return True
+
+    def create_owned(self, plan: WorkflowPlan, row: InstanceRow, started: HistoryEvent) -> None:
+        """Store a new instance already claimed by this engine, with its first decision
+        (the first steps scheduled), in one transaction; then run those steps.
+
+        What :meth:`adopt` after ``store.create`` would do, with one commit instead of
+        three. Raises what ``store.create`` raises (then nothing is kept)."""
+        # Nobody else knows the instance until it is stored and registered, so it is
+        # decided and stored without the decision lock (which a busy engine's step threads
+        # hold most of the time); the lock is only needed for actions other than tasks.
+        state = replay(row.instance_id, [started])
+        decision = advance(plan, state, [], now=started.at, owned=True)
+        update = update_for(plan, state)
+        row.status = update.status or row.status
+        row.updated_at = state.updated_at
+        row.custom_status = update.custom_status
+        row.properties = update.properties or row.properties
+        events = [started, *decision.events]
+        self.store.create(
+            row, event_rows(events), owner=self.owner, lease_seconds=self.settings.lease_seconds
+        )
+        self._notify_hooks(row.instance_id, events, state)  # before a task can change it
+        if state.is_terminal or not all(isinstance(a, act.RunTask) for a in decision.actions):
+            with self._deciding:
+                self._register(row.instance_id, plan, state, row.status)
+                self._perform(row.instance_id, decision.actions)
+                if state.is_terminal:
+                    self._finish(row.instance_id)
+        else:
+            self._register(row.instance_id, plan, state, row.status)
+            self._perform(row.instance_id, decision.actions)
+        self._notify_status_change()
+
+    def _register(
+        self, instance_id: str, plan: WorkflowPlan, state: InstanceState, status: str
+    ) -> None:
+        with self._lock:
+            self._owned[instance_id] = _Owned(plan, state, status)
 
     def deliver(self, instance_id: str, event: HistoryEvent) -> bool:
         """Queue an event for an instance this engine owns; False when it does not."""
@@ -193,6 +263,13 @@ class Engine:
         with self._committed:
             self._committed.wait(timeout)
 
+    def wait_status_change(self, timeout: float) -> None:
+        """Block until this engine commits a new status of some instance (or gives one
+        up), or ``timeout`` seconds: cheaper than :meth:`wait_committed` for callers that
+        only look at statuses, since a run of steps changes the status rarely."""
+        with self._status_changed:
+            self._status_changed.wait(timeout)
+
     def known_status(self, instance_id: str) -> str | None:
         """The status this engine last committed for an owned instance (no store read)."""
         owned = self._owned.get(instance_id)
@@ -210,10 +287,40 @@ class Engine:
                 if self._stopping:
                     return
             try:
-                self._round()
+                with self._deciding:
+                    if self._stopping:
+                        return
+                    self._round()
             except Exception:  # never let the loop die: log, back off, go on
                 _log.exception("engine round failed; retrying")
                 time.sleep(0.2)
+
+    def _drain(self) -> None:
+        """Decide on whatever is queued, on this (runner) thread, unless another thread
+        holds the decision lock: that one looks at the queue again after releasing it.
+
+        Only while the leases are surely held: after a long stall (a frozen process, a
+        loop that could not renew) the loop thread decides, renewing the leases first,
+        so that an owner that lost its instances never records anything for them."""
+        if self.clock() > self._renewed_at + self.settings.lease_seconds * 2 / 3:
+            with self._lock:
+                self._wake.notify()
+            return
+        while self._deciding.acquire(blocking=False):
+            try:
+                if self._stopping:
+                    return
+                self._decide_all()
+            except Exception:
+                _log.exception("deciding on a runner thread failed; the loop retries")
+                with self._lock:
+                    self._wake.notify()
+                return
+            finally:
+                self._deciding.release()
+            with self._lock:
+                if not self._pending:
+                    return
 
     def _sleep_time(self) -> float:
         now = self.clock()
@@ -273,9 +380,12 @@ class Engine:
 
     def _renew(self) -> None:
         if not self._owned:
+            self._renewed_at = self.clock()  # nothing held: later claims start later leases
             return
         asked = list(self._owned)  # adopt() may add instances meanwhile: judge only these
+        renewing_at = self.clock()
         kept = set(self.store.renew(self.owner, asked, self.settings.lease_seconds))
+        self._renewed_at = renewing_at
         for instance_id in [i for i in asked if i not in kept]:
             _log.warning("lost the lease of %s to another worker", instance_id)
             self.runner.cancel(instance_id)
@@ -312,6 +422,8 @@ class Engine:
         ]
         self._perform(instance_id, local)
         self._notify_hooks(instance_id, foreign, owned.state)
+        if foreign:
+            self._notify_status_change()
         if owned.state.is_terminal:  # terminated by someone else: nothing left to run
             self._finish(instance_id)
             return
@@ -327,7 +439,7 @@ class Engine:
             if owned is None:
                 continue
             version = owned.state.version
-            decision = advance(owned.plan, owned.state, events, now=self.clock())
+            decision = advance(owned.plan, owned.state, events, now=self.clock(), owned=True)
             if not decision.events:
                 continue
             rows = event_rows(decision.events)
@@ -340,17 +452,51 @@ class Engine:
             decided.append((instance_id, events, decision, version))
         if not batch:
             return
-        conflicts = set(self.store.append_many(batch))
-        for instance_id, events, decision, version in decided:
+        try:
+            conflicts = set(self.store.append_many(batch))
+        except Exception:
+            self._after_failed_commit(decided)
+            raise
+        status_changed = False
+        for (instance_id, events, decision, version), (*_, update) in zip(
+            decided, batch, strict=True
+        ):
             if instance_id in conflicts:
                 self._retry_after_conflict(instance_id, events, version)
                 continue
+            status_changed = status_changed or update.status is not None
             self._perform(instance_id, decision.actions)
             self._notify_hooks(instance_id, decision.events, decision.state)
             if decision.state.is_terminal:
                 self._finish(instance_id)
         with self._committed:
             self._committed.notify_all()
+        if status_changed:
+            self._notify_status_change()
+
+    def _notify_status_change(self) -> None:
+        with self._status_changed:
+            self._status_changed.notify_all()
+
+    def _after_failed_commit(
+        self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
+    ) -> None:
+        """The store refused a commit: the states were folded ahead of it. Reload each
+        from the store and queue its events again; one that cannot be reloaded is left to
+        the lease (another claim redoes what was in flight)."""
+        for instance_id, events, _, _ in decided:
+            owned = self._owned.get(instance_id)
+            if owned is None:
+                continue
+            try:
+                owned.state = replay(instance_id, load_history(self.store, instance_id))
+            except Exception:
+                _log.exception("instance %s: cannot reload after a failed commit", instance_id)
+                self._drop(instance_id)
+                continue
+            owned.stored_status = ""
+            with self._lock:
+                self._pending.setdefault(instance_id, [])[:0] = events
 
     def _retry_after_conflict(
         self, instance_id: str, events: list[HistoryEvent], committed: int
@@ -387,6 +533,7 @@ class Engine:
         with self._lock:
             self._owned.pop(instance_id, None)
             self._pending.pop(instance_id, None)
+        self._notify_status_change()
 
     # -- carrying out decisions -----------------------------------------------------------
 
@@ -408,6 +555,11 @@ class Engine:
             self.on_action(instance_id, action)
 
     def _task_spec(self, instance_id: str, action: act.RunTask) -> TaskSpec:
+        owned = self._owned.get(instance_id)
+        check_code = True
+        if owned is not None:
+            check_code = not owned.ran_task or action.attempt > 1 or owned.state.rewinds > 0
+            owned.ran_task = True
         return TaskSpec(
             instance_id=instance_id,
             step=action.step,
@@ -420,12 +572,19 @@ class Engine:
             timeout=action.timeout,
             workdir=self.settings.workdir,
             definitions_dir=self.settings.definitions_dir,
+            check_code=check_code,
         )
 
     def _task_done(self, task: TaskSpec, outcome: TaskOutcome) -> None:
+        """A runner thread's report: queue the result, then decide here if no one is."""
         owned = self._owned.get(task.instance_id)
         outputs = owned.plan.spec(task.step).outputs if owned else None
-        self.deliver(task.instance_id, outcome_event(task, outcome, outputs, self.clock()))
+        event = outcome_event(task, outcome, outputs, self.clock())
+        with self._lock:
+            if task.instance_id not in self._owned:
+                return
+            self._pending.setdefault(task.instance_id, []).append(event)
+        self._drain()
 
     def _notify_hooks(
         self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState

@@ -102,9 +102,10 @@ class Workflows:
             parent_id=parent_id,
             version=1,
         )
-        self.store.create(row, event_rows([started]))
         if self.engine.running:
-            self.engine.adopt(instance_id)
+            self.engine.create_owned(plan, row, started)
+        else:
+            self.store.create(row, event_rows([started]))
         return instance_id
 
     # -- the other lifecycle operations ---------------------------------------------------
@@ -231,7 +232,7 @@ class Workflows:
                 raise TimeoutError(f"workflow {instance_id!r} is still {seen} after {timeout} s")
             pause = 0.05 if left is None else min(0.05, left)
             if known is not None:
-                self.engine.wait_committed(pause)
+                self.engine.wait_status_change(pause)
             else:
                 time.sleep(pause)
 

@@ -10,7 +10,7 @@ data: it is built from the state and plan whenever one is missing, never stored.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState, StepState
@@ -19,9 +19,9 @@ from wfkit.engine.status import StepStatus
 __all__ = ["Progress"]
 
 
-@dataclass(frozen=True)
-class _Share:
-    """What one step contributes to the counters."""
+class _Share(NamedTuple):
+    """What one step contributes to the counters (a tuple: made on every event, so it
+    must be cheap to build and to compare)."""
 
     status: StepStatus
     active: int
@@ -31,15 +31,32 @@ class _Share:
 
 
 _NOTHING = _Share(StepStatus.PENDING, 0, 0, False, ())
+_SETTLED = frozenset(s for s in StepStatus if s.is_terminal)
+_STARTED = frozenset({StepStatus.RUNNING, StepStatus.WAITING})
+_ONE_RUNNING: dict[StepStatus, _Share] = {s: _Share(s, 1, 1, False, ()) for s in StepStatus}
+_ONE_WAITING: dict[StepStatus, _Share] = {s: _Share(s, 1, 0, False, ()) for s in StepStatus}
+_ONE_PENDING: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, True, ()) for s in StepStatus}
+_NONE_ACTIVE: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, False, ()) for s in StepStatus}
 
 
 def _share_of(step: StepState | None, status: StepStatus) -> _Share:
     if step is None or not step.tasks:
-        return _Share(status, 0, 0, False, ())
+        return _NONE_ACTIVE[status]
+    tasks = step.tasks
+    if len(tasks) == 1:  # most steps: no foreach; shares of one task are kept, not made
+        phase = tasks[0].phase
+        if phase == "running":
+            return _ONE_RUNNING[status]
+        if phase == "waiting":
+            return _ONE_WAITING[status]
+        if phase == "pending":
+            return _ONE_PENDING[status]
+        if phase != "failed_attempt":
+            return _NONE_ACTIVE[status]
     active = running = 0
     pending = False
     failed: list[int | None] = []
-    for task in step.tasks:
+    for task in tasks:
         phase = task.phase
         if phase == "running":
             active += 1
@@ -99,30 +116,33 @@ class Progress:
         step = state.steps.get(sid)
         status = step.status if step is not None else state.step_status(sid)
         new = _share_of(step, status)
-        if new == old:
+        if new is old or new == old:
             return
         self.shares[sid] = new
         final = self.plan.is_final(sid)
-        self.counts[old.status] -= 1
-        self.counts[new.status] += 1
-        self.by_status[old.status].discard(sid)
-        self.by_status[new.status].add(sid)
+        old_status, new_status = old.status, new.status
+        if old_status is not new_status:
+            self.counts[old_status] -= 1
+            self.counts[new_status] += 1
+            self.by_status[old_status].discard(sid)
+            self.by_status[new_status].add(sid)
         self.active += new.active - old.active
-        was_settled, settled = old.status.is_terminal, new.status.is_terminal
+        was_settled, settled = old_status in _SETTLED, new_status in _SETTLED
         self.running[final] += (new.running if not settled else 0) - (
             old.running if not was_settled else 0
         )
-        for index in old.failed_attempts:
-            self.failed_attempts.discard((sid, index))
-        for index in new.failed_attempts:
-            self.failed_attempts.add((sid, index))
-        if new.pending_tasks and new.status in (StepStatus.RUNNING, StepStatus.WAITING):
+        if old.failed_attempts or new.failed_attempts:
+            for index in old.failed_attempts:
+                self.failed_attempts.discard((sid, index))
+            for index in new.failed_attempts:
+                self.failed_attempts.add((sid, index))
+        if new.pending_tasks and new_status in _STARTED:
             self.open.add(sid)
-        else:
+        elif self.open:
             self.open.discard(sid)
-        if new.status is not StepStatus.PENDING:
+        if new_status is not StepStatus.PENDING:
             self.ready.discard(sid)
-        if new.status is StepStatus.FAILED and not final:
+        if new_status is StepStatus.FAILED and not final:
             self.failing.add(sid)  # decide keeps those with on_error: fail
         if settled and not was_settled:
             self.unsettled[final] -= 1

@@ -98,10 +98,20 @@ class Store(Protocol):
     def load_definition(self, definition_hash: str) -> tuple[str, str] | None:
         """``(name, text)`` of a saved definition, or None."""
 
-    def create(self, row: InstanceRow, events: Sequence[EventRow]) -> None:
+    def create(
+        self,
+        row: InstanceRow,
+        events: Sequence[EventRow],
+        *,
+        owner: Owner | None = None,
+        lease_seconds: float = 0.0,
+    ) -> None:
         """Create an instance with its first events (numbered 1, 2, ...; the version is
         their count, whatever ``row.version`` and the events' ``seq`` say).
 
+        With ``owner``, the instance is created claimed by it, leased for
+        ``lease_seconds`` (as :meth:`claim` would leave it): an engine that starts an
+        instance itself stores it, its lease and its first decision in one transaction.
         An existing instance with the same id is replaced (with its history) when it is
         terminal; when it is not, raise :class:`wfkit.errors.InstanceAlreadyExists`.
         """
@@ -188,6 +198,10 @@ class TaskSpec:
     timeout: float | None = None
     workdir: str = "."
     definitions_dir: str = "."
+    #: Whether a ``call`` step looks for edits of its module's source (a stat) and
+    #: reloads it: the engine asks for it at the first task of an instance it runs and
+    #: at every retry, not at each step of a run.
+    check_code: bool = True
 
     @property
     def key(self) -> str:
@@ -231,4 +245,8 @@ class StepRunner(Protocol):
 
 Hook = Callable[..., None]
 """A listener: called with keyword arguments only (``instance_id``, ``events``,
-``status``, and more in later versions), so it must accept ``**future_kwargs``."""
+``status``, and more in later versions), so it must accept ``**future_kwargs``.
+
+Called after each commit, on the thread that committed (the engine's loop thread or a
+step worker thread), while the instance's ``state`` cannot change: copy what you need
+and return quickly, since the next step of the instance waits for it."""

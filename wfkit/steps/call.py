@@ -16,6 +16,12 @@ without a timeout runs directly on the runner's worker thread (no thread per cal
 terminate the runner abandons that worker and starts a replacement. Work that must
 really be stopped belongs in a ``shell`` step (``[python, -m, module]``), whose process
 is killed.
+
+Edited step code: when a task asks for it (:attr:`TaskSpec.check_code`), the module's
+source file is looked at (one ``stat``) and the module reloaded if it changed since it
+was loaded. The engine asks at the first task of an instance it runs and at every retry
+(a retried attempt, ``instance.retry()``), so a fix is picked up by the next run or
+retry, while the steps of one run use the modules as they were when it began here.
 """
 
 from __future__ import annotations
@@ -200,7 +206,10 @@ def _fresh(module: ModuleType) -> ModuleType:
 def _import(task: TaskSpec, name: str) -> ModuleType | TaskOutcome:
     """Import ``name``; a missing module or a failing import becomes a clear failure."""
     try:
-        return _fresh(importlib.import_module(name))
+        module = importlib.import_module(name)
+        # a module seen for the first time is always looked at: its file's time then is
+        # what later checks compare with
+        return _fresh(module) if task.check_code or name not in _loaded_at else module
     except ModuleNotFoundError as exc:
         if not _is_target(name, exc):
             return _import_failed(task, name, exc)

@@ -355,7 +355,8 @@ class InstanceWidget:
         return True
 
     def _on_commit(self, *, instance_id: str = "", state: Any = None, **_future: Any) -> None:
-        """The engine hook: snapshot the state (in the engine thread) and queue a redraw."""
+        """The engine hook: snapshot the state (hooks run under the engine's decision lock,
+        so it cannot change meanwhile) and queue a redraw."""
         if instance_id != self.instance.id:
             return
         if not isinstance(state, InstanceState):
