@@ -30,7 +30,9 @@ from wfkit.engine.state import InstanceState, StepState
 from wfkit.engine.status import Outcome, RuntimeStatus
 from wfkit.errors import InstanceFailed
 from wfkit.graph import Catalog, load_catalog, parse_definition
+from wfkit.runtime import waiting
 from wfkit.runtime.settings import Settings
+from wfkit.runtime.waiting import Until
 from wfkit.steps import LocalRunner
 from wfkit.store import open_store
 
@@ -145,7 +147,7 @@ class Runtime:
     ) -> Instance:
         """Start workflow ``name`` and wait until it is terminal (or suspended)."""
         instance = self.start(name, input, instance_id=instance_id, **inputs)
-        return instance.wait(timeout, stop_when_suspended=True)
+        return instance.wait(timeout, until="suspended")
 
     def instance(self, instance_id: str) -> Instance:
         """A handle on an existing instance (:class:`InstanceNotFound` when there is none)."""
@@ -247,14 +249,38 @@ class Instance:
         """Every history event, oldest first."""
         return self._ops.history(self.id)
 
-    def wait(self, timeout: float | None = None, *, stop_when_suspended: bool = False) -> Instance:
-        """Block until the instance is terminal (or, if asked, suspended); returns self."""
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        until: Until = "terminal",
+        stop_when_suspended: bool = False,
+    ) -> Instance:
+        """Block until the run ends, or until ``until`` holds: ``"suspended"``,
+        ``"waiting"`` (for an event), ``"idle"`` (nothing running) or a function of the
+        instance; returns self.
 
-        def done(row: InstanceRow) -> bool:
-            status = RuntimeStatus(row.status)
-            return status.is_terminal or (stop_when_suspended and status is RuntimeStatus.SUSPENDED)
+        ``until`` is ``"terminal"`` (the default: the run has ended), ``"suspended"``
+        (paused, at a breakpoint or after ``step()``; a step it started may still run),
+        ``"waiting"`` (a ``wait`` step is waiting for its event), ``"idle"`` (the run
+        has ended, or no step is running and it is suspended or waiting for an event),
+        or a function that takes this instance and returns True when done waiting::
 
-        self._ops.wait(self.id, timeout, until=done)
+            job.wait(until="waiting").raise_event("approval", {"by": "ana"})
+            job.step(); job.wait(until="idle")       # the step it started has finished
+            job.wait(5, until=lambda j: j.steps["extract"].status == "running")
+
+        A run that has ended never changes, so the wait ends then whatever ``until``
+        says (look at ``status``). It sleeps until this process's engine commits a
+        change, rather than polling the store. Raises :class:`TimeoutError`, saying what
+        the run is still doing, after ``timeout`` seconds (None: no limit).
+        ``stop_when_suspended=True`` is the older spelling of ``until="suspended"``.
+        """
+        if stop_when_suspended:
+            if until != "terminal":
+                raise TypeError("wait() takes until= or stop_when_suspended=True, not both")
+            until = "suspended"
+        waiting.wait(self, timeout, until)
         return self
 
     def pause(self) -> Outcome:
