@@ -200,14 +200,19 @@ class InvalidInstanceId(InstanceError):
 
 
 class InvalidInput(InstanceError):
-    """A start input does not match the definition's ``inputs``; ``problems`` lists why."""
+    """A start input does not match the definition's ``inputs``; ``problems`` lists why.
+
+    The message has a line per problem, each naming its input, so that a notebook's
+    traceback and the command line show them one under the other.
+    """
 
     def __init__(self, instance_id: str, workflow_name: str, problems: list[str]) -> None:
         self.workflow_name = workflow_name
         self.problems = problems
         super().__init__(
             instance_id,
-            f"invalid input for workflow {workflow_name!r}: " + "; ".join(problems),
+            f"invalid input for workflow {workflow_name!r}:"
+            + "".join(f"\n  {problem}" for problem in problems),
         )
 
 
