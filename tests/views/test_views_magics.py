@@ -14,8 +14,9 @@ from nbclient import NotebookClient
 
 import wfkit
 from wfkit.errors import DefinitionError, Problem
-from wfkit.runtime.api import Runtime
+from wfkit.runtime.api import Instance, Runtime
 from wfkit.views.magics import (
+    ShownInstance,
     cell_problems,
     define,
     load_ipython_extension,
@@ -183,9 +184,10 @@ def test_cell_run_and_list(
     with pytest.raises(UsageError, match="<cell>:3:1: unknown key 'nme'") as caught:
         wfkit_magic("", BROKEN_CELL)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    wfkit_magic("run three n=2 label=7")
+    instance = wfkit_magic("run three n=2 label=7")
     assert "<InstanceWidget of" in capsys.readouterr().out
-    (instance,) = runtime.instances(name="three")
+    assert isinstance(instance, ShownInstance) and isinstance(instance, Instance)
+    assert [i.id for i in runtime.instances(name="three")] == [instance.id]
     instance.wait(20)
     assert instance.steps["a"].output == [0, 1]
     wfkit_magic("list")
@@ -203,7 +205,6 @@ def test_cell_run_and_list(
         ("run", "usage: %wfkit run NAME"),
         ("run nope", "no workflow named 'nope'"),
         ("run three n", "expected key=value"),
-        ("run three n=-1", "minimum"),
         ("use missing", "'missing' is not a wfkit Runtime"),
         ("use colour=red", "not colour"),
         ("use workers=many", "cannot open a runtime"),
@@ -213,8 +214,21 @@ def test_cell_run_and_list(
 def test_mistakes_are_one_line_usage_errors(
     wfkit_magic: Callable[..., None], line: str, message: str
 ) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(UsageError, match=message) as caught:
         wfkit_magic(line)
+    assert "\n" not in str(caught.value) or line == "fly"  # fly adds the usage
+
+
+def test_bad_inputs_are_a_line_each(wfkit_magic: Callable[..., None], runtime: Runtime) -> None:
+    with pytest.raises(UsageError) as caught:
+        wfkit_magic("run three n=-1 label=7 lable=8")
+    assert str(caught.value).splitlines() == [
+        "invalid input for workflow 'three':",
+        "  unknown input 'lable' (did you mean 'label'?)",
+        "  input 'n': -1 is less than the minimum of 0",
+    ]
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert runtime.instances(name="three") == []
 
 
 def test_use_can_open_a_runtime(tmp_path: Path, wfkit_magic: Callable[..., None]) -> None:
@@ -254,13 +268,17 @@ def test_magics_in_a_real_kernel(tmp_path: Path) -> None:
         "%load_ext wfkit.views.magics\n%wfkit use rt",
         "%%wfkit\n" + BROKEN_CELL,  # fails, tagged raises-exception below
         "%%wfkit\n" + HELLO_CELL,
-        "%wfkit run three n=2",
+        "%wfkit run three n=2",  # the panel alone: the Instance is not drawn again below it
         "%wfkit run nope",  # fails, tagged too
+        "job = %wfkit run three n=1",  # the panel, and the Instance in job
+        "print(job.wait(30).status.value, job.steps['a'].output)",
+        "job",  # elsewhere, the Instance shows itself as any instance does
+        "%wfkit run three n=-1 nn=2",  # fails: a line per problem
         "for i in rt.instances():\n    i.wait(30)\n%wfkit list",
         "rt.close()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source])
-    for failing in (nb.cells[2], nb.cells[5]):
+    for failing in (nb.cells[2], nb.cells[5], nb.cells[9]):
         failing.metadata["tags"] = ["raises-exception"]
     NotebookClient(
         nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -271,8 +289,21 @@ def test_magics_in_a_real_kernel(tmp_path: Path) -> None:
     assert broken[0]["text"].startswith("UsageError: 2 problems:\n<cell>:2:1: missing")
     assert "<cell>:3:1: unknown key 'nme' at the top level" in broken[0]["text"]
     assert "image/svg+xml" in out[3][0]["data"]  # the new definition's graph
-    assert "application/vnd.jupyter.widget-view+json" in out[4][0]["data"]
+    widget = "application/vnd.jupyter.widget-view+json"
+    for started in (out[4], out[6]):
+        assert [(o["output_type"], list(o["data"])) for o in started] == [
+            ("display_data", ["text/plain", widget])
+        ]
     assert "UsageError: no workflow named 'nope'" in out[5][0]["text"]
-    assert "hello" in out[6][0]["text"] and "three  COMPLETED" in out[6][0]["text"]
+    assert out[7][0]["text"] == "COMPLETED [0]\n"
+    (shown,) = out[8]
+    assert shown["output_type"] == "execute_result" and "image/svg+xml" in shown["data"]
+    assert shown["data"]["text/plain"].startswith("<Instance ")
+    assert out[9][0]["text"] == (
+        "UsageError: invalid input for workflow 'three':\n"
+        "  unknown input 'nn' (did you mean 'n'?)\n"
+        "  input 'n': -1 is less than the minimum of 0\n"
+    )
+    assert "hello" in out[10][0]["text"] and "three  COMPLETED" in out[10][0]["text"]
     assert "Traceback" not in json.dumps(nb)
     assert all(o["output_type"] != "error" for outputs in out for o in outputs)

@@ -9,7 +9,8 @@ Load them with ``%load_ext wfkit.views.magics`` (or ``%load_ext wfkit``)::
     steps:
       greet: {call: "json:dumps", with: {obj: "${{ inputs.who }}"}}
 
-    %wfkit run hello who=ana        # starts it, shows its live widget, returns at once
+    %wfkit run hello who=ana        # starts it, shows its live panel, returns at once
+    job = %wfkit run hello who=bo   # the same, and keeps the Instance in ``job``
     %wfkit list                     # the session's workflows and its latest instances
     %wfkit use rt                   # use the Runtime held by the variable ``rt``
     %wfkit use definitions=flows store=sqlite:///runs.db workers=2
@@ -30,8 +31,14 @@ of the same name in the session runtime (:meth:`Runtime.add`) and its graph is s
 
 ``%wfkit run`` reads each ``key=value`` as JSON (``n=3``, ``tags=["a","b"]``), falling
 back to the text itself; inputs declared ``type: string`` always take the text
-(``version=1.10`` stays ``"1.10"``). It returns at once; the widget shows the run.
-Mistakes in a command fail the cell with a short ``UsageError`` (no traceback).
+(``version=1.10`` stays ``"1.10"``). It returns at once: the live panel shows the run,
+and the magic's value is the :class:`~wfkit.runtime.api.Instance`, so that
+``job = %wfkit run NAME ...`` keeps it (``job.wait()``, ``job.raise_event(...)``). In
+the cell that ran the magic, the instance is not drawn a second time below its panel;
+anywhere else it displays as any instance does.
+
+Mistakes in a command fail the cell with a ``UsageError`` and no traceback: one line, or
+one line per problem (an input that does not match the definition's ``inputs``, say).
 """
 
 from __future__ import annotations
@@ -49,10 +56,11 @@ from IPython.display import display
 from wfkit.definition.model import Definition
 from wfkit.errors import DefinitionError, Problem, WfkitError
 from wfkit.graph import parse_definition
-from wfkit.runtime.api import Runtime, open_runtime
+from wfkit.runtime.api import Instance, Runtime, open_runtime
 
 __all__ = [
     "CELL_PATH",
+    "ShownInstance",
     "cell_problems",
     "define",
     "load_ipython_extension",
@@ -67,7 +75,8 @@ CELL_PATH = "<cell>"
 
 USAGE = """\
 %%wfkit                      (a cell of YAML) define a workflow and show its graph
-%wfkit run NAME key=value …  start a workflow and show its live widget
+%wfkit run NAME key=value …  start a workflow, show its live panel, return the Instance
+                             (job = %wfkit run NAME key=value … keeps it)
 %wfkit list                  workflows and latest instances of the session runtime
 %wfkit use VARIABLE          use the Runtime held by a variable
 %wfkit use definitions=DIR store=URL workers=N   open and use a new runtime"""
@@ -145,25 +154,51 @@ def _show(obj: object) -> None:
     display(obj)  # type: ignore[no-untyped-call]
 
 
+def _show_nothing() -> None:
+    """Display nothing: the object was shown already."""
+
+
+class ShownInstance(Instance):
+    """The :class:`~wfkit.runtime.api.Instance` that ``%wfkit run`` returns.
+
+    The magic has shown its live panel in the cell that ran it. When that cell ends with
+    the magic (``%wfkit run NAME``), IPython displays its value too, which would draw the
+    instance a second time below the panel, frozen at its start; so in the cell that ran
+    the magic it displays as nothing. In any other cell it displays as any instance.
+    """
+
+    def __init__(self, instance: Instance, shell: Any) -> None:
+        super().__init__(instance.runtime, instance.id)
+        self._shell = shell
+        self._shown_in: int | None = getattr(shell, "execution_count", None)
+
+    @property
+    def _ipython_display_(self) -> Callable[[], None] | None:
+        """IPython's hook: a display that shows nothing in the cell that ran the magic,
+        and None (display as usual, through ``_repr_mimebundle_``) elsewhere."""
+        now = getattr(self._shell, "execution_count", None)
+        return _show_nothing if now is not None and now == self._shown_in else None
+
+
 class _Magic:
     """``%wfkit`` and ``%%wfkit``, bound to one IPython shell (for ``%wfkit use``)."""
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.commands: Mapping[str, Callable[[list[str]], None]] = {
+        self.commands: Mapping[str, Callable[[list[str]], Instance | None]] = {
             "run": self.run_command,
             "list": self.list_command,
             "use": self.use_command,
             "help": self.help_command,
         }
 
-    def __call__(self, line: str, cell: str | None = None) -> None:
+    def __call__(self, line: str, cell: str | None = None) -> Instance | None:
         if cell is not None:
             try:
                 _show(define(cell))
             except DefinitionError as exc:  # the problems, as text, without a traceback
                 raise UsageError(str(exc)) from None
-            return
+            return None
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -172,12 +207,13 @@ class _Magic:
         if command is None:
             raise UsageError(f"unknown %wfkit command {words[0]!r}\n{USAGE}")
         try:
-            command(words[1:])
-        except WfkitError as exc:  # a person's mistake: one line, no traceback
+            return command(words[1:])
+        except WfkitError as exc:  # a person's mistake: its message, no traceback
             raise UsageError(str(exc)) from None
 
-    def run_command(self, words: list[str]) -> None:
-        """``%wfkit run NAME key=value ...``: start, show the live widget, return."""
+    def run_command(self, words: list[str]) -> Instance:
+        """``%wfkit run NAME key=value ...``: start, show the live panel, return the
+        Instance at once."""
         if not words:
             raise UsageError("usage: %wfkit run NAME [key=value ...]")
         from wfkit.views.widget import InstanceWidget  # needs ipywidgets
@@ -186,6 +222,7 @@ class _Magic:
         definition = runtime.definition(words[0])
         instance = runtime.start(words[0], parse_inputs(words[1:], definition))
         _show(InstanceWidget(instance))
+        return ShownInstance(instance, self.shell)
 
     def list_command(self, words: list[str]) -> None:
         """``%wfkit list``: the session's workflows, then its 10 latest instances."""
