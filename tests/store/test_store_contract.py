@@ -438,7 +438,7 @@ def test_terminal_instances_are_never_claimed_whatever_their_lease(store: Store)
     time.sleep(0.2)
     assert store.claim(BOB, 30) == []
     found = store.get("a")
-    assert found is not None and found.owner == "alice"  # not taken; the lease is moot
+    assert found is not None and found.owner is None  # let go when it ended, not taken
 
 
 def _exited_pid() -> int:
@@ -610,3 +610,15 @@ def test_create_with_an_owner_claims_the_new_instance(store: Store) -> None:
     assert found.lease_until is not None and before + 29 < found.lease_until < time.time() + 31
     assert store.claim(BOB, 30, ids=["o"]) == []
     assert store.renew(ALICE, ["o"], 30) == ["o"]
+
+
+@pytest.mark.parametrize("status", TERMINAL)
+def test_an_append_that_ends_an_instance_releases_it(store: Store, status: str) -> None:
+    make(store, "end")
+    assert store.claim(ALICE, 30, ids=["end"]) == ["end"]
+    store.append("end", 1, events("Done"), InstanceUpdate(status=status, updated_at=9.0))
+    found = store.get("end")
+    assert found is not None and (found.status, found.owner, found.lease_until) == (
+        status, None, None,
+    )  # fmt: skip
+    assert store.renew(ALICE, ["end"], 30) == []

@@ -526,7 +526,7 @@ class Engine:
             self._wake.notify()
 
     def _finish(self, instance_id: str) -> None:
-        self.store.release(self.owner, [instance_id])
+        """Forget an instance that ended; the append that ended it released it."""
         self._drop(instance_id)
 
     def _drop(self, instance_id: str) -> None:

@@ -130,6 +130,8 @@ class Store(Protocol):
         update: InstanceUpdate,
     ) -> int:
         """Append events (numbered ``expected_version + 1 ...``) and update the instance.
+        An update to a terminal status also releases the instance (no owner, no lease)
+        in the same transaction.
 
         Raises :class:`VersionConflict` when the stored version is not
         ``expected_version`` (or the instance is gone); returns the new version.

@@ -84,6 +84,7 @@ _NEWEST_SUMMARY = (
     "WHERE instance_id = ? AND s_updated_at IS NOT NULL ORDER BY seq DESC LIMIT 1"
 )
 _UPDATABLE = ("status", "updated_at", "output", "failure", "custom_status", "properties")
+_RELEASED = ("owner", "owner_host", "owner_pid", "lease_until")
 
 
 def _assemble(found: Sequence[object]) -> InstanceRow:
@@ -457,6 +458,9 @@ def _append(
         name for name, value in zip(_UPDATABLE, ordered, strict=True) if value is not None
     )
     values = [value for value in ordered if value is not None]
+    if update.status in _TERMINAL:  # an instance that ends is let go in the same write
+        given += _RELEASED
+        values += [None] * len(_RELEASED)
     conn.execute(_update_sql(given), (version, version, *values, instance_id))
     conn.executemany(_INSERT_EVENTS, _history_rows(instance_id, expected, events))
     return version
