@@ -14,6 +14,7 @@ and infinity as ``null`` instead of raising, so use :func:`check` where values c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -40,5 +41,17 @@ def check(value: Any) -> str:
     return _strict(value)
 
 
-loads: Callable[[str | bytes], Any] = orjson.loads
-"""Parse JSON text (strict JSON: no NaN or infinity literals)."""
+_LONG_NUMBER = re.compile(r"\d{19}").search
+_orjson_loads = orjson.loads
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text as ``json.loads`` does, with orjson when that gives the same
+    values: orjson reads integers beyond 64 bits as floats, so text holding 19 digits in
+    a row goes to the standard library (as does anything orjson refuses)."""
+    if _LONG_NUMBER(text if isinstance(text, str) else text.decode()) is None:
+        try:
+            return _orjson_loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

@@ -222,6 +222,9 @@ class TaskOutcome:
     error_message: str = ""
     stack_trace: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    #: The output as strict JSON text, when the handler already made it (checked: no
+    #: NaN, nothing that is not JSON), so that the engine need not check it again.
+    output_json: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -41,18 +41,19 @@ def outcome_event(
     if not outcome.ok:
         failure = Failure(outcome.error_type or "Error", outcome.error_message, outcome.stack_trace)
         return TaskFailed(at=now, failure=failure, details=details, **common)
-    problem = _output_problem(outcome.output, outputs)
+    problem = _output_problem(outcome.output, outputs, outcome.output_json is not None)
     if problem:
         failure = Failure("OutputInvalid", f"step {task.step!r} returned {problem}")
         return TaskFailed(at=now, failure=failure, details=details, **common)
     return TaskCompleted(at=now, output=outcome.output, details=details, **common)
 
 
-def _output_problem(output: Any, outputs: Mapping[str, Any] | None) -> str:
-    try:
-        json.dumps(output, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return f"a value that is not JSON ({exc})"
+def _output_problem(output: Any, outputs: Mapping[str, Any] | None, checked: bool) -> str:
+    if not checked:
+        try:
+            json.dumps(output, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return f"a value that is not JSON ({exc})"
     if outputs is None:
         return ""
     for error in jsonschema_rs.validator_for(dict(outputs)).iter_errors(output):

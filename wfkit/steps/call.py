@@ -29,7 +29,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import json
 import os
 import pkgutil
 import sys
@@ -39,6 +38,7 @@ from collections.abc import Callable
 from types import ModuleType, TracebackType
 from typing import Any
 
+from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, json_problem, step_label
 
@@ -104,7 +104,7 @@ def call_task(task: TaskSpec) -> TaskOutcome:
             "OutputNotJSON",
             f"{step_label(task)}: {task.target} returned a value that is not JSON: {problem}",
         )
-    return TaskOutcome(output=value if _plain(value) else json.loads(text))
+    return TaskOutcome(output=value if _plain(value) else jsontext.loads(text), output_json=text)
 
 
 def _plain(value: Any) -> bool:
@@ -155,9 +155,18 @@ def _trace(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
+# target -> (module name, module, function): what the last lookup of a target found, kept
+# while the module is the one in sys.modules (a reload or re-import makes it stale).
+_functions: dict[str, tuple[str, ModuleType, Callable[..., Any]]] = {}
+
+
 def _resolve(task: TaskSpec) -> Callable[..., Any] | TaskOutcome:
     """The function named by ``module:function`` (a dotted attribute path is allowed)."""
     target = task.target
+    if not task.check_code and isinstance(target, str):
+        found = _functions.get(target)
+        if found is not None and sys.modules.get(found[0]) is found[1]:
+            return found[2]
     if not isinstance(target, str) or target.count(":") != 1 or target.startswith(":"):
         return failure(
             "InvalidStepTarget",
@@ -178,6 +187,7 @@ def _resolve(task: TaskSpec) -> Callable[..., Any] | TaskOutcome:
             "InvalidStepTarget",
             f"{step_label(task)}: {target} is a {type(value).__name__}, not a function",
         )
+    _functions[target] = (module_name, module, value)
     return value  # type: ignore[no-any-return]
 
 

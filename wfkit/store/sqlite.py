@@ -457,7 +457,7 @@ def _append(
     given = tuple(
         name for name, value in zip(_UPDATABLE, ordered, strict=True) if value is not None
     )
-    values = [value for value in ordered if value is not None]
+    values: list[object] = [value for value in ordered if value is not None]
     if update.status in _TERMINAL:  # an instance that ends is let go in the same write
         given += _RELEASED
         values += [None] * len(_RELEASED)
