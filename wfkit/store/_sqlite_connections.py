@@ -61,6 +61,14 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
     return conn
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction after an error, keeping that error (not one of the
+    rollback's own)."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
 class _Held:
     """Holds a thread's connection; weakly referenced, so a finished thread's connection
     is closed when the thread's locals go away."""
@@ -130,9 +138,7 @@ class Connections:
                     result = work(conn)
                     conn.execute("COMMIT")
                 except BaseException:
-                    if conn.in_transaction:
-                        with suppress(sqlite3.Error):  # keep the first error, not this one
-                            conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
             return result
         except sqlite3.Error as exc:
@@ -151,9 +157,7 @@ class Connections:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):  # keep the first error, not this one
-                        conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     @contextmanager
