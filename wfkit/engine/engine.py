@@ -548,7 +548,9 @@ class Engine:
         if isinstance(action, act.RunTask):
             self.runner.submit(self._task_spec(instance_id, action), self._task_done)
         elif isinstance(action, act.StartTimer):
-            heapq.heappush(self._timers, _Timer(action.fire_at, instance_id, action.timer_id))
+            with self._lock:  # the loop reads the heap (under this lock) to know how long
+                heapq.heappush(self._timers, _Timer(action.fire_at, instance_id, action.timer_id))
+                self._wake.notify()  # a runner thread armed it: the loop may sleep less
         elif isinstance(action, act.CancelTasks):
             self.runner.cancel(instance_id)
         elif self.on_action is not None:
