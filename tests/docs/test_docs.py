@@ -385,11 +385,11 @@ def test_a_saved_widget_is_shown_by_its_final_state() -> None:
     """The first panel of the quickstart was saved while its run was starting (text/plain
     says RUNNING); its saved state, and so the page, say COMPLETED."""
     notebook = _notebook(NOTEBOOKS / "01-quickstart.ipynb")
-    (cell,) = [c for c in notebook["cells"] if _joined(c["source"]).startswith("%wfkit run hello")]
+    (cell,) = [c for c in notebook["cells"] if "%wfkit run hello" in _joined(c["source"])]
     (output,) = cell["outputs"]
     assert "RUNNING" in _joined(output["data"]["text/plain"])
     page = _page("tutorials/01-quickstart.md")
-    section = page.split("%wfkit run hello who=ana\n", 1)[1].split("```python", 1)[0]
+    section = page.split("= %wfkit run hello who=ana\n", 1)[1].split("```python", 1)[0]
     assert "hello · COMPLETED · 2/2 steps" in section
     assert '<progress value="2" max="2"></progress> 2/2' in section
     assert "VBox(children=" not in page

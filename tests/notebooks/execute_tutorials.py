@@ -5,6 +5,12 @@ Run it from the repository root after editing a tutorial (or the code it shows):
     python tests/notebooks/execute_tutorials.py                 # every notebooks/NN-*.ipynb
     python tests/notebooks/execute_tutorials.py notebooks/02-pause-resume-step.ipynb
 
+Then regenerate the documentation, always: each tutorial's page in ``docs/tutorials/`` is
+made from the notebook's saved outputs, which change on every execution, and
+``tests/docs`` fails when a page no longer matches its notebook::
+
+    python -m docs._gen
+
 nbval (``python -m pytest notebooks``) then runs them again and compares the outputs with
 the committed ones, through ``notebooks/sanitize.cfg``; it does not compare cells that were
 never executed, which is why the tutorials are committed with their outputs.
@@ -35,6 +41,11 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 RENDERER = "graphviz-pure"
+#: Printed after executing: the tutorials' docs pages are made from their saved outputs.
+REGENERATE = (
+    "now regenerate the docs pages made from these outputs: python -m docs._gen "
+    "(then commit the notebooks and docs/tutorials/ together)"
+)
 
 
 def tutorials() -> list[Path]:
@@ -80,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.notebooks or tutorials():
         took = execute(path.resolve())
         print(f"executed {path.name} in {took:.1f} s")
+    print(REGENERATE)
     return 0
 
 

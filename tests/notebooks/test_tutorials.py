@@ -7,7 +7,8 @@ executed, so these tests check what nbval cannot: that the tutorials were commit
 executed, top to bottom, with errors only where a cell says it raises one, and that they
 follow the conventions that keep them stable and harmless (a scratch store, closed at
 the end; widget state flushed). When one fails after editing a tutorial, run
-``python tests/notebooks/execute_tutorials.py`` and commit the result.
+``python tests/notebooks/execute_tutorials.py``, then ``python -m docs._gen`` (the
+tutorials' docs pages are made from their saved outputs), and commit the result.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"
 TUTORIALS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
-FIX = "run `python tests/notebooks/execute_tutorials.py` and commit the notebooks"
+FIX = (
+    "run `python tests/notebooks/execute_tutorials.py`, then `python -m docs._gen`, and "
+    "commit the notebooks and the pages"
+)
 
 pytestmark = pytest.mark.skipif(
     not NOTEBOOKS.is_dir(), reason="no notebooks/ folder here (an sdist without it)"
