@@ -71,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "wfkit.errors",
     "Template": "wfkit.definition",
     "TerminateRequest": "wfkit.engine.contract",
+    "UnknownCondition": "wfkit.runtime.waiting",
+    "UnknownStep": "wfkit.errors",
     "UnknownWorkflow": "wfkit.errors",
     "VersionConflict": "wfkit.errors",
     "WaitSpec": "wfkit.definition",
