@@ -87,8 +87,6 @@ class Workflows:
             parent_id=parent_id,
             parent_step=parent_step,
         )
-        state = replay(instance_id, [started])
-        update = update_for(plan, state)
         row = InstanceRow(
             instance_id=instance_id,
             workflow_name=definition.name,
@@ -97,15 +95,16 @@ class Workflows:
             updated_at=now,
             definition_hash=definition.content_hash,
             input=dumps(values),
-            custom_status=update.custom_status,
-            properties=update.properties or "{}",
             parent_id=parent_id,
             version=1,
         )
-        if self.engine.running:
+        if self.engine.running:  # stored with its first decision, claimed by the engine
             self.engine.create_owned(plan, row, started)
-        else:
-            self.store.create(row, event_rows([started]))
+            return instance_id
+        update = update_for(plan, replay(instance_id, [started]))
+        row.custom_status = update.custom_status
+        row.properties = update.properties or "{}"
+        self.store.create(row, event_rows([started]))
         return instance_id
 
     # -- the other lifecycle operations ---------------------------------------------------

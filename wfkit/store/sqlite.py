@@ -28,7 +28,7 @@ from typing import Literal
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
-from wfkit.store._sqlite_claims import _SET_OWNER, chunks, claim
+from wfkit.store._sqlite_claims import chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
     SharedConnection,
@@ -42,6 +42,8 @@ __all__ = ["SqliteStore"]
 _TERMINAL = frozenset(str(status) for status in TERMINAL_STATUSES)
 _FIELDS = tuple(field.name for field in fields(InstanceRow))
 _VERSION = _FIELDS.index("version")
+_OWNER = _FIELDS.index("owner")
+_LEASE_UNTIL = _FIELDS.index("lease_until")
 _SUMMARY = tuple(_FIELDS.index(name) for name in ("updated_at", "custom_status", "properties"))
 
 
@@ -65,8 +67,8 @@ _SELECT_ROW = (
     + " FROM instances i"
 )
 _INSERT_ROW = (
-    f"INSERT INTO instances ({', '.join(_FIELDS)}, summary_seq) "
-    f"VALUES ({', '.join('?' * len(_FIELDS))}, ?)"
+    f"INSERT INTO instances ({', '.join(_FIELDS)}, summary_seq, owner_host, owner_pid) "
+    f"VALUES ({', '.join('?' * len(_FIELDS))}, ?, ?, ?)"
 )
 _INSERT_EVENTS = (
     "INSERT INTO history (instance_id, seq, type, at, data, n, ats) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -207,8 +209,14 @@ class SqliteStore:
         instance with the same id is replaced with its history; an active one raises
         :class:`InstanceAlreadyExists`.
         """
-        values = [len(events) if name == "version" else getattr(row, name) for name in _FIELDS]
+        values: list[object] = [
+            len(events) if name == "version" else getattr(row, name) for name in _FIELDS
+        ]
+        if owner is not None:  # claimed as it is made: one INSERT, not an INSERT + UPDATE
+            values[_OWNER] = owner.id
+            values[_LEASE_UNTIL] = time.time() + lease_seconds
         values.append(len(events))  # summary_seq: the row's summary is the current one
+        values += [owner.host, owner.pid] if owner is not None else [None, None]
         with self._conns.write("create") as conn:
             found = conn.execute(
                 "SELECT status FROM instances WHERE instance_id = ?", (row.instance_id,)
@@ -220,12 +228,6 @@ class SqliteStore:
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (row.instance_id,))
             conn.execute(_INSERT_ROW, values)
             conn.executemany(_INSERT_EVENTS, _history_rows(row.instance_id, 0, events))
-            if owner is not None:
-                conn.execute(
-                    _SET_OWNER,
-                    (owner.id, owner.host, owner.pid, time.time() + lease_seconds,
-                     row.instance_id, None),
-                )  # fmt: skip
 
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
