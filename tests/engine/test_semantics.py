@@ -639,3 +639,31 @@ def test_a_commit_the_store_refuses_loses_no_result(env: Any) -> None:
     assert job.status is RuntimeStatus.COMPLETED
     completed = [e.step for e in job.history() if type(e).__name__ == "TaskCompleted"]
     assert completed == ["a", "b", "c"]
+
+
+def test_a_large_input_is_stored_once_not_at_every_step(env: Any) -> None:
+    import sqlite3
+
+    env.define(
+        "big",
+        "inputs: {blob: {type: string}}\nsteps:\n  a: {call: STEPS:echo}\n"
+        "  b: {call: STEPS:echo, needs: [a]}\n  c: {call: STEPS:echo, needs: [b]}\n",
+    )
+    blob = "x" * 100_000
+    rt = env.runtime()
+    job = rt.run("big", blob=blob, timeout=10)
+    assert job.status is RuntimeStatus.COMPLETED
+    assert json.loads(job.properties["dapr.workflow.input"]) == {"blob": blob}
+    path = env.store.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        stored = conn.execute(
+            "SELECT coalesce(sum(length(s_properties)), 0) FROM history WHERE instance_id = ?",
+            (job.id,),
+        ).fetchone()[0]
+        row = conn.execute(
+            "SELECT length(input), length(properties) FROM instances WHERE instance_id = ?",
+            (job.id,),
+        ).fetchone()
+    conn.close()
+    assert stored < 10_000, stored  # the steps' summaries do not carry the input
+    assert row[0] > 100_000 and row[1] < 10_000, row

@@ -51,6 +51,8 @@ def _short(value: Any, width: int = 60) -> str:
 
 def row_json(row: InstanceRow) -> dict[str, Any]:
     """An instance as JSON, with Dapr's names."""
+    from wfkit.engine.summary import stored_properties
+
     return {
         "instanceID": row.instance_id,
         "workflowName": row.workflow_name,
@@ -62,7 +64,7 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
         "output": json.loads(row.output) if row.output else None,
         "failure": json.loads(row.failure) if row.failure else None,
         "parentID": row.parent_id,
-        "properties": json.loads(row.properties),
+        "properties": stored_properties(row),
     }
 
 

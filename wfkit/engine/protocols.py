@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from wfkit.errors import VersionConflict
 
@@ -27,9 +27,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class EventRow:
-    """One stored history event: its number, type name, time and JSON text."""
+class EventRow(NamedTuple):
+    """One stored history event: its number, type name, time and JSON text (a named
+    tuple: several are made at every commit)."""
 
     seq: int
     type: str

@@ -6,6 +6,7 @@ Computed from the folded state at each commit and stored with the instance, so t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from wfkit.engine import jsontext
@@ -20,11 +21,11 @@ from wfkit.engine.contract import (
 )
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
-from wfkit.engine.protocols import InstanceUpdate
+from wfkit.engine.protocols import InstanceRow, InstanceUpdate
 from wfkit.engine.state import InstanceState
 from wfkit.engine.status import RuntimeStatus, StepStatus
 
-__all__ = ["custom_status", "dumps", "properties", "update_for"]
+__all__ = ["custom_status", "dumps", "properties", "stored_properties", "update_for"]
 
 
 def dumps(value: Any) -> str:
@@ -59,20 +60,27 @@ _COUNT_KEYS = tuple((status, f"{WFKIT_PREFIX}steps.{status.value}") for status i
 
 
 def properties(
-    plan: WorkflowPlan, state: InstanceState, status_line: str | None = None
+    plan: WorkflowPlan,
+    state: InstanceState,
+    status_line: str | None = None,
+    *,
+    with_input: bool = True,
 ) -> dict[str, str]:
     """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``.
 
     Made at every commit, so it is written for speed: the input's JSON is encoded once
     per instance, counts come from :class:`Progress`, lists are only sorted when not
-    empty."""
-    input_json = state.input_json
-    if input_json is None:
-        input_json = state.input_json = dumps(state.input)
-    props = {
-        PROP_INPUT: input_json,
-        PROP_CUSTOM_STATUS: status_line if status_line is not None else custom_status(plan, state),
-    }
+    empty. The stored form leaves the input out (``with_input=False``): it is in the
+    instance row already, and :func:`stored_properties` puts it back."""
+    props = {}
+    if with_input:
+        input_json = state.input_json
+        if input_json is None:
+            input_json = state.input_json = dumps(state.input)
+        props[PROP_INPUT] = input_json
+    props[PROP_CUSTOM_STATUS] = (
+        status_line if status_line is not None else custom_status(plan, state)
+    )
     status = state.status
     if status is RuntimeStatus.COMPLETED:
         props[PROP_OUTPUT] = dumps(state.output)
@@ -119,5 +127,15 @@ def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
         output=dumps(state.output) if state.status is RuntimeStatus.COMPLETED else None,
         failure=failure,
         custom_status=line,
-        properties=dumps(properties(plan, state, line)),
+        properties=dumps(properties(plan, state, line, with_input=False)),
     )
+
+
+def stored_properties(row: InstanceRow) -> dict[str, str]:
+    """The properties of a stored instance, as ``get`` returns them: what was stored,
+    with the input taken from the row (it is not stored again at every step, where a
+    large input would be rewritten by each commit)."""
+    stored: dict[str, str] = json.loads(row.properties or "{}")
+    if PROP_INPUT in stored:  # written by an earlier wfkit
+        return stored
+    return {PROP_INPUT: row.input if row.input is not None else "null", **stored}

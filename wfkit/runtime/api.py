@@ -28,6 +28,7 @@ from wfkit.engine.operations import Workflows
 from wfkit.engine.protocols import Hook, InstanceRow
 from wfkit.engine.state import InstanceState, StepState
 from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.engine.summary import stored_properties
 from wfkit.errors import InstanceFailed
 from wfkit.graph import Catalog, load_catalog, parse_definition
 from wfkit.runtime import waiting
@@ -228,8 +229,7 @@ class Instance:
     def properties(self) -> dict[str, str]:
         """Dapr's ``dapr.workflow.*`` properties and wfkit's ``wfkit.*`` ones, as ``get``
         returns them."""
-        props: dict[str, str] = json.loads(self.row().properties)
-        return props
+        return stored_properties(self.row())
 
     def state(self) -> InstanceState:
         """The full state, replayed from history."""

@@ -29,6 +29,7 @@ from wfkit.engine.contract import (
     WorkflowState,
 )
 from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.summary import stored_properties
 from wfkit.errors import WfkitError
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
@@ -80,7 +81,7 @@ class StepExecutor(Workflow):
                 created_at=_time(row.created_at),
                 last_updated_at=_time(row.updated_at),
                 runtime_status=RuntimeStatus(row.status),
-                properties=json.loads(row.properties),
+                properties=stored_properties(row),
             )
         )
 

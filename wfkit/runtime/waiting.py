@@ -27,7 +27,6 @@ up to ``MAX_POLL`` seconds apart.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from wfkit.definition.schema import did_you_mean
 from wfkit.engine.engine import Engine
 from wfkit.engine.protocols import InstanceRow
 from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.summary import stored_properties
 from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
@@ -82,8 +82,7 @@ class UnknownCondition(WfkitError, ValueError):
 
 
 def _properties(row: InstanceRow) -> dict[str, str]:
-    props: dict[str, str] = json.loads(row.properties or "{}")
-    return props
+    return stored_properties(row)
 
 
 def _steps(props: dict[str, str], key: str) -> set[str]:

@@ -218,7 +218,8 @@ class ThreadConnections(Connections):
         super().__init__(url, factory)
         self._local = threading.local()
         self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
-        self._guard = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()  # taken directly on the hot path: no Python frame
+        self._guard = threading.Condition(self._mutex)
         self._busy = 0
 
     def _acquire(self) -> sqlite3.Connection:
@@ -242,14 +243,14 @@ class ThreadConnections(Connections):
     def _enter(self) -> None:
         # Counted, so that close() never closes a connection another thread is using:
         # SQLite crashes the process when a connection is closed under a running query.
-        with self._guard:
+        with self._mutex:
             self._check_open()
             self._busy += 1
 
     def _leave(self) -> None:
-        with self._guard:
+        with self._mutex:
             self._busy -= 1
-            if self._busy == 0:
+            if self._closed and self._busy == 0:  # close() waits for this
                 self._guard.notify_all()
 
     def close(self, timeout: float = 10.0) -> None:
