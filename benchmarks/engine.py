@@ -680,8 +680,10 @@ def section_breakdown(
         rows,
     ))  # fmt: skip
     report.out(
-        "  CPU columns: thread CPU time (time.pthread_getcpuclockid); the stage columns are "
-        "wall time inside\n  each function on the engine thread (GIL waits included)"
+        "  CPU columns: thread CPU time (time.pthread_getcpuclockid): the engine's loop thread,"
+        " the step threads\n  (which run the steps and, most of the time, decide and commit),"
+        " the starting thread; the stage\n  columns are wall time inside each function,"
+        " on whichever thread (GIL waits included)"
     )
     if replayed:
         report.out("Pure decide cost, one instance's task results replayed in one thread "
