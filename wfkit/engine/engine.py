@@ -22,7 +22,6 @@ folds the new events and reacts. Leases make a crashed owner's instances claimab
 
 from __future__ import annotations
 
-import heapq
 import logging
 import os
 import random
@@ -31,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
@@ -50,6 +49,7 @@ from wfkit.engine.protocols import (
 from wfkit.engine.records import event_rows, load_history, outcome_event
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.summary import update_for
+from wfkit.engine.wakeups import CommitSignals, TimerQueue
 
 __all__ = ["Engine", "EngineSettings"]
 
@@ -74,13 +74,6 @@ class _Owned:
     state: InstanceState
     stored_status: str = ""
     ran_task: bool = False  # a task of it has run here (its call modules were checked)
-
-
-@dataclass(order=True)
-class _Timer:
-    fire_at: float
-    instance_id: str = field(compare=False)
-    timer_id: int = field(compare=False)
 
 
 class Engine:
@@ -117,14 +110,13 @@ class Engine:
         self._owned: dict[str, _Owned] = {}
         self._pending: dict[str, list[HistoryEvent]] = {}
         self._reload: set[str] = set()
-        self._timers: list[_Timer] = []
+        self._timers = TimerQueue()
         self._lock = threading.Lock()  # guards the queues below, briefly
         self._wake = threading.Condition(self._lock)
         # held while deciding, committing and acting; re-entered when an action starts a
         # child instance, which this engine adopts at once
         self._deciding = threading.RLock()
-        self._committed = threading.Condition()
-        self._status_changed = threading.Condition()
+        self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._next_claim = 0.0
@@ -231,7 +223,7 @@ class Engine:
         else:
             self._register(row.instance_id, plan, state, row.status)
             self._perform(row.instance_id, decision.actions)
-        self._notify_status_change()
+        self._signals.status_changed()
 
     def _register(
         self, instance_id: str, plan: WorkflowPlan, state: InstanceState, status: str
@@ -260,15 +252,13 @@ class Engine:
 
     def wait_committed(self, timeout: float) -> None:
         """Block until the next commit of this engine, or ``timeout`` seconds."""
-        with self._committed:
-            self._committed.wait(timeout)
+        self._signals.wait_commit(timeout)
 
     def wait_status_change(self, timeout: float) -> None:
         """Block until this engine commits a new status of some instance (or gives one
         up), or ``timeout`` seconds: cheaper than :meth:`wait_committed` for callers that
         only look at statuses, since a run of steps changes the status rarely."""
-        with self._status_changed:
-            self._status_changed.wait(timeout)
+        self._signals.wait_status_change(timeout)
 
     def known_status(self, instance_id: str) -> str | None:
         """The status this engine last committed for an owned instance (no store read)."""
@@ -327,8 +317,9 @@ class Engine:
         deadlines = [self._next_claim, self._next_renew]
         if self._owned:
             deadlines.append(self._next_poll)
-        if self._timers:
-            deadlines.append(self._timers[0].fire_at)
+        timer = self._timers.next_at()
+        if timer is not None:
+            deadlines.append(timer)
         return max(0.0, min(deadlines) - now)
 
     def _round(self) -> None:
@@ -352,10 +343,9 @@ class Engine:
         self._decide_all()
 
     def _fire_timers(self, now: float) -> None:
-        while self._timers and self._timers[0].fire_at <= now:
-            timer = heapq.heappop(self._timers)
-            if timer.instance_id in self._owned:
-                self.deliver(timer.instance_id, TimerFired(at=now, timer_id=timer.timer_id))
+        for instance_id, timer_id in self._timers.due(now):
+            if instance_id in self._owned:
+                self.deliver(instance_id, TimerFired(at=now, timer_id=timer_id))
 
     def _claim(self) -> None:
         for instance_id in self.store.claim(self.owner, self.settings.lease_seconds):
@@ -423,7 +413,7 @@ class Engine:
         self._perform(instance_id, local)
         self._notify_hooks(instance_id, foreign, owned.state)
         if foreign:
-            self._notify_status_change()
+            self._signals.status_changed()
         if owned.state.is_terminal:  # terminated by someone else: nothing left to run
             self._finish(instance_id)
             return
@@ -469,14 +459,7 @@ class Engine:
             self._notify_hooks(instance_id, decision.events, decision.state)
             if decision.state.is_terminal:
                 self._finish(instance_id)
-        with self._committed:
-            self._committed.notify_all()
-        if status_changed:
-            self._notify_status_change()
-
-    def _notify_status_change(self) -> None:
-        with self._status_changed:
-            self._status_changed.notify_all()
+        self._signals.committed(status_changed=status_changed)
 
     def _after_failed_commit(
         self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
@@ -533,7 +516,7 @@ class Engine:
         with self._lock:
             self._owned.pop(instance_id, None)
             self._pending.pop(instance_id, None)
-        self._notify_status_change()
+        self._signals.status_changed()
 
     # -- carrying out decisions -----------------------------------------------------------
 
@@ -548,9 +531,9 @@ class Engine:
         if isinstance(action, act.RunTask):
             self.runner.submit(self._task_spec(instance_id, action), self._task_done)
         elif isinstance(action, act.StartTimer):
-            with self._lock:  # the loop reads the heap (under this lock) to know how long
-                heapq.heappush(self._timers, _Timer(action.fire_at, instance_id, action.timer_id))
-                self._wake.notify()  # a runner thread armed it: the loop may sleep less
+            self._timers.arm(action.fire_at, instance_id, action.timer_id)
+            with self._lock:
+                self._wake.notify()  # armed on a step thread, maybe: the loop may sleep less
         elif isinstance(action, act.CancelTasks):
             self.runner.cancel(instance_id)
         elif self.on_action is not None:
