@@ -528,3 +528,41 @@ def test_scheduled_event_carries_the_input_for_recovery() -> None:
 
     actions = recovery_actions(run.plan, replay("i1", run.history))
     assert actions == [RunTask("a", None, 1, "call", "m:a", {"n": 7}, {}, None)]
+
+
+def _counters(progress: Any) -> tuple[Any, ...]:
+    return (
+        dict(progress.shares), +progress.counts, dict(progress.unsettled),
+        dict(progress.running), progress.active, dict(progress.remaining),
+        set(progress.ready), set(progress.open), set(progress.failed_attempts),
+        set(progress.failing),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("text", [CHAIN, ON_ERROR], ids=["chain", "on_error"])
+def test_the_incremental_counters_match_counters_built_afresh(text: str) -> None:
+    """The engine folds each decision into one state with counters kept up to date
+    event by event; at every step they equal counters built from the state."""
+    from wfkit.engine.decide import advance
+    from wfkit.engine.progress import Progress
+    from wfkit.engine.state import InstanceState
+
+    plan = WorkflowPlan.of(parse_definition(text))
+    state = InstanceState("i1")
+    clock = 100.0
+    decision = advance(plan, state, [ExecutionStarted(at=clock, name="t", input={"n": 1})])
+    for _ in range(20):
+        assert _counters(Progress.of(plan, state)) == _counters(Progress(plan, state))
+        tasks = [a for a in decision.actions if isinstance(a, RunTask)]
+        if not tasks:
+            break
+        clock += 1
+        results: list[HistoryEvent] = [
+            TaskFailed(at=clock, step=t.step, attempt=t.attempt, failure=Failure("E", "x"))
+            if t.step == "best_effort"
+            else TaskCompleted(at=clock, step=t.step, attempt=t.attempt, output=1)
+            for t in tasks
+        ]
+        decision = advance(plan, state, results, owned=True)
+    assert state.status is RuntimeStatus.COMPLETED
+    assert _counters(Progress.of(plan, state)) == _counters(Progress(plan, state))

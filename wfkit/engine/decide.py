@@ -95,7 +95,10 @@ class _Out:
         if how == _STEP:
             sid = getattr(event, "step", None)
         elif how == _EVERYTHING:
-            state.derived = None  # every step may have changed; rebuilt when needed
+            if not (isinstance(event, ExecutionCompleted) and event.status == "COMPLETED"):
+                # steps were canceled or reset: rebuilt when needed (a completed run
+                # leaves every step as it was, all settled)
+                state.derived = None
             return
         elif how == _TIMER:
             progress.fired.add(event.timer_id)  # type: ignore[attr-defined]
@@ -336,7 +339,11 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
                 continue
             started = True
         if step.status in (StepStatus.RUNNING, StepStatus.WAITING):
-            running_here = sum(1 for t in step.tasks if t.active)
+            tasks = step.tasks
+            if len(tasks) == 1:  # most steps: no foreach
+                running_here = 1 if tasks[0].active else 0
+            else:
+                running_here = sum(1 for t in tasks if t.active)
             for task in step.tasks:
                 if task.phase != "pending":
                     continue
