@@ -231,7 +231,9 @@ def test_an_engine_killed_while_it_starts_steps_leaves_nothing_running(
     rng = random.Random(7)
     for trial in range(12):
         engine = Engine(folders.workdir, fields, 2, 4)
-        time.sleep(rng.uniform(0, 0.015))
+        # odd trials kill while the steps start, even ones a little later (a slow machine
+        # may need tens of milliseconds to start the first one), so that both happen
+        time.sleep(rng.uniform(0, 0.015) if trial % 2 else rng.uniform(0.015, 0.15))
         engine.sigkill()
         took = seconds_until(lambda: marked(mark) == [], KILL_DEADLINE)
         assert took is not None, f"trial {trial}: {marked(mark)} outlived the engine"
