@@ -1,9 +1,9 @@
 """``reference/language.md``: the definition language, from its JSON Schema.
 
-Every key, type, constraint, allowed value and description comes from
-``wfkit/definition/schema.json`` (what ``wfkit schema`` prints). Where the schema has no
-description for a key, :data:`NOTES` supplies one; a note for a key the schema does not
-have is an error, so notes cannot outlive their keys.
+Every key, type, constraint, allowed value, section title and description comes from
+``wfkit/definition/schema.json`` (what ``wfkit schema`` prints, and what editors show on
+hover): the schema is the one source. A key or definition without a ``description`` is
+an error here, as in ``tests/definitions/test_schema_descriptions.py``.
 """
 
 from __future__ import annotations
@@ -14,93 +14,6 @@ from typing import Any
 from docs._gen._common import banner, code, table
 
 OUTPUT = "reference/language.md"
-
-#: Descriptions for keys the schema leaves undescribed, by JSON Pointer into the schema.
-#: Checked against the code; if the schema gains a description, it is shown first.
-NOTES: dict[str, str] = {
-    "/properties/description": "Free text for people.",
-    "/properties/steps": "The main steps, by id. A step starts as soon as the steps it "
-    "depends on have settled; file order only breaks ties.",
-    "/properties/defaults/properties/retry": "The retry policy of every step; a step's own "
-    "`retry` overrides it field by field.",
-    "/properties/defaults/properties/timeout": "The timeout of every step that sets none "
-    "(`wait` and `sleep` steps take none).",
-    "/$defs/identifier": "A step id or input name: letters, digits and `_`, not starting "
-    "with a digit, so that `steps.<id>` and `inputs.<name>` work in expressions.",
-    "/$defs/workflowName": "A workflow name: lower-case letters, digits, `-` and `_`, "
-    "starting with a letter or digit.",
-    "/$defs/retry": "How a failing step is tried again. A field left out keeps its "
-    "default (or the value from `defaults.retry`). The delay before attempt n+1 is "
-    "`initial_interval × backoff_coefficient^(n−1)`, capped at `max_interval`; each "
-    "delay is a durable timer in the history.",
-    "/$defs/retry/properties/max_attempts": "Default 1 (no retry).",
-    "/$defs/retry/properties/initial_interval": "The delay after the first failed attempt. "
-    "Default `1s`.",
-    "/$defs/retry/properties/backoff_coefficient": "Each delay is the previous one times "
-    "this. Default 1 (equal delays).",
-    "/$defs/retry/properties/max_interval": "The longest delay between attempts; at least "
-    "`initial_interval`. Default: no cap.",
-    "/$defs/retry/properties/retry_timeout": "No retry starts later than this after the "
-    "first attempt began. Default: no limit.",
-    "/$defs/inputSchema": "One declared input: a subset of JSON Schema. The start input is "
-    "checked against it before anything is stored.",
-    "/$defs/inputSchema/properties/type": "The JSON type of the value.",
-    "/$defs/inputSchema/properties/default": "The value used when the input is not given. "
-    "An input without a default is required.",
-    "/$defs/inputSchema/properties/enum": "The allowed values.",
-    "/$defs/inputSchema/properties/minimum": "The smallest allowed number.",
-    "/$defs/inputSchema/properties/maximum": "The largest allowed number.",
-    "/$defs/inputSchema/properties/items": "The schema of each item of an `array` input.",
-    "/$defs/inputSchema/properties/description": "Free text for people.",
-    "/$defs/steps": "Steps by id. Step ids are unique across `steps` and `finally`.",
-    "/$defs/step": "One step. It has exactly one kind key (`call`, `shell`, `notebook`, "
-    "`workflow`, `wait` or `sleep`) and any of the common keys that apply to that kind.",
-    "/$defs/step/properties/wait/anyOf/1/properties/event": "The event's name; names are "
-    "case-insensitive.",
-    "/$defs/step/properties/wait/anyOf/1/properties/timeout": "Fail the step with a "
-    "`TimeoutError` when no event came within this time; `retry` and `on_error` apply. "
-    "Without it the step waits forever.",
-    "/$defs/step/properties/sleep": "A durable timer: the step completes (output null) "
-    "after this long, even across restarts.",
-    "/$defs/step/properties/needs": "Steps that must settle (complete, be skipped, or fail "
-    "with `on_error: continue`) before this one starts. Every `steps.<id>` an expression "
-    "of this step reads is a dependency too.",
-    "/$defs/step/properties/with": "The step's input: keyword arguments of a `call`, "
-    "parameters of a `notebook`, the input of a child `workflow`. Values may hold "
-    "expressions. Not for `shell`, `wait` or `sleep` steps.",
-    "/$defs/step/properties/env": "Environment variables of a `shell` or `notebook` step; "
-    "values may hold expressions, and values that are not strings arrive JSON-encoded.",
-    "/$defs/step/properties/when": "One `${{ }}` expression (or `true`/`false`). When it is "
-    "false the step is `skipped`, its output is null and its dependents still run.",
-    "/$defs/step/properties/foreach": "A list, or one expression giving a list: the step "
-    "runs once per item, with `item` and `index` in its expressions. Its output is the "
-    "list of the results, in item order.",
-    "/$defs/step/properties/max_parallel": "With `foreach`: at most this many items run at once.",
-    "/$defs/step/properties/retry": "The step's retry policy, over `defaults.retry`.",
-    "/$defs/step/properties/timeout": "How long one attempt may run. A shell or notebook "
-    "process is killed; a Python `call` is abandoned (its result is discarded). Not for "
-    "`wait` (use `wait.timeout`) or `sleep`.",
-    "/$defs/step/properties/on_error": "`fail` (the default): the step's final failure "
-    "fails the instance. `continue`: the instance goes on, and dependents can test "
-    "`steps.<id>.status`.",
-    "/$defs/step/properties/pause_before": "A breakpoint: the run suspends itself just "
-    "before this step starts.",
-    "/$defs/step/properties/description": "Free text for people.",
-}
-
-#: Section of each ``$defs`` entry: heading and anchor. Entries not listed here get a
-#: section named after themselves, so a new definition still appears.
-_TITLES: dict[str, str] = {
-    "identifier": "Identifier",
-    "workflowName": "Workflow name",
-    "duration": "Duration",
-    "retry": "Retry policy",
-    "inputSchema": "Input",
-    "steps": "Steps",
-    "step": "Step",
-}
-
-_KIND_HEADERS = ("key", "type", "description")
 
 
 def _schema() -> dict[str, Any]:
@@ -121,9 +34,14 @@ def _anchor(def_name: str) -> str:
     return def_name.lower()
 
 
+def _title(schema: dict[str, Any], def_name: str) -> str:
+    """The heading of a ``$defs`` entry: its ``title``, else its name."""
+    return str(schema["$defs"][def_name].get("title", def_name))
+
+
 def _ref_link(ref: str) -> str:
     name = ref.rsplit("/", 1)[-1]
-    return f"[{_TITLES.get(name, name).lower()}](#{_anchor(name)})"
+    return f"[{_title(_schema(), name).lower()}](#{_anchor(name)})"
 
 
 def describe_type(node: dict[str, Any]) -> str:
@@ -186,12 +104,12 @@ def _limits(node: dict[str, Any]) -> str:
 
 
 def _description(schema: dict[str, Any], pointer: str) -> str:
+    """The schema's own description of the node at ``pointer``, which must have one."""
     node = _resolve(schema, pointer)
-    own = node.get("description", "") if isinstance(node, dict) else ""
-    note = NOTES.get(pointer, "")
-    if own and note:
-        return f"{own} {note}"
-    return own or note
+    text = node.get("description") if isinstance(node, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"schema.json: {pointer} has no description; write one there")
+    return text
 
 
 def _rows(schema: dict[str, Any], pointer: str, keys: list[str] | None = None) -> list[list[str]]:
@@ -269,10 +187,10 @@ def _def_section(schema: dict[str, Any], name: str) -> str:
         return _step_section(schema)
     node = schema["$defs"][name]
     pointer = f"/$defs/{name}"
-    out = [f"## {_TITLES.get(name, name)} {{#{_anchor(name)}}}\n"]
-    description = _description(schema, pointer)
-    if description:
-        out.append(description + "\n")
+    out = [
+        f"## {_title(schema, name)} {{#{_anchor(name)}}}\n",
+        _description(schema, pointer) + "\n",
+    ]
     out.append(f"Type: {describe_type(node)}.\n")
     if "properties" in node:
         closed = node.get("additionalProperties") is False
@@ -285,16 +203,16 @@ def _def_section(schema: dict[str, Any], name: str) -> str:
 def render() -> str:
     """The page."""
     schema = _schema()
-    for pointer in NOTES:
-        _resolve(schema, pointer)  # KeyError: a note for a key the schema no longer has
     top = [
         banner("`wfkit/definition/schema.json` (see `docs/_gen/language.py`)"),
         "# Language reference\n",
         f"This page is generated from the JSON Schema of the definition language, "
         f"{code(schema.get('$id', ''))} ({schema.get('title', '')}). "
         "`wfkit schema` prints the same schema. Editors with YAML support "
-        "(yaml-language-server) complete and check a definition as you type when its "
-        "first line names the schema; the examples in `definitions/` start with:\n",
+        "(yaml-language-server, as in VS Code's YAML extension) check a definition as you "
+        "type, show the descriptions below on hover, and offer each key's default and "
+        "example values on completion, when the file's first line names the schema; the "
+        "examples in `definitions/` start with:\n",
         "```yaml\n# yaml-language-server: $schema=../wfkit/definition/schema.json\n```\n",
         schema.get("description", "") + " See [Expressions](../concepts/expressions.md).\n",
         "The schema describes the shape of a file. The loader checks more than the "

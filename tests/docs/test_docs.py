@@ -147,18 +147,31 @@ def test_generated_pages_say_they_are_generated() -> None:
 # ---------------------------------------------------------------- completeness
 
 
+#: Schema keywords whose values are data, not schemas: an example may well be a mapping
+#: with keys named ``properties`` or ``enum``. The walks below do not enter them.
+_DATA_KEYWORDS = {"examples", "default", "const", "enum"}
+#: Keywords whose values map names (of keys, of definitions) to schemas.
+_NAMED_SCHEMAS = {"properties", "$defs"}
+
+
+def _subschemas(node: Any) -> list[dict[str, Any]]:
+    """Every schema inside a JSON Schema, itself included (not the data of examples)."""
+    found = []
+    if isinstance(node, dict):
+        found.append(node)
+        for key, value in node.items():
+            if key in _NAMED_SCHEMAS and isinstance(value, dict):
+                found += [s for sub in value.values() for s in _subschemas(sub)]
+            elif key not in _DATA_KEYWORDS:
+                found += _subschemas(value)
+    elif isinstance(node, list):
+        found += [s for value in node for s in _subschemas(value)]
+    return found
+
+
 def _schema_keys(node: Any) -> set[str]:
     """Every key of a ``properties`` mapping anywhere in a JSON Schema."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "properties" and isinstance(value, dict):
-                found |= set(value)
-            found |= _schema_keys(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _schema_keys(value)
-    return found
+    return {key for schema in _subschemas(node) for key in schema.get("properties", {})}
 
 
 def test_every_schema_key_is_in_the_language_reference() -> None:
@@ -176,16 +189,7 @@ def test_every_schema_key_is_in_the_language_reference() -> None:
 
 
 def _enums(node: Any) -> list[list[Any]]:
-    found = []
-    if isinstance(node, dict):
-        if isinstance(node.get("enum"), list):
-            found.append(node["enum"])
-        for value in node.values():
-            found += _enums(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += _enums(value)
-    return found
+    return [s["enum"] for s in _subschemas(node) if isinstance(s.get("enum"), list)]
 
 
 def test_every_cli_subcommand_and_option_is_in_the_cli_reference() -> None:
