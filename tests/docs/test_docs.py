@@ -188,6 +188,21 @@ def test_every_schema_key_is_in_the_language_reference() -> None:
             assert f"`{json.dumps(value)}`" in page, f"allowed value {value!r} not listed"
 
 
+def test_the_language_page_takes_descriptions_from_the_schema_alone() -> None:
+    """A key without a description in schema.json stops the generator (there is no other
+    source of descriptions to fall back on); tests/definitions/test_schema_descriptions.py
+    says which key."""
+    source = (DOCS / "_gen" / "language.py").read_text(encoding="utf-8")
+    assert "NOTES" not in source
+    probe = (
+        "from docs._gen import language\n"
+        "language._rows({'properties': {'x': {'type': 'string'}}}, '')\n"
+    )
+    result = _run("-c", probe)
+    assert result.returncode == 1
+    assert "ValueError: schema.json: /properties/x has no description" in result.stderr
+
+
 def _enums(node: Any) -> list[list[Any]]:
     return [s["enum"] for s in _subschemas(node) if isinstance(s.get("enum"), list)]
 
