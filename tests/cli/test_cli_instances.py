@@ -139,8 +139,12 @@ def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     assert "paused s1; to go on: wfkit resume s1" in err
     assert json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"] == "SUSPENDED"
     wfkit(cwd, "resume", "s1")
-    wfkit(cwd, "worker", "--for", "4")
-    assert json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"] == "COMPLETED"
+    for _ in range(3):  # a loaded machine may need more than one 4 s round
+        wfkit(cwd, "worker", "--for", "4")
+        status = json.loads(wfkit(cwd, "get", "s1", "--json").stdout)["runtimeStatus"]
+        if status != "RUNNING":
+            break
+    assert status == "COMPLETED"
 
 
 def test_bad_input_is_a_clear_error(cwd: Path) -> None:
