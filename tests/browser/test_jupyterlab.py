@@ -39,22 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, INSTALL_CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
 INSTALL_HINT = "pip install -e '.[dev]' (or: pip install jupyterlab playwright)"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 NOTEBOOK = "lab-demo.ipynb"
 
 DEFINITION = """\
@@ -256,7 +245,7 @@ def _node(step: str, status: str = "") -> str:
 
 def test_widget_live_in_jupyterlab(lab: Lab) -> None:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
+        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_CHROMIUM}")
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

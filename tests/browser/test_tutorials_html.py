@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, INSTALL_CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -49,17 +50,8 @@ ASSETS = {
     "@jupyter-widgets/html-manager@1.0.15": ("package/dist/embed-amd.js", "embed-amd.js"),
     "requirejs@2.3.8": ("package/require.js", "require.js"),
 }
-INSTALL_CHROMIUM = "apt-get update && apt-get install -y chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
+CHROMIUM_PAGE_FLAGS = [
+    *CHROMIUM_FLAGS,
     "--hide-scrollbars",
     # Offline on purpose: the page must render from local files only (MathJax and
     # Mermaid, which nbconvert links from a CDN, simply fail to load).
@@ -117,7 +109,7 @@ WITH_WIDGETS = [p for p in TUTORIALS if _has_widgets(json.loads(p.read_text()))]
 
 def _chromium() -> str:
     found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+        CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
     )
     if found is None:
         pytest.fail(
@@ -162,7 +154,7 @@ def _fetch(spec: str, member: str, name: str) -> Path:
 
 def _render(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+        [_chromium(), *CHROMIUM_PAGE_FLAGS, f"--user-data-dir={profile}", *extra, url],
         capture_output=True,
         text=True,
         timeout=60,
