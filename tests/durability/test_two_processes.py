@@ -263,7 +263,8 @@ def test_a_frozen_worker_loses_its_instances_when_its_lease_runs_out(tmp_path: P
     client = _client(box)
     frozen, survivor = spawn_worker_pair(box, SETTINGS.claim_interval)
     try:
-        starting = _Starting(box, 20, 150, 300)
+        # steps of 0.3-0.6 s: a worker that claims a few instances holds them together
+        starting = _Starting(box, 20, 300, 600)
         ids = starting.ids
         poll_until(
             lambda: len(_active_owned_by(box, frozen.pid)) >= 3,
