@@ -61,11 +61,18 @@ def _cli_start(box: Sandbox, instance_id: str, low: int, high: int) -> None:
 
 
 def _start_many(
-    box: Sandbox, client: Runtime, count: int, low: int, high: int, *, cli: int = 0
+    box: Sandbox,
+    client: Runtime,
+    count: int,
+    low: int,
+    high: int,
+    *,
+    cli: int = 0,
+    rounds: float = 2,
 ) -> list[str]:
-    """Start ``count`` chains, evenly over about two claim rounds so that both workers
-    find some free: ``cli`` of them with ``wfkit start`` (in a thread of their own, as a
-    command takes about half a second), the rest from a client runtime."""
+    """Start ``count`` chains, evenly over about ``rounds`` claim rounds so that both
+    workers find some free: ``cli`` of them with ``wfkit start`` (in a thread of their
+    own, as a command takes about half a second), the rest from a client runtime."""
     ids = [f"chain-{n:02d}" for n in range(count)]
     by_cli = ids[:: count // cli] if cli else []
     failed: list[BaseException] = []
@@ -79,7 +86,7 @@ def _start_many(
 
     commands = threading.Thread(target=run_commands, daemon=True)
     commands.start()
-    pace = 2 * SETTINGS.claim_interval / count
+    pace = rounds * SETTINGS.claim_interval / count
     for instance_id in ids:
         if instance_id not in by_cli:
             client.start("chain", instance_id=instance_id, low=low, high=high)
@@ -93,9 +100,12 @@ class _Starting(threading.Thread):
     """:func:`_start_many` in a thread (with a client runtime of its own), so that the
     test can watch the workers meanwhile; :meth:`finish` joins it and re-raises."""
 
-    def __init__(self, box: Sandbox, count: int, low: int, high: int) -> None:
+    def __init__(
+        self, box: Sandbox, count: int, low: int, high: int, *, rounds: float = 2
+    ) -> None:
         super().__init__(daemon=True)
         self.box, self.count, self.low, self.high = box, count, low, high
+        self.rounds = rounds
         self.ids = [f"chain-{n:02d}" for n in range(count)]
         self.error: BaseException | None = None
         self.start()
@@ -103,7 +113,7 @@ class _Starting(threading.Thread):
     def run(self) -> None:
         client = _client(self.box)
         try:
-            _start_many(self.box, client, self.count, self.low, self.high)
+            _start_many(self.box, client, self.count, self.low, self.high, rounds=self.rounds)
         except BaseException as exc:
             self.error = exc
         finally:
@@ -263,8 +273,9 @@ def test_a_frozen_worker_loses_its_instances_when_its_lease_runs_out(tmp_path: P
     client = _client(box)
     frozen, survivor = spawn_worker_pair(box, SETTINGS.claim_interval)
     try:
-        # steps of 0.3-0.6 s: a worker that claims a few instances holds them together
-        starting = _Starting(box, 20, 300, 600)
+        # Each claim round takes every free instance, so over two rounds worker A could
+        # get none (it did, in CI): 40 chains over eight rounds give both plenty.
+        starting = _Starting(box, 40, 150, 300, rounds=8)
         ids = starting.ids
         poll_until(
             lambda: len(_active_owned_by(box, frozen.pid)) >= 3,
