@@ -8,12 +8,14 @@ import sys
 import sysconfig
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import wfkit
 from wfkit.graph.view import EdgeView, GraphView, StepView
+from wfkit.runtime.api import Runtime
 
 MakeScript = Callable[[Path, str, str], Path]
 
@@ -151,3 +153,75 @@ def _groups(svg: bytes | str, kind: str) -> list[ET.Element]:
 def svg_groups() -> Callable[[bytes | str, str], list[ET.Element]]:
     """``svg_groups(svg, "node")``: the parsed SVG's ``<g>`` elements of that class."""
     return _groups
+
+
+# -- workflows that the instance and widget tests run ----------------------------------
+
+STEPS = """\
+def numbers(n):
+    return list(range(n))
+
+def double(x):
+    return x * 2
+
+def total(xs):
+    return {"total": sum(xs), "count": len(xs)}
+
+def boom():
+    raise RuntimeError("boom")
+"""
+
+DEFINITIONS = {
+    "three": """\
+wfkit: 1
+name: three
+inputs: {n: {type: integer, default: 4}}
+steps:
+  numbers: {call: "viewsteps:numbers", with: {n: "${{ inputs.n }}"}}
+  double: {call: "viewsteps:double", foreach: "${{ steps.numbers.output }}", with: {x: "${{ item }}"}}
+  total: {call: "viewsteps:total", with: {xs: "${{ steps.double.output }}"}}
+""",
+    "gated": """\
+wfkit: 1
+name: gated
+steps:
+  first: {call: "viewsteps:numbers", with: {n: 2}}
+  approve: {wait: {event: go}, needs: [first]}
+  last: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, needs: [approve]}
+finally:
+  tidy: {call: "viewsteps:numbers", with: {n: 0}}
+""",
+    "breaky": """\
+wfkit: 1
+name: breaky
+steps:
+  first: {call: "viewsteps:numbers", with: {n: 2}}
+  publish: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, pause_before: true}
+""",
+    "failing": """\
+wfkit: 1
+name: failing
+steps:
+  ok: {call: "viewsteps:numbers", with: {n: 1}}
+  bad: {call: "viewsteps:boom", needs: [ok]}
+""",
+}
+
+
+@pytest.fixture
+def view_definitions(tmp_path: Path) -> Path:
+    """A definitions folder with the step module and the workflows above."""
+    folder = tmp_path / "defs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "viewsteps.py").write_text(STEPS)
+    for name, text in DEFINITIONS.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, real_renderer: str, view_definitions: Path) -> Iterator[Runtime]:
+    """A runtime over :func:`view_definitions`, with a store file of its own."""
+    rt = wfkit.open(view_definitions, f"sqlite:///{tmp_path / 'state.db'}", workers=2)
+    yield rt
+    rt.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import wfkit
 from wfkit.definition.display import mimebundle
 from wfkit.graph import build_view
 from wfkit.graph.view import GraphView
@@ -22,73 +21,6 @@ from wfkit.views.dot import STATUS_COLORS
 from wfkit.views.instance import StatusSvg, draw_status_svg, plain_text, summary_text
 
 Groups = Callable[[bytes | str, str], list[ET.Element]]
-
-STEPS = """\
-def numbers(n):
-    return list(range(n))
-
-def double(x):
-    return x * 2
-
-def total(xs):
-    return {"total": sum(xs), "count": len(xs)}
-
-def boom():
-    raise RuntimeError("boom")
-"""
-
-DEFINITIONS = {
-    "three": """\
-wfkit: 1
-name: three
-inputs: {n: {type: integer, default: 4}}
-steps:
-  numbers: {call: "viewsteps:numbers", with: {n: "${{ inputs.n }}"}}
-  double: {call: "viewsteps:double", foreach: "${{ steps.numbers.output }}", with: {x: "${{ item }}"}}
-  total: {call: "viewsteps:total", with: {xs: "${{ steps.double.output }}"}}
-""",
-    "gated": """\
-wfkit: 1
-name: gated
-steps:
-  first: {call: "viewsteps:numbers", with: {n: 2}}
-  approve: {wait: {event: go}, needs: [first]}
-  last: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, needs: [approve]}
-finally:
-  tidy: {call: "viewsteps:numbers", with: {n: 0}}
-""",
-    "breaky": """\
-wfkit: 1
-name: breaky
-steps:
-  first: {call: "viewsteps:numbers", with: {n: 2}}
-  publish: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, pause_before: true}
-""",
-    "failing": """\
-wfkit: 1
-name: failing
-steps:
-  ok: {call: "viewsteps:numbers", with: {n: 1}}
-  bad: {call: "viewsteps:boom", needs: [ok]}
-""",
-}
-
-
-def write_definitions(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "viewsteps.py").write_text(STEPS)
-    for name, text in DEFINITIONS.items():
-        (folder / f"{name}.yaml").write_text(text)
-    return folder
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, real_renderer: str) -> Iterator[Runtime]:
-    defs = write_definitions(tmp_path / "defs")
-    rt = wfkit.open(defs, f"sqlite:///{tmp_path / 'state.db'}", workers=2)
-    yield rt
-    rt.close()
-
 
 def waiting(instance: Instance, step: str, timeout: float = 10.0) -> Instance:
     """Block until ``step`` of ``instance`` waits for its event."""
@@ -314,9 +246,9 @@ def test_graph_of_a_definition_matches_instance_graph_steps(runtime: Runtime) ->
 
 
 def test_a_kernel_displays_an_instance_as_a_coloured_graph(
-    tmp_path: Path, svg_groups: Groups
+    tmp_path: Path, svg_groups: Groups, view_definitions: Path
 ) -> None:
-    defs = write_definitions(tmp_path / "defs")
+    defs = view_definitions
     source = [
         "import wfkit\n"
         f"rt = wfkit.open({str(defs)!r}, 'sqlite:///{tmp_path / 'nb.db'}', workers=2)\n"

@@ -14,76 +14,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import wfkit
 from wfkit.engine.history import EventRaised
 from wfkit.engine.state import replay
 from wfkit.runtime.api import Instance, Runtime
 from wfkit.views.instance import StepRunView
 from wfkit.views.widget import InstanceWidget, Throttle, details_html, output_html
-
-STEPS = """\
-def numbers(n):
-    return list(range(n))
-
-def double(x):
-    return x * 2
-
-def total(xs):
-    return {"total": sum(xs), "count": len(xs)}
-
-def boom():
-    raise RuntimeError("boom")
-"""
-
-DEFINITIONS = {
-    "three": """\
-wfkit: 1
-name: three
-inputs: {n: {type: integer, default: 4}}
-steps:
-  numbers: {call: "viewsteps:numbers", with: {n: "${{ inputs.n }}"}}
-  double: {call: "viewsteps:double", foreach: "${{ steps.numbers.output }}", with: {x: "${{ item }}"}}
-  total: {call: "viewsteps:total", with: {xs: "${{ steps.double.output }}"}}
-""",
-    "gated": """\
-wfkit: 1
-name: gated
-steps:
-  first: {call: "viewsteps:numbers", with: {n: 2}}
-  approve: {wait: {event: go}, needs: [first]}
-  last: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, needs: [approve]}
-""",
-    "breaky": """\
-wfkit: 1
-name: breaky
-steps:
-  first: {call: "viewsteps:numbers", with: {n: 2}}
-  publish: {call: "viewsteps:total", with: {xs: "${{ steps.first.output }}"}, pause_before: true}
-""",
-    "failing": """\
-wfkit: 1
-name: failing
-steps:
-  ok: {call: "viewsteps:numbers", with: {n: 1}}
-  bad: {call: "viewsteps:boom", needs: [ok]}
-""",
-}
-
-
-def write_definitions(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "viewsteps.py").write_text(STEPS)
-    for name, text in DEFINITIONS.items():
-        (folder / f"{name}.yaml").write_text(text)
-    return folder
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, real_renderer: str) -> Iterator[Runtime]:
-    defs = write_definitions(tmp_path / "defs")
-    rt = wfkit.open(defs, f"sqlite:///{tmp_path / 'state.db'}", workers=2)
-    yield rt
-    rt.close()
 
 
 @pytest.fixture
@@ -354,8 +289,8 @@ def test_close_stops_listening(runtime: Runtime) -> None:
 # -- a real kernel ---------------------------------------------------------------------
 
 
-def test_a_kernel_saves_the_final_widget_state(tmp_path: Path) -> None:
-    defs = write_definitions(tmp_path / "defs")
+def test_a_kernel_saves_the_final_widget_state(tmp_path: Path, view_definitions: Path) -> None:
+    defs = view_definitions
     source = [
         "import wfkit\nfrom wfkit.views.widget import InstanceWidget\n"
         f"rt = wfkit.open({str(defs)!r}, 'sqlite:///{tmp_path / 'nb.db'}', workers=2)",
