@@ -144,14 +144,7 @@ def _step_section(schema: dict[str, Any]) -> str:
         "Exactly one of these keys, which also says what the step runs.\n",
         table(
             ("kind", "type", "description"),
-            [
-                [
-                    code(k),
-                    describe_type(step["properties"][k]),
-                    _description(schema, f"/$defs/step/properties/{k}"),
-                ]
-                for k in kinds
-            ],
+            _step_rows(schema, kinds),
         ),
     ]
     wait = step["properties"]["wait"]
@@ -169,14 +162,7 @@ def _step_section(schema: dict[str, Any]) -> str:
         "loader reports a key that does not apply to the step's kind).\n",
         table(
             ("key", "type", "description"),
-            [
-                [
-                    code(k),
-                    describe_type(step["properties"][k]),
-                    _description(schema, f"/$defs/step/properties/{k}"),
-                ]
-                for k in common
-            ],
+            _step_rows(schema, common),
         ),
     ]
     return "\n".join(out)
@@ -237,3 +223,16 @@ def render() -> str:
     names += [n for n in schema["$defs"] if n not in names]
     sections = [_def_section(schema, name) for name in names]
     return "\n".join(top) + "\n" + "\n".join(sections)
+
+
+def _step_rows(schema: dict[str, Any], keys: list[str]) -> list[list[str]]:
+    """Table rows (key, type, description) of the step keys ``keys``."""
+    step = schema["$defs"]["step"]
+    return [
+        [
+            code(k),
+            describe_type(step["properties"][k]),
+            _description(schema, f"/$defs/step/properties/{k}"),
+        ]
+        for k in keys
+    ]
