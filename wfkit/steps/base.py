@@ -11,12 +11,12 @@ failures included; they do not raise for a failing step.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.process import KILL_GRACE, kill_group_soon
 
@@ -185,7 +185,7 @@ def json_problem(value: Any) -> tuple[str | None, str]:
     """Check that ``value`` is JSON (no NaN or infinity): ``(json_text, "")`` or
     ``(None, reason)`` where the reason names the offending type and a likely fix."""
     try:
-        return json.dumps(value, allow_nan=False), ""
+        return jsontext.check(value), ""
     except ValueError as exc:  # NaN or infinity, or a circular reference
         if "ircular" in str(exc):
             return None, "it refers to itself (a circular reference)"

@@ -45,7 +45,7 @@ from wfkit.steps.base import CancelToken, failure, json_problem, step_label
 __all__ = ["CallHandler", "add_import_paths", "call_task"]
 
 _path_lock = threading.Lock()
-_ready: set[tuple[str, str]] = set()
+_ready: set[object] = set()  # folder tuples (absolute), or (folders, cwd)
 
 
 def add_import_paths(*folders: str) -> None:
@@ -53,8 +53,10 @@ def add_import_paths(*folders: str) -> None:
 
     Thread-safe; a given set of folders is only looked at the first time.
     """
+    if folders in _ready:  # absolute folders, added before: the common case
+        return
     relative = any(not os.path.isabs(folder) for folder in folders)
-    key = (os.pathsep.join(folders), os.getcwd() if relative else "")
+    key = (folders, os.getcwd()) if relative else folders
     if key in _ready:
         return
     with _path_lock:
