@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from wfkit.engine.history import (
     HistoryEvent,
     StepFailed,
     StepSkipped,
+    StepStarted,
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
     TaskCompleted,
@@ -31,7 +33,8 @@ from wfkit.engine.history import (
 )
 from wfkit.engine.inputs import prepare_input
 from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.state import replay
+from wfkit.engine.status import RuntimeStatus, StepStatus
 
 
 class Run:
@@ -96,10 +99,61 @@ output: {last: "${{ steps.c.output }}", first: "${{ steps.a.output }}"}
 
 def test_start_schedules_the_first_step_with_its_rendered_input() -> None:
     run = Run(CHAIN, {"n": 5})
-    assert run.types() == ["ExecutionStarted", "StepStarted", "TaskScheduled"]
+    # a step without when or foreach has no StepStarted: its TaskScheduled starts it
+    assert run.types() == ["ExecutionStarted", "TaskScheduled"]
     (action,) = run.last.actions
     assert action == RunTask("a", None, 1, "call", "m:a", {"n": 5}, {}, None)
     assert run.state.status is RuntimeStatus.RUNNING
+    step = run.state.steps["a"]
+    assert step.status is StepStatus.RUNNING and step.started_at == run.clock
+    assert [t.phase for t in step.tasks] == ["running"]
+
+
+def test_steps_with_when_or_foreach_record_that_they_started() -> None:
+    run = Run(
+        """
+wfkit: 1
+name: gated
+steps:
+  a: {call: "m:a", when: "${{ true }}"}
+  b: {call: "m:b", foreach: "${{ [1, 2] }}"}
+  c: {sleep: 5s}
+  d: {wait: go}
+"""
+    )
+    started = [(type(e).__name__, getattr(e, "step", "")) for e in run.last.events]
+    assert started[1:3] == [("StepStarted", "a"), ("TaskScheduled", "a")]
+    assert ("StepStarted", "b") in started
+    assert ("StepStarted", "c") not in started and ("TimerCreated", "c") in started
+    assert ("StepStarted", "d") not in started and ("TaskScheduled", "d") in started
+    statuses = {sid: step.status for sid, step in run.state.steps.items()}
+    assert statuses == {
+        "a": StepStatus.RUNNING,
+        "b": StepStatus.RUNNING,
+        "c": StepStatus.WAITING,
+        "d": StepStatus.WAITING,
+    }
+
+
+def test_a_history_written_with_step_started_for_every_step_replays_the_same() -> None:
+    """Histories of earlier wfkit versions have a StepStarted before each plain step."""
+    run = Run(CHAIN, {"n": 5})
+    run.done("a", 1)
+    run.done("b", 2)
+    older: list[HistoryEvent] = []
+    for event in run.history:
+        if isinstance(event, TaskScheduled):
+            older.append(StepStarted(step=event.step, at=event.at, seq=event.seq))
+        older.append(event)
+    older = [replace(e, seq=seq) for seq, e in enumerate(older, 1)]
+    now = replay("i1", run.history)
+    then = replay("i1", older)
+    assert {sid: (s.status, s.started_at, s.output) for sid, s in then.steps.items()} == {
+        sid: (s.status, s.started_at, s.output) for sid, s in now.steps.items()
+    }
+    decision = decide(run.plan, older, [TaskCompleted(step="c", output=3, attempt=1, at=200.0)])
+    assert decision.state.status is RuntimeStatus.COMPLETED
+    assert decision.state.output == {"last": 3, "first": 1}
 
 
 def test_a_chain_runs_step_by_step_and_completes_with_its_output() -> None:

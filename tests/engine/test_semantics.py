@@ -611,7 +611,7 @@ def test_a_start_stores_the_instance_claimed_with_its_first_step_scheduled(env: 
     job = rt.start("gated")
     row = job.row()  # at once: stored in the same transaction as the start
     assert row.status == "RUNNING" and row.owner == rt.engine.owner.id
-    assert types(job.history()) == ["ExecutionStarted", "StepStarted", "TaskScheduled"]
+    assert types(job.history()) == ["ExecutionStarted", "TaskScheduled"]
     env.open_gate("a")
     assert job.wait(10).status is RuntimeStatus.COMPLETED
 

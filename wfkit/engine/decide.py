@@ -276,7 +276,7 @@ def _fire_timers(plan: WorkflowPlan, out: _Out) -> None:
         elif timer.purpose == "sleep":
             out.emit(TaskCompleted(step=spec.id, index=task.index, attempt=task.attempt))
         elif timer.purpose == "retry" and task.phase == "waiting":
-            _start_task(plan, out, spec, task, timer.attempt)
+            _start_task(plan, out, spec, task.index, timer.attempt)
 
 
 def _timeout_seconds(spec: Step) -> str:
@@ -335,6 +335,13 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
             if wants_break and not step.breakpoint_passed:
                 out.emit(ExecutionSuspended(reason="breakpoint", step=sid))
                 return
+            if spec.when is None and spec.foreach is None:
+                # a plain step: its one task's first event starts it (no StepStarted)
+                if active < limit:
+                    _start_task(plan, out, spec, None, 1, wf_status)
+                    active += 1
+                    started = True
+                continue
             if not _begin_step(plan, out, spec, wf_status):
                 continue
             started = True
@@ -349,7 +356,7 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
                     continue
                 if active >= limit or (spec.max_parallel and running_here >= spec.max_parallel):
                     break
-                _start_task(plan, out, spec, task, 1, wf_status)
+                _start_task(plan, out, spec, task.index, 1, wf_status)
                 active += 1
                 running_here += 1
                 started = True
@@ -361,9 +368,6 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
     """Evaluate ``when`` and ``foreach``; emit StepSkipped, StepStarted or a failure.
 
     Returns whether the step started (so its tasks may be scheduled now)."""
-    if spec.when is None and spec.foreach is None:
-        out.emit(StepStarted(step=spec.id))
-        return True
     context = context_for(plan, out.state, spec.refs, wf_status, spec.id)
     try:
         if spec.when is not None and not truthy(spec.when.evaluate(context)):
@@ -382,23 +386,23 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
 
 
 def _start_task(
-    plan: WorkflowPlan, out: _Out, spec: Step, task: TaskState, attempt: int, wf_status: str = ""
+    plan: WorkflowPlan, out: _Out, spec: Step, index: int | None, attempt: int, wf_status: str = ""
 ) -> None:
     state = out.state
     status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, out.progress))
     step = state.step(spec.id)
     context = context_for(plan, state, spec.refs, status, spec.id)
-    if task.index is not None and step.items is not None:
-        context["item"] = step.items[task.index]
-        context["index"] = task.index
+    if index is not None and step.items is not None:
+        context["item"] = step.items[index]
+        context["index"] = index
     try:
         data = render(spec.with_, context)
         env = {k: env_text(v) for k, v in (render(spec.env, context) or {}).items()}
     except Exception as exc:
-        _expression_failed(out, spec, exc, task.index, attempt)
+        _expression_failed(out, spec, exc, index, attempt)
         return
     kind = spec.kind
-    sid, index = spec.id, task.index
+    sid = spec.id
     if kind in RUNNER_KINDS or kind is StepKind.WAIT:
         out.emit(
             TaskScheduled(

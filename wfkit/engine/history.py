@@ -45,7 +45,14 @@ __all__ = [
     "encode_event",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The record version written in each event (``"v"``); a reader refuses newer records.
+
+1. The first records.
+2. A step without ``when`` or ``foreach`` has no :class:`StepStarted`: its first task
+   event (:class:`TaskScheduled`, a sleep's :class:`TimerCreated`,
+   :class:`SubOrchestrationInstanceCreated`) starts it. Version 1 histories replay the same.
+"""
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,8 @@ class ExecutionResumed(HistoryEvent):
 
 @dataclass(frozen=True)
 class StepStarted(HistoryEvent):
-    """A step's ``when`` held and it starts; ``items`` is its evaluated ``foreach`` list."""
+    """A step with ``when`` or ``foreach`` starts (its ``when`` held); ``items`` is its
+    evaluated ``foreach`` list. Other steps start with their first task event."""
 
     TYPE: ClassVar[str] = "StepStarted"
     step: str = ""

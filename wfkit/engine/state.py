@@ -270,9 +270,20 @@ def _skipped(state: InstanceState, event: StepSkipped) -> None:
     step.ended_at = event.at
 
 
+def _task_started(state: InstanceState, sid: str, index: int | None, at: float) -> TaskState:
+    """The task that an event starts. A step without ``when`` or ``foreach`` has no
+    StepStarted event (it would say nothing): its first task event starts it."""
+    step = state.step(sid)
+    if not step.tasks:
+        step.tasks = [TaskState(None)]
+        step.status = StepStatus.RUNNING
+        step.started_at = at
+    return step.task(index)
+
+
 def _scheduled(state: InstanceState, event: TaskScheduled) -> None:
     _mark_running(state)
-    task = state.step(event.step).task(event.index)
+    task = _task_started(state, event.step, event.index, event.at)
     task.attempt = event.attempt
     task.phase = "waiting" if event.kind == "wait" else "running"
     task.timer = None
@@ -325,9 +336,12 @@ def _timer_created(state: InstanceState, event: TimerCreated) -> None:
         event.seq, event.fire_at, event.purpose, event.step, event.index, event.attempt
     )
     step = state.step(event.step)
-    if not step.tasks:
+    if event.purpose == "sleep":
+        task = _task_started(state, event.step, event.index, event.at)
+    elif not step.tasks:
         return
-    task = step.task(event.index)
+    else:
+        task = step.task(event.index)
     if event.purpose == "timeout":
         task.timeout_timer = event.seq
         return
@@ -354,7 +368,7 @@ def _event_raised(state: InstanceState, event: EventRaised) -> None:
 def _child_created(state: InstanceState, event: SubOrchestrationInstanceCreated) -> None:
     _mark_running(state)
     state.children[event.child_id] = (event.step, event.index)
-    task = state.step(event.step).task(event.index)
+    task = _task_started(state, event.step, event.index, event.at)
     task.attempt = event.attempt
     task.phase = "running"
     task.child_id = event.child_id
