@@ -38,6 +38,7 @@ from wfkit.engine.history import (
 )
 from wfkit.engine.protocols import InstanceRow
 from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.summary import stored_properties
 from wfkit.runtime.api import Instance, Runtime
 from wfkit.runtime.settings import Settings
 
@@ -234,7 +235,7 @@ def close_all() -> None:
 
 def _quiet(row: InstanceRow) -> bool:
     """Whether a RUNNING instance only waits: no step runs, some wait or sleep step waits."""
-    props = json.loads(row.properties)
+    props = stored_properties(row)
     return (
         row.status == RuntimeStatus.RUNNING.value
         and not props.get("wfkit.steps.running_now")
@@ -326,7 +327,7 @@ class Harness:
             if RuntimeStatus(row.status).is_terminal:
                 return
             if row.status == RuntimeStatus.SUSPENDED.value:
-                if json.loads(row.properties).get("wfkit.pause_reason") != "breakpoint":
+                if stored_properties(row).get("wfkit.pause_reason") != "breakpoint":
                     return
                 instance.resume()
                 continue

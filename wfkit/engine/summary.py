@@ -6,7 +6,6 @@ Computed from the folded state at each commit and stored with the instance, so t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from wfkit.engine import jsontext
@@ -24,8 +23,16 @@ from wfkit.engine.progress import Progress
 from wfkit.engine.protocols import InstanceRow, InstanceUpdate
 from wfkit.engine.state import InstanceState
 from wfkit.engine.status import RuntimeStatus, StepStatus
+from wfkit.errors import InstanceError
 
-__all__ = ["custom_status", "dumps", "properties", "stored_properties", "update_for"]
+__all__ = [
+    "custom_status",
+    "dumps",
+    "properties",
+    "stored_properties",
+    "stored_summary",
+    "update_for",
+]
 
 
 def dumps(value: Any) -> str:
@@ -56,57 +63,46 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
 
 
 _OURS = WFKIT_PREFIX
-_COUNT_KEYS = tuple((status, f"{WFKIT_PREFIX}steps.{status.value}") for status in StepStatus)
-
-
-def properties(
-    plan: WorkflowPlan,
-    state: InstanceState,
-    status_line: str | None = None,
-    *,
-    with_input: bool = True,
-) -> dict[str, str]:
-    """Dapr's ``dapr.workflow.*`` properties plus wfkit's own under ``wfkit.``.
-
-    Made at every commit, so it is written for speed: the input's JSON is encoded once
-    per instance, counts come from :class:`Progress`, lists are only sorted when not
-    empty. The stored form leaves the input out (``with_input=False``): it is in the
-    instance row already, and :func:`stored_properties` puts it back."""
-    props = {}
-    if with_input:
-        input_json = state.input_json
-        if input_json is None:
-            input_json = state.input_json = dumps(state.input)
-        props[PROP_INPUT] = input_json
-    props[PROP_CUSTOM_STATUS] = (
-        status_line if status_line is not None else custom_status(plan, state)
+_COUNT_KEYS = tuple(f"{WFKIT_PREFIX}steps.{status.value}" for status in StepStatus)
+_TAIL_KEYS = tuple(
+    _OURS + name
+    for name in (
+        "steps.running_now",
+        "steps.waiting_now",
+        "paused_at",
+        "pause_reason",
+        "parent_id",
+        "failed_step",
+        "events_buffered",
     )
-    status = state.status
-    if status is RuntimeStatus.COMPLETED:
-        props[PROP_OUTPUT] = dumps(state.output)
-    if state.failure is not None and status in (RuntimeStatus.FAILED, RuntimeStatus.TERMINATED):
-        props[PROP_FAILURE_ERROR_TYPE] = state.failure.type
-        props[PROP_FAILURE_ERROR_MESSAGE] = state.failure.message
-        props[PROP_FAILURE_STACK_TRACE] = state.failure.stack_trace
+)
+_STORED = 2
+"""The stored properties' form: a JSON list led by this number (an earlier wfkit stored
+the whole mapping, which :func:`stored_properties` still reads)."""
+
+
+def stored_summary(plan: WorkflowPlan, state: InstanceState) -> str:
+    """The properties as stored at each commit: only what changes as the run goes (step
+    counts, running and waiting steps, pause, failed step, buffered events), as a short
+    JSON list. The rest of the properties are fields of the instance row already (input,
+    custom status, output, failure, definition hash, parent), so they are not written
+    again at every step; :func:`stored_properties` puts the mapping back together."""
     progress = Progress.of(plan, state)
     counts = progress.counts
-    props[_OURS + "definition_hash"] = state.definition_hash
-    props[_OURS + "steps.total"] = str(len(progress.shares))
-    for step_status, key in _COUNT_KEYS:
-        props[key] = str(counts[step_status])
-    props[_OURS + "steps.running_now"] = (
-        ",".join(progress.in_status(StepStatus.RUNNING)) if counts[StepStatus.RUNNING] else ""
-    )
-    props[_OURS + "steps.waiting_now"] = (
-        ",".join(progress.in_status(StepStatus.WAITING)) if counts[StepStatus.WAITING] else ""
-    )
-    props[_OURS + "paused_at"] = state.suspended_at_step or ""
-    props[_OURS + "pause_reason"] = state.suspend_reason or ""
-    props[_OURS + "parent_id"] = state.parent_id or ""
     failed = progress.in_status(StepStatus.FAILED) if counts[StepStatus.FAILED] else ()
-    props[_OURS + "failed_step"] = failed[0] if failed else ""
-    props[_OURS + "events_buffered"] = str(len(state.events) - len(state.consumed))
-    return props
+    return dumps(
+        [
+            _STORED,
+            len(progress.shares),
+            *[counts[status] for status in StepStatus],
+            ",".join(progress.in_status(StepStatus.RUNNING)) if counts[StepStatus.RUNNING] else "",
+            ",".join(progress.in_status(StepStatus.WAITING)) if counts[StepStatus.WAITING] else "",
+            state.suspended_at_step or "",
+            state.suspend_reason or "",
+            failed[0] if failed else "",
+            len(state.events) - len(state.consumed),
+        ]
+    )
 
 
 def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
@@ -127,15 +123,68 @@ def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
         output=dumps(state.output) if state.status is RuntimeStatus.COMPLETED else None,
         failure=failure,
         custom_status=line,
-        properties=dumps(properties(plan, state, line, with_input=False)),
+        properties=stored_summary(plan, state),
     )
 
 
+def properties(plan: WorkflowPlan, state: InstanceState) -> dict[str, str]:
+    """The properties that ``get`` reports for ``state``: those of the row an engine
+    stores for it (:func:`update_for`), read back by :func:`stored_properties`."""
+    update = update_for(plan, state)
+    row = InstanceRow(
+        state.instance_id,
+        state.name,
+        update.status or state.status.value,
+        state.created_at,
+        state.updated_at,
+        state.definition_hash,
+        dumps(state.input),
+        output=update.output,
+        failure=update.failure or None,
+        custom_status=update.custom_status,
+        properties=update.properties or "",
+        parent_id=state.parent_id,
+    )
+    return stored_properties(row)
+
+
 def stored_properties(row: InstanceRow) -> dict[str, str]:
-    """The properties of a stored instance, as ``get`` returns them: what was stored,
-    with the input taken from the row (it is not stored again at every step, where a
-    large input would be rewritten by each commit)."""
-    stored: dict[str, str] = json.loads(row.properties or "{}")
-    if PROP_INPUT in stored:  # written by an earlier wfkit
-        return stored
-    return {PROP_INPUT: row.input if row.input is not None else "null", **stored}
+    """The properties of a stored instance, as ``get`` returns them: Dapr's
+    ``dapr.workflow.*`` (input, custom status, output, failure) and wfkit's own under
+    ``wfkit.``, from the row and its :func:`stored_summary`."""
+    stored = jsontext.loads(row.properties or "{}")
+    if isinstance(stored, dict):  # written by an earlier wfkit: the whole mapping
+        if PROP_INPUT in stored:
+            return stored
+        return {PROP_INPUT: row.input if row.input is not None else "null", **stored}
+    if not stored or stored[0] != _STORED:
+        raise InstanceError(
+            row.instance_id,
+            f"instance {row.instance_id!r}: its properties were stored by a newer wfkit "
+            f"(form {stored[0] if stored else '?'}); upgrade wfkit to read them",
+        )
+    total, *rest = stored[1:]
+    counts, tail = rest[: len(_COUNT_KEYS)], rest[len(_COUNT_KEYS) :]
+    running_now, waiting_now, paused_at, pause_reason, failed_step, buffered = tail
+    props = {
+        PROP_INPUT: row.input if row.input is not None else "null",
+        PROP_CUSTOM_STATUS: row.custom_status or "",
+    }
+    if row.status == RuntimeStatus.COMPLETED.value:
+        props[PROP_OUTPUT] = row.output if row.output is not None else "null"
+    failure = jsontext.loads(row.failure) if row.failure else None
+    if failure and row.status in _ENDED_BADLY:
+        props[PROP_FAILURE_ERROR_TYPE] = failure["type"]
+        props[PROP_FAILURE_ERROR_MESSAGE] = failure["message"]
+        props[PROP_FAILURE_STACK_TRACE] = failure["stack_trace"]
+    props[_OURS + "definition_hash"] = row.definition_hash
+    props[_OURS + "steps.total"] = str(total)
+    for key, count in zip(_COUNT_KEYS, counts, strict=True):
+        props[key] = str(count)
+    tail_values = (running_now, waiting_now, paused_at, pause_reason, row.parent_id or "")
+    for key, value in zip(_TAIL_KEYS, (*tail_values, failed_step, str(buffered)), strict=True):
+        props[key] = value
+    return props
+
+
+_ENDED_BADLY = frozenset({RuntimeStatus.FAILED.value, RuntimeStatus.TERMINATED.value})
