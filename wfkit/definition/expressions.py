@@ -108,10 +108,11 @@ class _PathProgram:
     def execute(self, context: Mapping[str, Any]) -> Any:
         value: Any = context
         for name in self.names:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise KeyError(name)
             value = value[name]
-        if isinstance(value, list | dict):
+        kind = type(value)
+        if kind is dict or kind is list or isinstance(value, list | dict):
             return _copy(value)
         return value
 
@@ -265,17 +266,35 @@ def _walk_expressions(node: _Node) -> Iterator[Expression]:
 
 
 def _render(node: _Node, context: dict[str, Any]) -> Any:
-    if isinstance(node, _Whole):
-        return node.expression.program.execute(context)
-    if isinstance(node, _Interpolated):
-        return "".join(
-            p if isinstance(p, str) else _as_text(p.program.execute(context)) for p in node.parts
-        )
-    if isinstance(node, _List):
-        return [_render(item, context) for item in node.items]
-    if isinstance(node, _Map):
-        return {key: _render(item, context) for key, item in node.items}
-    return node
+    # looked up by type: a step's input is rendered at every step
+    render = _RENDERERS.get(type(node))
+    return node if render is None else render(node, context)
+
+
+def _render_whole(node: _Whole, context: dict[str, Any]) -> Any:
+    return node.expression.program.execute(context)
+
+
+def _render_interpolated(node: _Interpolated, context: dict[str, Any]) -> str:
+    return "".join(
+        p if isinstance(p, str) else _as_text(p.program.execute(context)) for p in node.parts
+    )
+
+
+def _render_list(node: _List, context: dict[str, Any]) -> list[Any]:
+    return [_render(item, context) for item in node.items]
+
+
+def _render_map(node: _Map, context: dict[str, Any]) -> dict[str, Any]:
+    return {key: _render(item, context) for key, item in node.items}
+
+
+_RENDERERS: dict[type, Any] = {
+    _Whole: _render_whole,
+    _Interpolated: _render_interpolated,
+    _List: _render_list,
+    _Map: _render_map,
+}
 
 
 def _as_text(value: Any) -> str:
