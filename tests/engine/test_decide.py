@@ -204,7 +204,11 @@ steps:
   c: {call: "m:f"}
 """)
     assert run.scheduled() == [("a", None), ("b", None)]
+    # a step waiting for a slot is pending, not shown as running with nothing running
+    assert run.state.steps.get("c") is None or run.state.steps["c"].status is StepStatus.PENDING
+    assert run.state.step_status("c") is StepStatus.PENDING
     assert run.scheduled(run.done("b")) == [("c", None)]
+    assert run.state.steps["c"].status is StepStatus.RUNNING
 
 
 FOREACH = """
