@@ -14,7 +14,7 @@ but no step starts, no fired timer acts and no buffered event is consumed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from wfkit.definition.model import OnError, Step, StepKind
 from wfkit.engine.actions import Action, actions_for
@@ -39,10 +39,10 @@ from wfkit.engine.history import (
     TimerCreated,
     TimerFired,
 )
-from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
+from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
-from wfkit.engine.status import RuntimeStatus, StepStatus
+from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
 
 __all__ = ["Decision", "advance", "decide"]
 
@@ -72,14 +72,16 @@ def decide(
     return advance(plan, state, new_events, now=now)
 
 
-@dataclass
 class _Out:
     """Collects derived events, numbering them and folding each into the state at once."""
 
-    state: InstanceState
-    now: float
-    progress: Progress
-    events: list[HistoryEvent] = field(default_factory=list)
+    __slots__ = ("events", "now", "progress", "state")
+
+    def __init__(self, state: InstanceState, now: float, progress: Progress) -> None:
+        self.state = state
+        self.now = now
+        self.progress = progress
+        self.events: list[HistoryEvent] = []
 
     def emit(self, event: HistoryEvent) -> None:
         object.__setattr__(event, "seq", self.state.version + 1)  # events are fresh here
@@ -152,6 +154,11 @@ def advance(
 
 
 def _accepts(state: InstanceState, event: HistoryEvent) -> bool:
+    kind = type(event)
+    if kind is TaskCompleted or kind is TaskFailed:  # most events: a task's result
+        if state.status in TERMINAL_STATUSES and state.version > 0:
+            return False
+        return not _stale_result(state, event)  # type: ignore[arg-type]
     if isinstance(event, ExecutionRewound):
         return state.status is RuntimeStatus.FAILED
     if state.is_terminal and state.version > 0:
@@ -181,14 +188,18 @@ def _stale_result(state: InstanceState, event: TaskCompleted | TaskFailed) -> bo
 
 
 def _react(plan: WorkflowPlan, out: _Out) -> None:
-    state = out.state
-    if state.is_terminal:
+    state, progress = out.state, out.progress
+    if state.status in TERMINAL_STATUSES:
         return
-    _settle_failures(plan, out)
+    # each guard is tested here, not in the function it guards: this runs twice a step
+    if progress.failed_attempts:
+        _settle_failures(plan, out)
     if not state.suspended:
-        _fire_timers(plan, out)
-        _consume_events(plan, out)
-    failing = _failing_step(plan, out.progress) is not None
+        if progress.fired:
+            _fire_timers(plan, out)
+        if len(state.events) != len(state.consumed):
+            _consume_events(plan, out)
+    failing = bool(progress.failing) and _failing_step(plan, progress) is not None
     if not _phase_done(out.progress, False, failing):
         if not state.suspended and not failing:
             _schedule(plan, out, False, "RUNNING")
@@ -397,13 +408,15 @@ def _start_task(
         context["index"] = index
     try:
         data = render(spec.with_, context)
-        env = {k: env_text(v) for k, v in (render(spec.env, context) or {}).items()}
+        env = None
+        if spec.env is not None:
+            env = {k: env_text(v) for k, v in (render(spec.env, context) or {}).items()}
     except Exception as exc:
         _expression_failed(out, spec, exc, index, attempt)
         return
     kind = spec.kind
     sid = spec.id
-    if kind in RUNNER_KINDS or kind is StepKind.WAIT:
+    if kind is not StepKind.SLEEP and kind is not StepKind.WORKFLOW:  # runner kinds, wait
         out.emit(
             TaskScheduled(
                 step=sid, index=index, attempt=attempt, kind=kind.value, input=data, env=env or None

@@ -39,6 +39,8 @@ class WorkflowPlan:
     roots: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """The names (inputs, steps, workflow, item, index) each step's expressions read;
     the key ``""`` holds those of the workflow's output."""
+    specs: Mapping[str, Step] = field(default_factory=dict)
+    """Every step, main and ``finally``, by id (what :meth:`spec` looks in)."""
 
     @staticmethod
     def of(definition: Definition) -> WorkflowPlan:
@@ -70,11 +72,11 @@ class WorkflowPlan:
                     for sid, step in definition.all_steps().items()
                 },
             },
+            {**definition.steps, **definition.finally_steps},
         )
 
     def spec(self, step_id: str) -> Step:
-        steps = self.definition.steps
-        return steps[step_id] if step_id in steps else self.definition.finally_steps[step_id]
+        return self.specs[step_id]
 
     def is_final(self, step_id: str) -> bool:
         return step_id in self.definition.finally_steps

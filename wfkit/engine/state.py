@@ -457,8 +457,10 @@ _HANDLERS: dict[type[HistoryEvent], Handler] = {
 def apply(state: InstanceState, event: HistoryEvent) -> None:
     """Fold one event into ``state`` (in place)."""
     _HANDLERS[type(event)](state, event)
-    state.version = max(state.version, event.seq)
-    state.updated_at = max(state.updated_at, event.at)
+    if event.seq > state.version:
+        state.version = event.seq
+    if event.at > state.updated_at:
+        state.updated_at = event.at
 
 
 def replay(instance_id: str, history: Iterable[HistoryEvent]) -> InstanceState:
