@@ -136,8 +136,6 @@ class InstanceState:
     children: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     breakpoints: set[str] = field(default_factory=set)
     rewinds: int = 0
-    #: The input as stored JSON text, encoded once (for the properties of every commit).
-    input_json: str | None = field(default=None, repr=False, compare=False)
     #: Derived counters kept by the decider (a :class:`wfkit.engine.progress.Progress`);
     #: rebuilt from the rest whenever missing, never stored.
     derived: Any = field(default=None, repr=False, compare=False)
