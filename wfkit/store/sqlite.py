@@ -81,13 +81,6 @@ _CHECK_VERSION = (
     "SELECT (SELECT max(seq) FROM history WHERE instance_id = ?1) "
     "FROM instances WHERE instance_id = ?1"
 )
-# The append of a running instance's step, guarded by the version check in one statement:
-# it inserts nothing when the instance's last seq is not the one expected (or it is gone).
-_INSERT_EVENTS_SUMMARY_IF_AT = (
-    "INSERT INTO history (instance_id, seq, type, at, data, n, ats, s_updated_at, "
-    "s_custom_status, s_properties) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 "
-    "WHERE (SELECT max(seq) FROM history WHERE instance_id = ?1) = ?11"
-)
 _NEWEST_SUMMARY = (
     "SELECT seq, s_updated_at, s_custom_status, s_properties FROM history "
     "WHERE instance_id = ? AND s_updated_at IS NOT NULL ORDER BY seq DESC LIMIT 1"
@@ -422,6 +415,10 @@ def _append(
     of a running instance) stores it on its last event row and leaves the instance row
     alone, so the commit writes the history's pages only. Any other append rewrites the
     instance row, bringing its summary up to date first."""
+    found = conn.execute(_CHECK_VERSION, (instance_id,)).fetchone()
+    actual = None if found is None else (found[0] or 0)
+    if actual != expected:
+        raise VersionConflict(instance_id, expected, actual)
     version = expected + len(events)
     if (
         events
@@ -433,17 +430,13 @@ def _append(
         and update.properties is not None
     ):
         rows = _history_rows(instance_id, expected, events)
-        summary = (update.updated_at, update.custom_status, update.properties)
-        if len(rows) == 1:  # a step's commit: checked in the statement that writes it
-            written = conn.execute(_INSERT_EVENTS_SUMMARY_IF_AT, (*rows[0], *summary, expected))
-            if written.rowcount == 1:
-                return version
-        _check_version(conn, instance_id, expected)  # raises when the version moved
         if len(rows) > 1:
             conn.executemany(_INSERT_EVENTS, rows[:-1])
-        conn.execute(_INSERT_EVENTS_SUMMARY, (*rows[-1], *summary))
+        conn.execute(
+            _INSERT_EVENTS_SUMMARY,
+            (*rows[-1], update.updated_at, update.custom_status, update.properties),
+        )
         return version
-    _check_version(conn, instance_id, expected)
     ordered = [
         update.status,
         update.updated_at,
@@ -473,14 +466,6 @@ def _append(
     conn.execute(_update_sql(given), (version, version, *values, instance_id))
     conn.executemany(_INSERT_EVENTS, _history_rows(instance_id, expected, events))
     return version
-
-
-def _check_version(conn: sqlite3.Connection, instance_id: str, expected: int) -> None:
-    """Raise :class:`VersionConflict` unless the instance's last seq is ``expected``."""
-    found = conn.execute(_CHECK_VERSION, (instance_id,)).fetchone()
-    actual = None if found is None else (found[0] or 0)
-    if actual != expected:
-        raise VersionConflict(instance_id, expected, actual)
 
 
 @functools.cache
