@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wfkit.steps.base import CancelToken
 from wfkit.steps.call import CallHandler, add_import_paths
 
@@ -65,6 +67,26 @@ def test_folders_are_added_to_sys_path_once_even_from_many_threads(tmp_path: Pat
     for thread in threads:
         thread.join()
     assert sys.path.count(str(folder)) == 1
+
+
+def test_a_relative_folder_is_the_one_in_the_working_directory_of_each_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for where in (first, second):
+        (where / "steps").mkdir(parents=True)
+    monkeypatch.chdir(first)
+    add_import_paths("steps")
+    add_import_paths("steps")  # remembered: looked at once
+    monkeypatch.chdir(second)
+    add_import_paths("steps")  # the same text, another folder
+    added = [str(first / "steps"), str(second / "steps")]
+    try:
+        assert [sys.path.count(folder) for folder in added] == [1, 1]
+    finally:
+        for folder in added:
+            while folder in sys.path:
+                sys.path.remove(folder)
 
 
 def test_an_exception_becomes_a_failure_with_class_message_and_trace(folders: Any) -> None:

@@ -53,12 +53,13 @@ def add_import_paths(*folders: str) -> None:
 
     Thread-safe; a given set of folders is only looked at the first time.
     """
-    if folders in _ready:  # absolute folders, added before: the common case
+    if folders in _ready:  # absolute folders, added before
         return
-    relative = any(not os.path.isabs(folder) for folder in folders)
-    key = (folders, os.getcwd()) if relative else folders
+    key: object = (folders, os.getcwd())  # relative folders: others in another directory
     if key in _ready:
         return
+    if all(os.path.isabs(folder) for folder in folders):
+        key = folders
     with _path_lock:
         for folder in folders:
             path = os.path.abspath(folder)
