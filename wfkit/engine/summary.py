@@ -64,18 +64,6 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
 
 _OURS = WFKIT_PREFIX
 _COUNT_KEYS = tuple(f"{WFKIT_PREFIX}steps.{status.value}" for status in StepStatus)
-_TAIL_KEYS = tuple(
-    _OURS + name
-    for name in (
-        "steps.running_now",
-        "steps.waiting_now",
-        "paused_at",
-        "pause_reason",
-        "parent_id",
-        "failed_step",
-        "events_buffered",
-    )
-)
 _STORED = 2
 """The stored properties' form: a JSON list led by this number (an earlier wfkit stored
 the whole mapping, which :func:`stored_properties` still reads)."""
@@ -181,9 +169,13 @@ def stored_properties(row: InstanceRow) -> dict[str, str]:
     props[_OURS + "steps.total"] = str(total)
     for key, count in zip(_COUNT_KEYS, counts, strict=True):
         props[key] = str(count)
-    tail_values = (running_now, waiting_now, paused_at, pause_reason, row.parent_id or "")
-    for key, value in zip(_TAIL_KEYS, (*tail_values, failed_step, str(buffered)), strict=True):
-        props[key] = value
+    props[_OURS + "steps.running_now"] = running_now
+    props[_OURS + "steps.waiting_now"] = waiting_now
+    props[_OURS + "paused_at"] = paused_at
+    props[_OURS + "pause_reason"] = pause_reason
+    props[_OURS + "parent_id"] = row.parent_id or ""
+    props[_OURS + "failed_step"] = failed_step
+    props[_OURS + "events_buffered"] = str(buffered)
     return props
 
 
