@@ -657,7 +657,8 @@ def test_a_large_input_is_stored_once_not_at_every_step(env: Any) -> None:
     path = env.store.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         stored = conn.execute(
-            "SELECT coalesce(sum(length(s_properties)), 0) FROM history WHERE instance_id = ?",
+            "SELECT coalesce(sum(length(s_properties)), 0) FROM history WHERE instance_no = "
+            "(SELECT instance_no FROM instances WHERE instance_id = ?)",
             (job.id,),
         ).fetchone()[0]
         row = conn.execute(

@@ -448,3 +448,53 @@ def test_a_version_1_database_with_instances_reads_and_runs_on(tmp_path: Path) -
         assert found is not None
         assert (found.version, found.updated_at, found.custom_status) == (4, 3.0, '"three"')
         assert [e.seq for e in store.history("old", 1)] == [2, 3, 4]
+
+
+def test_a_version_2_database_moves_its_histories_to_numbered_keys(tmp_path: Path) -> None:
+    """Version 3 keys history rows by instance number: every row of a version 2 file
+    (one event per row, several events per row with their summary) comes across, each
+    instance keeps its own history, and a terminal one can be replaced and purged."""
+    path = tmp_path / "v2.db"
+    raw = _raw(path)
+    migrate(raw, "test", MIGRATIONS[:2])
+    for name, status in (("zed", "RUNNING"), ("amy", "COMPLETED")):  # ids out of order
+        raw.execute(
+            "INSERT INTO instances (instance_id, workflow_name, status, created_at, "
+            "updated_at, definition_hash, custom_status, properties, version, summary_seq) "
+            f"VALUES ('{name}', 'w', '{status}', 1.0, 1.0, 'h', '\"one\"', '{{}}', 1, 1)"
+        )
+        raw.executemany(
+            "INSERT INTO history (instance_id, seq, type, at, data, n, ats, s_updated_at, "
+            "s_custom_status, s_properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (name, 1, "ExecutionStarted", 1.0, f'"{name}"', 1, None, None, None, None),
+                (name, 3, "TaskScheduled\nTaskCompleted", 3.0, '"a"\n"b"', 2, "2.5\n3.0",
+                 3.0, '"three"', '{"k": 3}'),
+            ],
+        )  # fmt: skip
+    raw.close()
+    with SqliteStore(path) as store:
+        assert store.versions(["zed", "amy"]) == {"zed": 3, "amy": 3}
+        for name in ("zed", "amy"):
+            events = store.history(name)
+            assert [(e.seq, e.type, e.at, e.data) for e in events] == [
+                (1, "ExecutionStarted", 1.0, f'"{name}"'),
+                (2, "TaskScheduled", 2.5, '"a"'),
+                (3, "TaskCompleted", 3.0, '"b"'),
+            ]
+            assert [e.seq for e in store.history(name, 2)] == [3]
+            found = store.get(name)
+            assert found is not None
+            assert (found.version, found.updated_at, found.custom_status) == (3, 3.0, '"three"')
+        summary = InstanceUpdate(updated_at=4.0, custom_status='"four"', properties="{}")
+        assert store.append("zed", 3, [EventRow(0, "TaskScheduled", 4.0, "{}")], summary) == 4
+        store.create(_row("amy"), _started())  # replaces the finished run, history and all
+        assert [e.type for e in store.history("amy")] == ["Started"]
+        assert [e.seq for e in store.history("zed")] == [1, 2, 3, 4]
+        store.append("amy", 1, [], InstanceUpdate(status="COMPLETED"))
+        assert store.purge(["amy", "zed"]) == 1  # zed is running: kept
+        assert store.history("amy") == [] and len(store.history("zed")) == 4
+    raw = _raw(path)
+    assert raw.execute("SELECT count(*) FROM history").fetchone()[0] == 3  # zed's rows
+    assert raw.execute("SELECT DISTINCT instance_no FROM history").fetchall() == [(1,)]
+    raw.close()

@@ -3,8 +3,9 @@
 The schema carries a version in the one-row table ``wfkit_schema``. :data:`MIGRATIONS` is
 the list of steps, applied in order: ``MIGRATIONS[n]`` upgrades a database at version
 ``n`` to version ``n + 1``, so a new file (version 0) goes through all of them and the
-current version is ``len(MIGRATIONS)``. A migration only ever adds (tables, columns with
-defaults, indexes): records written by an older wfkit stay readable.
+current version is ``len(MIGRATIONS)``. A migration adds tables, columns with defaults
+and indexes, or rebuilds a table copying every record: records written by an older wfkit
+stay readable.
 
 :func:`migrate` runs the steps a database lacks in one ``BEGIN IMMEDIATE`` transaction,
 so two processes opening a new file at once cannot both build it; a database whose
@@ -24,6 +25,8 @@ __all__ = [
     "FREE_AT",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "SEQ_BITS",
+    "SEQ_MASK",
     "Migration",
     "migrate",
     "schema_version",
@@ -38,6 +41,26 @@ ACTIVE = f"status NOT IN ({_TERMINAL_LIST})"
 
 FREE_AT = "(CASE WHEN owner IS NULL THEN 0 ELSE coalesce(lease_until, 0) END)"
 """SQL: the time from which an instance may be claimed (0: unowned, or owned with no lease)."""
+
+
+_INSTANCE_INDEXES = (
+    # Newest-first listing (keyset pagination walks these backwards).
+    "CREATE INDEX instances_created ON instances (created_at, instance_id)",
+    "CREATE INDEX instances_status ON instances (status, created_at, instance_id)",
+    "CREATE INDEX instances_name ON instances (workflow_name, created_at, instance_id)",
+    "CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL",
+    # Claims look at non-terminal instances only (usually a few among many finished):
+    # those free from a time on, and the owners of this host (for dead processes).
+    f"CREATE INDEX instances_free ON instances ({FREE_AT}) WHERE {ACTIVE}",
+    "CREATE INDEX instances_owner ON instances (owner_host, owner, owner_pid) "
+    f"WHERE owner IS NOT NULL AND {ACTIVE}",
+)
+
+SEQ_BITS = 32
+"""History rows are keyed ``instance_no << SEQ_BITS | seq`` (schema version 3)."""
+
+SEQ_MASK = (1 << SEQ_BITS) - 1
+"""The largest ``seq`` of an instance, and the mask that takes it out of a history key."""
 
 
 def _v1_initial(conn: sqlite3.Connection) -> None:
@@ -75,16 +98,7 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
             name TEXT NOT NULL,
             text TEXT NOT NULL
         )""",
-        # Newest-first listing (keyset pagination walks these backwards).
-        "CREATE INDEX instances_created ON instances (created_at, instance_id)",
-        "CREATE INDEX instances_status ON instances (status, created_at, instance_id)",
-        "CREATE INDEX instances_name ON instances (workflow_name, created_at, instance_id)",
-        "CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL",
-        # Claims look at non-terminal instances only (usually a few among many finished):
-        # those free from a time on, and the owners of this host (for dead processes).
-        f"CREATE INDEX instances_free ON instances ({FREE_AT}) WHERE {ACTIVE}",
-        "CREATE INDEX instances_owner ON instances (owner_host, owner, owner_pid) "
-        f"WHERE owner IS NOT NULL AND {ACTIVE}",
+        *_INSTANCE_INDEXES,
     ]
     for statement in statements:
         conn.execute(statement)
@@ -112,7 +126,81 @@ def _v2_summaries_in_history(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_summaries_in_history)
+_INSTANCE_COLUMNS = (
+    "instance_id, workflow_name, status, created_at, updated_at, definition_hash, input, "
+    "output, failure, custom_status, properties, parent_id, version, owner, lease_until, "
+    "owner_host, owner_pid, summary_seq"
+)
+
+
+def _v3_history_keyed_by_instance_number(conn: sqlite3.Connection) -> None:
+    """Cheaper history writes: each instance gets a number (``instance_no``, an alias of
+    the row id, so VACUUM keeps it) and a history row is keyed by the integer
+    ``instance_no << 32 | seq`` in a rowid table.
+
+    Keyed by ``(instance_id, seq)`` in a WITHOUT ROWID table, an instance's new rows went
+    into the middle of the tree (ids are random) and its interior pages held whole
+    ~300-byte rows, so most commits of a step rewrote four pages (three leaves and their
+    parent). Keyed by number, a running instance's rows go at or near the end of a tree
+    whose interior pages hold only integers: a step's commit writes one page, usually,
+    and costs about half as much (measured: 35-40 µs down to 17-21 µs with 200-step
+    chains). ``instance_no`` and ``seq`` stay readable as virtual columns."""
+    for statement in (
+        """CREATE TABLE instances_v3 (
+            instance_no     INTEGER PRIMARY KEY,
+            instance_id     TEXT NOT NULL UNIQUE,
+            workflow_name   TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            created_at      REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            definition_hash TEXT NOT NULL,
+            input           TEXT,
+            output          TEXT,
+            failure         TEXT,
+            custom_status   TEXT,
+            properties      TEXT NOT NULL DEFAULT '{}',
+            parent_id       TEXT,
+            version         INTEGER NOT NULL DEFAULT 0,
+            owner           TEXT,
+            lease_until     REAL,
+            owner_host      TEXT,
+            owner_pid       INTEGER,
+            summary_seq     INTEGER NOT NULL DEFAULT 0
+        )""",
+        f"INSERT INTO instances_v3 (instance_no, {_INSTANCE_COLUMNS}) "
+        f"SELECT rowid, {_INSTANCE_COLUMNS} FROM instances ORDER BY rowid",
+        f"""CREATE TABLE history_v3 (
+            event_key       INTEGER PRIMARY KEY,
+            type            TEXT NOT NULL,
+            at              REAL NOT NULL,
+            data            TEXT NOT NULL,
+            n               INTEGER NOT NULL DEFAULT 1,
+            ats             TEXT,
+            s_updated_at    REAL,
+            s_custom_status TEXT,
+            s_properties    TEXT,
+            instance_no     INTEGER GENERATED ALWAYS AS (event_key >> {SEQ_BITS}) VIRTUAL,
+            seq             INTEGER GENERATED ALWAYS AS (event_key & {SEQ_MASK}) VIRTUAL
+        )""",
+        "INSERT INTO history_v3 (event_key, type, at, data, n, ats, s_updated_at, "
+        f"s_custom_status, s_properties) SELECT (i.instance_no << {SEQ_BITS}) + h.seq, "
+        "h.type, h.at, h.data, h.n, h.ats, h.s_updated_at, h.s_custom_status, h.s_properties "
+        "FROM history h JOIN instances_v3 i ON i.instance_id = h.instance_id "
+        "ORDER BY i.instance_no, h.seq",
+        "DROP TABLE history",
+        "DROP TABLE instances",
+        "ALTER TABLE history_v3 RENAME TO history",
+        "ALTER TABLE instances_v3 RENAME TO instances",
+        *_INSTANCE_INDEXES,
+    ):
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_summaries_in_history,
+    _v3_history_keyed_by_instance_number,
+)
 """Every schema step, in order; append new ones, never edit a released one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

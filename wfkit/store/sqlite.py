@@ -35,7 +35,7 @@ from wfkit.store._sqlite_connections import (
     ThreadConnections,
     connect,
 )
-from wfkit.store._sqlite_schema import ACTIVE, migrate
+from wfkit.store._sqlite_schema import ACTIVE, SEQ_BITS, SEQ_MASK, migrate
 
 __all__ = ["SqliteStore"]
 
@@ -47,11 +47,21 @@ _LEASE_UNTIL = _FIELDS.index("lease_until")
 _SUMMARY = tuple(_FIELDS.index(name) for name in ("updated_at", "custom_status", "properties"))
 
 
+# A history row's key is ``instance_no << SEQ_BITS | seq``: an instance's rows are the keys
+# from ``instance_no << SEQ_BITS`` (exclusive) up to that plus SEQ_MASK, read by rowid range.
+_FIRST_KEY = f"(i.instance_no << {SEQ_BITS})"
+_LAST_KEY = f"((i.instance_no << {SEQ_BITS}) + {SEQ_MASK})"
+_LAST_EVENT_KEY = (
+    f"(SELECT h.event_key FROM history h WHERE h.event_key BETWEEN {_FIRST_KEY} AND "
+    f"{_LAST_KEY} ORDER BY h.event_key DESC LIMIT 1)"
+)
+
+
 def _latest_summary(column: str) -> str:
     # walks the instance's history backwards from its end: one row, usually
     return (
-        f"(SELECT h.{column} FROM history h WHERE h.instance_id = i.instance_id "
-        "AND h.s_updated_at IS NOT NULL ORDER BY h.seq DESC LIMIT 1)"
+        f"(SELECT h.{column} FROM history h WHERE h.event_key BETWEEN {_FIRST_KEY} AND "
+        f"{_LAST_KEY} AND h.s_updated_at IS NOT NULL ORDER BY h.event_key DESC LIMIT 1)"
     )
 
 
@@ -59,7 +69,7 @@ def _latest_summary(column: str) -> str:
 # current, the last event's seq (the version), and the newest summary kept in history.
 _SELECT_ROW = (
     f"SELECT {', '.join('i.' + name for name in _FIELDS)}, i.summary_seq, "
-    "(SELECT max(h.seq) FROM history h WHERE h.instance_id = i.instance_id), "
+    f"{_LAST_EVENT_KEY} & {SEQ_MASK}, "
     + ", ".join(
         _latest_summary(column)
         for column in ("seq", "s_updated_at", "s_custom_status", "s_properties")
@@ -70,20 +80,21 @@ _INSERT_ROW = (
     f"INSERT INTO instances ({', '.join(_FIELDS)}, summary_seq, owner_host, owner_pid) "
     f"VALUES ({', '.join('?' * len(_FIELDS))}, ?, ?, ?)"
 )
-_INSERT_EVENTS = (
-    "INSERT INTO history (instance_id, seq, type, at, data, n, ats) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT_EVENTS = "INSERT INTO history (event_key, type, at, data, n, ats) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_EVENTS_SUMMARY = (
-    "INSERT INTO history (instance_id, seq, type, at, data, n, ats, s_updated_at, "
-    "s_custom_status, s_properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO history (event_key, type, at, data, n, ats, s_updated_at, s_custom_status, "
+    "s_properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_CHECK_VERSION = (
-    "SELECT (SELECT max(seq) FROM history WHERE instance_id = ?1) "
-    "FROM instances WHERE instance_id = ?1"
-)
+# The instance's number and its last history key (None before its first event).
+_CHECK_VERSION = f"SELECT i.instance_no, {_LAST_EVENT_KEY} FROM instances i WHERE i.instance_id = ?"
 _NEWEST_SUMMARY = (
-    "SELECT seq, s_updated_at, s_custom_status, s_properties FROM history "
-    "WHERE instance_id = ? AND s_updated_at IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    f"SELECT event_key & {SEQ_MASK}, s_updated_at, s_custom_status, s_properties FROM history "
+    "WHERE event_key BETWEEN ? AND ? AND s_updated_at IS NOT NULL ORDER BY event_key DESC LIMIT 1"
+)
+_HISTORY_AFTER = (
+    f"SELECT h.event_key & {SEQ_MASK}, h.type, h.at, h.data, h.n, h.ats "
+    f"FROM instances i JOIN history h ON h.event_key BETWEEN {_FIRST_KEY} + ?2 + 1 AND "
+    f"{_LAST_KEY} WHERE i.instance_id = ?1 ORDER BY h.event_key"
 )
 _UPDATABLE = ("status", "updated_at", "output", "failure", "custom_status", "properties")
 _RELEASED = ("owner", "owner_host", "owner_pid", "lease_until")
@@ -219,15 +230,20 @@ class SqliteStore:
         values += [owner.host, owner.pid] if owner is not None else [None, None]
         with self._conns.write("create") as conn:
             found = conn.execute(
-                "SELECT status FROM instances WHERE instance_id = ?", (row.instance_id,)
+                "SELECT instance_no, status FROM instances WHERE instance_id = ?",
+                (row.instance_id,),
             ).fetchone()
             if found is not None:
-                if found[0] not in _TERMINAL:
+                if found[1] not in _TERMINAL:
                     raise InstanceAlreadyExists(row.instance_id)
-                conn.execute("DELETE FROM history WHERE instance_id = ?", (row.instance_id,))
+                conn.execute(_DELETE_HISTORY, _key_range(found[0]))
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (row.instance_id,))
-            conn.execute(_INSERT_ROW, values)
-            conn.executemany(_INSERT_EVENTS, _history_rows(row.instance_id, 0, events))
+            number = conn.execute(_INSERT_ROW, values).lastrowid
+            if number is None or number >= _MAX_INSTANCE_NO:
+                raise StoreError(
+                    self.url, f"the store holds too many instances to number {row.instance_id}"
+                )
+            conn.executemany(_INSERT_EVENTS, _history_rows(number, 0, events))
 
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
@@ -240,11 +256,7 @@ class SqliteStore:
     def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
         """Events with ``seq > after``, in order."""
         with self._conns.read("history") as conn:
-            rows = conn.execute(
-                "SELECT seq, type, at, data, n, ats FROM history WHERE instance_id = ? "
-                "AND seq > ? ORDER BY seq",
-                (instance_id, after),
-            ).fetchall()
+            rows = conn.execute(_HISTORY_AFTER, (instance_id, max(after, 0))).fetchall()
         return _events_of(rows, after)
 
     def append(
@@ -329,11 +341,15 @@ class SqliteStore:
         looked) is left alone, in the same transaction that checks it."""
         keys = [(instance_id,) for instance_id in dict.fromkeys(instance_ids)]
         with self._conns.write("purge") as conn:
-            conn.executemany(
-                "DELETE FROM history WHERE instance_id = ? AND instance_id IN "
-                f"(SELECT instance_id FROM instances WHERE NOT ({ACTIVE}))",
-                keys,
-            )
+            numbers = [
+                found[0]
+                for key in keys
+                for found in conn.execute(
+                    f"SELECT instance_no FROM instances WHERE instance_id = ? AND NOT ({ACTIVE})",
+                    key,
+                )
+            ]
+            conn.executemany(_DELETE_HISTORY, [_key_range(number) for number in numbers])
             return conn.executemany(
                 f"DELETE FROM instances WHERE instance_id = ? AND NOT ({ACTIVE})", keys
             ).rowcount
@@ -348,9 +364,8 @@ class SqliteStore:
             for group in groups:
                 marks = ", ".join("?" * len(group))
                 sql = (
-                    "SELECT i.instance_id, coalesce((SELECT max(h.seq) FROM history h "
-                    "WHERE h.instance_id = i.instance_id), 0) FROM instances i "
-                    f"WHERE i.instance_id IN ({marks})"
+                    f"SELECT i.instance_id, coalesce({_LAST_EVENT_KEY} & {SEQ_MASK}, 0) "
+                    f"FROM instances i WHERE i.instance_id IN ({marks})"
                 )
                 found.update(conn.execute(sql, group).fetchall())
         return found
@@ -416,10 +431,15 @@ def _append(
     alone, so the commit writes the history's pages only. Any other append rewrites the
     instance row, bringing its summary up to date first."""
     found = conn.execute(_CHECK_VERSION, (instance_id,)).fetchone()
-    actual = None if found is None else (found[0] or 0)
+    if found is None:
+        raise VersionConflict(instance_id, expected, None)
+    number, last = found
+    actual = 0 if last is None else last & SEQ_MASK
     if actual != expected:
         raise VersionConflict(instance_id, expected, actual)
     version = expected + len(events)
+    if version > SEQ_MASK:
+        raise StoreError(f"instance {instance_id}", f"more than {SEQ_MASK} events in one history")
     if (
         events
         and update.status is None
@@ -429,7 +449,7 @@ def _append(
         and update.custom_status is not None
         and update.properties is not None
     ):
-        rows = _history_rows(instance_id, expected, events)
+        rows = _history_rows(number, expected, events)
         if len(rows) > 1:
             conn.executemany(_INSERT_EVENTS, rows[:-1])
         conn.execute(
@@ -446,7 +466,7 @@ def _append(
         update.properties,
     ]  # in the order of _UPDATABLE
     if update.updated_at is None or update.custom_status is None or update.properties is None:
-        newest = conn.execute(_NEWEST_SUMMARY, (instance_id,)).fetchone()
+        newest = conn.execute(_NEWEST_SUMMARY, _key_range(number)).fetchone()
         if newest is not None:
             seq, *summary = newest
             row_seq = conn.execute(
@@ -464,7 +484,7 @@ def _append(
         given += _RELEASED
         values += [None] * len(_RELEASED)
     conn.execute(_update_sql(given), (version, version, *values, instance_id))
-    conn.executemany(_INSERT_EVENTS, _history_rows(instance_id, expected, events))
+    conn.executemany(_INSERT_EVENTS, _history_rows(number, expected, events))
     return version
 
 
@@ -476,19 +496,29 @@ def _update_sql(names: tuple[str, ...]) -> str:
     return f"UPDATE instances SET version = ?, summary_seq = ?{columns} WHERE instance_id = ?"
 
 
-_HistoryRow = tuple[str, int, str, float, str, int, str | None]
+_HistoryRow = tuple[int, str, float, str, int, str | None]
+
+_MAX_INSTANCE_NO = 1 << (63 - SEQ_BITS)  # history keys stay below 2**63
+_DELETE_HISTORY = "DELETE FROM history WHERE event_key BETWEEN ? AND ?"
 
 
-def _history_rows(instance_id: str, start: int, events: Sequence[EventRow]) -> list[_HistoryRow]:
+def _key_range(number: int) -> tuple[int, int]:
+    """The first and last history key an instance numbered ``number`` can have."""
+    base = number << SEQ_BITS
+    return base, base + SEQ_MASK
+
+
+def _history_rows(number: int, start: int, events: Sequence[EventRow]) -> list[_HistoryRow]:
     """The history rows of ``events`` numbered from ``start + 1`` (their own seq is
-    ignored): one row holding them all, or, when a type or a text has a line break
-    (the separator), one row each."""
+    ignored) for the instance numbered ``number``: one row holding them all, or, when a
+    type or a text has a line break (the separator), one row each."""
+    base = number << SEQ_BITS
     if len(events) == 1:
         event = events[0]
-        return [(instance_id, start + 1, event.type, event.at, event.data, 1, None)]
+        return [(base + start + 1, event.type, event.at, event.data, 1, None)]
     if any("\n" in e.data or "\n" in e.type for e in events):
         return [
-            (instance_id, seq, e.type, e.at, e.data, 1, None)
+            (base + seq, e.type, e.at, e.data, 1, None)
             for seq, e in enumerate(events, start + 1)
         ]
     if not events:
@@ -496,8 +526,7 @@ def _history_rows(instance_id: str, start: int, events: Sequence[EventRow]) -> l
     last = events[-1]
     return [
         (
-            instance_id,
-            start + len(events),
+            base + start + len(events),
             "\n".join(e.type for e in events),
             last.at,
             "\n".join(e.data for e in events),
