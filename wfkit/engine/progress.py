@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState, StepState
-from wfkit.engine.status import StepStatus
+from wfkit.engine.status import STEP_STATUSES, StepStatus
 
 __all__ = ["Progress"]
 
@@ -77,7 +77,7 @@ class Progress:
         self.plan = plan
         self.shares: dict[str, _Share] = {}
         self.counts: Counter[StepStatus] = Counter()
-        self.by_status: dict[StepStatus, set[str]] = {status: set() for status in StepStatus}
+        self.by_status: dict[StepStatus, set[str]] = {status: set() for status in STEP_STATUSES}
         self.unsettled = {False: 0, True: 0}
         self.running = {False: 0, True: 0}
         self.active = 0

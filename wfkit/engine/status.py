@@ -48,6 +48,7 @@ from types import MappingProxyType
 from wfkit.errors import IllegalTransition
 
 __all__ = [
+    "STEP_STATUSES",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "IllegalTransition",
@@ -105,6 +106,9 @@ class StepStatus(enum.StrEnum):
         """True for completed, failed, skipped and canceled: the step will not change again."""
         return self in _STEP_TERMINAL
 
+
+STEP_STATUSES: tuple[StepStatus, ...] = tuple(StepStatus)
+"""Every step status in declaration order (iterating the enum class costs 1-2 µs a time)."""
 
 _STEP_TERMINAL = frozenset(
     {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED}

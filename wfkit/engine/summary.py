@@ -22,7 +22,7 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.protocols import InstanceRow, InstanceUpdate
 from wfkit.engine.state import InstanceState
-from wfkit.engine.status import RuntimeStatus, StepStatus
+from wfkit.engine.status import STEP_STATUSES, RuntimeStatus, StepStatus
 from wfkit.errors import InstanceError
 
 __all__ = [
@@ -82,7 +82,7 @@ def stored_summary(plan: WorkflowPlan, state: InstanceState) -> str:
         [
             _STORED,
             len(progress.shares),
-            *[counts[status] for status in StepStatus],
+            *[counts[status] for status in STEP_STATUSES],
             ",".join(progress.in_status(StepStatus.RUNNING)) if counts[StepStatus.RUNNING] else "",
             ",".join(progress.in_status(StepStatus.WAITING)) if counts[StepStatus.WAITING] else "",
             state.suspended_at_step or "",
