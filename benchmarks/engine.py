@@ -226,7 +226,11 @@ def workload(folder: Path, defs: Path, name: str, runs: int) -> tuple[list[float
     definition, instances, _ = WORKLOADS[name]
     rt = runtime(folder, defs, name)
     try:
-        run_once(rt, definition, instances)  # warm-up: imports, plan and expression caches
+        # warm-up: imports, plan and expression caches
+        warm = run_once(rt, definition, instances)
+        # short workloads get more runs (at least ~0.4 s of them, at most 25): their
+        # walls move by tens of percent between runs on a shared machine
+        runs = max(runs, min(25, int(0.4 / max(warm, 1e-3))))
         walls = [run_once(rt, definition, instances) for _ in range(runs)]
         tracemalloc.start()
         try:
@@ -258,7 +262,10 @@ def section_workloads(
             f"{overhead / floor_py:,.0f}", f"{ratio:.2f}", f"<= {target}",
             f"{peak / 2**20:.1f}", report.verdict(f"{name} overhead", ratio <= target),
         ])  # fmt: skip
-    report.out(f"Workloads ({runs} runs after a warm-up, median; {WORKERS} workers)")
+    report.out(
+        f"Workloads (at least {runs} runs after a warm-up, more for short ones: at least "
+        f"0.4 s of runs, at most 25; median; {WORKERS} workers)"
+    )
     report.out(table(
         ["workload", "steps", "wall ms", "range ms", "overhead µs/step", "x python",
          "x sqlite", "target", "peak MiB", ""],
