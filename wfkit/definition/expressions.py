@@ -224,7 +224,7 @@ class Template:
 
     def render(self, context: Mapping[str, Any]) -> Any:
         """The value with each expression evaluated in ``context``."""
-        return _render(self.node, dict(context))
+        return _render(self.node, context if type(context) is dict else dict(context))
 
 
 _Site = tuple[tuple[str | int, ...], int, Expression]
