@@ -352,6 +352,21 @@ def test_purge_deletes_terminal_instances_and_histories(store: Store) -> None:
     assert [e.seq for e in store.history("a")] == [1]
 
 
+def test_an_instance_made_after_a_purge_starts_with_only_its_own_history(store: Store) -> None:
+    """Whatever a backend keys histories by (SQLite: a number that a purged newest
+    instance frees for the next one), nothing of a purged history shows up again."""
+    make(store, "first", 2)
+    make(store, "gone", 4, status="COMPLETED")
+    assert store.purge(["gone"]) == 1
+    make(store, "next", 1)
+    store.append("next", 1, events("Scheduled"), InstanceUpdate(custom_status='"n"'))
+    assert [e.type for e in store.history("next")] == ["Started", "Scheduled"]
+    assert store.versions(["first", "next", "gone"]) == {"first": 2, "next": 2}
+    assert [e.seq for e in store.history("first")] == [1, 2]
+    found = store.get("next")
+    assert found is not None and (found.version, found.custom_status) == (2, '"n"')
+
+
 # -- versions ------------------------------------------------------------------------------
 
 
