@@ -108,9 +108,7 @@ WITH_WIDGETS = [p for p in TUTORIALS if _has_widgets(json.loads(p.read_text()))]
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or (
-        CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
-    )
+    found = shutil.which("chromium") or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
     if found is None:
         pytest.fail(
             f"chromium is not installed; run: {INSTALL_CHROMIUM}  (Debian's package; "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-STEPS = '''
+STEPS = """
 import time
 def hello(who):
     return f"hello {who}"
@@ -21,7 +21,7 @@ def nap(seconds):
     return seconds
 def boom():
     raise ValueError("no good")
-'''
+"""
 
 
 @pytest.fixture
@@ -49,8 +49,12 @@ def cwd(tmp_path: Path) -> Path:
 def wfkit(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}", "WFKIT_WORKERS": "2"}
     return subprocess.run(
-        [sys.executable, "-m", "wfkit", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-m", "wfkit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -124,8 +128,12 @@ def test_list_and_history(cwd: Path) -> None:
 def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wfkit", "run", "slow", "--id", "s1"], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "wfkit", "run", "slow", "--id", "s1"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

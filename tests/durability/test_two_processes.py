@@ -100,9 +100,7 @@ class _Starting(threading.Thread):
     """:func:`_start_many` in a thread (with a client runtime of its own), so that the
     test can watch the workers meanwhile; :meth:`finish` joins it and re-raises."""
 
-    def __init__(
-        self, box: Sandbox, count: int, low: int, high: int, *, rounds: float = 2
-    ) -> None:
+    def __init__(self, box: Sandbox, count: int, low: int, high: int, *, rounds: float = 2) -> None:
         super().__init__(daemon=True)
         self.box, self.count, self.low, self.high = box, count, low, high
         self.rounds = rounds

@@ -105,7 +105,14 @@ def test_step_status_values() -> None:
 # A = applies, N = no-op, X = refused. Written out by hand, one row per status, so that the
 # table in status.py is checked against an independent statement of DESIGN.md section 3.
 OPERATIONS = [
-    "start", "pause", "resume", "terminate", "purge", "raise_event", "retry", "break_before",
+    "start",
+    "pause",
+    "resume",
+    "terminate",
+    "purge",
+    "raise_event",
+    "retry",
+    "break_before",
 ]
 EXPECTED_TABLE = {
     #                   start pause resume terminate purge raise_event retry break_before

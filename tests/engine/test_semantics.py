@@ -566,24 +566,27 @@ def test_a_breakpoint_set_at_run_time_suspends_before_its_step(env: Any) -> None
         rt.start("gated").break_before("secnd")
 
 
-FIXABLE = '''
+FIXABLE = """
 def compute(x):
     raise ValueError("bug in compute")
-'''
+"""
 
 
 def test_retry_runs_the_failed_step_again_with_fixed_code_and_keeps_completed_outputs(
     env: Any,
 ) -> None:
     (env.definitions / "fixable.py").write_text(FIXABLE)
-    env.define("retryable", """
+    env.define(
+        "retryable",
+        """
 steps:
   first: {call: "STEPS:flaky", with: {name: first, failures: 0}}
   second: {call: "fixable:compute", with: {x: "${{ steps.first.output }}"}}
 finally:
   tidy: {call: "STEPS:echo", with: {status: "${{ workflow.status }}"}}
 output: ${{ steps.second.output }}
-""")
+""",
+    )
     rt = env.runtime()
     job = rt.run("retryable", timeout=10)
     assert job.status is RuntimeStatus.FAILED

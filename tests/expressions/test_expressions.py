@@ -36,9 +36,7 @@ def test_template_walks_lists_and_mappings_and_collects_step_ids() -> None:
     )
     assert not errors
     assert template.steps == {"x", "y"}
-    rendered = template.render(
-        {"steps": {"x": {"output": 5}, "y": {"status": "completed"}}}
-    )
+    rendered = template.render({"steps": {"x": {"output": 5}, "y": {"status": "completed"}}})
     assert rendered == {"a": [5, {"b": True}], "c": 1}
 
 

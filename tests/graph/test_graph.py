@@ -86,7 +86,7 @@ def _write(folder: Path, name: str, body: str) -> Path:
 
 
 def test_catalog_resolves_child_workflows_and_lists_names(tmp_path: Path) -> None:
-    _write(tmp_path, "parent", '  run: {workflow: child, with: {n: 1}}\n')
+    _write(tmp_path, "parent", "  run: {workflow: child, with: {n: 1}}\n")
     _write(tmp_path, "child", '  work: {call: "m:f"}\n')
     (tmp_path / "notes.txt").write_text("not a definition")
     catalog = wfkit.load_catalog(tmp_path)

@@ -22,6 +22,7 @@ from wfkit.views.instance import StatusSvg, draw_status_svg, plain_text, summary
 
 Groups = Callable[[bytes | str, str], list[ET.Element]]
 
+
 def waiting(instance: Instance, step: str, timeout: float = 10.0) -> Instance:
     """Block until ``step`` of ``instance`` waits for its event."""
     import time
