@@ -16,7 +16,6 @@ from dataclasses import fields
 from wfkit.engine.protocols import InstanceRow
 
 __all__ = [
-    "SqliteFloor",
     "fill_instances",
     "median",
     "sample",
@@ -43,51 +42,34 @@ def sample(fn: Callable[[], object], calls: int) -> list[float]:
     return times
 
 
-class SqliteFloor:
-    """The least a durable step can cost, sampled as often as wanted: plain ``sqlite3``,
-    WAL, ``synchronous=NORMAL``, one ``BEGIN`` + ``INSERT`` of a small JSON payload +
-    ``COMMIT`` per row, on one file and connection (rows keep being appended)."""
-
-    PAYLOAD = '{"step": "s12", "index": null, "attempt": 1, "output": {"n": 1, "ok": true}}'
-
-    def __init__(self, folder: str) -> None:
-        path = os.path.join(folder, f"floor-{time.time_ns()}.db")
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute(
-            "CREATE TABLE history (instance_id TEXT NOT NULL, seq INTEGER NOT NULL, "
-            "type TEXT NOT NULL, at REAL NOT NULL, data TEXT NOT NULL, "
-            "PRIMARY KEY (instance_id, seq)) WITHOUT ROWID"
-        )
-        self.seq = 0
-
-    def sample(self, rows: int) -> float:
-        """Seconds per row of ``rows`` rows, each its own transaction."""
-        conn, payload = self.conn, self.PAYLOAD
+def sqlite_floor(folder: str, rows: int = 2000, rounds: int = 5) -> float:
+    """Seconds per row of the least a durable step can cost: plain ``sqlite3``, WAL,
+    ``synchronous=NORMAL``, one ``BEGIN`` + ``INSERT`` of a small JSON payload +
+    ``COMMIT`` per row (median over ``rounds`` of the mean of ``rows`` rows)."""
+    path = os.path.join(folder, f"floor-{time.time_ns()}.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE history (instance_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "type TEXT NOT NULL, at REAL NOT NULL, data TEXT NOT NULL, "
+        "PRIMARY KEY (instance_id, seq)) WITHOUT ROWID"
+    )
+    payload = '{"step": "s12", "index": null, "attempt": 1, "output": {"n": 1, "ok": true}}'
+    seq = iter(range(10**9))
+    results = []
+    for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(rows):
-            self.seq += 1
             conn.execute("BEGIN")
             conn.execute(
                 "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
-                ("floor", self.seq, "TaskCompleted", time.time(), payload),
+                ("floor", next(seq), "TaskCompleted", time.time(), payload),
             )
             conn.execute("COMMIT")
-        return (time.perf_counter() - start) / rows
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def sqlite_floor(folder: str, rows: int = 2000, rounds: int = 5) -> float:
-    """Seconds per row of :class:`SqliteFloor`: the median over ``rounds`` of the mean of
-    ``rows`` rows."""
-    floor = SqliteFloor(folder)
-    try:
-        return statistics.median(floor.sample(rows) for _ in range(rounds))
-    finally:
-        floor.close()
+        results.append((time.perf_counter() - start) / rows)
+    conn.close()
+    return statistics.median(results)
 
 
 def fill_instances(path: str, count: int, *, created_from: float | None = None) -> None:

@@ -12,10 +12,8 @@ For each: wall time from the first ``start()`` until every instance is COMPLETED
 of several runs after one warm-up), the per-step overhead ``(wall - python floor) / steps``
 and its ratio to two floors measured in the same run: (a) plain Python calling the same
 functions in topological order, (b) raw ``sqlite3`` committing one small JSON row per step
-(WAL, ``synchronous=NORMAL``). A workload's ratio to (b) uses samples of (b) taken right
-after each of its runs, since this machine's speed moves by tens of percent within a
-minute. Memory is the tracemalloc peak of Python allocations made during one extra,
-untimed run (SQLite's own C allocations are not traced).
+(WAL, ``synchronous=NORMAL``). Memory is the tracemalloc peak of Python allocations made
+during one extra, untimed run (SQLite's own C allocations are not traced).
 
 Then: latency from ``runtime.start()`` to the first step's function starting; the
 ``wfkit run`` command as a whole process (``python -m wfkit`` and the console script) with
@@ -58,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from _common import SqliteFloor, fill_instances, median, sample, sqlite_floor, table
+from _common import fill_instances, median, sample, sqlite_floor, table
 
 from wfkit.engine.status import RuntimeStatus
 from wfkit.runtime.api import Instance, Runtime
@@ -90,7 +88,6 @@ def nap(x=None):
     return {"n": 1, "ok": True}
 '''
 TARGET_RATIO = {"W1": 3.0, "W2": 1.5, "W3": 3.0}
-FLOOR_ROWS = 300  # rows of each floor sample taken beside a workload's run (5-10 ms)
 TARGET_LATENCY_MS = 5.0
 TARGET_CLI_S = 0.5
 TARGET_READ_MS = 5.0
@@ -223,11 +220,9 @@ def run_once(rt: Runtime, definition: str, instances: int) -> float:
     return wall
 
 
-def workload(
-    folder: Path, defs: Path, name: str, runs: int, floor: SqliteFloor
-) -> tuple[list[float], list[float], float]:
-    """Wall times of ``runs`` runs (after a warm-up), a sample of the SQLite floor taken
-    after each (seconds per row), and the tracemalloc peak (bytes) of one more run."""
+def workload(folder: Path, defs: Path, name: str, runs: int) -> tuple[list[float], float]:
+    """Wall times of ``runs`` runs (after a warm-up) and the tracemalloc peak (bytes) of
+    one more run."""
     definition, instances, _ = WORKLOADS[name]
     rt = runtime(folder, defs, name)
     try:
@@ -236,10 +231,7 @@ def workload(
         # short workloads get more runs (at least ~0.4 s of them, at most 25): their
         # walls move by tens of percent between runs on a shared machine
         runs = max(runs, min(25, int(0.4 / max(warm, 1e-3))))
-        walls, floors = [], []
-        for _ in range(runs):
-            walls.append(run_once(rt, definition, instances))
-            floors.append(floor.sample(FLOOR_ROWS))
+        walls = [run_once(rt, definition, instances) for _ in range(runs)]
         tracemalloc.start()
         try:
             run_once(rt, definition, instances)
@@ -248,49 +240,41 @@ def workload(
             tracemalloc.stop()
     finally:
         rt.close()
-    return walls, floors, peak
+    return walls, peak
 
 
 def section_workloads(
-    report: Report, folder: Path, defs: Path, names: list[str], runs: int
+    report: Report, folder: Path, defs: Path, names: list[str], runs: int, floor_db: float
 ) -> None:
     rows = []
-    floor = SqliteFloor(str(folder))
-    try:
-        for name in names:
-            definition, instances, per = WORKLOADS[name]
-            steps = instances * per
-            walls, floors, peak = workload(folder, defs, name, runs, floor)
-            floor_py = python_floor(name)
-            wall = median(walls)
-            beside = median(floors)
-            overhead = (wall - floor_py * steps) / steps
-            ratio = overhead / beside
-            target = TARGET_RATIO[name]
-            rows.append([
-                f"{name} {definition} x{instances}", steps, f"{wall * 1e3:.1f}",
-                f"{min(walls) * 1e3:.0f}-{max(walls) * 1e3:.0f}", f"{overhead * 1e6:.1f}",
-                f"{overhead / floor_py:,.0f}", f"{beside * 1e6:.1f}", f"{ratio:.2f}",
-                f"<= {target}", f"{peak / 2**20:.1f}",
-                report.verdict(f"{name} overhead", ratio <= target),
-            ])  # fmt: skip
-    finally:
-        floor.close()
+    for name in names:
+        definition, instances, per = WORKLOADS[name]
+        steps = instances * per
+        walls, peak = workload(folder, defs, name, runs)
+        floor_py = python_floor(name)
+        wall = median(walls)
+        overhead = (wall - floor_py * steps) / steps
+        ratio = overhead / floor_db
+        target = TARGET_RATIO[name]
+        rows.append([
+            f"{name} {definition} x{instances}", steps, f"{wall * 1e3:.1f}",
+            f"{min(walls) * 1e3:.0f}-{max(walls) * 1e3:.0f}", f"{overhead * 1e6:.1f}",
+            f"{overhead / floor_py:,.0f}", f"{ratio:.2f}", f"<= {target}",
+            f"{peak / 2**20:.1f}", report.verdict(f"{name} overhead", ratio <= target),
+        ])  # fmt: skip
     report.out(
         f"Workloads (at least {runs} runs after a warm-up, more for short ones: at least "
         f"0.4 s of runs, at most 25; median; {WORKERS} workers)"
     )
     report.out(table(
         ["workload", "steps", "wall ms", "range ms", "overhead µs/step", "x python",
-         "floor (b) µs", "x sqlite", "target", "peak MiB", ""],
+         "x sqlite", "target", "peak MiB", ""],
         rows,
     ))  # fmt: skip
     report.out(
         "  overhead = (wall - python floor x steps) / steps; x python / x sqlite = overhead "
-        f"divided by floor (a) / (b);\n  floor (b) here: the median of {FLOOR_ROWS}-row "
-        "samples of (b) taken right after each run of the workload, so that a ratio compares\n"
-        "  timings made under the same load of this machine; peak MiB = tracemalloc peak of "
-        "Python allocations\n  during one extra untimed run (SQLite's C heap not traced)"
+        "divided by floor (a) / (b);\n  peak MiB = tracemalloc peak of Python allocations "
+        "during one extra untimed run (SQLite's C heap not traced)"
     )
     report.out()
 
@@ -811,7 +795,7 @@ def main() -> int:
             report.out("Floors, measured in this run")
             report.out(table(["floor", "µs/step"], floors))
             report.out()
-            section_workloads(report, folder, defs, names, 3 if quick else 5)
+            section_workloads(report, folder, defs, names, 3 if quick else 5, floor_db)
             if args.breakdown:
                 section_breakdown(report, folder, defs, names, 3 if quick else 5, floor_db)
         if "latency" in only:
