@@ -619,6 +619,40 @@ def test_a_start_stores_the_instance_claimed_with_its_first_step_scheduled(env: 
     assert job.wait(10).status is RuntimeStatus.COMPLETED
 
 
+def test_a_result_that_comes_while_a_start_is_being_stored_is_decided_at_once(
+    env: Any,
+) -> None:
+    """A start holds the engine's decision lock while it stores the new instance; a step
+    of another instance that ends meanwhile leaves its result for later. The loop thread
+    is woken for it then, not at its next poll (30 s away here)."""
+    import dataclasses
+
+    env.define("gated", "inputs: {name: {type: string}}\n"
+               "steps:\n  a: {call: STEPS:gate, with: {name: '${{ inputs.name }}'}}\n")  # fmt: skip
+    rt = env.runtime(engine=False)
+    rt.engine.settings = dataclasses.replace(
+        rt.engine.settings, poll_interval=30.0, claim_interval=30.0, lease_seconds=90.0
+    )
+    rt.engine.start_background()
+    first = rt.start("gated", {"name": "first"})
+    env.eventually(lambda: any(n.get("phase") == "start" for n in env.notes("first")))
+
+    def while_storing(*, instance_id: str, **_: Any) -> None:
+        if instance_id != first.id:  # the second start, inside the lock
+            env.open_gate("first")
+            env.eventually(lambda: any(n.get("phase") == "end" for n in env.notes("first")))
+            time.sleep(0.3)  # the step thread reports, finds the lock taken, leaves it
+
+    rt.engine.hooks.append(while_storing)
+    second = rt.start("gated", {"name": "second"})
+    rt.engine.hooks.remove(while_storing)
+    began = time.monotonic()
+    assert first.wait(10).status is RuntimeStatus.COMPLETED
+    assert time.monotonic() - began < 5
+    env.open_gate("second")
+    assert second.wait(10).status is RuntimeStatus.COMPLETED
+
+
 def test_a_commit_the_store_refuses_loses_no_result(env: Any) -> None:
     """A failed commit leaves the instance as stored; its results are decided again."""
     from wfkit.errors import StoreError
