@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
+import uuid
 
 import pytest
 from hypothesis import given
@@ -40,3 +42,48 @@ def test_check_is_strict_and_dumps_is_not() -> None:
     with pytest.raises(TypeError):
         jsontext.check({"x": {1, 2}})
     assert jsontext.dumps([float("nan")]) == "[null]"  # documented: check values coming in
+
+
+@given(JSON)
+def test_checked_copy_gives_what_the_strict_encoder_and_a_read_give(value: object) -> None:
+    text, copy = jsontext.checked_copy(value)
+    assert json.loads(text) == json.loads(jsontext.check(value))
+    assert copy == json.loads(jsontext.check(value))
+
+
+def test_checked_copy_is_a_fresh_copy_in_json_types() -> None:
+    inner = {"rows": [1, 2]}
+    value = {"a": inner, "t": (1, 2), 3: "k", "big": 2**70}
+    text, copy = jsontext.checked_copy(value)
+    assert copy == {"a": {"rows": [1, 2]}, "t": [1, 2], "3": "k", "big": 2**70}
+    assert json.loads(text) == copy
+    inner["rows"].append(3)  # the step changes what it returned: the copy does not move
+    assert copy["a"] == {"rows": [1, 2]}
+    deep: list[object] = []
+    for _ in range(300):  # deeper than orjson goes
+        deep = [deep]
+    assert jsontext.checked_copy(deep)[1] == json.loads(json.dumps(deep))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        {"x": [1.0, float("inf")]},
+        {"x": {1, 2}},
+        {"when": datetime.date(2024, 1, 1)},  # orjson writes dates
+        uuid.UUID(int=1),  # and UUIDs; the standard library does not
+    ],
+)
+def test_checked_copy_refuses_what_check_refuses(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)) as strict:
+        jsontext.check(value)
+    with pytest.raises(strict.type):
+        jsontext.checked_copy(value)
+
+
+def test_checked_copy_of_a_circular_value_raises_like_check() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="ircular"):
+        jsontext.checked_copy(loop)

@@ -101,19 +101,17 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         return _type_error(task, function, kwargs, exc)
     except (Exception, SystemExit) as exc:
         return _exception(exc)
-    text, problem = json_problem(value)
-    if text is None:
+    try:
+        # the output as JSON gives it back: what is recorded is what later steps get,
+        # whatever the function does later with the objects it returned
+        text, output = jsontext.checked_copy(value)
+    except (TypeError, ValueError):
         return failure(
             "OutputNotJSON",
-            f"{step_label(task)}: {task.target} returned a value that is not JSON: {problem}",
+            f"{step_label(task)}: {task.target} returned a value that is not JSON: "
+            f"{json_problem(value)[1]}",
         )
-    return TaskOutcome(output=value if _plain(value) else jsontext.loads(text), output_json=text)
-
-
-def _plain(value: Any) -> bool:
-    """Whether a value is already what JSON would give back (the common, cheap case)."""
-    kind = type(value)
-    return value is None or kind is str or kind is int or kind is bool or kind is float
+    return TaskOutcome(output=output, output_json=text)
 
 
 def _exception(exc: BaseException) -> TaskOutcome:
