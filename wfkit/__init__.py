@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "InstanceError": "wfkit.errors",
     "InstanceFailed": "wfkit.errors",
     "InstanceNotFound": "wfkit.errors",
+    "InvalidEventData": "wfkit.errors",
     "InvalidInput": "wfkit.errors",
     "InvalidInstanceId": "wfkit.errors",
     "Metadata": "wfkit.engine.contract",
@@ -152,6 +153,7 @@ if TYPE_CHECKING:
     from wfkit.errors import InstanceError as InstanceError
     from wfkit.errors import InstanceFailed as InstanceFailed
     from wfkit.errors import InstanceNotFound as InstanceNotFound
+    from wfkit.errors import InvalidEventData as InvalidEventData
     from wfkit.errors import InvalidInput as InvalidInput
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
     from wfkit.errors import Problem as Problem

@@ -41,6 +41,7 @@ __all__ = [
     "InstanceError",
     "InstanceFailed",
     "InstanceNotFound",
+    "InvalidEventData",
     "InvalidInput",
     "InvalidInstanceId",
     "Problem",
@@ -213,6 +214,21 @@ class InvalidInput(InstanceError):
             instance_id,
             f"invalid input for workflow {workflow_name!r}:"
             + "".join(f"\n  {problem}" for problem in problems),
+        )
+
+
+class InvalidEventData(InstanceError):
+    """An event's data is not JSON (NaN or infinity, a set, an object...); nothing was
+    sent. ``event`` is the event's name and ``reason`` what is wrong."""
+
+    def __init__(self, instance_id: str, event: str, reason: str) -> None:
+        self.event = event
+        self.reason = reason
+        super().__init__(
+            instance_id,
+            f"cannot send event {event!r} to instance '{instance_id}': its data is not JSON "
+            f"({reason}); send dicts, lists, strings, numbers, booleans or None, with no NaN "
+            "or infinity",
         )
 
 

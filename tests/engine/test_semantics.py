@@ -21,6 +21,7 @@ from wfkit.errors import (
     InstanceAlreadyExists,
     InstanceFailed,
     InstanceNotFound,
+    InvalidEventData,
     InvalidInput,
     InvalidInstanceId,
 )
@@ -94,6 +95,17 @@ def test_invalid_input_is_refused_and_nothing_is_stored(env: Any) -> None:
     assert "input 'n'" in message and "input 'label'" in message
     with pytest.raises(InstanceNotFound):
         rt.instance("nope")
+
+
+def test_input_that_is_not_json_is_refused_not_stored_as_null(env: Any) -> None:
+    env.define("any", "inputs:\n  blob: {}\n  n: {type: number}\nsteps:\n  a: {call: STEPS:echo}\n")
+    rt = env.runtime(engine=False)
+    with pytest.raises(InvalidInput) as info:
+        rt.start("any", instance_id="nan", blob={"x": [1.0, float("nan")]}, n=float("inf"))
+    message = str(info.value)
+    assert "input 'blob' is not JSON" in message and "input 'n' is not JSON" in message
+    with pytest.raises(InstanceNotFound):
+        rt.instance("nan")
 
 
 def test_a_new_instance_is_pending_until_its_first_step_is_scheduled(env: Any) -> None:
@@ -196,6 +208,19 @@ def test_events_are_case_insensitive_buffered_fifo_and_consumed_once(env: Any) -
     assert job.output is None and job.status is RuntimeStatus.COMPLETED
     assert job.steps["done"].output == {"a": {"n": 1}, "b": {"n": 2}}
     assert job.properties["wfkit.events_buffered"] == "1"
+
+
+def test_event_data_that_is_not_json_is_refused_and_nothing_is_sent(env: Any) -> None:
+    env.define("waits", WAIT)
+    client = env.runtime(engine=False)
+    job = client.start("waits")
+    before = len(job.history())
+    for data in ({"score": float("nan")}, [float("inf")], {"tags": {"a", "b"}}):
+        with pytest.raises(InvalidEventData) as info:
+            job.raise_event("model-approved", data)
+        assert info.value.event == "model-approved" and "not JSON" in str(info.value)
+    assert len(job.history()) == before
+    assert job.properties["wfkit.events_buffered"] == "0"
 
 
 def test_raising_to_an_unknown_instance_is_an_error(env: Any) -> None:

@@ -12,6 +12,7 @@ import jsonschema_rs
 
 from wfkit.definition.model import Definition
 from wfkit.definition.schema import did_you_mean
+from wfkit.engine import jsontext
 from wfkit.errors import InvalidInput, InvalidInstanceId
 
 __all__ = ["MAX_ID_LENGTH", "check_instance_id", "new_instance_id", "prepare_input"]
@@ -58,6 +59,11 @@ def prepare_input(definition: Definition, raw: Any, instance_id: str = "") -> di
             value = spec.schema["default"]
         else:
             problems.append(f"input {name!r} is required ({_describe(spec.schema)})")
+            continue
+        try:
+            jsontext.check(value)
+        except (TypeError, ValueError) as exc:  # NaN would be stored as null
+            problems.append(f"input {name!r} is not JSON: {exc}")
             continue
         for error in jsonschema_rs.validator_for(dict(spec.schema)).iter_errors(value):
             problems.append(f"input {name!r}: {error.message}")

@@ -19,6 +19,7 @@ from typing import Any
 from wfkit.definition.model import Definition
 from wfkit.definition.schema import did_you_mean
 from wfkit.engine import actions as act
+from wfkit.engine import jsontext
 from wfkit.engine.engine import Engine
 from wfkit.engine.history import (
     BreakpointSet,
@@ -39,7 +40,13 @@ from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
 from wfkit.engine.summary import dumps, update_for
-from wfkit.errors import InstanceNotFound, UnknownStep, VersionConflict, WfkitError
+from wfkit.errors import (
+    InstanceNotFound,
+    InvalidEventData,
+    UnknownStep,
+    VersionConflict,
+    WfkitError,
+)
 
 __all__ = ["Workflows"]
 
@@ -111,7 +118,14 @@ class Workflows:
 
     def raise_event(self, instance_id: str, name: str, data: Any = None) -> Outcome:
         """Send event ``name`` (case-insensitive) with JSON data; buffered until a wait
-        step for it consumes it. Dropped (NO_OP) when the instance has finished."""
+        step for it consumes it. Dropped (NO_OP) when the instance has finished.
+
+        Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
+        would otherwise be stored as null)."""
+        try:
+            jsontext.check(data)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventData(instance_id, name, str(exc)) from None
         event = EventRaised(name=name.lower(), data=data)
         return self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
 
