@@ -143,6 +143,19 @@ def _check_histories(store: SqliteStore, ids: list[str]) -> None:
         assert dict(completion_counts(events)) == {s: 1 for s in STEPS}, instance_id
 
 
+def _tail(path: Path, size: int = 2000) -> str:
+    return path.read_text()[-size:] if path.exists() else "(none)"
+
+
+def _owner_counts(box: Sandbox) -> dict[str, int]:
+    """How many instances each owner pid holds, and how many ended (for failure messages)."""
+    counts: dict[str, int] = {}
+    for _, owner_pid, status in owners(box).values():
+        key = "ended" if RuntimeStatus(status).is_terminal else f"pid {owner_pid}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _active_owned_by(box: Sandbox, pid: int) -> set[str]:
     return {
         i
@@ -198,14 +211,25 @@ def test_a_killed_worker_is_taken_over_by_the_other(tmp_path: Path) -> None:
     client = _client(box)
     victim, survivor = spawn_worker_pair(box, SETTINGS.claim_interval)
     try:
-        starting = _Starting(box, 40, 60, 150)
+        # starts spread over four claim rounds: each worker takes every free instance at
+        # each of its rounds, and over two rounds A now and then got fewer than three
+        starting = _Starting(box, 40, 60, 150, rounds=4)
         ids = starting.ids
-        poll_until(
-            lambda: len(_active_owned_by(box, victim.pid)) >= 3 and len(read_journal(box)) >= 10,
-            60,
-            "worker A to be busy",
-            interval=0.01,
-        )
+        try:
+            poll_until(
+                lambda: (
+                    len(_active_owned_by(box, victim.pid)) >= 3 and len(read_journal(box)) >= 10
+                ),
+                60,
+                "worker A to be busy",
+                interval=0.01,
+                check=lambda: victim.popen.poll() is None and survivor.popen.poll() is None,
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; instances by owner now: {_owner_counts(box)} (A is pid {victim.pid},"
+                f" B is pid {survivor.pid}); A's log: {_tail(box.log('A'))}"
+            ) from None
         victim.kill()
         killed_at = time.monotonic()
         orphans = _active_owned_by(box, victim.pid)
