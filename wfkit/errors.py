@@ -226,9 +226,8 @@ class InvalidEventData(InstanceError):
         self.reason = reason
         super().__init__(
             instance_id,
-            f"cannot send event {event!r} to instance '{instance_id}': its data is not JSON "
-            f"({reason}); send dicts, lists, strings, numbers, booleans or None, with no NaN "
-            "or infinity",
+            f"cannot send event {event!r} to instance '{instance_id}' (nothing was sent): "
+            f"its data is not JSON: {reason}",
         )
 
 

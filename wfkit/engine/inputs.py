@@ -60,10 +60,9 @@ def prepare_input(definition: Definition, raw: Any, instance_id: str = "") -> di
         else:
             problems.append(f"input {name!r} is required ({_describe(spec.schema)})")
             continue
-        try:
-            jsontext.check(value)
-        except (TypeError, ValueError) as exc:  # NaN would be stored as null
-            problems.append(f"input {name!r} is not JSON: {exc}")
+        text, problem = jsontext.json_problem(value)
+        if text is None:  # NaN would be stored as null
+            problems.append(f"input {name!r} is not JSON: {problem}")
             continue
         for error in jsonschema_rs.validator_for(dict(spec.schema)).iter_errors(value):
             problems.append(f"input {name!r}: {error.message}")

@@ -8,7 +8,8 @@ standard library, with the same compact output, for what orjson refuses: integer
 
 These functions encode values that were checked where they entered (a step's output,
 an event's data, the input): unlike ``json.dumps(allow_nan=False)``, orjson writes NaN
-and infinity as ``null`` instead of raising, so use :func:`check` where values come in.
+and infinity as ``null`` instead of raising, so use :func:`check` where values come in;
+:func:`json_problem` says what is wrong with a value that is not JSON, and the fix.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["check", "checked_copy", "dumps", "loads"]
+__all__ = ["check", "checked_copy", "dumps", "json_problem", "loads", "type_name"]
 
 _strict = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _orjson_dumps = orjson.dumps
@@ -76,3 +77,68 @@ def loads(text: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)
+
+
+def type_name(value: object) -> str:
+    """``pandas.core.frame.DataFrame`` style name of a value's type (builtins bare)."""
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+_HINTS = {
+    "DataFrame": 'return df.to_dict("records") (a list of row objects) instead',
+    "Series": "return series.to_list() or series.to_dict() instead",
+    "ndarray": "return array.tolist() instead",
+    "set": "return sorted(values) or list(values) instead",
+    "frozenset": "return sorted(values) or list(values) instead",
+    "datetime": "return value.isoformat() instead",
+    "date": "return value.isoformat() instead",
+    "Decimal": "return str(value) or float(value) instead",
+    "bytes": "return value.decode() or a base64 string instead",
+    "Path": "return str(path) instead",
+    "PosixPath": "return str(path) instead",
+}
+
+
+def json_problem(value: Any) -> tuple[str | None, str]:
+    """Check that ``value`` is JSON (no NaN or infinity): ``(json_text, "")`` or
+    ``(None, reason)`` where the reason names the offending type and a likely fix."""
+    try:
+        return check(value), ""
+    except ValueError as exc:  # NaN or infinity, or a circular reference
+        if "ircular" in str(exc):
+            return None, "it refers to itself (a circular reference)"
+        return None, "it holds NaN or infinity, which JSON cannot represent; use None instead"
+    except TypeError:
+        culprit = _first_non_json(value)
+        name = type_name(culprit)
+        hint = _HINTS.get(
+            type(culprit).__name__,
+            "convert it to dicts, lists, strings, numbers, booleans and None",
+        )
+        where = "it is" if culprit is value else "it holds"
+        return None, f"{where} a {name}, which is not JSON; {hint}"
+
+
+def _first_non_json(value: Any, depth: int = 0) -> Any:
+    """The first value (depth first) that :func:`json.dumps` cannot encode."""
+    if depth > 100:
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                return key
+            found = _first_non_json(item, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for item in value:
+            found = _first_non_json(item, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    return value

@@ -122,10 +122,9 @@ class Workflows:
 
         Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
         would otherwise be stored as null)."""
-        try:
-            jsontext.check(data)
-        except (TypeError, ValueError) as exc:
-            raise InvalidEventData(instance_id, name, str(exc)) from None
+        text, problem = jsontext.json_problem(data)
+        if text is None:
+            raise InvalidEventData(instance_id, name, problem)
         event = EventRaised(name=name.lower(), data=data)
         return self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
 

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.process import KILL_GRACE, kill_group_soon
 
@@ -24,9 +23,7 @@ __all__ = [
     "CancelToken",
     "TaskHandler",
     "failure",
-    "json_problem",
     "step_label",
-    "type_name",
 ]
 
 log = logging.getLogger("wfkit.steps")
@@ -157,68 +154,3 @@ def failure(
         stack_trace=stack_trace,
         details=details or {},
     )
-
-
-def type_name(value: object) -> str:
-    """``pandas.core.frame.DataFrame`` style name of a value's type (builtins bare)."""
-    kind = type(value)
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
-
-
-_HINTS = {
-    "DataFrame": 'return df.to_dict("records") (a list of row objects) instead',
-    "Series": "return series.to_list() or series.to_dict() instead",
-    "ndarray": "return array.tolist() instead",
-    "set": "return sorted(values) or list(values) instead",
-    "frozenset": "return sorted(values) or list(values) instead",
-    "datetime": "return value.isoformat() instead",
-    "date": "return value.isoformat() instead",
-    "Decimal": "return str(value) or float(value) instead",
-    "bytes": "return value.decode() or a base64 string instead",
-    "Path": "return str(path) instead",
-    "PosixPath": "return str(path) instead",
-}
-
-
-def json_problem(value: Any) -> tuple[str | None, str]:
-    """Check that ``value`` is JSON (no NaN or infinity): ``(json_text, "")`` or
-    ``(None, reason)`` where the reason names the offending type and a likely fix."""
-    try:
-        return jsontext.check(value), ""
-    except ValueError as exc:  # NaN or infinity, or a circular reference
-        if "ircular" in str(exc):
-            return None, "it refers to itself (a circular reference)"
-        return None, "it holds NaN or infinity, which JSON cannot represent; use None instead"
-    except TypeError:
-        culprit = _first_non_json(value)
-        name = type_name(culprit)
-        hint = _HINTS.get(
-            type(culprit).__name__,
-            "convert it to dicts, lists, strings, numbers, booleans and None",
-        )
-        where = "it is" if culprit is value else "it holds"
-        return None, f"{where} a {name}, which is not JSON; {hint}"
-
-
-def _first_non_json(value: Any, depth: int = 0) -> Any:
-    """The first value (depth first) that :func:`json.dumps` cannot encode."""
-    if depth > 100:
-        return value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                return key
-            found = _first_non_json(item, depth + 1)
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for item in value:
-            found = _first_non_json(item, depth + 1)
-            if found is not None:
-                return found
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return None
-    return value

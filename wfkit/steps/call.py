@@ -40,7 +40,7 @@ from typing import Any
 
 from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.steps.base import CancelToken, failure, json_problem, step_label
+from wfkit.steps.base import CancelToken, failure, step_label
 
 __all__ = ["CallHandler", "add_import_paths", "call_task"]
 
@@ -109,7 +109,7 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         return failure(
             "OutputNotJSON",
             f"{step_label(task)}: {task.target} returned a value that is not JSON: "
-            f"{json_problem(value)[1]}",
+            f"{jsontext.json_problem(value)[1]}",
         )
     return TaskOutcome(output=output, output_json=text)
 

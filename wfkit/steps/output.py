@@ -17,9 +17,10 @@ import os
 import tempfile
 from typing import Any
 
+from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import WfkitError
-from wfkit.steps.base import failure, json_problem, step_label
+from wfkit.steps.base import failure, step_label
 
 __all__ = ["OUTPUT_VARIABLE", "OutputError", "new_output_file", "output", "read_output_file"]
 
@@ -46,7 +47,7 @@ def output(value: Any) -> None:
             f"${OUTPUT_VARIABLE} is not set. Run this code as a step (wfkit run ...), "
             "or guard the call with `if os.environ.get('WFKIT_OUTPUT'):` to run it by hand"
         )
-    text, problem = json_problem(value)
+    text, problem = jsontext.json_problem(value)
     if text is None:
         raise OutputError(f"wfkit.output() needs a JSON value, but {problem}")
     with open(path, "w", encoding="utf-8") as handle:
