@@ -63,7 +63,7 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
 
 
 _OURS = WFKIT_PREFIX
-_COUNT_KEYS = tuple(f"{WFKIT_PREFIX}steps.{status.value}" for status in StepStatus)
+_COUNT_KEYS = tuple(f"{WFKIT_PREFIX}steps.{status.value}" for status in STEP_STATUSES)
 _STORED = 2
 """The stored properties' form: a JSON list led by this number (an earlier wfkit stored
 the whole mapping, which :func:`stored_properties` still reads)."""
