@@ -182,6 +182,70 @@ def test_a_writer_gives_up_with_a_store_error_after_the_timeout(tmp_path: Path) 
     assert "locked" in str(caught.value) and str(path) in str(caught.value)
 
 
+EMPTY_FILE_HOLDER = """
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")  # the write lock of a new file, still in rollback mode
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    conn.execute("ROLLBACK")
+"""
+
+
+def test_opening_a_new_file_waits_while_another_process_is_switching_it_to_wal(
+    tmp_path: Path,
+) -> None:
+    # SQLite fails the switch to WAL at once ("database is locked") in this state, without
+    # calling the busy handler; the store must wait like any other writer.
+    path = tmp_path / "new.db"
+    holder = _python(EMPTY_FILE_HOLDER, str(path), "0.6")
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    began = time.monotonic()
+    with SqliteStore(path) as store:
+        waited = time.monotonic() - began
+        store.create(_row("a"), _started())
+        assert store.get("a") is not None
+    assert holder.wait(timeout=30) == 0
+    assert waited > 0.3
+
+
+def test_opening_gives_up_with_a_store_error_when_the_lock_outlasts_the_timeout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new.db"
+    holder = _python(EMPTY_FILE_HOLDER, str(path), "1.5")
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    began = time.monotonic()
+    with pytest.raises(StoreError) as caught:
+        SqliteStore(path, timeout=0.3)
+    waited = time.monotonic() - began
+    holder.wait(timeout=30)
+    message = str(caught.value)
+    assert "locked" in message and str(path) in message and "more than 0.3 s" in message
+    assert 0.2 < waited < 1.4
+
+
+def test_many_threads_opening_one_new_file_together_all_succeed(tmp_path: Path) -> None:
+    problems: list[str] = []
+
+    def open_it(path: Path, go: threading.Barrier) -> None:
+        go.wait()
+        try:
+            SqliteStore(path).close()
+        except StoreError as exc:
+            problems.append(str(exc))
+
+    for round_no in range(30):
+        path = tmp_path / f"new{round_no}.db"
+        go = threading.Barrier(8)
+        threads = [threading.Thread(target=open_it, args=(path, go)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert problems == []
+
+
 def test_two_store_objects_on_one_file_see_each_other(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "x.db") as one, SqliteStore(tmp_path / "x.db") as two:
         one.create(_row("a"), _started())

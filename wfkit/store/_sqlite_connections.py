@@ -28,6 +28,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -51,14 +52,35 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         if path != ":memory:":
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            mode = _switch_to_wal(conn, timeout)
+            if mode.lower() != "wal":
                 _log.warning("%s: SQLite refused WAL mode (journal mode %s)", path, mode)
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> str:
+    """``PRAGMA journal_mode = WAL``, retried for up to ``timeout`` seconds.
+
+    SQLite does not call the busy handler for this pragma when another connection holds
+    the write lock of a file still in rollback mode: it fails at once with "database is
+    locked". That is exactly what happens when two processes open a new store together
+    (the first is switching the file to WAL), so the wait is done here.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

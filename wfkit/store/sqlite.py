@@ -107,10 +107,12 @@ class SqliteStore:
                 return SharedConnection(self.url, factory)
             return ThreadConnections(self.url, factory)
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+                why = f"another process held its write lock for more than {timeout:g} s"
+            else:
+                why = "is it a damaged file, or another program's?"
             raise StoreError(
-                self.url,
-                f"cannot open {self.path} as a wfkit store: {exc} (is it a damaged file, "
-                "or another program's?)",
+                self.url, f"cannot open {self.path} as a wfkit store: {exc} ({why})"
             ) from exc
 
     def _make_parent(self) -> None:
