@@ -66,6 +66,27 @@ def test_run_completes_and_prints_the_output(cwd: Path) -> None:
     assert "✓ greet completed" in result.stderr  # progress, one line per change off a tty
 
 
+HEAVY_MODULES = ("networkx", "graphviz", "ipywidgets", "IPython", "nbclient", "nbformat")
+
+
+def test_run_loads_none_of_the_heavy_libraries(cwd: Path) -> None:
+    # networkx alone added 0.1 s to every `wfkit run`; drawing and notebooks need these
+    # libraries, running a workflow of call steps does not.
+    probe = (
+        "import sys\n"
+        "from wfkit.cli.main import main\n"
+        "code = main(['run', 'hello'])\n"
+        f"print('LOADED', sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
+
+
 def test_run_json_and_string_inputs_stay_text(cwd: Path) -> None:
     result = wfkit(cwd, "run", "hello", "-i", "who=2024.06", "--json")
     data = json.loads(result.stdout)

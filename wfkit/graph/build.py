@@ -50,14 +50,12 @@ def _via(source: str, step: Step) -> str:
 
 def cycle_problems(definition: Definition, graph: nx.DiGraph | None = None) -> list[Problem]:
     """One problem per cycle among the steps, naming the path with each step's line."""
-    import networkx as nx
-
     if graph is None:
-        if _is_acyclic(definition):
+        if _is_acyclic(definition):  # the usual case, answered without importing networkx
             return []
         graph = build_graph(definition)
-    elif nx.is_directed_acyclic_graph(graph):
-        return []
+    import networkx as nx
+
     steps = definition.all_steps()
     problems = []
     for component in nx.strongly_connected_components(graph):
