@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
 from wfkit.engine.decide import advance
+from wfkit.engine.dispatch import Dispatcher
 from wfkit.engine.history import HistoryEvent, TimerFired
+from wfkit.engine.owned import Owned, OwnedInstances
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.protocols import (
     Hook,
@@ -47,7 +49,7 @@ from wfkit.engine.protocols import (
     TaskSpec,
 )
 from wfkit.engine.records import event_rows, load_history, outcome_event
-from wfkit.engine.state import InstanceState, apply, replay
+from wfkit.engine.state import apply, replay
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
 
@@ -66,14 +68,6 @@ class EngineSettings:
     poll_interval: float = 0.05
     workdir: str = "."
     definitions_dir: str = "."
-
-
-@dataclass
-class _Owned:
-    plan: WorkflowPlan
-    state: InstanceState
-    stored_status: str = ""
-    ran_task: bool = False  # a task of it has run here (its call modules were checked)
 
 
 class Engine:
@@ -98,7 +92,6 @@ class Engine:
         self.runner = runner
         self.resolve = resolve
         self._parse = parse
-        self.hooks = list(hooks)
         self.settings = settings or EngineSettings()
         self.clock = clock
         self.owner = Owner(
@@ -107,24 +100,37 @@ class Engine:
             os.getpid(),
         )
         self._plans: dict[str, WorkflowPlan] = {}
-        self._owned: dict[str, _Owned] = {}
-        self._pending: dict[str, list[HistoryEvent]] = {}
-        self._reload: set[str] = set()
+        self._owned = OwnedInstances()
         self._timers = TimerQueue()
-        self._lock = threading.Lock()  # guards the queues below, briefly
-        self._wake = threading.Condition(self._lock)
+        self._dispatch = Dispatcher(
+            runner=runner,
+            timers=self._timers,
+            task_done=self._task_done,
+            timer_armed=self._owned.wake,
+            workdir=self.settings.workdir,
+            definitions_dir=self.settings.definitions_dir,
+            hooks=hooks,
+        )
+        #: Called with what is committed for each instance (keyword arguments).
+        self.hooks: list[Hook] = self._dispatch.hooks
         # held while deciding, committing and acting; re-entered when an action starts a
         # child instance, which this engine adopts at once
         self._deciding = threading.RLock()
         self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
-        self._stopping = False
         self._next_claim = 0.0
         self._next_renew = 0.0
         self._next_poll = 0.0
         self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
-        #: Set by the operations layer: starts children, terminates them, notifies parents.
-        self.on_action: Callable[[str, act.Action], None] | None = None
+
+    @property
+    def on_action(self) -> Callable[[str, act.Action], None] | None:
+        """Set by the operations layer: starts children, terminates them, notifies parents."""
+        return self._dispatch.on_action
+
+    @on_action.setter
+    def on_action(self, handler: Callable[[str, act.Action], None] | None) -> None:
+        self._dispatch.on_action = handler
 
     # -- lifecycle of the engine ----------------------------------------------------------
 
@@ -136,13 +142,11 @@ class Engine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop, cancel running tasks and give the instances up to other workers."""
-        with self._lock:
-            self._stopping = True
-            self._wake.notify_all()
+        self._owned.close()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        # a runner thread may be deciding: let it finish (it sees _stopping next time)
+        # a runner thread may be deciding: let it finish (it sees the table closed next time)
         acquired = self._deciding.acquire(timeout=timeout)
         try:
             self._give_up_all()
@@ -151,7 +155,7 @@ class Engine:
                 self._deciding.release()
 
     def _give_up_all(self) -> None:
-        owned = list(self._owned)
+        owned = self._owned.ids()
         for instance_id in owned:
             self.runner.cancel(instance_id)
         if owned:
@@ -217,37 +221,22 @@ class Engine:
             self.store.create(
                 row, event_rows(events), owner=self.owner, lease_seconds=self.settings.lease_seconds
             )
-            self._notify_hooks(row.instance_id, events, state)  # before a task can change it
-            self._register(row.instance_id, plan, state, row.status)
+            # hooks first, before a task can change the state
+            self._dispatch.notify_hooks(row.instance_id, events, state)
+            self._owned.add(row.instance_id, Owned(plan, state, row.status))
             self._perform(row.instance_id, decision.actions)
             if state.is_terminal:
                 self._finish(row.instance_id)
         self._signals.status_changed()
-        with self._lock:
-            if self._pending:
-                self._wake.notify()
-
-    def _register(
-        self, instance_id: str, plan: WorkflowPlan, state: InstanceState, status: str
-    ) -> None:
-        with self._lock:
-            self._owned[instance_id] = _Owned(plan, state, status)
+        self._owned.wake(if_pending=True)
 
     def deliver(self, instance_id: str, event: HistoryEvent) -> bool:
         """Queue an event for an instance this engine owns; False when it does not."""
-        with self._lock:
-            if instance_id not in self._owned:
-                return False
-            self._pending.setdefault(instance_id, []).append(event)
-            self._wake.notify()
-        return True
+        return self._owned.queue(instance_id, event)
 
     def touch(self, instance_id: str) -> None:
         """Say that someone appended to an instance's history (reload it if owned)."""
-        with self._lock:
-            if instance_id in self._owned:
-                self._reload.add(instance_id)
-                self._wake.notify()
+        self._owned.mark_reload(instance_id)
 
     def owns(self, instance_id: str) -> bool:
         return instance_id in self._owned
@@ -270,17 +259,10 @@ class Engine:
     # -- the loop -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            with self._lock:
-                if self._stopping:
-                    return
-                if not (self._pending or self._reload):
-                    self._wake.wait(self._sleep_time())
-                if self._stopping:
-                    return
+        while self._owned.wait_for_work(self._sleep_time):
             try:
                 with self._deciding:
-                    if self._stopping:
+                    if self._owned.closed:
                         return
                     self._round()
             except Exception:  # never let the loop die: log, back off, go on
@@ -295,24 +277,21 @@ class Engine:
         loop that could not renew) the loop thread decides, renewing the leases first,
         so that an owner that lost its instances never records anything for them."""
         if self.clock() > self._renewed_at + self.settings.lease_seconds * 2 / 3:
-            with self._lock:
-                self._wake.notify()
+            self._owned.wake()
             return
         while self._deciding.acquire(blocking=False):
             try:
-                if self._stopping:
+                if self._owned.closed:
                     return
                 self._decide_all()
             except Exception:
                 _log.exception("deciding on a runner thread failed; the loop retries")
-                with self._lock:
-                    self._wake.notify()
+                self._owned.wake()
                 return
             finally:
                 self._deciding.release()
-            with self._lock:
-                if not self._pending:
-                    return
+            if not self._owned.has_pending():
+                return
 
     def _sleep_time(self) -> float:
         now = self.clock()
@@ -338,9 +317,7 @@ class Engine:
         if self._owned and now >= self._next_poll:
             self._next_poll = now + self.settings.poll_interval
             self._poll()
-        with self._lock:
-            reload, self._reload = self._reload, set()
-        for instance_id in reload:
+        for instance_id in self._owned.take_reload():
             self._refresh(instance_id)
         self._decide_all()
 
@@ -364,17 +341,14 @@ class Engine:
             _log.error("instance %s: its definition is missing from the store", instance_id)
             return
         state = replay(instance_id, load_history(self.store, instance_id))
-        with self._lock:
-            self._owned[instance_id] = _Owned(plan, state, row.status)
-            self._pending.setdefault(instance_id, [])
-            self._wake.notify()
+        self._owned.add(instance_id, Owned(plan, state, row.status), decide=True)
         self._perform(instance_id, act.recovery_actions(plan, state))
 
     def _renew(self) -> None:
         if not self._owned:
             self._renewed_at = self.clock()  # nothing held: later claims start later leases
             return
-        asked = list(self._owned)  # adopt() may add instances meanwhile: judge only these
+        asked = self._owned.ids()  # adopt() may add instances meanwhile: judge only these
         renewing_at = self.clock()
         kept = set(self.store.renew(self.owner, asked, self.settings.lease_seconds))
         self._renewed_at = renewing_at
@@ -384,8 +358,8 @@ class Engine:
             self._drop(instance_id)
 
     def _poll(self) -> None:
-        versions = self.store.versions(list(self._owned))
-        for instance_id, owned in list(self._owned.items()):
+        versions = self.store.versions(self._owned.ids())
+        for instance_id, owned in self._owned.entries():
             if versions.get(instance_id, -1) != owned.state.version:
                 self._refresh(instance_id)
 
@@ -413,20 +387,17 @@ class Engine:
             if isinstance(a, act.RunTask | act.StartTimer | act.CancelTasks)
         ]
         self._perform(instance_id, local)
-        self._notify_hooks(instance_id, foreign, owned.state)
+        self._dispatch.notify_hooks(instance_id, foreign, owned.state)
         if foreign:
             self._signals.status_changed()
         if owned.state.is_terminal:  # terminated by someone else: nothing left to run
             self._finish(instance_id)
             return
-        with self._lock:
-            self._pending.setdefault(instance_id, [])
+        self._owned.requeue(instance_id, [], wake=False)
 
     def _decide_all(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
         batch, decided = [], []
-        for instance_id, events in pending.items():
+        for instance_id, events in self._owned.take_pending().items():
             owned = self._owned.get(instance_id)
             if owned is None:
                 continue
@@ -458,7 +429,7 @@ class Engine:
                 continue
             status_changed = status_changed or update.status is not None
             self._perform(instance_id, decision.actions)
-            self._notify_hooks(instance_id, decision.events, decision.state)
+            self._dispatch.notify_hooks(instance_id, decision.events, decision.state)
             if decision.state.is_terminal:
                 self._finish(instance_id)
         self._signals.committed(status_changed=status_changed)
@@ -480,8 +451,7 @@ class Engine:
                 self._drop(instance_id)
                 continue
             owned.stored_status = ""
-            with self._lock:
-                self._pending.setdefault(instance_id, [])[:0] = events
+            self._owned.requeue(instance_id, events, wake=False)
 
     def _retry_after_conflict(
         self, instance_id: str, events: list[HistoryEvent], committed: int
@@ -503,86 +473,28 @@ class Engine:
         ]
         self._perform(instance_id, local)
         if owned.state.is_terminal:
-            self._notify_hooks(instance_id, foreign, owned.state)
+            self._dispatch.notify_hooks(instance_id, foreign, owned.state)
             self._finish(instance_id)
             return
-        with self._lock:
-            self._pending.setdefault(instance_id, [])[:0] = events
-            self._wake.notify()
+        self._owned.requeue(instance_id, events, wake=True)
 
     def _finish(self, instance_id: str) -> None:
         """Forget an instance that ended; the append that ended it released it."""
         self._drop(instance_id)
 
     def _drop(self, instance_id: str) -> None:
-        with self._lock:
-            self._owned.pop(instance_id, None)
-            self._pending.pop(instance_id, None)
+        self._owned.remove(instance_id)
         self._signals.status_changed()
 
     # -- carrying out decisions -----------------------------------------------------------
 
     def _perform(self, instance_id: str, actions: Sequence[act.Action]) -> None:
-        for action in actions:
-            try:
-                self._perform_one(instance_id, action)
-            except Exception:
-                _log.exception("instance %s: could not carry out %r", instance_id, action)
-
-    def _perform_one(self, instance_id: str, action: act.Action) -> None:
-        if isinstance(action, act.RunTask):
-            self.runner.submit(self._task_spec(instance_id, action), self._task_done)
-        elif isinstance(action, act.StartTimer):
-            self._timers.arm(action.fire_at, instance_id, action.timer_id)
-            with self._lock:
-                self._wake.notify()  # armed on a step thread, maybe: the loop may sleep less
-        elif isinstance(action, act.CancelTasks):
-            self.runner.cancel(instance_id)
-        elif self.on_action is not None:
-            self.on_action(instance_id, action)
-
-    def _task_spec(self, instance_id: str, action: act.RunTask) -> TaskSpec:
-        owned = self._owned.get(instance_id)
-        check_code = True
-        if owned is not None:
-            check_code = not owned.ran_task or action.attempt > 1 or owned.state.rewinds > 0
-            owned.ran_task = True
-        return TaskSpec(
-            instance_id=instance_id,
-            step=action.step,
-            kind=action.kind,
-            target=action.target,
-            input=action.input,
-            env=action.env,
-            index=action.index,
-            attempt=action.attempt,
-            timeout=action.timeout,
-            workdir=self.settings.workdir,
-            definitions_dir=self.settings.definitions_dir,
-            check_code=check_code,
-        )
+        self._dispatch.perform(instance_id, actions, self._owned.get(instance_id))
 
     def _task_done(self, task: TaskSpec, outcome: TaskOutcome) -> None:
         """A runner thread's report: queue the result, then decide here if no one is."""
         owned = self._owned.get(task.instance_id)
         outputs = owned.plan.spec(task.step).outputs if owned else None
         event = outcome_event(task, outcome, outputs, self.clock())
-        with self._lock:
-            if task.instance_id not in self._owned:
-                return
-            self._pending.setdefault(task.instance_id, []).append(event)
-        self._drain()
-
-    def _notify_hooks(
-        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState
-    ) -> None:
-        for hook in tuple(self.hooks):  # listeners may remove themselves from any thread
-            try:
-                hook(
-                    instance_id=instance_id,
-                    events=list(events),
-                    status=state.status.value,
-                    state=state,
-                )
-            except Exception:  # a broken listener never stops a run
-                _log.exception("a wfkit hook failed (ignored)")
+        if self._owned.queue(task.instance_id, event, wake=False):
+            self._drain()
