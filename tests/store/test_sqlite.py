@@ -192,14 +192,20 @@ EMPTY_FILE_HOLDER = """
 """
 
 
+def _hold_new_file(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """A process holding the write lock of a new file for ``seconds``, once it has it."""
+    holder = _python(EMPTY_FILE_HOLDER, str(path), str(seconds))
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def test_opening_a_new_file_waits_while_another_process_is_switching_it_to_wal(
     tmp_path: Path,
 ) -> None:
     # SQLite fails the switch to WAL at once ("database is locked") in this state, without
     # calling the busy handler; the store must wait like any other writer.
     path = tmp_path / "new.db"
-    holder = _python(EMPTY_FILE_HOLDER, str(path), "0.6")
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    holder = _hold_new_file(path, 0.6)
     began = time.monotonic()
     with SqliteStore(path) as store:
         waited = time.monotonic() - began
@@ -213,8 +219,7 @@ def test_opening_gives_up_with_a_store_error_when_the_lock_outlasts_the_timeout(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "new.db"
-    holder = _python(EMPTY_FILE_HOLDER, str(path), "1.5")
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    holder = _hold_new_file(path, 1.5)
     began = time.monotonic()
     with pytest.raises(StoreError) as caught:
         SqliteStore(path, timeout=0.3)
