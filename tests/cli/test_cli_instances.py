@@ -146,6 +146,31 @@ def test_list_and_history(cwd: Path) -> None:
     assert "TaskScheduled" in wfkit(cwd, "history", "h1").stdout
 
 
+def test_a_broken_definition_file_stops_only_its_own_workflow(cwd: Path) -> None:
+    started = wfkit(cwd, "start", "hello", "--id", "before")
+    assert started.returncode == 0, started.stderr
+    broken = cwd / "definitions" / "half-edited.yaml"
+    broken.write_text('wfkit: 1\nname: half\nsteps:\n  a: {call: "clisteps:hello", needs: [b]}\n')
+    where = f"{Path('definitions') / 'half-edited.yaml'}:4:"
+    # the others run, list and resume, with a warning that names the file, line and column
+    listed = wfkit(cwd, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["instanceID"] for r in json.loads(listed.stdout)] == ["before"]
+    assert where in listed.stderr and "cannot start until they are fixed" in listed.stderr
+    worker = wfkit(cwd, "worker", "--for", "3")
+    assert worker.returncode == 0 and "before ExecutionCompleted" in worker.stderr
+    ran = wfkit(cwd, "run", "hello", "-i", "who=you")
+    assert ran.returncode == 0 and "hello you" in ran.stdout, ran.stderr
+    # the broken one is refused with its own problems
+    refused = wfkit(cwd, "run", "half")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "no workflow named" not in refused.stderr
+    assert refused.stderr.count(where) == 2, refused.stderr  # the warning, then the refusal
+    assert "unknown step 'b' in needs" in refused.stderr
+    # validate is still strict about the folder
+    assert wfkit(cwd, "validate").returncode == 1
+
+
 def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
     proc = subprocess.Popen(

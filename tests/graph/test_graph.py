@@ -125,6 +125,75 @@ def test_duplicate_names_name_both_files(tmp_path: Path) -> None:
     assert str(tmp_path / "one.yaml") in problem.message
 
 
+def test_a_running_catalog_sets_broken_files_aside_and_keeps_the_rest(tmp_path: Path) -> None:
+    _write(tmp_path, "good", '  a: {call: "m:f"}\n')
+    _write(tmp_path, "broken", '  a: {call: "m:f", needs: [zz]}\n')
+    (tmp_path / "syntax.yaml").write_text("wfkit: 1\nname: [oops\n", encoding="utf-8")
+    _write(tmp_path, "parent", "  kid: {workflow: broken}\n")
+    _write(tmp_path, "grandparent", "  kid: {workflow: parent}\n")
+    _write(tmp_path, "user", "  kid: {workflow: good}\n")
+    catalog = wfkit.load_catalog(tmp_path, strict=False)
+    assert catalog.names == ["good", "user"]
+    found = {(Path(p.path).name, p.message) for p in catalog.problems}
+    assert ("broken.yaml", "unknown step 'zz' in needs") in found
+    assert (
+        "parent.yaml",
+        "step 'kid' starts workflow 'broken', whose definition has problems",
+    ) in found
+    assert {name for name, _ in found} == {
+        "broken.yaml",
+        "syntax.yaml",
+        "parent.yaml",
+        "grandparent.yaml",
+    }
+    assert catalog.problems == sorted(catalog.problems)
+    # a workflow set aside raises its own file's problems, with line and column
+    with pytest.raises(DefinitionError) as broken:
+        catalog.get("broken")
+    assert [f"{Path(p.path).name}:{p.line}:{p.column}" for p in broken.value.problems] == [
+        "broken.yaml:4:28"
+    ]
+    with pytest.raises(DefinitionError) as parent:
+        catalog.get("parent")
+    assert "fix it first: " in str(parent.value) and "broken.yaml:4:28" in str(parent.value)
+    with pytest.raises(DefinitionError, match=r"grandparent\.yaml"):
+        catalog.get("grandparent")
+    # a name nobody defines (the syntax error's file has no readable name) says where to look
+    with pytest.raises(UnknownWorkflow) as unknown:
+        catalog.get("oops")
+    assert "it may be in a definition file that has problems:" in str(unknown.value)
+    assert f"{tmp_path / 'syntax.yaml'}:2:7: invalid YAML" in str(unknown.value)
+    # the strict catalog still refuses the folder as a whole
+    with pytest.raises(DefinitionError):
+        wfkit.load_catalog(tmp_path)
+
+
+def test_a_running_catalog_keeps_the_first_of_two_workflows_with_one_name(tmp_path: Path) -> None:
+    _write(tmp_path, "one", '  a: {call: "m:first"}\n')
+    (tmp_path / "two.yaml").write_text(
+        'wfkit: 1\nname: one\nsteps:\n  a: {call: "m:second"}\n', encoding="utf-8"
+    )
+    catalog = wfkit.load_catalog(tmp_path, strict=False)
+    assert catalog.get("one").path == str(tmp_path / "one.yaml")
+    (problem,) = catalog.problems
+    assert problem.path == str(tmp_path / "two.yaml") and "already used" in problem.message
+
+
+def test_adding_to_a_running_catalog_checks_the_new_one_and_keeps_what_was_set_aside(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, "good", '  a: {call: "m:f"}\n')
+    _write(tmp_path, "broken", '  a: {call: "m:f", needs: [zz]}\n')
+    catalog = wfkit.load_catalog(tmp_path, strict=False)
+    added = catalog.adding(parse_definition("wfkit: 1\nname: new\nsteps:\n  k: {workflow: good}\n"))
+    assert added.names == ["good", "new"] and catalog.names == ["good"]
+    assert added.problems == catalog.problems
+    with pytest.raises(DefinitionError, match="zz"):
+        added.get("broken")
+    with pytest.raises(DefinitionError, match="starts workflow 'broken', whose definition"):
+        catalog.adding(parse_definition("wfkit: 1\nname: x\nsteps:\n  k: {workflow: broken}\n"))
+
+
 def test_check_paths_resolves_children_from_sibling_files_quietly(tmp_path: Path) -> None:
     from wfkit.graph.catalog import check_paths
 

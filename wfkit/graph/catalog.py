@@ -3,12 +3,18 @@
 Every entry point gathers all problems (YAML, schema, expressions, references, cycles,
 and across files: duplicate names, unknown or cyclic child workflows) and raises them
 together in one :class:`~wfkit.errors.DefinitionError`.
+
+A catalog for running (``load_catalog(..., strict=False)``, what the runtime and the
+CLI's instance commands use) keeps the workflows that are usable and sets the others
+aside with their problems: one half-edited file must not stop anyone from running the
+other workflows, or from listing, pausing or terminating instances, or from a worker
+resuming them. Asking for a workflow that was set aside raises its problems.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from wfkit.definition.model import Definition, Step, StepKind
@@ -30,16 +36,18 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
+_SHOWN_PROBLEMS = 5  # in the message about a workflow that is not there
 
 
 def _checked(parse: Callable[[], ParseResult]) -> tuple[Definition | None, list[Problem]]:
+    """The definition (partial, maybe, when there are problems) and its problems."""
     with paused_gc():
         result = parse()
         problems = list(result.problems)
         definition = result.definition
         if definition is not None:
             problems += cycle_problems(definition)
-    return (definition if not problems else None), problems
+    return definition, problems
 
 
 def parse_definition(text: str, path: str = "<string>") -> Definition:
@@ -86,17 +94,58 @@ def definition_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 class Catalog:
     """Definitions by name, checked as a whole (unique names, child workflows resolve).
 
-    Build one with :func:`load_catalog`; a catalog is read-only once built.
+    Build one with :func:`load_catalog`; a catalog is read-only once built. The
+    constructor raises :class:`DefinitionError` on any problem; :meth:`usable` sets the
+    definitions with problems aside instead, listing them in :attr:`problems`.
     """
 
-    def __init__(self, definitions: Iterable[Definition] = ()) -> None:
+    def __init__(
+        self,
+        definitions: Iterable[Definition] = (),
+        *,
+        set_aside: Mapping[str, list[Problem]] | None = None,
+    ) -> None:
         self._by_name: dict[str, Definition] = {}
+        # workflows known to have problems, by name: asking for one raises them
+        self._set_aside = {name: list(found) for name, found in (set_aside or {}).items()}
+        #: What kept definitions out of this catalog (empty for a strict one), sorted.
+        self.problems: list[Problem] = []
         problems: list[Problem] = []
         for definition in definitions:
             problems += self._add(definition)
         problems += self.reference_problems()
         if problems:
             raise DefinitionError(problems)
+
+    @classmethod
+    def usable(
+        cls,
+        definitions: Iterable[Definition],
+        problems: Iterable[Problem] = (),
+        set_aside: Mapping[str, list[Problem]] | None = None,
+    ) -> Catalog:
+        """A catalog of the definitions that can run, never raising.
+
+        ``problems`` are those already found in files (``set_aside`` maps the names of
+        the workflows those files define, where known, to their problems). A duplicate
+        name keeps the first definition; a workflow that starts an unknown, set-aside or
+        cyclic child workflow is set aside too, and so on up its parents."""
+        catalog = cls(set_aside=set_aside)
+        catalog.problems = list(problems)
+        for definition in definitions:
+            catalog.problems += catalog._add(definition)
+        while True:
+            found = catalog.reference_problems()
+            if not found:
+                break
+            catalog.problems += found
+            paths = {problem.path for problem in found}
+            for name, definition in list(catalog._by_name.items()):
+                if definition.path in paths:
+                    del catalog._by_name[name]
+                    catalog._set_aside[name] = [p for p in found if p.path == definition.path]
+        catalog.problems.sort()
+        return catalog
 
     def _add(self, definition: Definition) -> list[Problem]:
         other = self._by_name.get(definition.name)
@@ -126,32 +175,53 @@ class Catalog:
                     calls.append((definition.name, step.target, step, definition.path))
                     continue
                 line, column = step.target_at
-                hint = did_you_mean(step.target, self._by_name) or (
-                    f"known workflows: {', '.join(sorted(self._by_name))}"
-                )
-                problems.append(
-                    Problem(
-                        definition.path,
-                        line,
-                        column,
-                        f"step {step.id!r} starts unknown workflow {step.target!r}",
-                        hint,
-                        step.id,
+                if step.target in self._set_aside:
+                    first = self._set_aside[step.target][0]
+                    message = (
+                        f"step {step.id!r} starts workflow {step.target!r}, whose definition "
+                        "has problems"
                     )
-                )
+                    hint = f"fix it first: {first}"
+                else:
+                    message = f"step {step.id!r} starts unknown workflow {step.target!r}"
+                    hint = did_you_mean(step.target, self._by_name) or (
+                        f"known workflows: {', '.join(sorted(self._by_name))}"
+                    )
+                problems.append(Problem(definition.path, line, column, message, hint, step.id))
         edges = [(child, parent) for parent, child, _, _ in calls]
         if calls and topological_order(list(self._by_name), edges) is None:
             problems += _workflow_cycles(list(self._by_name), calls)
         return problems
 
+    def adding(self, definition: Definition) -> Catalog:
+        """A new catalog: this one with ``definition`` added (replacing one of the same
+        name). Raises :class:`DefinitionError` when its child workflows do not resolve or
+        form a cycle; workflows set aside here stay set aside."""
+        added = Catalog(
+            [*(d for d in self if d.name != definition.name), definition],
+            set_aside={k: v for k, v in self._set_aside.items() if k != definition.name},
+        )
+        added.problems = list(self.problems)
+        return added
+
     def get(self, name: str) -> Definition:
-        """The definition named ``name``; :class:`UnknownWorkflow` when there is none."""
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise UnknownWorkflow(
-                name, list(self._by_name), did_you_mean(name, self._by_name)
-            ) from None
+        """The definition named ``name``. Raises :class:`DefinitionError` with its problems
+        when it was set aside, :class:`UnknownWorkflow` when there is none."""
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
+        if name in self._set_aside:
+            raise DefinitionError(self._set_aside[name])
+        hint = did_you_mean(name, self._by_name)
+        if not hint and self.problems:
+            shown = self.problems[:_SHOWN_PROBLEMS]
+            more = len(self.problems) - len(shown)
+            hint = "it may be in a definition file that has problems:\n" + "\n".join(
+                str(problem) for problem in shown
+            )
+            if more:
+                hint += f"\n({more} more: wfkit validate lists them all)"
+        raise UnknownWorkflow(name, list(self._by_name), hint)
 
     @property
     def names(self) -> list[str]:
@@ -203,20 +273,29 @@ def _workflow_cycles(names: list[str], calls: list[tuple[str, str, Step, str]]) 
     return problems
 
 
-def load_catalog(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> Catalog:
+def load_catalog(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, strict: bool = True
+) -> Catalog:
     """Every definition in the given folders and files, checked together.
 
-    Raises :class:`DefinitionError` listing the problems of every file at once.
+    Raises :class:`DefinitionError` listing the problems of every file at once; with
+    ``strict=False``, sets the workflows with problems aside instead (see
+    :meth:`Catalog.usable`) and never raises for a definition's problems.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     files = definition_files(paths)
     definitions, problems = [], []
+    set_aside: dict[str, list[Problem]] = {}
     for file in files:
         definition, found = _read(file)
         problems += found
-        if definition is not None:
+        if definition is not None and not found:
             definitions.append(definition)
+        elif definition is not None and definition.name:
+            set_aside.setdefault(definition.name, []).extend(found)
+    if not strict:
+        return Catalog.usable(definitions, problems, set_aside)
     try:
         catalog = Catalog(definitions)
     except DefinitionError as exc:
@@ -252,7 +331,7 @@ def check_paths(paths: Iterable[str | os.PathLike[str]]) -> Check:
     for file in files:
         definition, found = _read(file)
         problems += found
-        if definition is not None:
+        if definition is not None and not found:
             definitions.append(definition)
     siblings = []
     for folder in sorted({f.parent for f in files}):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ from wfkit.steps import LocalRunner
 from wfkit.store import open_store
 
 __all__ = ["Instance", "Runtime", "StepInfo", "open_runtime"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,7 @@ class Runtime:
 
     def add(self, definition: Definition) -> None:
         """Register a definition made in this session (from a notebook cell, say)."""
-        known = [d for d in self.catalog if d.name != definition.name]
-        self.catalog = Catalog([*known, definition])
+        self.catalog = self.catalog.adding(definition)
 
     # -- instances ------------------------------------------------------------------------
 
@@ -183,7 +185,19 @@ class Runtime:
 
 
 def _catalog(folder: str) -> Catalog:
-    return load_catalog(folder) if Path(folder).is_dir() else Catalog()
+    """The usable workflows of a folder; files with problems are set aside, with a warning."""
+    if not Path(folder).is_dir():
+        return Catalog()
+    catalog = load_catalog(folder, strict=False)
+    if catalog.problems:
+        files = sorted({p.path for p in catalog.problems})
+        _log.warning(
+            "%d definition file(s) have problems; the workflows in them cannot start until "
+            "they are fixed (the others can):\n%s",
+            len(files),
+            "\n".join(f"  {problem}" for problem in catalog.problems),
+        )
+    return catalog
 
 
 class Instance:
