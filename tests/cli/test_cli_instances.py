@@ -171,6 +171,25 @@ def test_a_broken_definition_file_stops_only_its_own_workflow(cwd: Path) -> None
     assert wfkit(cwd, "validate").returncode == 1
 
 
+def test_run_runs_its_own_instance_and_children_and_leaves_the_others_to_workers(
+    cwd: Path,
+) -> None:
+    (cwd / "definitions" / "family.yaml").write_text(
+        "wfkit: 1\nname: family\nsteps:\n  kid: {workflow: hello, with: {who: kid}}\n"
+        "output: ${{ steps.kid.output }}\n"
+    )
+    assert wfkit(cwd, "start", "slow", "--id", "queued").returncode == 0
+    ran = wfkit(cwd, "run", "family", "--id", "fam")
+    assert ran.returncode == 0 and "hello kid" in ran.stdout, ran.stderr
+    child = json.loads(wfkit(cwd, "get", "fam:1", "--json").stdout)
+    assert child["runtimeStatus"] == "COMPLETED"
+    # the instance that was waiting for a worker was not taken (nor started) by the run
+    queued = json.loads(wfkit(cwd, "get", "queued", "--json").stdout)
+    assert queued["runtimeStatus"] == "PENDING"
+    history = json.loads(wfkit(cwd, "history", "queued", "--json").stdout)
+    assert [e["type"] for e in history] == ["ExecutionStarted"]
+
+
 def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
     proc = subprocess.Popen(

@@ -41,8 +41,10 @@ def register(sub: Any) -> None:
         "run",
         help="run a workflow here, showing progress, until it ends",
         description="Start workflow NAME and run it in this process with live progress. "
-        "Ctrl-C pauses the instance and says how to resume it. Exit 0 when it completes, "
-        "1 when it fails or is terminated, 3 when it is left paused.",
+        "Only it and its child workflows run here: other instances in the store are left "
+        "to `wfkit worker`. Ctrl-C pauses the instance and says how to resume it. "
+        "Exit 0 when it completes, 1 when it fails or is terminated, 3 when it is left "
+        "paused.",
     )
     run.add_argument("name", metavar="NAME", help="the workflow to run")
     _input_flags(run)
@@ -165,7 +167,7 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-def _runtime(args: argparse.Namespace, *, engine: bool) -> Runtime:
+def _runtime(args: argparse.Namespace, *, engine: bool, claim_free: bool = True) -> Runtime:
     from wfkit.runtime.api import Runtime
     from wfkit.runtime.settings import Settings
 
@@ -174,12 +176,13 @@ def _runtime(args: argparse.Namespace, *, engine: bool) -> Runtime:
         store=args.store,
         workers=str(args.workers) if getattr(args, "workers", None) else None,
     )
-    return Runtime(settings, run_engine=engine)
+    return Runtime(settings, run_engine=engine, claim_free=claim_free)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``wfkit run``: start and follow an instance in this process."""
-    runtime = _runtime(args, engine=True)
+    """``wfkit run``: start and follow an instance in this process (only it and its
+    children: the store's other free instances are left to workers)."""
+    runtime = _runtime(args, engine=True, claim_free=False)
     try:
         instance = runtime.start(args.name, _inputs(args, runtime), instance_id=args.instance_id)
         return _follow(instance, args, sys.stderr)

@@ -61,13 +61,18 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineSettings:
     """Timing of leases and polling; the defaults take a crashed owner's work over in
-    about ``lease_seconds + claim_interval`` (9 s), at once for a dead local process."""
+    about ``lease_seconds + claim_interval`` (9 s), at once for a dead local process.
+
+    ``claim_free=False`` makes an engine run only the instances it starts (and their
+    children) instead of also claiming the store's free ones: what ``wfkit run`` wants.
+    """
 
     lease_seconds: float = 8.0
     claim_interval: float = 1.0
     poll_interval: float = 0.05
     workdir: str = "."
     definitions_dir: str = "."
+    claim_free: bool = True
 
 
 class Engine:
@@ -327,6 +332,8 @@ class Engine:
                 self.deliver(instance_id, TimerFired(at=now, timer_id=timer_id))
 
     def _claim(self) -> None:
+        if not self.settings.claim_free:
+            return
         for instance_id in self.store.claim(self.owner, self.settings.lease_seconds):
             self._take(instance_id)
 

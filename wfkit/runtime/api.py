@@ -88,8 +88,16 @@ class Runtime:
     """Definitions, a store and an engine running in background threads of this process."""
 
     def __init__(
-        self, settings: Settings, hooks: Sequence[Hook] = (), *, run_engine: bool = True
+        self,
+        settings: Settings,
+        hooks: Sequence[Hook] = (),
+        *,
+        run_engine: bool = True,
+        claim_free: bool = True,
     ) -> None:
+        """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does);
+        ``claim_free=False`` runs only the instances started here and their children,
+        leaving the store's other free instances to workers (as ``wfkit run`` does)."""
         self.settings = settings
         self.catalog = _catalog(settings.definitions)
         definitions_dir = str(Path(settings.definitions).resolve())
@@ -101,7 +109,9 @@ class Runtime:
             resolve=self.definition,
             parse=parse_definition,
             hooks=hooks,
-            settings=EngineSettings(workdir=os.getcwd(), definitions_dir=definitions_dir),
+            settings=EngineSettings(
+                workdir=os.getcwd(), definitions_dir=definitions_dir, claim_free=claim_free
+            ),
         )
         self.workflows = Workflows(self.engine)
         if definitions_dir not in sys.path:
