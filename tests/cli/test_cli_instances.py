@@ -190,6 +190,36 @@ def test_run_runs_its_own_instance_and_children_and_leaves_the_others_to_workers
     assert [e["type"] for e in history] == ["ExecutionStarted"]
 
 
+def test_run_says_how_to_send_the_event_a_step_waits_for(cwd: Path) -> None:
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfkit", "run", "gate", "--id", "w-1"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = wfkit(cwd, "get", "w-1", "--json")
+            if got.returncode == 0 and json.loads(got.stdout)["steps"]["ok"]["status"] == "waiting":
+                break
+            time.sleep(0.05)
+        sent = wfkit(cwd, "raise-event", "w-1", "go", '{"n": 2}')
+        assert sent.returncode == 0, sent.stderr
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = err.splitlines()
+    hint = "  ok waits for event 'go'; send it with: wfkit raise-event w-1 go [DATA]"
+    assert lines.count(hint) == 1, err
+    assert lines.index(hint) == lines.index("⏳ ok waiting") + 1
+    assert '{"n": 2}' in out
+
+
 def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
     proc = subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -153,7 +154,8 @@ def table(rows: list[InstanceRow]) -> str:
 
 
 class Progress:
-    """A live progress line on a terminal (one line per change elsewhere)."""
+    """A live progress line on a terminal (one line per change elsewhere), and, when a
+    step starts waiting for an event, a line saying how to send it."""
 
     def __init__(self, stream: Any, instance_id: str) -> None:
         self.stream = stream
@@ -161,26 +163,46 @@ class Progress:
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.last = ""
         self.seen: dict[str, str] = {}
+        self.told: set[str] = set()  # wait steps whose event was explained
 
     def update(self, plan: WorkflowPlan, state: InstanceState) -> None:
+        from wfkit.engine.summary import custom_status
+
         every = (*plan.main, *plan.final)
         statuses = {sid: state.step_status(sid).value for sid in every}
         done = sum(
             1 for s in statuses.values() if s in ("completed", "skipped", "failed", "canceled")
         )
-        running = [sid for sid, s in statuses.items() if s in ("running", "waiting")]
         count = f"[{done}/{len(every)}]"
-        line = f"{self.instance_id[:12]} {state.status.value:<9} {count} {' '.join(running)}"
+        line = f"{self.instance_id[:12]} {state.status.value:<9} {count} "
+        line += custom_status(plan, state)
+        hints = self._event_hints(plan, statuses)
         if self.tty:
-            if line != self.last:
+            if hints:
+                self.stream.write("\r\x1b[2K" + "".join(f"{hint}\n" for hint in hints))
+            if line != self.last or hints:
                 self.stream.write("\r\x1b[2K" + line[:120])
                 self.stream.flush()
         else:
             for sid, status in statuses.items():
                 if self.seen.get(sid) != status and status != "pending":
                     self.stream.write(f"{_MARK.get(status, '?')} {sid} {status}\n")
+            self.stream.write("".join(f"{hint}\n" for hint in hints))
             self.seen = statuses
         self.last = line
+
+    def _event_hints(self, plan: WorkflowPlan, statuses: dict[str, str]) -> list[str]:
+        hints = []
+        for sid in plan.waits:
+            if statuses.get(sid) == "waiting" and sid not in self.told:
+                self.told.add(sid)
+                event = plan.spec(sid).target.event
+                hints.append(
+                    f"  {sid} waits for event {event!r}; send it with: "
+                    f"wfkit raise-event {shlex.quote(self.instance_id)} {shlex.quote(event)} "
+                    "[DATA]"
+                )
+        return hints
 
     def close(self) -> None:
         if self.tty and self.last:
