@@ -250,6 +250,33 @@ def test_ctrl_c_pauses_the_run_and_says_how_to_resume(cwd: Path) -> None:
     assert status == "COMPLETED"
 
 
+def test_sigterm_stops_the_run_and_leaves_the_instance_to_a_worker(cwd: Path) -> None:
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfkit", "run", "slow", "--id", "t1"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = wfkit(cwd, "get", "t1", "--json")
+        if got.returncode == 0 and json.loads(got.stdout)["steps"]["a"]["status"] == "running":
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM; t1 was released, not paused" in err and "Traceback" not in err
+    got = json.loads(wfkit(cwd, "get", "t1", "--json").stdout)
+    assert got["runtimeStatus"] == "RUNNING"
+    worker = wfkit(cwd, "worker", "--for", "4")
+    assert "t1 ExecutionCompleted" in worker.stderr, worker.stderr
+    assert json.loads(wfkit(cwd, "get", "t1", "--json").stdout)["runtimeStatus"] == "COMPLETED"
+
+
 def test_bad_input_is_a_clear_error(cwd: Path) -> None:
     result = wfkit(cwd, "run", "hello", "--input", "[1]")
     assert result.returncode == 2 and "--input must be a JSON object" in result.stderr

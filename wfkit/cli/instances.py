@@ -42,9 +42,10 @@ def register(sub: Any) -> None:
         help="run a workflow here, showing progress, until it ends",
         description="Start workflow NAME and run it in this process with live progress. "
         "Only it and its child workflows run here: other instances in the store are left "
-        "to `wfkit worker`. Ctrl-C pauses the instance and says how to resume it. "
-        "Exit 0 when it completes, 1 when it fails or is terminated, 3 when it is left "
-        "paused.",
+        "to `wfkit worker`. Ctrl-C pauses the instance and says how to resume it; SIGTERM "
+        "cancels the running steps and leaves the instance, still running, to the next "
+        "worker. Exit 0 when it completes, 1 when it fails or is terminated, 3 when it is "
+        "left paused, 143 after SIGTERM.",
     )
     run.add_argument("name", metavar="NAME", help="the workflow to run")
     _input_flags(run)
@@ -179,15 +180,45 @@ def _runtime(args: argparse.Namespace, *, engine: bool, claim_free: bool = True)
     return Runtime(settings, run_engine=engine, claim_free=claim_free)
 
 
+EXIT_TERMINATED_BY_SIGNAL = 128 + signal.SIGTERM
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived while ``wfkit run`` was following its instance."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``wfkit run``: start and follow an instance in this process (only it and its
-    children: the store's other free instances are left to workers)."""
+    children: the store's other free instances are left to workers).
+
+    SIGTERM (from ``timeout``, a scheduler, ``kill``) stops the run as ``wfkit worker``
+    stops: running steps are cancelled and the instance is released, still RUNNING, for
+    the next worker; it is not paused, as Ctrl-C pauses it."""
     runtime = _runtime(args, engine=True, claim_free=False)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    instance_id = args.instance_id
     try:
         instance = runtime.start(args.name, _inputs(args, runtime), instance_id=args.instance_id)
+        instance_id = instance.id
         return _follow(instance, args, sys.stderr)
+    except _Stopped:
+        if instance_id:
+            print(
+                f"\nstopped by SIGTERM; {instance_id} was released, not paused: the next "
+                "`wfkit worker` on this store carries on with it",
+                file=sys.stderr,
+            )
+        else:
+            print("\nstopped by SIGTERM", file=sys.stderr)
+        return EXIT_TERMINATED_BY_SIGNAL
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough: close in peace
         runtime.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
