@@ -178,6 +178,17 @@ def test_a_missing_function_suggests_the_close_names(folders: Any) -> None:
     assert "is a int, not a function" in not_callable.error_message
 
 
+def test_a_missing_function_lists_what_the_module_defines_not_what_it_imports(
+    folders: Any,
+) -> None:
+    name = folders.module(
+        "from pathlib import Path\nfrom decimal import Decimal\n"
+        "def load(path):\n    return str(Path(path))\nclass Report:\n    pass\n"
+    )
+    outcome = run(folders.task("call", f"{name}:zzz"))
+    assert outcome.error_message.endswith("; it defines Report, load"), outcome.error_message
+
+
 def test_mismatched_keywords_say_which_parameters_the_function_takes(folders: Any) -> None:
     name = folders.module("def pull(month, region='eu'):\n    return month\n")
     outcome = run(folders.task("call", f"{name}:pull", input={"monht": "x"}))

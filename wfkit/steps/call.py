@@ -269,6 +269,7 @@ def _import_failed(task: TaskSpec, name: str, exc: BaseException) -> TaskOutcome
 
 def _missing_function(task: TaskSpec, module: ModuleType, attribute: str) -> TaskOutcome:
     names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
+    own = [n for n in names if getattr(getattr(module, n), "__module__", None) == module.__name__]
     message = (
         f"{step_label(task)}: module {module.__name__!r} ({getattr(module, '__file__', '?')}) "
         f"has no function {attribute!r}"
@@ -276,8 +277,8 @@ def _missing_function(task: TaskSpec, module: ModuleType, attribute: str) -> Tas
     close = difflib.get_close_matches(attribute.split(".")[0], names, n=3)
     if close:
         message += f"; did you mean {' or '.join(repr(c) for c in close)}?"
-    elif names:
-        message += f"; it defines {', '.join(sorted(names)[:20])}"
+    elif own or names:  # what the module defines, not what it imported
+        message += f"; it defines {', '.join(sorted(own or names)[:20])}"
     return failure("AttributeError", message)
 
 
