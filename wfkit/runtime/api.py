@@ -64,6 +64,26 @@ class StepInfo:
             return None
         return self.ended_at - self.started_at
 
+    def __repr__(self) -> str:
+        # short, for a notebook showing instance.steps: the whole output is .output
+        parts = [f"{self.id!r}", self.status]
+        if self.output is not None:
+            parts.append(f"output={_clipped(repr(self.output))}")
+        if self.error is not None:
+            parts.append(f"error={_clipped(f'{self.error.type}: {self.error.message}')}")
+        if self.attempts > 1:
+            parts.append(f"attempts={self.attempts}")
+        if self.duration is not None:
+            parts.append(f"{self.duration:.2f} s")
+        return f"<StepInfo {' '.join(parts)}>"
+
+
+_REPR_WIDTH = 70
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _REPR_WIDTH else text[: _REPR_WIDTH - 1] + "…"
+
 
 def _step_info(step: StepState) -> StepInfo:
     attempts = max((t.attempt for t in step.tasks), default=0)
