@@ -73,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     "Template": "wfkit.definition",
     "TerminateRequest": "wfkit.engine.contract",
     "UnknownCondition": "wfkit.runtime.waiting",
+    "UnknownStatus": "wfkit.errors",
     "UnknownStep": "wfkit.errors",
     "UnknownWorkflow": "wfkit.errors",
     "VersionConflict": "wfkit.errors",
@@ -159,6 +160,8 @@ if TYPE_CHECKING:
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError
+    from wfkit.errors import UnknownStatus as UnknownStatus
+    from wfkit.errors import UnknownStep as UnknownStep
     from wfkit.errors import UnknownWorkflow as UnknownWorkflow
     from wfkit.errors import VersionConflict as VersionConflict
     from wfkit.errors import WfkitError as WfkitError

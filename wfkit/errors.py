@@ -256,6 +256,15 @@ class UnknownStep(InstanceError):
         super().__init__(instance_id, f"{message}; {hint}" if hint else message)
 
 
+class UnknownStatus(WfkitError, ValueError):
+    """A runtime status asked for (to filter a listing, say) that does not exist."""
+
+    def __init__(self, status: str, known: list[str], hint: str = "") -> None:
+        self.status = status
+        message = f"no runtime status {status!r}; the statuses are {', '.join(known)}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
 class StoreError(WfkitError):
     """The store cannot be opened or used; ``url`` names it (without a password)."""
 

@@ -140,6 +140,11 @@ def test_list_and_history(cwd: Path) -> None:
     only = json.loads(wfkit(cwd, "list", "--status", "completed", "--json").stdout)
     assert [r["instanceID"] for r in only] == ["h1"]
     assert "h1" in wfkit(cwd, "list").stdout
+    typo = wfkit(cwd, "list", "--status", "complete")
+    assert typo.returncode == 1 and typo.stdout == ""
+    assert (
+        "no runtime status 'complete'" in typo.stderr and "did you mean 'COMPLETED'?" in typo.stderr
+    )
     events = json.loads(wfkit(cwd, "history", "h1", "--json").stdout)
     assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionCompleted"
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -313,7 +313,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     runtime = _runtime(args, engine=False)
     try:
         rows = runtime.workflows.list(
-            status=[s.upper() for s in args.status],
+            status=args.status,
             name=args.name,
             limit=args.limit,
             after=args.after,

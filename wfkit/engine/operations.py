@@ -43,6 +43,7 @@ from wfkit.engine.summary import dumps, update_for
 from wfkit.errors import (
     InstanceNotFound,
     InvalidEventData,
+    UnknownStatus,
     UnknownStep,
     VersionConflict,
     WfkitError,
@@ -365,8 +366,18 @@ class Workflows:
         limit: int = 50,
         after: str | None = None,
     ) -> list[InstanceRow]:
-        """Instances, newest first."""
-        return self.store.list_instances(status=status, name=name, limit=limit, after=after)
+        """Instances, newest first. Statuses may be given in any case; an unknown one
+        raises :class:`UnknownStatus` (instead of matching nothing)."""
+        wanted = [_runtime_status(s) for s in status]
+        return self.store.list_instances(status=wanted, name=name, limit=limit, after=after)
+
+
+def _runtime_status(text: str) -> str:
+    try:
+        return RuntimeStatus(text.upper()).value
+    except ValueError:
+        known = [s.value for s in RuntimeStatus]
+        raise UnknownStatus(text, known, did_you_mean(text.upper(), known)) from None
 
 
 def _at(event: HistoryEvent, now: float) -> HistoryEvent:

@@ -192,7 +192,7 @@ class Runtime:
     ) -> list[Instance]:
         """Instances, newest first, optionally filtered by status and workflow name."""
         statuses = [status] if isinstance(status, str) else list(status)
-        rows = self.workflows.list(status=[s.upper() for s in statuses], name=name, limit=limit)
+        rows = self.workflows.list(status=statuses, name=name, limit=limit)
         return [Instance(self, row.instance_id) for row in rows]
 
     def close(self) -> None:
