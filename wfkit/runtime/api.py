@@ -119,7 +119,8 @@ class Runtime:
         ``claim_free=False`` runs only the instances started here and their children,
         leaving the store's other free instances to workers (as ``wfkit run`` does)."""
         self.settings = settings
-        self.catalog = _catalog(settings.definitions)
+        # read on first use when no engine runs here: wfkit get, list or pause need none
+        self._catalog: Catalog | None = _catalog(settings.definitions) if run_engine else None
         definitions_dir = str(Path(settings.definitions).resolve())
         self.store = open_store(settings.store)
         self.runner = LocalRunner(workers=settings.workers)
@@ -140,6 +141,17 @@ class Runtime:
             self.engine.start_background()
 
     # -- definitions ----------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The workflows of the definitions folder (and those added with :meth:`add`)."""
+        if self._catalog is None:
+            self._catalog = _catalog(self.settings.definitions)
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
 
     def definition(self, name: str) -> Definition:
         """The definition of workflow ``name`` from the definitions folder."""
