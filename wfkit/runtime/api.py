@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -31,16 +30,15 @@ from wfkit.engine.state import InstanceState, StepState
 from wfkit.engine.status import Outcome, RuntimeStatus
 from wfkit.engine.summary import stored_properties
 from wfkit.errors import InstanceFailed
-from wfkit.graph import Catalog, load_catalog, parse_definition
+from wfkit.graph import Catalog, parse_definition
 from wfkit.runtime import waiting
+from wfkit.runtime.folder import DefinitionsFolder
 from wfkit.runtime.settings import Settings
 from wfkit.runtime.waiting import Until
 from wfkit.steps import LocalRunner
 from wfkit.store import open_store
 
 __all__ = ["Instance", "Runtime", "StepInfo", "open_runtime"]
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,8 +117,9 @@ class Runtime:
         ``claim_free=False`` runs only the instances started here and their children,
         leaving the store's other free instances to workers (as ``wfkit run`` does)."""
         self.settings = settings
-        # read on first use when no engine runs here: wfkit get, list or pause need none
-        self._catalog: Catalog | None = _catalog(settings.definitions) if run_engine else None
+        self.folder = DefinitionsFolder(settings.definitions)
+        if run_engine:  # read at once (and warn now); wfkit get, list or pause need none
+            self.folder.reload()
         definitions_dir = str(Path(settings.definitions).resolve())
         self.store = open_store(settings.store)
         self.runner = LocalRunner(workers=settings.workers)
@@ -144,26 +143,23 @@ class Runtime:
 
     @property
     def catalog(self) -> Catalog:
-        """The workflows of the definitions folder (and those added with :meth:`add`)."""
-        if self._catalog is None:
-            self._catalog = _catalog(self.settings.definitions)
-        return self._catalog
-
-    @catalog.setter
-    def catalog(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+        """The workflows of the definitions folder, as the files are now (edits count
+        from the next start; running instances keep their text), and those added with
+        :meth:`add`."""
+        return self.folder.catalog
 
     def definition(self, name: str) -> Definition:
         """The definition of workflow ``name`` from the definitions folder."""
         return self.catalog.get(name)
 
     def reload(self) -> None:
-        """Read the definitions folder again (running instances keep their own text)."""
-        self.catalog = _catalog(self.settings.definitions)
+        """Read the definitions folder again now (edits are also picked up by themselves,
+        within a second); running instances keep their own text."""
+        self.folder.reload()
 
     def add(self, definition: Definition) -> None:
         """Register a definition made in this session (from a notebook cell, say)."""
-        self.catalog = self.catalog.adding(definition)
+        self.folder.add(definition)
 
     # -- instances ------------------------------------------------------------------------
 
@@ -224,22 +220,6 @@ class Runtime:
             f"<wfkit runtime: {len(self.catalog)} workflows from {self.settings.definitions}, "
             f"store {self.settings.store}, {self.settings.workers} workers>"
         )
-
-
-def _catalog(folder: str) -> Catalog:
-    """The usable workflows of a folder; files with problems are set aside, with a warning."""
-    if not Path(folder).is_dir():
-        return Catalog()
-    catalog = load_catalog(folder, strict=False)
-    if catalog.problems:
-        files = sorted({p.path for p in catalog.problems})
-        _log.warning(
-            "%d definition file(s) have problems; the workflows in them cannot start until "
-            "they are fixed (the others can):\n%s",
-            len(files),
-            "\n".join(f"  {problem}" for problem in catalog.problems),
-        )
-    return catalog
 
 
 class Instance:
