@@ -106,3 +106,15 @@ def test_properties_stored_by_a_newer_wfkit_are_refused_clearly(plan: WorkflowPl
     row.properties = "[99, 3]"
     with pytest.raises(InstanceError, match=r"newer wfkit.*upgrade wfkit"):
         stored_properties(row)
+
+
+def test_a_wide_fan_out_names_five_running_steps_and_counts_the_rest() -> None:
+    steps = "".join(f'  s{i}: {{call: "m:f"}}\n' for i in range(12))
+    plan = WorkflowPlan.of(parse_definition(f"wfkit: 1\nname: flow\nsteps:\n{steps}"))
+    state = _state(plan)
+    update = update_for(plan, state)
+    assert update.custom_status == "running s0, s1, s2, s3, s4 and 7 more"
+    props = properties(plan, state)
+    assert props["wfkit.steps.running_now"] == ",".join(f"s{i}" for i in range(12))  # all
+    state = _state(plan, *[TaskCompleted(step=f"s{i}", attempt=1, output=i) for i in range(7)])
+    assert update_for(plan, state).custom_status == "running s7, s8, s9, s10, s11"

@@ -6,6 +6,7 @@ Computed from the folded state at each commit and stored with the instance, so t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from wfkit.engine import jsontext
@@ -40,8 +41,12 @@ def dumps(value: Any) -> str:
     return jsontext.dumps(value, default=str)
 
 
-def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
-    """A short line for people: what the instance is doing or waiting for."""
+def custom_status(
+    plan: WorkflowPlan, state: InstanceState, running: Sequence[str] | None = None
+) -> str:
+    """A short line for people: what the instance is doing or waiting for (at most
+    :data:`NAMED_STEPS` step names, then how many more). ``running``: the running steps
+    in plan order, when the caller has them already."""
     if state.status is RuntimeStatus.SUSPENDED:
         if state.suspend_reason == "breakpoint":
             return f"paused at the breakpoint before {state.suspended_at_step}"
@@ -57,9 +62,20 @@ def custom_status(plan: WorkflowPlan, state: InstanceState) -> str:
         if progress.shares[sid].status is StepStatus.WAITING
     ]
     if waiting:
-        return "waiting for " + ", ".join(waiting)
-    running = progress.in_status(StepStatus.RUNNING)
-    return ("running " + ", ".join(running)) if running else state.status.value.lower()
+        return "waiting for " + _named(waiting)
+    if running is None:
+        running = progress.in_status(StepStatus.RUNNING)
+    return ("running " + _named(running)) if running else state.status.value.lower()
+
+
+NAMED_STEPS = 5
+"""How many names a custom status line gives before "and N more"."""
+
+
+def _named(names: Sequence[str]) -> str:
+    if len(names) <= NAMED_STEPS:
+        return ", ".join(names)
+    return f"{', '.join(names[:NAMED_STEPS])} and {len(names) - NAMED_STEPS} more"
 
 
 _OURS = WFKIT_PREFIX
@@ -69,7 +85,9 @@ _STORED = 2
 the whole mapping, which :func:`stored_properties` still reads)."""
 
 
-def stored_summary(plan: WorkflowPlan, state: InstanceState) -> str:
+def stored_summary(
+    plan: WorkflowPlan, state: InstanceState, running: Sequence[str] | None = None
+) -> str:
     """The properties as stored at each commit: only what changes as the run goes (step
     counts, running and waiting steps, pause, failed step, buffered events), as a short
     JSON list. The rest of the properties are fields of the instance row already (input,
@@ -78,12 +96,14 @@ def stored_summary(plan: WorkflowPlan, state: InstanceState) -> str:
     progress = Progress.of(plan, state)
     counts = progress.counts
     failed = progress.in_status(StepStatus.FAILED) if counts[StepStatus.FAILED] else ()
+    if running is None:
+        running = progress.in_status(StepStatus.RUNNING) if counts[StepStatus.RUNNING] else ()
     return dumps(
         [
             _STORED,
             len(progress.shares),
             *[counts[status] for status in STEP_STATUSES],
-            ",".join(progress.in_status(StepStatus.RUNNING)) if counts[StepStatus.RUNNING] else "",
+            ",".join(running),
             ",".join(progress.in_status(StepStatus.WAITING)) if counts[StepStatus.WAITING] else "",
             state.suspended_at_step or "",
             state.suspend_reason or "",
@@ -104,14 +124,17 @@ def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
                 "stack_trace": state.failure.stack_trace,
             }
         )
-    line = custom_status(plan, state)
+    progress = Progress.of(plan, state)
+    # sorted once for both: a wide fan-out has hundreds running at each decision
+    running = progress.in_status(StepStatus.RUNNING) if progress.counts[StepStatus.RUNNING] else []
+    line = custom_status(plan, state, running)
     return InstanceUpdate(
         status=state.status.value,
         updated_at=state.updated_at,
         output=dumps(state.output) if state.status is RuntimeStatus.COMPLETED else None,
         failure=failure,
         custom_status=line,
-        properties=stored_summary(plan, state),
+        properties=stored_summary(plan, state, running),
     )
 
 
