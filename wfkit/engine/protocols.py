@@ -240,6 +240,9 @@ class StepRunner(Protocol):
     def submit(self, task: TaskSpec, done: Callable[[TaskSpec, TaskOutcome], None]) -> None:
         """Start ``task``; call ``done`` exactly once, from any thread, unless cancelled."""
 
+    def queued(self) -> int:
+        """How many submitted tasks wait for a free worker (a hint: it may be stale)."""
+
     def cancel(self, instance_id: str) -> None:
         """Stop every running task of an instance: kill subprocesses, abandon threads
         (their results are then never reported)."""

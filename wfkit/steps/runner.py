@@ -130,6 +130,10 @@ class LocalRunner:
             return
         self._queue.put(job)
 
+    def queued(self) -> int:
+        """How many submitted tasks wait for a free worker (a hint: it may be stale)."""
+        return self._queue.qsize()
+
     def cancel(self, instance_id: str) -> None:
         """Cancel every queued and running task of the instance (see the module docstring)."""
         with self._lock:
