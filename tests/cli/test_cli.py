@@ -87,6 +87,42 @@ def test_validate_defaults_to_the_definitions_folder(folder: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+CALLS = """\
+wfkit: 1
+name: calls
+steps:
+  fine: {call: "vsteps:scale", with: {value: 2, factor: 3}}
+  typo: {call: "vsteps:scael", with: {value: 2}}
+  nomod: {call: "vstepz:scale"}
+  keys: {call: "vsteps:scale", with: {valeu: 2}}
+"""
+VSTEPS = "import math\n\ndef scale(value, factor=1):\n    return value * factor\n"
+
+
+def test_validate_imports_checks_modules_functions_and_keywords(tmp_path: Path) -> None:
+    (tmp_path / "calls.yaml").write_text(CALLS, encoding="utf-8")
+    (tmp_path / "vsteps.py").write_text(VSTEPS, encoding="utf-8")
+    plain = wfkit("validate", str(tmp_path))
+    assert plain.returncode == 0, plain.stdout  # without --imports nothing is imported
+    result = wfkit("validate", "--imports", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    where = {line.split(": ")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()}
+    assert {"calls.yaml:5:16", "calls.yaml:6:17", "calls.yaml:7:16"} <= where, result.stdout
+    assert "has no function 'scael'; did you mean 'scale'?" in result.stdout
+    assert "it defines" not in result.stdout  # the close name is enough
+    assert "no module named 'vstepz'" in result.stdout and "did you mean 'vsteps'?" in result.stdout
+    assert "'valeu' -> did you mean 'value'?" in result.stdout
+    assert "3 problems in 1 of 1 files" in result.stdout
+    report = json.loads(wfkit("validate", "--imports", "--json", str(tmp_path)).stdout)
+    assert sorted(p["step"] for p in report["problems"]) == ["keys", "nomod", "typo"]
+
+
+def test_validate_imports_passes_on_the_examples() -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = wfkit("validate", "--imports", "definitions", cwd=root)
+    assert result.returncode == 0, result.stdout
+
+
 def test_graph_writes_svg_png_and_dot(folder: Path) -> None:
     for suffix, magic in ((".svg", b"<svg"), (".png", b"\x89PNG"), (".dot", b"digraph")):
         out = folder / f"g{suffix}"

@@ -44,6 +44,12 @@ def register(sub: Any) -> None:
         default=None,
         help="the definitions folder (default: $WFKIT_DEFINITIONS or ./definitions)",
     )
+    validate.add_argument(
+        "--imports",
+        action="store_true",
+        help="also import each call step's module (running its top-level code) and check "
+        "that the function exists and takes the step's `with` keys",
+    )
     validate.add_argument("--json", action="store_true", help="print a JSON report")
     validate.set_defaults(func=cmd_validate)
 
@@ -84,6 +90,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check = check_paths(paths)
     if not check.files:
         raise UsageError(f"no *.yaml or *.yml files in {', '.join(paths)}")
+    if args.imports:
+        check.problems = sorted([*check.problems, *_import_problems(check.definitions)])
     if args.json:
         report = {
             "ok": check.ok,
@@ -115,6 +123,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print(f"\nall {len(check.files)} files are valid")
     return EXIT_OK
+
+
+def _import_problems(definitions: list[Any]) -> list[Problem]:
+    """``--imports``: a problem for each call step whose function cannot be called as
+    the step would call it (the definition's folder and the working directory are on the
+    import path, as when it runs)."""
+    from wfkit.definition.model import StepKind
+    from wfkit.steps.call import target_problem
+
+    problems = []
+    for definition in definitions:
+        folder = str(Path(definition.path).parent)
+        for step in definition.all_steps().values():
+            if step.kind is not StepKind.CALL:
+                continue
+            keys = list(step.with_.raw) if step.with_ is not None else []  # a mapping
+            found = target_problem(
+                step.target, keys, step=step.id, definitions_dir=folder, workdir=os.getcwd()
+            )
+            if found is not None:
+                line, column = step.target_at
+                problems.append(Problem(definition.path, line, column, found, "", step.id))
+    return problems
 
 
 def _resolve(target: str, definitions: str | None) -> Any:

@@ -34,7 +34,7 @@ import pkgutil
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -42,7 +42,7 @@ from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label
 
-__all__ = ["CallHandler", "add_import_paths", "call_task"]
+__all__ = ["CallHandler", "add_import_paths", "call_task", "target_problem"]
 
 _path_lock = threading.Lock()
 _ready: set[object] = set()  # folder tuples (absolute), or (folders, cwd)
@@ -112,6 +112,39 @@ def call_task(task: TaskSpec) -> TaskOutcome:
             f"{jsontext.json_problem(value)[1]}",
         )
     return TaskOutcome(output=output, output_json=text)
+
+
+def target_problem(
+    target: str,
+    keys: Collection[str] | None,
+    *,
+    step: str,
+    definitions_dir: str,
+    workdir: str,
+) -> str | None:
+    """Why a ``call`` step would fail before its function runs, or None: the module does
+    not import, it has no such function, or (when the ``with`` keys are known) the
+    function cannot take them. Imports the module, running its top-level code."""
+    task = TaskSpec(
+        instance_id="", step=step, kind="call", target=target,
+        definitions_dir=definitions_dir, workdir=workdir,
+    )  # fmt: skip
+    add_import_paths(definitions_dir, workdir)
+    function = _resolve(task)
+    if isinstance(function, TaskOutcome):
+        return f"{function.error_type}: {function.error_message}"
+    if keys is None:
+        return None
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to check against (some builtins)
+        return None
+    kwargs = dict.fromkeys(keys)
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        return f"TypeError: {_type_error(task, function, kwargs, exc).error_message}"
+    return None
 
 
 def _exception(exc: BaseException) -> TaskOutcome:
