@@ -69,9 +69,12 @@ class DefinitionsFolder:
     def add(self, definition: Definition) -> None:
         """Add a definition made in this session; raises :class:`DefinitionError` when its
         child workflows do not resolve. It stays when the folder is read again."""
-        catalog = self.catalog
-        with self._lock:
-            self._catalog = catalog.adding(definition)
+        with self._lock:  # one critical section: a concurrent re-read cannot slip between
+            if self._catalog is None:
+                self._read(self._files_stamp())
+                self._checked_at = time.monotonic()
+            assert self._catalog is not None
+            self._catalog = self._catalog.adding(definition)
             self._added[definition.name] = definition
 
     def _files_stamp(self) -> _Stamp | None:
