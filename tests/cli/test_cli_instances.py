@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -269,6 +270,21 @@ def test_sigterm_stops_the_run_and_leaves_the_instance_to_a_worker(cwd: Path) ->
     got = json.loads(wfkit(cwd, "get", "t1", "--json").stdout)
     assert got["runtimeStatus"] == "RUNNING"
     assert _work_until_done(cwd, "t1") == "COMPLETED"
+
+
+def test_run_works_from_a_thread_that_cannot_set_signal_handlers(
+    cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wfkit.cli.main import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("WFKIT_STORE", f"sqlite:///{cwd / 'state.db'}")
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(["run", "hello", "-i", "who=t"])))
+    thread.start()
+    thread.join(timeout=60)
+    assert codes == [0], capsys.readouterr().err
+    assert "hello t" in capsys.readouterr().out
 
 
 def test_bad_input_is_a_clear_error(cwd: Path) -> None:

@@ -11,6 +11,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -199,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     stops: running steps are cancelled and the instance is released, still RUNNING, for
     the next worker; it is not paused, as Ctrl-C pauses it."""
     runtime = _runtime(args, engine=True, claim_free=False)
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main_thread else None
     instance_id = args.instance_id
     try:
         instance = runtime.start(args.name, _inputs(args, runtime), instance_id=args.instance_id)
@@ -216,9 +218,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\nstopped by SIGTERM", file=sys.stderr)
         return EXIT_TERMINATED_BY_SIGNAL
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough: close in peace
+        if in_main_thread:  # signal handlers can only be set there
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough: close in peace
         runtime.close()
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
