@@ -8,11 +8,13 @@ committed before anything it describes takes effect.
 
 Two kinds of thread take the decision lock. The loop thread claims, renews, polls, fires
 timers and handles API wake-ups. A runner thread that has just finished a task decides
-too, when the lock is free (flat combining): it queues its result, and drains the queue
-itself instead of waking the loop, so a chain of ``call`` steps runs on one thread with
-one commit per step and no hand-off. A runner thread that finds the lock taken leaves its
-result for the holder, which looks at the queue again after releasing the lock; results
-that arrive together are committed together.
+too, when the lock is free and no other task waits for a worker (flat combining): it
+queues its result, and drains the queue itself instead of waking the loop, so a chain of
+``call`` steps runs on one thread with one commit per step and no hand-off. A runner
+thread that finds the lock taken leaves its result for the holder, which looks at the
+queue again after releasing the lock; one that has more tasks waiting wakes the loop
+thread and runs the next task. Either way, results that arrive together are committed
+together.
 
 Anyone (another thread, another process) may append to an instance's history: lifecycle
 operations do so directly with an optimistic version check (:mod:`wfkit.engine.operations`).
