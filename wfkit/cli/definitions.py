@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfkit.errors import Problem
+
+if TYPE_CHECKING:
+    from wfkit.definition.model import Definition
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "UsageError", "register"]
 
@@ -125,7 +128,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _import_problems(definitions: list[Any]) -> list[Problem]:
+def _import_problems(definitions: list[Definition]) -> list[Problem]:
     """``--imports``: a problem for each call step whose function cannot be called as
     the step would call it (the definition's folder and the working directory are on the
     import path, as when it runs)."""

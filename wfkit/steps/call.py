@@ -115,16 +115,11 @@ def call_task(task: TaskSpec) -> TaskOutcome:
 
 
 def target_problem(
-    target: str,
-    keys: Collection[str] | None,
-    *,
-    step: str,
-    definitions_dir: str,
-    workdir: str,
+    target: str, keys: Collection[str], *, step: str, definitions_dir: str, workdir: str
 ) -> str | None:
     """Why a ``call`` step would fail before its function runs, or None: the module does
-    not import, it has no such function, or (when the ``with`` keys are known) the
-    function cannot take them. Imports the module, running its top-level code."""
+    not import, it has no such function, or the function cannot take the ``with`` keys.
+    Imports the module, running its top-level code."""
     task = TaskSpec(
         instance_id="", step=step, kind="call", target=target,
         definitions_dir=definitions_dir, workdir=workdir,
@@ -133,18 +128,8 @@ def target_problem(
     function = _resolve(task)
     if isinstance(function, TaskOutcome):
         return f"{function.error_type}: {function.error_message}"
-    if keys is None:
-        return None
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):  # no signature to check against (some builtins)
-        return None
-    kwargs = dict.fromkeys(keys)
-    try:
-        signature.bind(**kwargs)
-    except TypeError as exc:
-        return f"TypeError: {_type_error(task, function, kwargs, exc).error_message}"
-    return None
+    mismatch = _mismatch(task, function, dict.fromkeys(keys))
+    return None if mismatch is None else f"TypeError: {mismatch}"
 
 
 def _exception(exc: BaseException) -> TaskOutcome:
@@ -162,11 +147,21 @@ def _type_error(
     task: TaskSpec, function: Callable[..., Any], kwargs: dict[str, Any], exc: TypeError
 ) -> TaskOutcome:
     """A TypeError: say which parameters the function takes when the arguments did not fit."""
+    mismatch = _mismatch(task, function, kwargs)
+    if mismatch is None:  # raised inside the function: an ordinary exception
+        return _exception(exc)
+    return failure("TypeError", mismatch, stack_trace=_trace(exc))
+
+
+def _mismatch(task: TaskSpec, function: Callable[..., Any], kwargs: dict[str, Any]) -> str | None:
+    """Why ``function`` cannot be called with these keyword arguments (naming the
+    parameters it takes, and close names), or None when they fit or it has no signature."""
     try:
         signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature (some builtins)
+        return None
+    try:
         signature.bind(**kwargs)
-    except ValueError:  # no signature (some builtins): an ordinary exception
-        return _exception(exc)
     except TypeError as mismatch:
         parameters = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
         unknown = [k for k in kwargs if k not in signature.parameters]
@@ -181,8 +176,8 @@ def _type_error(
         )
         if hints:
             message += "; " + ", ".join(hints)
-        return failure("TypeError", message, stack_trace=_trace(exc))
-    return _exception(exc)
+        return message
+    return None
 
 
 def _trace(exc: BaseException) -> str:
