@@ -36,7 +36,7 @@ from typing import TypeVar
 
 from wfkit.errors import StoreError
 
-__all__ = ["Connections", "SharedConnection", "ThreadConnections", "connect"]
+__all__ = ["Connections", "SharedConnection", "ThreadConnections", "connect", "is_busy"]
 
 _log = logging.getLogger("wfkit.store")
 
@@ -76,11 +76,15 @@ def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> str:
         try:
             return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() + delay > deadline:
+            if not is_busy(exc) or time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether the error is SQLite's "database is locked" (SQLITE_BUSY and its variants)."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

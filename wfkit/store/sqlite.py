@@ -33,6 +33,7 @@ from wfkit.store._sqlite_connections import (
     SharedConnection,
     ThreadConnections,
     connect,
+    is_busy,
 )
 from wfkit.store._sqlite_rows import (
     DELETE_HISTORY,
@@ -107,7 +108,7 @@ class SqliteStore:
                 return SharedConnection(self.url, factory)
             return ThreadConnections(self.url, factory)
         except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+            if is_busy(exc):
                 why = f"another process held its write lock for more than {timeout:g} s"
             else:
                 why = "is it a damaged file, or another program's?"
