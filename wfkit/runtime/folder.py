@@ -52,29 +52,22 @@ class DefinitionsFolder:
             return catalog
         with self._lock:
             stamp = self._files_stamp()
-            self._checked_at = time.monotonic()
             if self._catalog is None or stamp != self._stamp:
-                self._read(stamp)
-            assert self._catalog is not None
+                return self._read(stamp)
+            self._checked_at = time.monotonic()
             return self._catalog
 
     def reload(self) -> Catalog:
         """Read the folder again now, changed or not."""
         with self._lock:
-            self._read(self._files_stamp())
-            self._checked_at = time.monotonic()
-            assert self._catalog is not None
-            return self._catalog
+            return self._read(self._files_stamp())
 
     def add(self, definition: Definition) -> None:
         """Add a definition made in this session; raises :class:`DefinitionError` when its
         child workflows do not resolve. It stays when the folder is read again."""
         with self._lock:  # one critical section: a concurrent re-read cannot slip between
-            if self._catalog is None:
-                self._read(self._files_stamp())
-                self._checked_at = time.monotonic()
-            assert self._catalog is not None
-            self._catalog = self._catalog.adding(definition)
+            catalog = self._catalog or self._read(self._files_stamp())
+            self._catalog = catalog.adding(definition)
             self._added[definition.name] = definition
 
     def _files_stamp(self) -> _Stamp | None:
@@ -90,7 +83,8 @@ class DefinitionsFolder:
             stamp.append((path.name, info.st_mtime_ns, info.st_size))
         return tuple(stamp)
 
-    def _read(self, stamp: _Stamp | None) -> None:
+    def _read(self, stamp: _Stamp | None) -> Catalog:
+        """Read the folder (called with the lock held); the new catalog."""
         catalog = Catalog() if stamp is None else load_catalog(self.folder, strict=False)
         self._warn(catalog.problems)
         for name, definition in list(self._added.items()):
@@ -105,6 +99,8 @@ class DefinitionsFolder:
                 )
         self._catalog = catalog
         self._stamp = stamp
+        self._checked_at = time.monotonic()
+        return catalog
 
     def _warn(self, problems: list[Problem]) -> None:
         if problems and problems != self._warned:
