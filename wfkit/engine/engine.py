@@ -25,26 +25,21 @@ folds the new events and reacts. Leases make a crashed owner's instances claimab
 from __future__ import annotations
 
 import logging
-import os
-import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
 from wfkit.engine.decide import advance
 from wfkit.engine.dispatch import Dispatcher
 from wfkit.engine.history import HistoryEvent, TimerFired
+from wfkit.engine.leases import EngineSettings, Leases, new_owner
 from wfkit.engine.owned import Owned, OwnedInstances
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.protocols import (
     Hook,
     InstanceRow,
-    Owner,
     StepRunner,
     Store,
     TaskOutcome,
@@ -55,26 +50,9 @@ from wfkit.engine.state import apply, replay
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
 
-__all__ = ["Engine", "EngineSettings"]
+__all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Timing of leases and polling; the defaults take a crashed owner's work over in
-    about ``lease_seconds + claim_interval`` (9 s), at once for a dead local process.
-
-    ``claim_free=False`` makes an engine run only the instances it starts (and their
-    children) instead of also claiming the store's free ones: what ``wfkit run`` wants.
-    """
-
-    lease_seconds: float = 8.0
-    claim_interval: float = 1.0
-    poll_interval: float = 0.05
-    workdir: str = "."
-    definitions_dir: str = "."
-    claim_free: bool = True
 
 
 class Engine:
@@ -101,11 +79,8 @@ class Engine:
         self._parse = parse
         self.settings = settings or EngineSettings()
         self.clock = clock
-        self.owner = Owner(
-            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-            socket.gethostname(),
-            os.getpid(),
-        )
+        self.owner = new_owner()
+        self._leases = Leases(store, self.owner, self.settings, clock)
         self._plans: dict[str, WorkflowPlan] = {}
         self._owned = OwnedInstances()
         self._timers = TimerQueue()
@@ -125,10 +100,6 @@ class Engine:
         self._deciding = threading.RLock()
         self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
-        self._next_claim = 0.0
-        self._next_renew = 0.0
-        self._next_poll = 0.0
-        self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -165,8 +136,7 @@ class Engine:
         owned = self._owned.ids()
         for instance_id in owned:
             self.runner.cancel(instance_id)
-        if owned:
-            self.store.release(self.owner, owned)
+        self._leases.release(owned)
         self._owned.clear()
 
     @property
@@ -197,8 +167,7 @@ class Engine:
 
     def adopt(self, instance_id: str) -> bool:
         """Claim a (new) instance for this engine now; False when another process has it."""
-        claimed = self.store.claim(self.owner, self.settings.lease_seconds, 1, ids=[instance_id])
-        if not claimed:
+        if not self._leases.claim_one(instance_id):
             return False
         with self._deciding:
             self._take(instance_id)
@@ -226,7 +195,7 @@ class Engine:
             row.properties = update.properties or row.properties
             events = [started, *decision.events]
             self.store.create(
-                row, event_rows(events), owner=self.owner, lease_seconds=self.settings.lease_seconds
+                row, event_rows(events), owner=self.owner, lease_seconds=self._leases.seconds
             )
             # hooks first, before a task can change the state
             self._dispatch.notify_hooks(row.instance_id, events, state)
@@ -283,7 +252,7 @@ class Engine:
         Only while the leases are surely held: after a long stall (a frozen process, a
         loop that could not renew) the loop thread decides, renewing the leases first,
         so that an owner that lost its instances never records anything for them."""
-        if self.clock() > self._renewed_at + self.settings.lease_seconds * 2 / 3:
+        if not self._leases.surely_held():
             self._owned.wake()
             return
         while self._deciding.acquire(blocking=False):
@@ -301,43 +270,35 @@ class Engine:
                 return
 
     def _sleep_time(self) -> float:
-        now = self.clock()
-        deadlines = [self._next_claim, self._next_renew]
-        if self._owned:
-            deadlines.append(self._next_poll)
+        wake_at = self._leases.next_due(polling=bool(self._owned))
         timer = self._timers.next_at()
         if timer is not None:
-            deadlines.append(timer)
-        return max(0.0, min(deadlines) - now)
+            wake_at = min(wake_at, timer)
+        return max(0.0, wake_at - self.clock())
 
     def _round(self) -> None:
         now = self.clock()
         self._fire_timers(now)
-        if now >= self._next_claim:
-            # jitter, so that workers started together do not claim in lockstep (where
-            # one of them would take every free instance, round after round)
-            self._next_claim = now + self.settings.claim_interval * random.uniform(0.5, 1.5)
-            self._claim()
-        if now >= self._next_renew:
-            self._next_renew = now + self.settings.lease_seconds / 3
-            self._renew()
-        if self._owned and now >= self._next_poll:
-            self._next_poll = now + self.settings.poll_interval
-            self._poll()
+        for instance_id in self._leases.claimed(now):
+            self._take(instance_id)
+        for instance_id in self._leases.lost(now, self._owned.ids):
+            _log.warning("lost the lease of %s to another worker", instance_id)
+            self.runner.cancel(instance_id)
+            self._drop(instance_id)
+        if self._owned:
+            for instance_id in self._leases.changed(now, self._owned_versions):
+                self._refresh(instance_id)
         for instance_id in self._owned.take_reload():
             self._refresh(instance_id)
         self._decide_all()
+
+    def _owned_versions(self) -> dict[str, int]:
+        return {instance_id: owned.state.version for instance_id, owned in self._owned.entries()}
 
     def _fire_timers(self, now: float) -> None:
         for instance_id, timer_id in self._timers.due(now):
             if instance_id in self._owned:
                 self.deliver(instance_id, TimerFired(at=now, timer_id=timer_id))
-
-    def _claim(self) -> None:
-        if not self.settings.claim_free:
-            return
-        for instance_id in self.store.claim(self.owner, self.settings.lease_seconds):
-            self._take(instance_id)
 
     def _take(self, instance_id: str) -> None:
         """Load a newly claimed instance and redo what was in flight (at-least-once)."""
@@ -352,25 +313,6 @@ class Engine:
         state = replay(instance_id, load_history(self.store, instance_id))
         self._owned.add(instance_id, Owned(plan, state, row.status), decide=True)
         self._perform(instance_id, act.recovery_actions(plan, state))
-
-    def _renew(self) -> None:
-        if not self._owned:
-            self._renewed_at = self.clock()  # nothing held: later claims start later leases
-            return
-        asked = self._owned.ids()  # adopt() may add instances meanwhile: judge only these
-        renewing_at = self.clock()
-        kept = set(self.store.renew(self.owner, asked, self.settings.lease_seconds))
-        self._renewed_at = renewing_at
-        for instance_id in [i for i in asked if i not in kept]:
-            _log.warning("lost the lease of %s to another worker", instance_id)
-            self.runner.cancel(instance_id)
-            self._drop(instance_id)
-
-    def _poll(self) -> None:
-        versions = self.store.versions(self._owned.ids())
-        for instance_id, owned in self._owned.entries():
-            if versions.get(instance_id, -1) != owned.state.version:
-                self._refresh(instance_id)
 
     def _refresh(self, instance_id: str) -> None:
         """Fold events someone else appended, and do what they call for locally."""
