@@ -1,0 +1,109 @@
+"""Leases: when an engine claims, renews and polls, and what it is told, on a real
+SQLite file, with a hand-driven clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wfkit.engine.leases import EngineSettings, Leases, new_owner
+from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate
+from wfkit.store import SqliteStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(str(tmp_path / "leases.db"))
+    yield store
+    store.close()
+
+
+def _create(store: SqliteStore, instance_id: str, status: str = "RUNNING") -> None:
+    row = InstanceRow(instance_id, "report", status, 1.0, 1.0, "hash")
+    store.create(row, [EventRow(0, "Started", 1.0, "{}")])
+
+
+def _leases(store: SqliteStore, clock: Clock, **settings: object) -> Leases:
+    return Leases(store, new_owner(), EngineSettings(**settings), clock)  # type: ignore[arg-type]
+
+
+def test_a_claim_takes_free_instances_only_when_it_is_due(store: SqliteStore) -> None:
+    clock = Clock()
+    leases = _leases(store, clock, claim_interval=1.0)
+    _create(store, "a")
+    assert leases.claimed(clock.now) == ["a"]
+    _create(store, "b")
+    assert leases.claimed(clock.now + 0.4) == []  # not due: at least half an interval
+    assert leases.claimed(clock.now + 1.6) == ["b"]  # due: at most an interval and a half
+
+
+def test_an_engine_that_does_not_claim_free_instances_takes_none(store: SqliteStore) -> None:
+    clock = Clock()
+    leases = _leases(store, clock, claim_free=False)
+    _create(store, "a")
+    assert leases.claimed(clock.now) == []
+    assert leases.claim_one("a") is True  # its own instances it still claims, one by one
+    assert _leases(store, clock).claim_one("a") is False  # held by the first
+
+
+def test_renewal_reports_the_instances_another_owner_took(store: SqliteStore) -> None:
+    clock = Clock()
+    first = _leases(store, clock, lease_seconds=3.0)
+    for instance_id in ("a", "b"):
+        _create(store, instance_id)
+        assert first.claim_one(instance_id)
+    assert first.lost(clock.now, lambda: ["a", "b"]) == []
+    assert first.surely_held()
+    store.release(first.owner, ["b"])  # as if its lease had run out...
+    assert _leases(store, clock).claim_one("b")  # ...and another owner took it
+    assert first.lost(clock.now + 0.5, lambda: ["a", "b"]) == []  # not due yet: no call
+    assert first.lost(clock.now + 1.0, lambda: ["a", "b"]) == ["b"]
+
+
+def test_leases_are_surely_held_only_for_two_thirds_of_a_lease_after_renewing(
+    store: SqliteStore,
+) -> None:
+    clock = Clock()
+    leases = _leases(store, clock, lease_seconds=3.0)
+    assert not leases.surely_held()  # never renewed
+    leases.lost(clock.now, lambda: [])
+    clock.now += 1.9
+    assert leases.surely_held()
+    clock.now += 0.2
+    assert not leases.surely_held()
+
+
+def test_a_poll_names_instances_someone_else_wrote_to_or_purged(store: SqliteStore) -> None:
+    clock = Clock()
+    leases = _leases(store, clock, poll_interval=0.05)
+    _create(store, "a")
+    _create(store, "b")
+    _create(store, "c", "COMPLETED")
+    store.append("b", 1, [EventRow(0, "EventRaised", 2.0, "{}")], InstanceUpdate())
+    assert store.purge(["c"]) == 1
+    known = {"a": 1, "b": 1, "c": 1}
+    assert sorted(leases.changed(clock.now, lambda: known)) == ["b", "c"]
+    assert leases.changed(clock.now + 0.01, lambda: known) == []  # not due
+    assert leases.changed(clock.now + 0.06, lambda: {"a": 1, "b": 2}) == []
+
+
+def test_next_due_is_the_earliest_call_and_counts_polls_only_when_asked(
+    store: SqliteStore,
+) -> None:
+    clock = Clock()
+    leases = _leases(store, clock, claim_interval=10.0, lease_seconds=30.0, poll_interval=0.05)
+    leases.claimed(clock.now)
+    leases.lost(clock.now, lambda: [])
+    leases.changed(clock.now, lambda: {"x": 1})
+    assert leases.next_due(polling=True) == pytest.approx(clock.now + 0.05)
+    assert clock.now + 5.0 <= leases.next_due(polling=False) <= clock.now + 10.0
