@@ -37,7 +37,7 @@ def test_step_info_repr_is_one_short_line_and_the_fields_keep_everything(tmp_pat
     big, boom = steps["big"], steps["boom"]
     assert len(big.output) == 500  # the whole output is there
     text = repr(big)
-    assert text.startswith("<StepInfo 'big' completed output=[{'row': 0, 'text': 'xxx")
+    assert text.startswith("<StepInfo 'big' completed output=500 items: [{'row': 0, 'text': 'xx")
     assert "…" in text and text.endswith(" s>") and len(text) < 120 and "\n" not in text
     text = repr(boom)
     assert text.startswith("<StepInfo 'boom' failed error=ValueError: no good no good")

@@ -77,6 +77,10 @@ class BrokenRepr:
         (list(range(100)), "100 items: [0, 1, 2, 3, ...]"),
         ({"a": 1, "b": [1, 2]}, "2 keys: {'a': 1, 'b': [1, 2]}"),
         ({"deep": {"deeper": {"deepest": 1}}}, "1 key: {'deep': {'deeper': {...}}}"),
+        (  # in the dict's own order, not sorted
+            {"net": 1, "tax": 2, "gross": 3, "b": 4, "a": 5},
+            "5 keys: {'net': 1, 'tax': 2, 'gross': 3, 'b': 4, ...}",
+        ),
         (FakeFrame(), "FakeFrame 1200×6 [region, month, sales, units, …]"),
         (FakeArray(), "FakeArray 3×4 float64"),
     ],

@@ -33,6 +33,7 @@ from wfkit.errors import InstanceFailed
 from wfkit.graph import Catalog, parse_definition
 from wfkit.runtime import waiting
 from wfkit.runtime.folder import DefinitionsFolder
+from wfkit.runtime.preview import clip, preview
 from wfkit.runtime.settings import Settings
 from wfkit.runtime.waiting import Until
 from wfkit.steps import LocalRunner
@@ -66,9 +67,9 @@ class StepInfo:
         # short, for a notebook showing instance.steps: the whole output is .output
         parts = [f"{self.id!r}", self.status]
         if self.output is not None:
-            parts.append(f"output={_clipped(repr(self.output))}")
+            parts.append(f"output={preview(self.output, _REPR_WIDTH)}")
         if self.error is not None:
-            parts.append(f"error={_clipped(f'{self.error.type}: {self.error.message}')}")
+            parts.append(f"error={clip(f'{self.error.type}: {self.error.message}', _REPR_WIDTH)}")
         if self.attempts > 1:
             parts.append(f"attempts={self.attempts}")
         if self.duration is not None:
@@ -77,10 +78,6 @@ class StepInfo:
 
 
 _REPR_WIDTH = 70
-
-
-def _clipped(text: str) -> str:
-    return text if len(text) <= _REPR_WIDTH else text[: _REPR_WIDTH - 1] + "…"
 
 
 def _step_info(step: StepState) -> StepInfo:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from wfkit.definition.model import WaitSpec
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState, StepState
+from wfkit.runtime.preview import preview
 from wfkit.views.dot import STATUS_COLORS
-from wfkit.views.preview import preview
 from wfkit.views.status_svg import XML_PROLOGUE, StatusSvg, draw_status_svg
 
 if TYPE_CHECKING:

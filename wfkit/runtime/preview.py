@@ -4,11 +4,31 @@ size and first items, everything else by a shortened repr."""
 from __future__ import annotations
 
 import reprlib
+from itertools import islice
 from typing import Any
 
-__all__ = ["preview"]
+__all__ = ["clip", "preview"]
 
-_REPR = reprlib.Repr()
+
+class _InOrder(reprlib.Repr):
+    """``reprlib.Repr`` that shows a dict's first keys in the dict's own order (the
+    standard one sorts them, which misstates what a step returned)."""
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in islice(x.items(), self.maxdict)
+        ]
+        if len(x) > self.maxdict:
+            pieces.append("...")
+        return "{" + ", ".join(pieces) + "}"
+
+
+_REPR = _InOrder()
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 2, 4, 4, 4
 _REPR.maxset, _REPR.maxfrozenset, _REPR.maxstring, _REPR.maxother = 4, 4, 40, 40
 
@@ -23,6 +43,12 @@ def preview(value: Any, width: int = 60) -> str:
         text = _preview(value)
     except Exception:  # a broken __repr__ or property: the type is still worth showing
         text = f"<{type(value).__name__}>"
+    return clip(text, width)
+
+
+def clip(text: str, width: int = 60) -> str:
+    """``text`` on one line (runs of white space made one space), cut to ``width``
+    characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
