@@ -16,8 +16,11 @@
     │   ├── InstanceAlreadyExists   start with the id of an instance that is not terminal
     │   ├── InvalidInstanceId       the id is too long or has characters not allowed
     │   ├── InvalidInput            the input does not match the definition's inputs
+    │   ├── InvalidEventData        an event's data is not JSON
     │   ├── UnknownStep             a step id the instance's definition does not have
     │   └── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
+    ├── UnknownStatus               a runtime status name that does not exist; also a
+    │                               ValueError
     ├── StoreError                  the store cannot be opened or used (.url)
     ├── VersionConflict             an instance's history changed since it was read
     │                               (optimistic concurrency: read again and retry)
@@ -47,6 +50,7 @@ __all__ = [
     "Problem",
     "RenderError",
     "StoreError",
+    "UnknownStatus",
     "UnknownStep",
     "UnknownWorkflow",
     "VersionConflict",
@@ -54,8 +58,20 @@ __all__ = [
 ]
 
 
+_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
 class WfkitError(Exception):
-    """Base class of every error wfkit raises on purpose."""
+    """Base class of every error wfkit raises on purpose.
+
+    IPython and Jupyter show one as its type and message, without the frames: the
+    message says what went wrong and what to do, and the frames would be wfkit's own
+    (``%debug`` and ``traceback.print_last()`` still reach them)."""
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows instead of a traceback (IPython's protocol)."""
+        first, *rest = f"{self}".splitlines() or [""]
+        return [f"{_RED}{_BOLD}{type(self).__name__}{_RESET}: {first}", *rest]
 
 
 @dataclass(frozen=True, order=True)
@@ -245,6 +261,14 @@ class InstanceFailed(InstanceError):
         super().__init__(
             instance_id, f"workflow {instance_id!r} {status}: {error_type}: {error_message}"
         )
+
+    def _render_traceback_(self) -> list[str]:
+        """The failure, then the failed step's own traceback when it has one: where in
+        the step's code it went wrong, which is what a notebook user looks for."""
+        lines = super()._render_traceback_()
+        if self.stack_trace.strip():
+            lines += ["", "The step's traceback:", *self.stack_trace.rstrip().splitlines()]
+        return lines
 
 
 class UnknownStep(InstanceError):
