@@ -88,8 +88,9 @@ class Owner:
 class Store(Protocol):
     """Durable instances and their histories. Every method is one transaction.
 
-    Implementations: :mod:`wfkit.store.sqlite` (the default) and, for several machines,
-    PostgreSQL. Terminal statuses are COMPLETED, FAILED, TERMINATED and CANCELED.
+    Implemented by :mod:`wfkit.store.sqlite`; a PostgreSQL backend, for engines on several
+    machines, is to pass the same contract tests (``tests/store``). Terminal statuses are
+    COMPLETED, FAILED, TERMINATED and CANCELED.
     """
 
     def save_definition(self, definition_hash: str, name: str, text: str) -> None:
