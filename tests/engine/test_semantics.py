@@ -553,6 +553,39 @@ def test_a_broken_hook_never_stops_a_run(env: Any) -> None:
     env.eventually(lambda: bool(seen) and seen[-1] == "ExecutionCompleted")
 
 
+def test_hooks_hear_of_events_another_writer_committed_in_a_race(env: Any) -> None:
+    """An append of another process that lands between the engine's read and its commit
+    (a version conflict): the hooks still see every event of the history once, in order."""
+    env.define("gated", GATED)
+    rt = env.runtime()
+    other = env.runtime(engine=False)  # another writer: the engine is not told of it
+    seen: list[int] = []
+
+    def hook(*, instance_id: str, events: list[Any], **future: Any) -> None:
+        seen.extend(e.seq for e in events)
+
+    rt.engine.hooks.append(hook)
+    commit = rt.engine.store.append_many
+    raced: list[str] = []
+
+    def racing(batch: Any) -> Any:
+        if not raced:  # the first commit after the gate opens: someone else writes first
+            raced.append(batch[0][0])
+            assert other.instance(batch[0][0]).raise_event("note", 1) is Outcome.APPLY
+        return commit(batch)
+
+    job = rt.start("gated")
+    env.eventually(lambda: env.notes("first"))
+    rt.engine.store.append_many = racing  # type: ignore[method-assign]
+    env.open_gate("first")
+    job.wait(10)
+    other.close()
+    assert raced == [job.id] and job.status is RuntimeStatus.COMPLETED
+    history = job.history()
+    assert "EventRaised" in types(history)
+    env.eventually(lambda: seen == [e.seq for e in history])
+
+
 def test_history_records_suspension_and_resume(env: Any) -> None:
     env.define("gated", GATED)
     rt = env.runtime()

@@ -423,8 +423,10 @@ class Engine:
             if isinstance(a, act.CancelTasks)
         ]
         self._perform(instance_id, local)
+        # hooks hear of every committed event, theirs too (a worker's --json would
+        # otherwise have a gap in seq), before ours are decided again and committed
+        self._dispatch.notify_hooks(instance_id, foreign, owned.state)
         if owned.state.is_terminal:
-            self._dispatch.notify_hooks(instance_id, foreign, owned.state)
             self._finish(instance_id)
             return
         self._owned.requeue(instance_id, events, wake=True)
