@@ -586,6 +586,30 @@ def test_hooks_hear_of_events_another_writer_committed_in_a_race(env: Any) -> No
     env.eventually(lambda: seen == [e.seq for e in history])
 
 
+def test_hooks_hear_of_an_instance_the_engine_claims_before_anything_is_committed(
+    env: Any,
+) -> None:
+    """A claim commits nothing, and a claimed instance may wait hours for an event: the
+    hooks are told at once, with no events and the state as stored."""
+    env.define("waits", "steps:\n  ok: {wait: {event: go}}\n")
+    starter = env.runtime(engine=False)
+    job = starter.start("waits")
+    recorded = len(job.history())  # its ExecutionStarted
+    calls: list[tuple[str, list[Any], int]] = []
+
+    def hook(*, instance_id: str, events: list[Any], state: Any, **future: Any) -> None:
+        calls.append((instance_id, list(events), state.version))
+
+    rt = env.runtime(engine=False)
+    rt.engine.hooks.append(hook)
+    rt.engine.start_background()
+    env.eventually(lambda: bool(calls))
+    instance_id, events, version = calls[0]
+    assert (instance_id, events) == (job.id, [])
+    assert version == recorded == 1  # the state as claimed, before the engine's first commit
+    starter.close()
+
+
 def test_history_records_suspension_and_resume(env: Any) -> None:
     env.define("gated", GATED)
     rt = env.runtime()

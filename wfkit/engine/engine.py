@@ -93,7 +93,8 @@ class Engine:
             definitions_dir=self.settings.definitions_dir,
             hooks=hooks,
         )
-        #: Called with what is committed for each instance (keyword arguments).
+        #: Called with what is committed for each instance (keyword arguments), and with
+        #: no events when this engine takes an instance from the store (a claim).
         self.hooks: list[Hook] = self._dispatch.hooks
         # held while deciding, committing and acting; re-entered when an action starts a
         # child instance, which this engine adopts at once
@@ -313,6 +314,7 @@ class Engine:
         state = replay(instance_id, load_history(self.store, instance_id))
         self._owned.add(instance_id, Owned(plan, state, row.status), decide=True)
         self._perform(instance_id, act.recovery_actions(plan, state))
+        self._dispatch.notify_hooks(instance_id, [], state)  # this engine runs it now
 
     def _refresh(self, instance_id: str) -> None:
         """Fold events someone else appended, and do what they call for locally."""
