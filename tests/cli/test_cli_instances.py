@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,7 +45,20 @@ def cwd(tmp_path: Path) -> Path:
         "wfkit: 1\nname: gate\nsteps:\n  ok: {wait: {event: go}}\noutput: ${{ steps.ok.output }}\n"
     )
     (defs / "bad.yaml").write_text('wfkit: 1\nname: bad\nsteps:\n  x: {call: "clisteps:boom"}\n')
+    people = json.dumps([f"p{i}" for i in range(FAN_OUT)])
+    (defs / "fan.yaml").write_text(
+        "wfkit: 1\nname: fan\ninputs: {who: {type: array, default: " + people + "}}\nsteps:\n"
+        '  each: {call: "clisteps:hello", foreach: "${{ inputs.who }}", with: {who: "${{ item }}"}}\n'
+        '  last: {call: "clisteps:hello", with: {who: all}, needs: [each]}\n'
+    )
+    (defs / "flaky.yaml").write_text(
+        'wfkit: 1\nname: flaky\nsteps:\n  x: {call: "clisteps:boom", '
+        "retry: {max_attempts: 2, initial_interval: 100ms}}\n"
+    )
     return tmp_path
+
+
+FAN_OUT = 24  # tasks of the foreach step of fan.yaml
 
 
 def wfkit(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -108,10 +122,147 @@ def test_start_then_a_worker_runs_it(cwd: Path) -> None:
     assert json.loads(wfkit(cwd, "get", "job-1", "--json").stdout)["runtimeStatus"] == "PENDING"
     worker = wfkit(cwd, "worker", "--for", "3")
     assert worker.returncode == 0, worker.stderr
-    assert "job-1 ExecutionCompleted" in worker.stderr
+    said = _worker_lines(worker.stderr)
+    assert said == [
+        "job-1 hello: picked up",
+        "job-1 hello: step greet completed",
+        "job-1 hello: COMPLETED in",
+    ], worker.stderr
+    assert worker.stdout == ""
     got = json.loads(wfkit(cwd, "get", "job-1", "--json").stdout)
     assert (got["runtimeStatus"], got["output"]) == ("COMPLETED", "hello world")
     assert got["steps"]["greet"]["status"] == "completed"
+
+
+CLOCK = re.compile(r"^\d\d:\d\d:\d\d ")
+
+
+def _worker_lines(stderr: str) -> list[str]:
+    """The lines of a worker's default output, without their time, each cut after its
+    first " in " or "(" (durations and counts vary), banners left out."""
+    said = []
+    for line in stderr.splitlines():
+        if line.startswith("worker "):
+            continue
+        assert CLOCK.match(line), f"no HH:MM:SS time: {line!r}"
+        text = CLOCK.sub("", line)
+        for cut in (" in ", " ("):
+            if cut in text:
+                text = text[: text.index(cut) + len(cut.rstrip(" ("))]
+        said.append(text)
+    return said
+
+
+def test_worker_says_one_line_per_step_and_why_a_step_failed(cwd: Path) -> None:
+    for name in ("fan", "flaky"):
+        assert wfkit(cwd, "start", name, "--id", name).returncode == 0
+    worker = wfkit(cwd, "worker", "--for", "3")
+    assert worker.returncode == 0, worker.stderr
+    fan = [line for line in _worker_lines(worker.stderr) if line.startswith("fan ")]
+    assert fan == [
+        "fan fan: picked up",
+        "fan fan: step each completed",  # once, not once per task
+        "fan fan: step last completed",
+        "fan fan: COMPLETED in",
+    ], worker.stderr
+    assert f"fan fan: step each completed ({FAN_OUT} tasks, " in worker.stderr
+    lines = worker.stderr.splitlines()
+    flaky = [CLOCK.sub("", line) for line in lines if " flaky flaky: " in line]
+    assert len(flaky) == 4, worker.stderr
+    assert flaky[0] == "flaky flaky: picked up"
+    assert re.fullmatch(
+        r"flaky flaky: step x attempt 1 of 2 failed: ValueError: no good; "
+        r"attempt 2 at \d\d:\d\d:\d\d",
+        flaky[1],
+    ), flaky
+    assert flaky[2] == "flaky flaky: step x failed after 2 attempts: ValueError: no good"
+    assert re.fullmatch(
+        r"flaky flaky: FAILED in [\d.]+s: ValueError: step 'x' failed: no good", flaky[3]
+    ), flaky
+    assert worker.stdout == ""
+
+
+def test_worker_verbose_prints_every_event_with_its_foreach_index(cwd: Path) -> None:
+    wfkit(cwd, "start", "fan", "--id", "v")
+    worker = wfkit(cwd, "worker", "--for", "3", "-v")
+    assert worker.returncode == 0, worker.stderr
+    events = [line.split(" ", 2) for line in worker.stderr.splitlines()[1:-1]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", at) for at, _, _ in events), events
+    assert {who for _, who, _ in events} == {"v"}
+    what = [text for _, _, text in events]
+    scheduled = sorted(w for w in what if w.startswith("TaskScheduled each["))
+    assert scheduled == sorted(f"TaskScheduled each[{i}]" for i in range(FAN_OUT))
+    assert what.count("TaskCompleted last") == 1 and what[-1] == "ExecutionCompleted"
+
+
+def test_worker_json_prints_every_event_as_json_lines_on_stdout(cwd: Path) -> None:
+    for name in ("fan", "flaky", "hello"):
+        wfkit(cwd, "start", name, "--id", f"j-{name}")
+    worker = wfkit(cwd, "worker", "--for", "3", "--json")
+    assert worker.returncode == 0, worker.stderr
+    assert [line.split(" ", 1)[0] for line in worker.stderr.splitlines()] == ["worker"] * 2
+    records = [json.loads(line) for line in worker.stdout.splitlines()]  # each line is JSON
+    allowed = {"at", "instanceID", "workflowName", "type", "seq"}
+    allowed |= {"step", "index", "attempt", "status", "failure"}
+    for record in records:
+        assert allowed >= set(record) >= {"at", "instanceID", "workflowName", "type", "seq"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["at"])
+        assert record["workflowName"] == record["instanceID"][2:]
+    for name in ("fan", "flaky", "hello"):
+        mine = [r for r in records if r["instanceID"] == f"j-{name}"]
+        history = json.loads(wfkit(cwd, "history", f"j-{name}", "--json").stdout)
+        # every event the worker committed, in seq order (its first, ExecutionStarted, was
+        # committed by `wfkit start`)
+        assert [r["seq"] for r in mine] == [e["seq"] for e in history[1:]]
+        assert [r["type"] for r in mine] == [e["type"] for e in history[1:]]
+        assert mine[-1]["type"] == "ExecutionCompleted"
+    ends = {r["instanceID"]: r["status"] for r in records if r["type"] == "ExecutionCompleted"}
+    assert ends == {"j-fan": "COMPLETED", "j-flaky": "FAILED", "j-hello": "COMPLETED"}
+    indexes = [r["index"] for r in records if r["type"] == "TaskScheduled" and "index" in r]
+    assert sorted(indexes) == list(range(FAN_OUT))
+    failed = [r for r in records if r["type"] == "TaskFailed"]
+    assert [(r["step"], r["attempt"]) for r in failed] == [("x", 1), ("x", 2)]
+    assert failed[0]["failure"]["type"] == "ValueError"
+    assert failed[0]["failure"]["message"] == "no good"
+
+
+def test_worker_stops_when_the_reader_of_its_json_goes_away(cwd: Path) -> None:
+    wfkit(cwd, "start", "fan", "--id", "gone")
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfkit", "worker", "--for", "60", "--json"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # nobody reads: its first line breaks the pipe
+    try:
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, err
+    finally:
+        proc.kill()
+    assert "worker stopped (its output was closed)" in err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_worker_says_how_to_send_the_event_a_step_waits_for(cwd: Path) -> None:
+    wfkit(cwd, "start", "gate", "--id", "w-2")
+    first = wfkit(cwd, "worker", "--for", "2")
+    assert _worker_lines(first.stderr) == [
+        "w-2 gate: picked up",
+        "w-2 gate: step ok waits for event 'go'; send it with: wfkit raise-event w-2 go [DATA]",
+    ], first.stderr
+    wfkit(cwd, "raise-event", "w-2", "go", "1")
+    second = wfkit(cwd, "worker", "--for", "2")
+    assert _worker_lines(second.stderr) == [
+        "w-2 gate: picked up",
+        "w-2 gate: step ok completed",
+        "w-2 gate: COMPLETED in",
+    ], second.stderr
+    assert "w-2 gate: picked up (3 events already recorded)" in second.stderr
 
 
 def test_raise_event_pause_resume_terminate_and_purge(cwd: Path) -> None:
@@ -164,7 +315,7 @@ def test_a_broken_definition_file_stops_only_its_own_workflow(cwd: Path) -> None
     assert listed.returncode == 0 and listed.stderr == ""
     assert [r["instanceID"] for r in json.loads(listed.stdout)] == ["before"]
     worker = wfkit(cwd, "worker", "--for", "3")
-    assert worker.returncode == 0 and "before ExecutionCompleted" in worker.stderr
+    assert worker.returncode == 0 and "before hello: COMPLETED in " in worker.stderr
     assert where in worker.stderr and "cannot start until they are fixed" in worker.stderr
     ran = wfkit(cwd, "run", "hello", "-i", "who=you")
     assert ran.returncode == 0 and "hello you" in ran.stdout, ran.stderr

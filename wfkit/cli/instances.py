@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
 from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, UsageError
+from wfkit.cli.worker_log import WorkerLog
 
 if TYPE_CHECKING:
     from wfkit.runtime.api import Instance, Runtime
@@ -26,14 +27,16 @@ __all__ = ["register"]
 EXIT_SUSPENDED = 3
 
 
-def _settings_flags(parser: argparse.ArgumentParser, workers: bool = False) -> None:
+def _settings_flags(
+    parser: argparse.ArgumentParser, workers: bool = False, json_help: str = "print JSON"
+) -> None:
     parser.add_argument("--definitions", help="definitions folder ($WFKIT_DEFINITIONS)")
     parser.add_argument(
         "--store", help="store URL ($WFKIT_STORE; default sqlite:///.wfkit/wfkit.db)"
     )
     if workers:
         parser.add_argument("--workers", type=int, help="steps run at once here ($WFKIT_WORKERS)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help=json_help)
 
 
 def register(sub: Any) -> None:
@@ -119,10 +122,32 @@ def register(sub: Any) -> None:
         "worker",
         help="run instances from the store until stopped",
         description="Claim and run pending instances from the store (and take over those of "
-        "crashed workers) until Ctrl-C or SIGTERM.",
+        "crashed workers) until Ctrl-C, SIGTERM or --for SECONDS. On stderr it prints a line, "
+        "with the local time, for each thing worth knowing: an instance picked up; a step "
+        "completed (once for a whole foreach), skipped, failed (with its error), retried, or "
+        "waiting for an event (with the `wfkit raise-event` command that sends it); a pause, "
+        "a resume, a breakpoint; the instance's end, with its status and duration. -v prints "
+        "every history event instead; --json every history event as JSON Lines on stdout.",
     )
-    _settings_flags(worker, workers=True)
-    worker.add_argument("--for", dest="duration", type=float, help="stop after this many seconds")
+    _settings_flags(
+        worker,
+        workers=True,
+        json_help="print each history event as a line of JSON on stdout: at, instanceID, "
+        "workflowName, type, seq, and step, index, attempt, status, failure when it has them",
+    )
+    worker.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every history event, one line each (--json does too, as JSON)",
+    )
+    worker.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many seconds",
+    )
     worker.set_defaults(func=cmd_worker)
 
 
@@ -377,7 +402,8 @@ def cmd_raise_event(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """``wfkit worker``: run instances until stopped."""
+    """``wfkit worker``: run instances until stopped (or until the reader of its --json
+    output goes away), printing what happens: see :class:`wfkit.cli.worker_log.WorkerLog`."""
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -385,7 +411,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     runtime = _runtime(args, engine=True)
-    log = show.WorkerLog(sys.stderr)
+    log = _worker_log(args, runtime)
     runtime.engine.hooks.append(log.hook)
     print(
         f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
@@ -394,14 +420,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
-        while not stop["now"] and (deadline is None or time.monotonic() < deadline):
+        while not (stop["now"] or log.closed) and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.1)
     except KeyboardInterrupt:
         pass
     finally:
         runtime.close()
-        print("worker stopped; its instances are free for other workers", file=sys.stderr)
+        why = " (its output was closed)" if log.closed else ""
+        print(f"worker stopped{why}; its instances are free for other workers", file=sys.stderr)
     return EXIT_OK
+
+
+def _worker_log(args: argparse.Namespace, runtime: Runtime) -> WorkerLog:
+    """The worker's log in the form its flags ask for: JSON Lines on stdout, or lines for
+    people on stderr (every event with -v)."""
+    if args.json:
+        return WorkerLog(sys.stdout, "json")
+    form = "verbose" if args.verbose else "human"
+    return WorkerLog(sys.stderr, form, plan_for=runtime.engine.plan_for)
 
 
 _COMMANDS = {

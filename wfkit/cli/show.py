@@ -1,11 +1,11 @@
-"""Text and JSON forms of instances, steps and history for the terminal."""
+"""Text and JSON forms of instances, steps and history for the terminal (what
+``wfkit worker`` prints as it runs is in :mod:`wfkit.cli.worker_log`)."""
 
 from __future__ import annotations
 
 import json
 import shlex
-import threading
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +17,19 @@ if TYPE_CHECKING:
     from wfkit.runtime.api import StepInfo
 
 __all__ = [
+    "WORKER_JSON_FIELDS",
     "Progress",
-    "WorkerLog",
     "details",
     "event_json",
+    "event_line",
     "history",
+    "iso_time",
+    "raise_event_hint",
     "row_json",
     "step_json",
     "summary",
     "table",
+    "worker_event_json",
 ]
 
 _MARK = {
@@ -39,7 +43,8 @@ _MARK = {
 }
 
 
-def _time(seconds: float | None) -> str:
+def iso_time(seconds: float | None) -> str:
+    """A time as the CLI prints it: ISO 8601 in UTC, to the millisecond (``""`` for None)."""
     if seconds is None:
         return ""
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
@@ -58,8 +63,8 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
         "instanceID": row.instance_id,
         "workflowName": row.workflow_name,
         "runtimeStatus": row.status,
-        "startedAt": _time(row.created_at),
-        "lastUpdatedAt": _time(row.updated_at),
+        "startedAt": iso_time(row.created_at),
+        "lastUpdatedAt": iso_time(row.updated_at),
         "customStatus": row.custom_status,
         "input": json.loads(row.input) if row.input else None,
         "output": json.loads(row.output) if row.output else None,
@@ -75,8 +80,8 @@ def step_json(step: StepInfo) -> dict[str, Any]:
         "status": step.status,
         "output": step.output,
         "attempts": step.attempts,
-        "startedAt": _time(step.started_at) or None,
-        "endedAt": _time(step.ended_at) or None,
+        "startedAt": iso_time(step.started_at) or None,
+        "endedAt": iso_time(step.ended_at) or None,
         "items": step.items,
         "error": asdict(step.error) if step.error else None,
     }
@@ -85,7 +90,7 @@ def step_json(step: StepInfo) -> dict[str, Any]:
 def event_json(event: HistoryEvent) -> dict[str, Any]:
     """One history event as JSON."""
     data = {k: v for k, v in asdict(event).items() if v is not None and k not in ("seq", "at")}
-    return {"seq": event.seq, "type": event.TYPE, "at": _time(event.at), **data}
+    return {"seq": event.seq, "type": event.TYPE, "at": iso_time(event.at), **data}
 
 
 def summary(row: InstanceRow) -> str:
@@ -105,8 +110,8 @@ def details(row: InstanceRow, steps: dict[str, StepInfo]) -> str:
         f"instance  {row.instance_id}",
         f"workflow  {row.workflow_name}",
         f"status    {row.status}   ({row.custom_status})",
-        f"started   {_time(row.created_at)}",
-        f"updated   {_time(row.updated_at)}",
+        f"started   {iso_time(row.created_at)}",
+        f"updated   {iso_time(row.updated_at)}",
     ]
     if row.parent_id:
         lines.append(f"parent    {row.parent_id}")
@@ -135,7 +140,7 @@ def history(events: list[HistoryEvent]) -> str:
     lines = []
     for event in events:
         data = {k: v for k, v in event_json(event).items() if k not in ("seq", "type", "at", "v")}
-        lines.append(f"{event.seq:>5}  {_time(event.at)}  {event.TYPE:<34} {_short(data, 90)}")
+        lines.append(f"{event.seq:>5}  {iso_time(event.at)}  {event.TYPE:<34} {_short(data, 90)}")
     return "\n".join(lines)
 
 
@@ -147,8 +152,8 @@ def table(rows: list[InstanceRow]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r.instance_id:<38} {r.workflow_name:<20} {r.status:<10} {_time(r.created_at):<24} "
-            f"{r.custom_status or ''}"
+            f"{r.instance_id:<38} {r.workflow_name:<20} {r.status:<10} "
+            f"{iso_time(r.created_at):<24} {r.custom_status or ''}"
         )
     return "\n".join(lines)
 
@@ -197,11 +202,7 @@ class Progress:
             if statuses.get(sid) == "waiting" and sid not in self.told:
                 self.told.add(sid)
                 event = plan.spec(sid).target.event
-                hints.append(
-                    f"  {sid} waits for event {event!r}; send it with: "
-                    f"wfkit raise-event {shlex.quote(self.instance_id)} {shlex.quote(event)} "
-                    "[DATA]"
-                )
+                hints.append("  " + raise_event_hint(self.instance_id, sid, event))
         return hints
 
     def close(self) -> None:
@@ -210,17 +211,44 @@ class Progress:
             self.stream.flush()
 
 
-class WorkerLog:
-    """A hook for ``wfkit worker`` that prints what happens, one line per event."""
+def raise_event_hint(instance_id: str, step: str, event: str) -> str:
+    """Which event a wait step waits for, and the command that sends it."""
+    return (
+        f"{step} waits for event {event!r}; send it with: "
+        f"wfkit raise-event {shlex.quote(instance_id)} {shlex.quote(event)} [DATA]"
+    )
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.lock = threading.Lock()
 
-    def hook(self, *, instance_id: str, events: list[HistoryEvent], **future_kwargs: Any) -> None:
-        with self.lock:
-            for event in events:
-                step = getattr(event, "step", "")
-                what = f" {step}" if step else ""
-                self.stream.write(f"{_time(event.at)} {instance_id} {event.TYPE}{what}\n")
-            self.stream.flush()
+def event_line(instance_id: str, event: HistoryEvent) -> str:
+    """One history event as ``wfkit worker -v`` prints it: UTC time, instance, event type,
+    and the step (with the foreach index) when the event has one."""
+    step = getattr(event, "step", None)
+    index = getattr(event, "index", None)
+    where = f" {step}" if step else ""
+    if step and index is not None:
+        where += f"[{index}]"
+    return f"{iso_time(event.at)} {instance_id} {event.TYPE}{where}"
+
+
+#: The keys ``wfkit worker --json`` copies from an event when it has them, in this order.
+WORKER_JSON_FIELDS = ("step", "index", "attempt", "status", "failure")
+
+
+def worker_event_json(
+    instance_id: str, event: HistoryEvent, workflow_name: str = ""
+) -> dict[str, Any]:
+    """One history event as a line of ``wfkit worker --json``: ``at``, ``instanceID``,
+    ``workflowName`` (when known), ``type``, ``seq``, and those of
+    :data:`WORKER_JSON_FIELDS` that the event has (a failure as type, message and
+    stack_trace)."""
+    data: dict[str, Any] = {"at": iso_time(event.at), "instanceID": instance_id}
+    if workflow_name:
+        data["workflowName"] = workflow_name
+    data["type"] = event.TYPE
+    data["seq"] = event.seq
+    for name in WORKER_JSON_FIELDS:
+        value = getattr(event, name, None)
+        if value is None or value == "":
+            continue
+        data[name] = asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+    return data

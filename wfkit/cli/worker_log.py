@@ -1,0 +1,389 @@
+"""What ``wfkit worker`` prints as it runs: :class:`WorkerLog`, the engine hook.
+
+By default one line per thing an operator cares about (:class:`OperatorLines`: instances
+picked up and ended, steps completed, skipped, failed, retried or waiting, pauses);
+``-v`` one line per history event (:func:`event_line`); ``--json`` one JSON object per
+history event (:func:`worker_event_json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from wfkit.cli.show import event_line, raise_event_hint, worker_event_json
+from wfkit.runtime.preview import clip
+
+if TYPE_CHECKING:
+    from wfkit.definition.model import Step
+    from wfkit.engine.history import (
+        BreakpointSet,
+        EventRaised,
+        ExecutionCompleted,
+        ExecutionResumed,
+        ExecutionRewound,
+        ExecutionSuspended,
+        ExecutionTerminated,
+        Failure,
+        HistoryEvent,
+        StepFailed,
+        StepSkipped,
+        StepStarted,
+        SubOrchestrationInstanceCompleted,
+        TaskScheduled,
+        TimerCreated,
+    )
+    from wfkit.engine.plan import WorkflowPlan
+    from wfkit.engine.state import InstanceState, TaskState
+
+__all__ = [
+    "WORKER_FORMS",
+    "OperatorLines",
+    "WorkerLog",
+    "clock",
+    "failure_text",
+    "took",
+]
+
+
+def clock(seconds: float) -> str:
+    """``HH:MM:SS`` in local time: what a person watching a worker wants to read."""
+    return datetime.fromtimestamp(seconds).strftime("%H:%M:%S")
+
+
+def took(seconds: float) -> str:
+    """A duration, short: ``0.012s``, ``4.20s``, ``42.5s``, ``2m05s``, ``1h02m``."""
+    if seconds < 1:
+        return f"{seconds:.3f}s"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def failure_text(failure: Failure | None, width: int = 160) -> str:
+    """``Type: message``, only the message's first line, clipped to ``width`` characters."""
+    if failure is None:
+        return "no details"
+    lines = failure.message.strip().splitlines()
+    return clip(f"{failure.type}: {lines[0]}" if lines else failure.type, width)
+
+
+@dataclass
+class _Batch:
+    """What the handlers of :class:`OperatorLines` read about one hook call."""
+
+    instance_id: str
+    state: InstanceState
+    told: set[tuple[str, str]]  # (what, step) said once already: ("done", "x"), ("wait", "x")
+    plan: WorkflowPlan | None
+
+    def once(self, what: str, step: str) -> bool:
+        """True the first time ``what`` is said about ``step`` for this instance."""
+        if (what, step) in self.told:
+            return False
+        self.told.add((what, step))
+        return True
+
+    def spec(self, step: str) -> Step | None:
+        """The step's definition, when the plan is known."""
+        if self.plan is None:
+            return None
+        return self.plan.specs.get(step)
+
+    def task(self, step: str, index: int | None) -> TaskState | None:
+        """The state of one task of a step, if it has started."""
+        found = self.state.steps.get(step)
+        if found is None or not found.tasks:
+            return None
+        try:
+            return found.task(index)
+        except IndexError:
+            return None
+
+
+def _label(step: str, index: int | None) -> str:
+    return step if index is None else f"{step}[{index}]"
+
+
+def _step_done(batch: _Batch, step_id: str | None) -> str | None:
+    """``step x completed (24 tasks, 1.20s)``, once, when the whole step has completed."""
+    if not step_id:
+        return None
+    step = batch.state.steps.get(step_id)
+    if step is None or step.status.value != "completed" or not batch.once("done", step_id):
+        return None
+    extent = []
+    if step.items is not None:
+        extent.append(f"{len(step.tasks)} task{'' if len(step.tasks) == 1 else 's'}")
+    if step.started_at is not None and step.ended_at is not None:
+        extent.append(took(step.ended_at - step.started_at))
+    return f"step {step_id} completed" + (f" ({', '.join(extent)})" if extent else "")
+
+
+def _on_task_completed(batch: _Batch, event: Any) -> str | None:
+    return _step_done(batch, event.step)
+
+
+def _on_child_completed(batch: _Batch, event: SubOrchestrationInstanceCompleted) -> str | None:
+    where = batch.state.children.get(event.child_id)
+    return _step_done(batch, where[0] if where else None)
+
+
+def _on_step_started(batch: _Batch, event: StepStarted) -> str | None:
+    return _step_done(batch, event.step)  # an empty foreach completes as it starts
+
+
+def _on_task_scheduled(batch: _Batch, event: TaskScheduled) -> str | None:
+    if event.kind != "wait" or not batch.once("wait", event.step):
+        return None
+    spec = batch.spec(event.step)
+    if spec is None:
+        return f"step {event.step} waits for an event (wfkit get {batch.instance_id} says which)"
+    return "step " + raise_event_hint(batch.instance_id, event.step, spec.target.event)
+
+
+def _on_timer_created(batch: _Batch, event: TimerCreated) -> str | None:
+    if event.purpose == "sleep" and batch.once("sleep", event.step):
+        return f"step {event.step} sleeps until {clock(event.fire_at)}"
+    if event.purpose != "retry":
+        return None
+    spec = batch.spec(event.step)
+    of = f" of {spec.retry.max_attempts}" if spec is not None and spec.retry else ""
+    task = batch.task(event.step, event.index)
+    failure = failure_text(task.failure if task else None)
+    return (
+        f"step {_label(event.step, event.index)} attempt {event.attempt - 1}{of} failed: "
+        f"{failure}; attempt {event.attempt} at {clock(event.fire_at)}"
+    )
+
+
+def _on_step_failed(batch: _Batch, event: StepFailed) -> str:
+    task = batch.task(event.step, event.index)
+    tries = f" after {task.attempt} attempts" if task is not None and task.attempt > 1 else ""
+    failure = failure_text(task.failure if task else None)
+    return f"step {_label(event.step, event.index)} failed{tries}: {failure}"
+
+
+def _on_step_skipped(batch: _Batch, event: StepSkipped) -> str:
+    why = "its when is false" if event.reason == "when" else event.reason
+    return f"step {event.step} skipped ({why})"
+
+
+def _on_suspended(batch: _Batch, event: ExecutionSuspended) -> str:
+    go_on = f"go on with: wfkit resume {shlex.quote(batch.instance_id)}"
+    if event.reason == "breakpoint":
+        return f"breakpoint before step {event.step} reached: paused; {go_on}"
+    if event.reason == "step":
+        return f"paused after running one step; {go_on}"
+    return f"paused; {go_on}"
+
+
+def _on_resumed(batch: _Batch, event: ExecutionResumed) -> str:
+    return "resumed for one step" if event.single_step else "resumed"
+
+
+def _on_breakpoint_set(batch: _Batch, event: BreakpointSet) -> str:
+    return f"breakpoint before step {event.step} {'set' if event.enabled else 'cleared'}"
+
+
+def _on_rewound(batch: _Batch, event: ExecutionRewound) -> str:
+    return f"retried: {', '.join(event.steps) or 'no step'} run again"
+
+
+def _on_event_raised(batch: _Batch, event: EventRaised) -> str:
+    return f"event {event.name!r} arrived"
+
+
+def _ended(batch: _Batch, event: HistoryEvent, status: str, why: str) -> str:
+    """``COMPLETED in 1.20s``, ``FAILED in 0.50s: ValueError: ...``: the instance's end."""
+    created = batch.state.created_at
+    line = f"{status} in {took(max(0.0, event.at - created))}" if created else status
+    return f"{line}: {why}" if why else line
+
+
+def _on_completed(batch: _Batch, event: ExecutionCompleted) -> str:
+    return _ended(batch, event, event.status, failure_text(event.failure) if event.failure else "")
+
+
+def _on_terminated(batch: _Batch, event: ExecutionTerminated) -> str:
+    return _ended(batch, event, "TERMINATED", event.reason)
+
+
+_Handler = Callable[[_Batch, Any], str | None]
+
+#: What the default output says about each event type; the types missing here say nothing
+#: themselves (a task scheduled or failed, a timer fired, a child started or failed): the
+#: lines above say what they led to.
+_OPERATOR_HANDLERS: dict[str, _Handler] = {
+    "TaskCompleted": _on_task_completed,
+    "SubOrchestrationInstanceCompleted": _on_child_completed,
+    "StepStarted": _on_step_started,
+    "TaskScheduled": _on_task_scheduled,
+    "TimerCreated": _on_timer_created,
+    "StepFailed": _on_step_failed,
+    "StepSkipped": _on_step_skipped,
+    "ExecutionSuspended": _on_suspended,
+    "ExecutionResumed": _on_resumed,
+    "BreakpointSet": _on_breakpoint_set,
+    "ExecutionRewound": _on_rewound,
+    "EventRaised": _on_event_raised,
+    "ExecutionCompleted": _on_completed,
+    "ExecutionTerminated": _on_terminated,
+}
+
+
+def _taken_up(state: InstanceState, first: HistoryEvent | None) -> str:
+    """How an instance came to this worker: started here, or picked up from the store
+    (new, or with a history: released by a worker that stopped or crashed, retried)."""
+    if first is not None and first.TYPE == "ExecutionStarted":
+        if state.parent_id:
+            return f"started, as a child of {state.parent_id} (step {state.parent_step})"
+        return "started"
+    recorded = first.seq - 1 if first is not None else state.version
+    if recorded <= 1:  # nothing before but its ExecutionStarted
+        return "picked up"
+    return f"picked up ({recorded} events already recorded)"
+
+
+class OperatorLines:
+    """What ``wfkit worker`` prints by default: one line per thing an operator cares
+    about, not per event.
+
+    An instance started or picked up (at once, with how many events it had); a step
+    completed (once, however many foreach tasks it has), skipped, failed (with its
+    failure's first line) or retried (attempt n of m, and when); a step that waits for an
+    event (with the ``wfkit raise-event`` command) or sleeps; a pause, a resume, a
+    breakpoint; an event arriving; the instance's end, with its status and duration.
+
+    It reads the state each hook call brings, and remembers per instance only what it
+    said once already (forgotten when the instance ends). ``plan_for`` gives a
+    definition's plan by hash (for the event a wait step waits for and a step's number
+    of attempts); without it those lines say less. Not thread-safe: :class:`WorkerLog`
+    holds a lock around it.
+    """
+
+    def __init__(self, plan_for: Callable[[str], WorkflowPlan] | None = None) -> None:
+        self.plan_for = plan_for
+        self.told: dict[str, set[tuple[str, str]]] = {}
+
+    def lines(
+        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState
+    ) -> list[str]:
+        """The lines for one hook call: ``events`` just committed, ``state`` after them."""
+        said: list[tuple[float, str]] = []
+        told = self.told.get(instance_id)
+        if told is None:
+            told = self.told[instance_id] = set()
+            first = events[0] if events else None  # none: claimed, nothing committed yet
+            said.append((first.at if first else time.time(), _taken_up(state, first)))
+        batch = _Batch(instance_id, state, told, self._plan(state))
+        for event in events:
+            handler = _OPERATOR_HANDLERS.get(event.TYPE)
+            text = handler(batch, event) if handler is not None else None
+            if text:
+                said.append((event.at, text))
+        if state.is_terminal:
+            del self.told[instance_id]  # a long-running worker keeps no memory of it
+        where = f"{instance_id} {state.name}" if state.name else instance_id
+        return [f"{clock(at)} {where}: {text}" for at, text in said]
+
+    def _plan(self, state: InstanceState) -> WorkflowPlan | None:
+        if self.plan_for is None or not state.definition_hash:
+            return None
+        try:
+            return self.plan_for(state.definition_hash)
+        except LookupError:
+            return None
+
+
+WORKER_FORMS = ("human", "verbose", "json")
+"""The forms of :class:`WorkerLog`: the default lines, one line per event (``-v``), and
+JSON Lines (``--json``)."""
+
+
+class WorkerLog:
+    """The hook of ``wfkit worker``: prints what its engine commits, as it commits it.
+
+    ``form`` is one of :data:`WORKER_FORMS`: ``human`` (:class:`OperatorLines`, for
+    people), ``verbose`` (:func:`event_line`, one line per history event) or ``json``
+    (:func:`worker_event_json`, one JSON object per history event and line). Every line
+    is flushed as it is written, for a reader at the other end of a pipe; once that
+    reader is gone (a broken pipe) the log writes nothing more and ``closed`` is True.
+
+    Hooks are called from several threads (the engine's loop, step worker threads): one
+    lock keeps lines whole and in order.
+    """
+
+    def __init__(
+        self,
+        stream: Any,
+        form: str = "human",
+        plan_for: Callable[[str], WorkflowPlan] | None = None,
+    ) -> None:
+        if form not in WORKER_FORMS:
+            raise ValueError(f"form must be one of {WORKER_FORMS}, not {form!r}")
+        self.stream = stream
+        self.form = form
+        self.lock = threading.Lock()
+        self.closed = False
+        self._operator = OperatorLines(plan_for)
+
+    def hook(
+        self,
+        *,
+        instance_id: str,
+        events: list[HistoryEvent],
+        state: InstanceState | None = None,
+        **future_kwargs: Any,
+    ) -> None:
+        """Print what was committed for an instance (the engine's hook signature)."""
+        with self.lock:
+            if self.closed:
+                return
+            lines = self.lines(instance_id, events, state)
+            try:
+                for line in lines:
+                    self.stream.write(line + "\n")
+                    self.stream.flush()
+            except BrokenPipeError:
+                self.closed = True
+                _discard_the_rest(self.stream)
+
+    def lines(
+        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState | None
+    ) -> list[str]:
+        """The lines for one hook call, in this log's form. Without a state (a caller
+        that passes none), the default form prints one line per event, as ``-v`` does."""
+        if self.form == "json":
+            name = state.name if state is not None else ""
+            return [
+                json.dumps(worker_event_json(instance_id, event, name), default=str)
+                for event in events
+            ]
+        if self.form == "verbose" or state is None:
+            return [event_line(instance_id, event) for event in events]
+        return self._operator.lines(instance_id, events, state)
+
+
+def _discard_the_rest(stream: Any) -> None:
+    """Point a stream whose reader went away at /dev/null, so that what is left in its
+    buffer does not fail again when the interpreter flushes it on exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a file (a StringIO, say): nothing is flushed on exit anyway
