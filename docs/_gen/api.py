@@ -8,10 +8,12 @@ paragraph of its docstring; for classes also their public methods and properties
 from __future__ import annotations
 
 import abc
+import ast
 import dataclasses
 import enum
 import inspect
 import re
+import textwrap
 from importlib import import_module
 from typing import Any
 
@@ -206,6 +208,62 @@ def _inherited(cls: type) -> str:
     return ("Also " + "; ".join(parts) + ".\n") if parts else ""
 
 
+def _attributes(cls: type) -> list[tuple[str, str]]:
+    """Public attributes that the ``__init__`` of ``cls`` (or of its public wfkit bases)
+    sets, as ``self.name = ...``, each with the ``#:`` comment above it, if any. Methods,
+    properties and dataclass fields are documented elsewhere (the signature lists fields)."""
+    found: dict[str, str] = {}
+    members = {k for klass in _own_classes(cls) for k in _public(klass)}
+    for klass in _own_classes(cls):
+        init = vars(klass).get("__init__")
+        if not inspect.isfunction(init) or dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines, _ = inspect.getsourcelines(init)
+        except (OSError, TypeError):
+            continue
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        for node in ast.walk(tree):
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
+            for target in targets:
+                if not (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    continue
+                name = target.attr
+                if name.startswith("_") or name in members or name in found:
+                    continue
+                found[name] = _rst_to_md(_comment_above(lines, node.lineno - 1))
+    return sorted(found.items())
+
+
+def _comment_above(lines: list[str], index: int) -> str:
+    """The ``#:`` comment lines just above line ``index`` of ``lines``, joined."""
+    said: list[str] = []
+    while index > 0 and lines[index - 1].strip().startswith("#:"):
+        index -= 1
+        said.insert(0, lines[index].strip()[2:].strip())
+    return " ".join(said)
+
+
+def _attribute_text(attributes: list[tuple[str, str]]) -> str:
+    described = [f"- `{name}`: {text}" for name, text in attributes if text]
+    plain = [code(name) for name, text in attributes if not text]
+    out = "Attributes:\n\n" + "\n".join(described) if described else ""
+    if plain:
+        lead = "\n\nAlso the attributes " if described else "Attributes: "
+        out += lead + ", ".join(plain) + "."
+    return out + "\n"
+
+
 def _member_text(cls: type, key: str, value: Any) -> str:
     if isinstance(value, property):
         head = f"`{key}` (property)"
@@ -246,6 +304,9 @@ def _entry(name: str, obj: Any, module: str) -> str:
             lines.append(f"Bases: {bases}.\n")
         if issubclass(obj, enum.Enum):
             lines.append(_enum_members(obj))
+        attributes = _attributes(obj)
+        if attributes:
+            lines.append(_attribute_text(attributes))
         members = _members(obj)
         if members:
             lines.append("\n".join(_member_text(obj, k, v) for k, v in members) + "\n")

@@ -233,6 +233,17 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert not missing, f"names of wfkit.__all__ missing from the API reference: {missing}"
 
 
+def test_the_api_reference_lists_the_attributes_an_init_sets() -> None:
+    page = _page("reference/api.md")
+    runtime = page.split("### `Runtime`", 1)[1].split("\n### ", 1)[0]
+    for name in ("engine", "folder", "runner", "settings", "store", "workflows"):
+        assert f"- `{name}`: " in runtime, f"Runtime.{name} is not described"
+    instance = page.split("### `Instance`", 1)[1].split("\n### ", 1)[0]
+    assert "- `id`: The instance id." in instance
+    failed = page.split("### `InstanceFailed`", 1)[1].split("\n### ", 1)[0]
+    assert "`stack_trace`" in failed and "`error_type`" in failed
+
+
 def test_the_transition_table_covers_every_status_and_operation() -> None:
     from wfkit.engine.status import Operation, RuntimeStatus
 

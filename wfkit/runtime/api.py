@@ -113,13 +113,18 @@ class Runtime:
         """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does);
         ``claim_free=False`` runs only the instances started here and their children,
         leaving the store's other free instances to workers (as ``wfkit run`` does)."""
+        #: Where the definitions and the store are, and how many steps run at once.
         self.settings = settings
+        #: The definitions folder, read again when its files change.
         self.folder = DefinitionsFolder(settings.definitions)
         if run_engine:  # read at once (and warn now); wfkit get, list or pause need none
             self.folder.reload()
         definitions_dir = str(Path(settings.definitions).resolve())
+        #: The durable store of instances and their histories.
         self.store = open_store(settings.store)
+        #: Runs the steps, in threads (and subprocesses for shell and notebook steps).
         self.runner = LocalRunner(workers=settings.workers)
+        #: Claims, decides and commits; its ``hooks`` hear of every commit.
         self.engine = Engine(
             store=self.store,
             runner=self.runner,
@@ -130,6 +135,7 @@ class Runtime:
                 workdir=os.getcwd(), definitions_dir=definitions_dir, claim_free=claim_free
             ),
         )
+        #: The operations of the Workflow contract on this store (what ``Instance`` uses).
         self.workflows = Workflows(self.engine)
         if definitions_dir not in sys.path:
             sys.path.insert(0, definitions_dir)
@@ -223,7 +229,9 @@ class Instance:
     """A handle on one workflow instance; every property reads the store afresh."""
 
     def __init__(self, runtime: Runtime, instance_id: str) -> None:
+        #: The runtime whose store and engine this handle uses.
         self.runtime = runtime
+        #: The instance id.
         self.id = instance_id
 
     @property
