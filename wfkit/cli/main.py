@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from wfkit.cli import definitions, instances
+from wfkit.cli import definitions, instances, running
 from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, print_problems
 from wfkit.errors import DefinitionError, WfkitError
 
@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wfkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     definitions.register(sub)
+    running.register_run(sub)
     instances.register(sub)
+    running.register_worker(sub)
     return parser
 
 

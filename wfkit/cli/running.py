@@ -1,0 +1,200 @@
+"""Commands that run instances in this process: ``run`` (one instance and its
+children, in the foreground, with progress) and ``worker`` (whatever the store holds,
+until stopped)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from wfkit.cli import show
+from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS
+from wfkit.cli.options import EXIT_SUSPENDED, input_flags, inputs, open_runtime, settings_flags
+from wfkit.cli.worker_log import WorkerLog
+
+if TYPE_CHECKING:
+    from wfkit.engine.plan import WorkflowPlan
+    from wfkit.runtime.api import Instance
+
+__all__ = ["register_run", "register_worker"]
+
+
+def register_run(sub: Any) -> None:
+    """Add ``wfkit run`` to the subcommand parsers."""
+    run = sub.add_parser(
+        "run",
+        help="run a workflow here, showing progress, until it ends",
+        description="Start workflow NAME and run it in this process with live progress. "
+        "Only it and its child workflows run here: other instances in the store are left "
+        "to `wfkit worker`. Ctrl-C pauses the instance and says how to resume it; SIGTERM "
+        "cancels the running steps and leaves the instance, still running, to the next "
+        "worker. Exit 0 when it completes, 1 when it fails or is terminated, 3 when it is "
+        "left paused, 143 after SIGTERM.",
+    )
+    run.add_argument("name", metavar="NAME", help="the workflow to run")
+    input_flags(run)
+    run.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    settings_flags(run, workers=True)
+    run.set_defaults(func=cmd_run)
+
+
+def register_worker(sub: Any) -> None:
+    """Add ``wfkit worker`` to the subcommand parsers."""
+    worker = sub.add_parser(
+        "worker",
+        help="run instances from the store until stopped",
+        description="Claim and run pending instances from the store (and take over those of "
+        "crashed workers) until Ctrl-C, SIGTERM or --for SECONDS. On stderr it prints a line, "
+        "with the local time, for each thing worth knowing: an instance picked up; a step "
+        "completed (once for a whole foreach), skipped, failed (with its error), retried, or "
+        "waiting for an event (with the `wfkit raise-event` command that sends it); a pause, "
+        "a resume, a breakpoint; the instance's end, with its status and duration. -v prints "
+        "every history event instead; --json every history event as JSON Lines on stdout.",
+    )
+    settings_flags(
+        worker,
+        workers=True,
+        json_help="print each history event as a line of JSON on stdout: at, instanceID, "
+        "workflowName, type, seq, and step, index, attempt, status, failure when it has them",
+    )
+    worker.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every history event, one line each (--json does too, as JSON)",
+    )
+    worker.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many seconds",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+
+EXIT_TERMINATED_BY_SIGNAL = 128 + signal.SIGTERM
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived while ``wfkit run`` was following its instance."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``wfkit run``: start and follow an instance in this process (only it and its
+    children: the store's other free instances are left to workers).
+
+    SIGTERM (from ``timeout``, a scheduler, ``kill``) stops the run as ``wfkit worker``
+    stops: running steps are cancelled and the instance is released, still RUNNING, for
+    the next worker; it is not paused, as Ctrl-C pauses it."""
+    runtime = open_runtime(args, engine=True, claim_free=False)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main_thread else None
+    instance_id = args.instance_id
+    try:
+        instance = runtime.start(args.name, inputs(args, runtime), instance_id=args.instance_id)
+        instance_id = instance.id
+        return _follow(instance, args, sys.stderr)
+    except _Stopped:
+        if instance_id:
+            print(
+                f"\nstopped by SIGTERM; {instance_id} was released, not paused: the next "
+                "`wfkit worker` on this store carries on with it",
+                file=sys.stderr,
+            )
+        else:
+            print("\nstopped by SIGTERM", file=sys.stderr)
+        return EXIT_TERMINATED_BY_SIGNAL
+    finally:
+        if in_main_thread:  # signal handlers can only be set there
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough: close in peace
+        runtime.close()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
+    from wfkit.engine.status import RuntimeStatus
+
+    progress = show.Progress(stream, instance.id)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    try:
+        while True:
+            state = instance.state()
+            progress.update(instance.runtime.engine.plan_for(instance.row().definition_hash), state)
+            if state.status.is_terminal:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                progress.close()
+                print(
+                    f"still {state.status.value} after {args.timeout} s; it stays in the store: "
+                    f"wfkit get {instance.id}",
+                    file=stream,
+                )
+                return EXIT_SUSPENDED
+            instance.runtime.engine.wait_committed(0.2)
+    except KeyboardInterrupt:
+        progress.close()
+        instance.pause()
+        print(
+            f"\npaused {instance.id}; to go on: wfkit resume {instance.id} "
+            "(then `wfkit worker`, or run a notebook engine, on the same store)",
+            file=stream,
+        )
+        return EXIT_SUSPENDED
+    progress.close()
+    row = instance.row()
+    if args.json:
+        print(json.dumps(show.row_json(row), indent=2))
+    else:
+        print(show.summary(row))
+    return EXIT_OK if row.status == RuntimeStatus.COMPLETED.value else EXIT_PROBLEMS
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """``wfkit worker``: run instances until stopped (or until the reader of its --json
+    output goes away), printing what happens: see :class:`wfkit.cli.worker_log.WorkerLog`."""
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    # the log is a hook from the start, so that it hears of the first claims too
+    log = _worker_log(args, plan_for=lambda digest: runtime.engine.plan_for(digest))
+    runtime = open_runtime(args, engine=True, hooks=[log.hook])
+    print(
+        f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
+        f"{runtime.settings.workers} step slots; Ctrl-C to stop",
+        file=sys.stderr,
+    )
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    try:
+        while not (stop["now"] or log.closed) and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+        why = " (its output was closed)" if log.closed else ""
+        print(f"worker stopped{why}; its instances are free for other workers", file=sys.stderr)
+    return EXIT_OK
+
+
+def _worker_log(args: argparse.Namespace, plan_for: Callable[[str], WorkflowPlan]) -> WorkerLog:
+    """The worker's log in the form its flags ask for: JSON Lines on stdout, or lines for
+    people on stderr (every event with -v)."""
+    if args.json:
+        return WorkerLog(sys.stdout, "json")
+    form = "verbose" if args.verbose else "human"
+    return WorkerLog(sys.stderr, form, plan_for=plan_for)
