@@ -610,6 +610,24 @@ def test_hooks_hear_of_an_instance_the_engine_claims_before_anything_is_committe
     starter.close()
 
 
+def test_a_step_raising_a_base_exception_fails_and_the_worker_thread_lives_on(
+    env: Any,
+) -> None:
+    """asyncio.CancelledError and KeyboardInterrupt are BaseExceptions: raised by a step,
+    they used to end its worker thread, and every later task waited forever."""
+    module = f"cancelling_{env.module}"
+    (env.definitions / f"{module}.py").write_text(
+        "import asyncio\ndef cancel():\n    raise asyncio.CancelledError('x')\n"
+    )
+    env.define("cancels", f'steps:\n  s: {{call: "{module}:cancel"}}\n')
+    env.define("chain", CHAIN)
+    rt = env.runtime(workers=1)  # one worker thread: it must survive the first instance
+    failed = rt.run("cancels", timeout=10)
+    assert failed.status is RuntimeStatus.FAILED
+    assert failed.failure is not None and failed.failure.type == "CancelledError"
+    assert rt.run("chain", timeout=10).status is RuntimeStatus.COMPLETED
+
+
 def test_history_records_suspension_and_resume(env: Any) -> None:
     env.define("gated", GATED)
     rt = env.runtime()

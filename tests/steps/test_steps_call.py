@@ -111,6 +111,25 @@ def test_system_exit_in_the_function_is_a_failure_not_a_dead_thread(folders: Any
     assert outcome.error_message == "4"
 
 
+@pytest.mark.parametrize(
+    ("raised", "type_name"),
+    [
+        ("KeyboardInterrupt()", "KeyboardInterrupt"),
+        ("asyncio.CancelledError('gave up')", "CancelledError"),
+        ("GeneratorExit()", "GeneratorExit"),
+    ],
+)
+def test_any_base_exception_of_the_function_or_its_import_is_a_failure(
+    folders: Any, raised: str, type_name: str
+) -> None:
+    name = folders.module(f"import asyncio\ndef leave():\n    raise {raised}\n")
+    outcome = run(folders.task("call", f"{name}:leave"))
+    assert not outcome.ok and outcome.error_type == type_name
+    broken = folders.module(f"import asyncio\nraise {raised}\n")
+    outcome = run(folders.task("call", f"{broken}:anything"))
+    assert not outcome.ok and type_name in f"{outcome.error_type}: {outcome.error_message}"
+
+
 def test_a_value_that_is_not_json_fails_naming_the_type_and_the_step(folders: Any) -> None:
     name = folders.module(
         """

@@ -99,7 +99,10 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         value = function(**kwargs)
     except TypeError as exc:
         return _type_error(task, function, kwargs, exc)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        # a step's own KeyboardInterrupt, SystemExit or asyncio.CancelledError fails the
+        # step like any error: it must not end the worker thread (a real Ctrl-C reaches
+        # the main thread only, never this one)
         return _exception(exc)
     try:
         # the output as JSON gives it back: what is recorded is what later steps get,
@@ -253,7 +256,7 @@ def _import(task: TaskSpec, name: str) -> ModuleType | TaskOutcome:
         if not _is_target(name, exc):
             return _import_failed(task, name, exc)
         importlib.invalidate_caches()  # the file may have been written since the last look
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # as for the call itself (call_task)
         return _import_failed(task, name, exc)
     try:
         return importlib.import_module(name)
@@ -261,7 +264,7 @@ def _import(task: TaskSpec, name: str) -> ModuleType | TaskOutcome:
         if _is_target(name, exc):
             return _module_not_found(task, name, exc.name or name)
         return _import_failed(task, name, exc)
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # as for the call itself (call_task)
         return _import_failed(task, name, exc)
 
 

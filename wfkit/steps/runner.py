@@ -254,11 +254,11 @@ class LocalRunner:
             )
         try:
             return handler.run(task, job.token)
-        except Exception as exc:
+        except BaseException as exc:  # whatever a handler raises, the thread lives on
             return _handler_crashed(task, exc)
 
 
-def _handler_crashed(task: TaskSpec, exc: Exception) -> TaskOutcome:
+def _handler_crashed(task: TaskSpec, exc: BaseException) -> TaskOutcome:
     return failure(
         type(exc).__name__,
         f"{step_label(task)}: the {task.kind} step handler failed unexpectedly: "
