@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,44 @@ def test_the_command_line_shows_the_same_lines(defs: Path, tmp_path: Path) -> No
     )
     assert done.returncode == 1
     assert done.stderr == f"wfkit start: {EXPECTED}\n"
+
+
+COUNTS = """\
+wfkit: 1
+name: counts
+inputs:
+  n: {type: integer}
+  sizes: {type: array, items: {type: integer}, default: [1.0, 2]}
+  grid: {type: array, items: {type: array, items: {type: integer}}, default: [[1.0], [2]]}
+  ratio: {type: number, default: 2.0}
+steps:
+  echo: {call: "json:dumps", with: {obj: "${{ inputs }}"}}
+output: ${{ steps.echo.output }}
+"""
+
+
+def test_whole_numbers_given_for_integer_inputs_arrive_as_int(tmp_path: Path) -> None:
+    """JSON Schema counts 5.0 as an integer; a step given it for range(n) must get 5."""
+    from wfkit.engine.inputs import prepare_input
+    from wfkit.graph import parse_definition
+
+    definition = parse_definition(COUNTS, "counts.yaml")
+    values = prepare_input(definition, {"n": 5.0})
+    assert values == {"n": 5, "sizes": [1, 2], "grid": [[1], [2]], "ratio": 2.0}
+    assert type(values["n"]) is int and type(values["sizes"][0]) is int
+    assert type(values["grid"][0][0]) is int and type(values["ratio"]) is float
+    with pytest.raises(InvalidInput, match="input 'n'"):
+        prepare_input(definition, {"n": 5.5})
+    # from the command line, -i n=5.0 reaches the step as 5
+    (tmp_path / "counts.yaml").write_text(COUNTS)
+    ran = subprocess.run(
+        [sys.executable, "-m", "wfkit", "run", "counts", "-i", "n=5.0", "--json"],
+        cwd=tmp_path,
+        env={**os.environ, "WFKIT_DEFINITIONS": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    seen_by_the_step = json.loads(json.loads(ran.stdout)["output"])  # json.dumps(inputs)
+    assert seen_by_the_step["n"] == 5 and type(seen_by_the_step["n"]) is int

@@ -15,7 +15,13 @@ from wfkit.definition.schema import did_you_mean
 from wfkit.engine import jsontext
 from wfkit.errors import InvalidInput, InvalidInstanceId
 
-__all__ = ["MAX_ID_LENGTH", "check_instance_id", "new_instance_id", "prepare_input"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "as_declared",
+    "check_instance_id",
+    "new_instance_id",
+    "prepare_input",
+]
 
 MAX_ID_LENGTH = 64
 _ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -67,10 +73,22 @@ def prepare_input(definition: Definition, raw: Any, instance_id: str = "") -> di
         for error in jsonschema_rs.validator_for(dict(spec.schema)).iter_errors(value):
             problems.append(f"input {name!r}: {error.message}")
             break
-        values[name] = value
+        values[name] = as_declared(value, spec.schema)
     if problems:
         raise InvalidInput(instance_id, definition.name, problems)
     return values
+
+
+def as_declared(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` (valid against ``schema``) with the numbers that the schema declares
+    integers made ``int``: JSON Schema counts 5.0 as an integer, but a step given 5.0
+    for ``range(n)`` fails. Looks into ``items`` too (inputs declare no ``properties``)."""
+    kind = schema.get("type")
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [as_declared(item, schema["items"]) for item in value]
+    return value
 
 
 def _as_mapping(raw: Any, name: str, instance_id: str) -> Mapping[str, Any]:
