@@ -567,3 +567,16 @@ def test_a_version_2_database_moves_its_histories_to_numbered_keys(tmp_path: Pat
     assert raw.execute("SELECT count(*) FROM history").fetchone()[0] == 3  # zed's rows
     assert raw.execute("SELECT DISTINCT instance_no FROM history").fetchall() == [(1,)]
     raw.close()
+
+
+def test_a_reader_does_not_create_a_store_where_there_is_none(tmp_path: Path) -> None:
+    """A mistyped --store for wfkit get or list must not answer 'not found' from a new,
+    empty store (and leave that file and its folders behind)."""
+    missing = tmp_path / "typo" / "wfkti.db"
+    for url in (f"sqlite:///{missing}", str(missing)):
+        with pytest.raises(StoreError, match=r"there is no store at .*wfkti\.db"):
+            open_store(url, create=False)
+    assert not missing.parent.exists()
+    open_store(f"sqlite:///{missing}").close()  # a writer creates it, folders and all
+    open_store(f"sqlite:///{missing}", create=False).close()  # then readers open it
+    open_store("sqlite:///:memory:", create=False).close()  # nothing to mistype there

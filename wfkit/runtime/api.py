@@ -109,10 +109,12 @@ class Runtime:
         *,
         run_engine: bool = True,
         claim_free: bool = True,
+        create_store: bool = True,
     ) -> None:
         """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does);
         ``claim_free=False`` runs only the instances started here and their children,
-        leaving the store's other free instances to workers (as ``wfkit run`` does)."""
+        leaving the store's other free instances to workers (as ``wfkit run`` does);
+        ``create_store=False`` refuses a store that does not exist yet (for readers)."""
         #: Where the definitions and the store are, and how many steps run at once.
         self.settings = settings
         #: The definitions folder, read again when its files change.
@@ -121,7 +123,7 @@ class Runtime:
             self.folder.reload()
         definitions_dir = str(Path(settings.definitions).resolve())
         #: The durable store of instances and their histories.
-        self.store = open_store(settings.store)
+        self.store = open_store(settings.store, create=create_store)
         #: Runs the steps, in threads (and subprocesses for shell and notebook steps).
         self.runner = LocalRunner(workers=settings.workers)
         #: Claims, decides and commits; its ``hooks`` hear of every commit.

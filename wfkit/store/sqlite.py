@@ -76,10 +76,17 @@ class SqliteStore:
         *,
         timeout: float = 10.0,
         connections: Literal["thread", "shared"] | None = None,
+        create: bool = True,
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self._host = socket.gethostname()
+        if not create and self.path != ":memory:" and not os.path.exists(self.path):
+            raise StoreError(
+                self.url,
+                f"there is no store at {self.path} (no such file); a store is made where "
+                "the first instance is started",
+            )
         self._conns = self._open(timeout, connections)
 
     def _open(self, timeout: float, connections: str | None) -> Connections:

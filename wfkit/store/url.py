@@ -11,7 +11,8 @@ new backend is one entry. The forms accepted:
 ``postgresql://user@host/db``      not installed yet (a later release adds it)
 =================================  ==========================================
 
-Parent folders of a SQLite file are created. Errors name the URL with any password
+Parent folders of a SQLite file are created, unless the store is opened with
+``create=False`` (readers), where a missing file is an error. Errors name the URL with any password
 replaced by ``***``.
 """
 
@@ -36,7 +37,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 _PASSWORD_OPTION = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
-def _open_sqlite(url: str, rest: str) -> Store:
+def _open_sqlite(url: str, rest: str, create: bool) -> Store:
     """``rest`` is what follows ``sqlite://``: an empty host, then ``/`` and the path."""
     if not rest.startswith("/"):
         raise StoreError(
@@ -49,10 +50,10 @@ def _open_sqlite(url: str, rest: str) -> Store:
         raise StoreError(url, "the SQLite URL names no file; e.g. sqlite:///.wfkit/wfkit.db")
     if "?" in path:
         raise StoreError(url, "SQLite store URLs take no options (nothing after '?')")
-    return SqliteStore(path)
+    return SqliteStore(path, create=create)
 
 
-def _open_postgres(url: str, rest: str) -> Store:
+def _open_postgres(url: str, rest: str, create: bool) -> Store:
     raise StoreError(
         url,
         "PostgreSQL support is not installed yet (a later wfkit release adds it); "
@@ -60,16 +61,18 @@ def _open_postgres(url: str, rest: str) -> Store:
     )
 
 
-BACKENDS: dict[str, Callable[[str, str], Store]] = {
+BACKENDS: dict[str, Callable[[str, str, bool], Store]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgres,
     "postgres": _open_postgres,
 }
-"""Scheme -> opener, called with the redacted URL (for errors) and what follows ``://``."""
+"""Scheme -> opener, called with the redacted URL (for errors), what follows ``://`` and
+whether to create the store when it does not exist."""
 
 
-def open_store(url: str) -> Store:
-    """Open (creating if needed) the store that ``url`` names.
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open the store that ``url`` names, creating it if needed unless ``create`` is
+    False (for readers: a mistyped path then fails instead of making a new, empty store).
 
     Raises :class:`StoreError` for a scheme no backend handles (listing the supported
     forms) and when the backend cannot open the store.
@@ -78,13 +81,13 @@ def open_store(url: str) -> Store:
     match = _SCHEME.match(url)
     if match is None:
         if url.endswith(".db"):
-            return SqliteStore(url)
+            return SqliteStore(url, create=create)
         raise StoreError(shown, f"not a store URL; use one of: {SUPPORTED}")
     scheme, rest = match.group(1).lower(), match.group(2)
     opener = BACKENDS.get(scheme)
     if opener is None:
         raise StoreError(shown, f"unsupported store scheme {scheme!r}; use one of: {SUPPORTED}")
-    return opener(shown, rest)
+    return opener(shown, rest, create)
 
 
 def redact(url: str) -> str:
