@@ -52,6 +52,9 @@ class Dispatcher:
         self.hooks: list[Hook] = list(hooks)
         #: Set by the operations layer: starts children, terminates them, notifies parents.
         self.on_action: Callable[[str, act.Action], None] | None = None
+        #: While set (a graceful stop), tasks are not run: they stay scheduled in the
+        #: history, and whoever runs the instance next runs them.
+        self.draining = False
 
     def perform(self, instance_id: str, actions: Sequence[act.Action], owned: Owned | None) -> None:
         """Carry out ``actions`` of an instance (``owned``: the engine's entry for it)."""
@@ -63,7 +66,8 @@ class Dispatcher:
 
     def _perform_one(self, instance_id: str, action: act.Action, owned: Owned | None) -> None:
         if isinstance(action, act.RunTask):
-            self.runner.submit(self._task_spec(instance_id, action, owned), self.task_done)
+            if not self.draining:
+                self.runner.submit(self._task_spec(instance_id, action, owned), self.task_done)
         elif isinstance(action, act.StartTimer):
             self.timers.arm(action.fire_at, instance_id, action.timer_id)
             self.timer_armed()  # armed on a step thread, maybe: the loop may sleep less

@@ -101,6 +101,7 @@ class Engine:
         self._deciding = threading.RLock()
         self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
+        self._stopping = False  # a graceful stop: claim no more instances
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -119,8 +120,19 @@ class Engine:
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop, cancel running tasks and give the instances up to other workers."""
+    def stop(self, timeout: float = 10.0, *, drain: float = 0.0) -> None:
+        """Stop the loop, cancel running tasks and give the instances up to other workers.
+
+        With ``drain`` seconds, stop gracefully first: claim nothing more and start no
+        task, but let the running ones finish, for up to ``drain`` seconds, and commit
+        their results, so that the next owner does not run them again."""
+        if drain > 0 and self.running:
+            self._stopping = True
+            self._dispatch.draining = True
+            self.runner.drain(drain)
+            with self._deciding:  # results reported meanwhile: committed before letting go
+                if not self._owned.closed:
+                    self._decide_all()
         self._owned.close()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -280,8 +292,9 @@ class Engine:
     def _round(self) -> None:
         now = self.clock()
         self._fire_timers(now)
-        for instance_id in self._leases.claimed(now):
-            self._take(instance_id)
+        if not self._stopping:
+            for instance_id in self._leases.claimed(now):
+                self._take(instance_id)
         for instance_id in self._leases.lost(now, self._owned.ids):
             _log.warning("lost the lease of %s to another worker", instance_id)
             self.runner.cancel(instance_id)

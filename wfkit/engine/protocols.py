@@ -248,6 +248,11 @@ class StepRunner(Protocol):
         """Stop every running task of an instance: kill subprocesses, abandon threads
         (their results are then never reported)."""
 
+    def drain(self, timeout: float) -> bool:
+        """Drop the tasks that wait for a worker (never reported) and wait up to
+        ``timeout`` seconds for the running ones to end and report; True when none is
+        left."""
+
     def close(self) -> None:
         """Stop accepting work and cancel what runs."""
 

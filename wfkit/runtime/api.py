@@ -208,9 +208,11 @@ class Runtime:
         rows = self.workflows.list(status=statuses, name=name, limit=limit)
         return [Instance(self, row.instance_id) for row in rows]
 
-    def close(self) -> None:
-        """Stop the engine (running instances are taken over by the next one)."""
-        self.engine.stop()
+    def close(self, *, drain: float = 0.0) -> None:
+        """Stop the engine (running instances are taken over by the next one). With
+        ``drain`` seconds, running steps first get that long to finish and be recorded,
+        while nothing new starts."""
+        self.engine.stop(drain=drain)
         self.runner.close()
         self.store.close()
 

@@ -150,6 +150,25 @@ class LocalRunner:
         for job in jobs:
             job.token.cancel()
 
+    def drain(self, timeout: float) -> bool:
+        """Drop the tasks that wait for a worker (they are never reported: for the
+        engine they stay scheduled, and the next owner runs them) and wait up to
+        ``timeout`` seconds for the running ones to end and report; True when none is
+        left. For a graceful stop: what runs may finish, nothing new starts."""
+        with self._lock:
+            waiting = [j for jobs in self._jobs.values() for j in jobs if j.worker is None]
+            for job in waiting:
+                job.cancelled = True  # a worker that takes it from the queue skips it
+                self._forget(job)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting tasks, cancel every task, and join the threads for up to
         ``timeout`` seconds in all (threads stuck in an abandoned function are left)."""
