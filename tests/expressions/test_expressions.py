@@ -28,6 +28,8 @@ def test_whole_expression_keeps_its_type_and_embedded_ones_become_text() -> None
     mixed, errors = compile_template({"msg": "n=${{ inputs.n }} of ${{ inputs.months }}"})
     assert not errors and not mixed.is_expression
     assert mixed.render(context) == {"msg": 'n=3 of ["2026-01","2026-02"]'}
+    cities, errors = compile_template("to ${{ inputs.cities }}")  # text stays text, not \\u
+    assert cities.render({"inputs": {"cities": ["Zürich", "Kraków"]}}) == 'to ["Zürich","Kraków"]'
 
 
 def test_template_walks_lists_and_mappings_and_collects_step_ids() -> None:

@@ -315,7 +315,7 @@ _RENDERERS: dict[type, Any] = {
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 class TemplateError(ExpressionSyntaxError):

@@ -254,7 +254,7 @@ def _one_of(error: Any, path: Path, typo_kinds: set[Path]) -> Iterator[_Translat
 def _value_message(error: Any, where: str) -> tuple[str, str]:
     kind = error.kind
     name = kind.name
-    value = json.dumps(error.instance, default=str)
+    value = json.dumps(error.instance, default=str, ensure_ascii=False)
     if len(value) > 60:
         value = value[:57] + "..."
     shape = _shape_of(list(error.schema_path))
@@ -274,7 +274,7 @@ def _value_message(error: Any, where: str) -> tuple[str, str]:
                 f"unsupported language version {value}",
                 "this wfkit reads language version 1: write 'wfkit: 1'",
             )
-        return f"{where} must be {json.dumps(kind.expected_value)}", ""
+        return f"{where} must be {json.dumps(kind.expected_value, ensure_ascii=False)}", ""
     if name in ("minimum", "maximum"):
         side = "at least" if name == "minimum" else "at most"
         return f"{where} must be {side} {kind.limit}, not {value}", ""
