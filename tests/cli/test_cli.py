@@ -164,3 +164,84 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("validate", "graph", "schema"):
         assert command in result.stdout
+
+
+WIRED = """\
+wfkit: 1
+name: wired
+steps:
+  a: {call: "m:f"}
+  b: {call: "m:f", needs: [a]}
+  c: {call: "m:f", with: {x: "${{ steps.a.output }}"}, needs: [b]}
+finally:
+  tidy: {shell: [echo, done]}
+"""
+
+
+def test_graph_json_describes_the_graph_without_drawing_it(tmp_path: Path) -> None:
+    path = tmp_path / "wired.yaml"
+    path.write_text(WIRED, encoding="utf-8")
+    probe = (
+        "import sys\n"
+        "from wfkit.cli.main import main\n"
+        f"code = main(['graph', {str(path)!r}, '--json'])\n"
+        "print('NETWORKX', 'networkx' in sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NETWORKX False" in result.stderr  # cheap: no graph library, no drawing
+    assert json.loads(result.stdout) == {
+        "name": "wired",
+        "steps": [
+            {"id": "a", "kind": "call", "needs": []},
+            {"id": "b", "kind": "call", "needs": ["a"]},
+            {"id": "c", "kind": "call", "needs": ["b"]},
+            {"id": "tidy", "kind": "shell", "needs": []},
+        ],
+        "edges": [["a", "b"], ["a", "c"], ["b", "c"]],  # c reads a: an edge too
+    }
+
+
+def test_schema_takes_json_as_every_command_does() -> None:
+    result = wfkit("schema", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["$schema"].endswith("2020-12/schema")
+
+
+def test_every_command_takes_json() -> None:
+    import argparse
+
+    from wfkit.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        flags = {flag for action in command._actions for flag in action.option_strings}
+        assert "--json" in flags, f"wfkit {name} does not take --json"
+
+
+def _help(command: str, flag: str) -> str:
+    """The help text of one flag of one command, as the parser has it."""
+    import argparse
+
+    from wfkit.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    action = next(a for a in commands.choices[command]._actions if flag in a.option_strings)
+    return action.help or ""
+
+
+def test_the_worker_help_says_which_events_it_prints() -> None:
+    for flag in ("-v", "--json"):
+        text = _help("worker", flag)
+        assert "every history event" not in text
+        assert "from the moment this worker takes it" in text and "wfkit start" in text
+
+
+def test_the_input_help_says_string_inputs_are_always_text() -> None:
+    text = _help("run", "-i")
+    assert "`type: string`" in text and "always text" in text

@@ -445,3 +445,182 @@ def test_bad_input_is_a_clear_error(cwd: Path) -> None:
     assert result.returncode == 1 and "unknown input 'nobody'" in result.stderr
     result = wfkit(cwd, "run", "helo")
     assert result.returncode == 1 and "did you mean 'hello'?" in result.stderr
+
+
+def test_list_pages_are_at_least_one_and_say_more_only_when_there_is_more(cwd: Path) -> None:
+    for bad in ("0", "-1"):
+        refused = wfkit(cwd, "list", "--limit", bad)
+        assert refused.returncode == 2, refused.stderr
+        assert f"argument --limit: must be at least 1, not {bad}" in refused.stderr
+        assert "Traceback" not in refused.stderr and refused.stdout == ""
+    for instance_id in ("older", "newer"):
+        assert wfkit(cwd, "start", "hello", "--id", instance_id).returncode == 0
+    full = wfkit(cwd, "list", "--limit", "2")
+    assert "older" in full.stdout and "newer" in full.stdout
+    assert "(more:" not in full.stderr  # the page is full, but nothing follows
+    first = wfkit(cwd, "list", "--limit", "1")
+    assert "newer" in first.stdout and "older" not in first.stdout
+    assert "(more: --after newer)" in first.stderr
+    last = wfkit(cwd, "list", "--limit", "1", "--after", "newer")
+    assert "older" in last.stdout and "(more:" not in last.stderr
+    page = json.loads(wfkit(cwd, "list", "--limit", "1", "--json").stdout)
+    assert [row["instanceID"] for row in page] == ["newer"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("run", "hello", "--workers", "0"), "argument --workers: must be at least 1, not 0"),
+        (("run", "hello", "--timeout", "-5"), "argument --timeout: must be more than 0 seconds"),
+        (("run", "hello", "--timeout", "0"), "argument --timeout: must be more than 0 seconds"),
+        (("worker", "--for", "0"), "argument --for: must be more than 0 seconds, not 0"),
+        (("worker", "--for", "-1"), "argument --for: must be more than 0 seconds, not -1"),
+    ],
+)
+def test_numeric_flags_out_of_range_are_usage_errors(
+    cwd: Path, args: tuple[str, ...], said: str
+) -> None:
+    refused = wfkit(cwd, *args)
+    assert refused.returncode == 2, refused.stderr
+    assert said in refused.stderr and "Traceback" not in refused.stderr
+    assert "worker stopped" not in refused.stderr  # refused before anything ran
+
+
+BREAKPOINT = (
+    'wfkit: 1\nname: brk\nsteps:\n  a: {call: "clisteps:hello", with: {who: a}}\n'
+    '  b: {call: "clisteps:nap", with: {seconds: 0.3}, needs: [a], pause_before: true}\n'
+)
+
+
+def test_run_says_it_stopped_at_a_breakpoint_and_a_timeout_exits_4(cwd: Path) -> None:
+    (cwd / "definitions" / "brk.yaml").write_text(BREAKPOINT)
+    ran = wfkit(cwd, "run", "brk", "--id", "bp-1", "--timeout", "3")
+    assert ran.returncode == 4, ran.stderr
+    lines = ran.stderr.splitlines()
+    assert "  paused at the breakpoint before step b; go on with: wfkit resume bp-1" in lines
+    assert "still SUSPENDED after 3 s; it stays in the store" in ran.stderr
+    got = json.loads(wfkit(cwd, "get", "bp-1", "--json").stdout)
+    assert got["properties"]["wfkit.paused_at"] == "b"
+
+
+def test_run_still_running_after_its_timeout_exits_4_not_3(cwd: Path) -> None:
+    ran = wfkit(cwd, "run", "slow", "--id", "late", "--timeout", "0.2")
+    assert ran.returncode == 4, ran.stderr
+    assert "still RUNNING after 0.2 s; it stays in the store" in ran.stderr
+
+
+def test_run_says_when_it_is_resumed_from_another_terminal(cwd: Path) -> None:
+    (cwd / "definitions" / "brk.yaml").write_text(BREAKPOINT)
+    proc = _run_in_background(cwd, "brk", "bp-2")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = wfkit(cwd, "get", "bp-2", "--json")
+            if got.returncode == 0 and json.loads(got.stdout)["runtimeStatus"] == "SUSPENDED":
+                break
+            time.sleep(0.05)
+        resumed = wfkit(cwd, "resume", "bp-2")
+        assert resumed.returncode == 0, resumed.stderr
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = err.splitlines()
+    told = lines.index("  paused at the breakpoint before step b; go on with: wfkit resume bp-2")
+    assert lines.index("✓ a completed") < told < lines.index("  resumed")
+    assert lines.index("  resumed") < lines.index("✓ b completed")
+
+
+def test_run_and_start_without_a_definitions_folder_say_so(tmp_path: Path) -> None:
+    for command in ("run", "start"):
+        refused = wfkit(tmp_path, command, "foo")
+        assert refused.returncode == 2, refused.stderr
+        assert "the definitions folder 'definitions' does not exist" in refused.stderr
+        assert "--definitions or $WFKIT_DEFINITIONS" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    elsewhere = wfkit(tmp_path, "run", "foo", "--definitions", "flows")
+    assert "the definitions folder 'flows' does not exist" in elsewhere.stderr
+
+
+def _json_error(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The ``{"error": ...}`` object a failed ``--json`` command printed on stdout."""
+    printed = json.loads(result.stdout)
+    assert list(printed) == ["error"] and set(printed["error"]) == {"type", "message"}
+    error: dict[str, str] = printed["error"]
+    assert error["message"] in result.stderr  # the same message, for people
+    return error
+
+
+def test_errors_are_json_on_stdout_with_json(cwd: Path) -> None:
+    missing = wfkit(cwd, "get", "nobody", "--json")
+    assert missing.returncode == 1
+    assert _json_error(missing)["type"] == "InstanceNotFound"
+    wfkit(cwd, "start", "gate", "--id", "busy")
+    refused = wfkit(cwd, "purge", "busy", "--json")
+    assert refused.returncode == 1
+    assert _json_error(refused)["type"] == "IllegalTransition"
+    invalid = wfkit(cwd, "run", "hello", "-i", "nobody=1", "--json")
+    assert invalid.returncode == 1
+    assert _json_error(invalid)["type"] == "InvalidInput"
+    usage = wfkit(cwd, "run", "hello", "--input", "[1]", "--json")
+    assert usage.returncode == 2
+    assert _json_error(usage) == {
+        "type": "UsageError",
+        "message": "--input must be a JSON object of named inputs",
+    }
+    parsed = wfkit(cwd, "list", "--limit", "0", "--json")  # found wrong by argparse
+    assert parsed.returncode == 2
+    assert _json_error(parsed)["message"] == "argument --limit: must be at least 1, not 0"
+    broken = cwd / "definitions" / "half.yaml"
+    broken.write_text('wfkit: 1\nname: half\nsteps:\n  a: {call: "clisteps:hello", needs: [b]}\n')
+    problems = wfkit(cwd, "run", "half", "--json")
+    assert problems.returncode == 1
+    assert json.loads(problems.stdout)["error"]["type"] == "DefinitionError"
+
+
+def test_starting_an_active_id_again_says_what_to_do(cwd: Path) -> None:
+    assert wfkit(cwd, "start", "gate", "--id", "twice").returncode == 0
+    again = wfkit(cwd, "start", "gate", "--id", "twice", "--json")
+    assert again.returncode == 1
+    assert _json_error(again) == {
+        "type": "InstanceAlreadyExists",
+        "message": "an active workflow with ID 'twice' already exists; terminate it first, "
+        "or choose another --id",
+    }
+
+
+NOISY = (
+    "wfkit: 1\nname: noisy\nsteps:\n  x:\n    shell: [python, -c, "
+    "\"import sys; print('\\\\n'.join(f'line {i}' for i in range(1, 9))); sys.exit(1)\"]\n"
+)
+
+
+def test_get_shows_what_a_failed_shell_step_printed(cwd: Path) -> None:
+    (cwd / "definitions" / "noisy.yaml").write_text(NOISY)
+    ran = wfkit(cwd, "run", "noisy", "--id", "n-1")
+    assert ran.returncode == 1, ran.stderr
+    assert "stderr was empty (see stdout in the details)" in ran.stdout
+    step = json.loads(wfkit(cwd, "get", "n-1", "--json").stdout)["steps"]["x"]
+    assert step["details"]["exit_code"] == 1
+    assert step["details"]["stdout"].splitlines() == [f"line {i}" for i in range(1, 9)]
+    shown = wfkit(cwd, "get", "n-1").stdout.splitlines()
+    under = shown.index("      stdout, last 5 lines:")
+    assert shown[under - 1].startswith("  ✗ x ")
+    assert shown[under + 1 : under + 6] == [f"      | line {i}" for i in range(4, 9)]
+    assert "      | line 3" not in shown
+    completed = wfkit(cwd, "run", "hello", "--id", "h-1")
+    assert completed.returncode == 0
+    greet = json.loads(wfkit(cwd, "get", "h-1", "--json").stdout)["steps"]["greet"]
+    assert "details" not in greet  # a call step records none
+
+
+def test_worker_does_not_say_a_step_waits_when_a_sent_event_ends_the_wait(cwd: Path) -> None:
+    assert wfkit(cwd, "start", "gate", "--id", "early").returncode == 0
+    assert wfkit(cwd, "raise-event", "early", "go", "1").returncode == 0  # before any worker
+    worker = wfkit(cwd, "worker", "--for", "2")
+    assert worker.returncode == 0, worker.stderr
+    assert _worker_lines(worker.stderr) == [
+        "early gate: picked up",
+        "early gate: step ok completed",
+        "early gate: COMPLETED in",
+    ], worker.stderr

@@ -1,5 +1,6 @@
 """The progress display of ``wfkit run`` on a terminal: one rewritten line, plus a line
-telling how to send the event a step starts waiting for (once)."""
+telling how to send the event a step starts waiting for (once), and lines saying why the
+run is paused, how to go on, and when it runs again."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import io
 
 from wfkit import parse_definition
 from wfkit.cli.show import Progress
-from wfkit.engine.history import ExecutionStarted, TaskCompleted, TaskScheduled
+from wfkit.engine.history import (
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSuspended,
+    TaskCompleted,
+    TaskScheduled,
+)
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import replay
 
@@ -47,3 +54,63 @@ def test_a_terminal_gets_one_line_and_the_event_hint_once() -> None:
     hint = "  ok waits for event 'approved'; send it with: wfkit raise-event g-1 approved [DATA]\n"
     assert shown.count(hint) == 1
     assert shown[-1] == "g-1 RUNNING   [1/2] waiting for event 'approved'\n"
+
+
+BREAK = """\
+wfkit: 1
+name: brk
+steps:
+  a: {call: "m:f"}
+  b: {call: "m:f", needs: [a], pause_before: true}
+"""
+
+
+def test_a_pause_is_said_with_why_and_how_to_go_on_and_so_is_the_resume() -> None:
+    plan = WorkflowPlan.of(parse_definition(BREAK))
+    history = [
+        ExecutionStarted(at=1.0, seq=1, name="brk", input={}, definition_hash="h"),
+        TaskScheduled(at=1.0, seq=2, step="a", attempt=1, kind="call"),
+        TaskCompleted(at=2.0, seq=3, step="a", attempt=1, output=1),
+        ExecutionSuspended(at=2.0, seq=4, reason="breakpoint", step="b"),
+    ]
+    screen = io.StringIO()  # not a terminal: a line per change
+    progress = Progress(screen, "b-1")
+    for _ in range(2):  # polled again while it waits: told once
+        progress.update(plan, replay("b-1", history))
+    history += [
+        ExecutionResumed(at=3.0, seq=5),
+        TaskScheduled(at=3.0, seq=6, step="b", attempt=1, kind="call"),
+    ]
+    progress.update(plan, replay("b-1", history))
+    history.append(ExecutionSuspended(at=3.5, seq=7, reason="pause"))
+    progress.update(plan, replay("b-1", history))
+    history += [
+        ExecutionResumed(at=4.0, seq=8, single_step=True),
+        ExecutionSuspended(at=4.0, seq=9, reason="step"),
+    ]
+    progress.update(plan, replay("b-1", history))
+    assert screen.getvalue().splitlines() == [
+        "✓ a completed",
+        "  paused at the breakpoint before step b; go on with: wfkit resume b-1",
+        "  resumed",  # before the steps the resume let start
+        "… b running",
+        "  paused; go on with: wfkit resume b-1",
+        "  running the next ready steps, then paused; go on with: wfkit resume b-1",
+    ]
+
+
+def test_a_terminal_gets_the_pause_line_above_the_progress_line() -> None:
+    plan = WorkflowPlan.of(parse_definition(BREAK))
+    history = [
+        ExecutionStarted(at=1.0, seq=1, name="brk", input={}, definition_hash="h"),
+        TaskScheduled(at=1.0, seq=2, step="a", attempt=1, kind="call"),
+        TaskCompleted(at=2.0, seq=3, step="a", attempt=1, output=1),
+        ExecutionSuspended(at=2.0, seq=4, reason="breakpoint", step="b"),
+    ]
+    screen = Terminal()
+    progress = Progress(screen, "b 2")  # an id the shell must quote
+    progress.update(plan, replay("b 2", history))
+    assert screen.getvalue().split("\r\x1b[2K")[1:] == [
+        "  paused at the breakpoint before step b; go on with: wfkit resume 'b 2'\n",
+        "b 2 SUSPENDED [1/2] paused at the breakpoint before b",
+    ]

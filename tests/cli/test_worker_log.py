@@ -148,6 +148,36 @@ def test_a_wait_step_says_which_event_and_the_command_that_sends_it_once() -> No
     ]
 
 
+def test_a_wait_that_a_buffered_event_ends_at_once_is_not_said_to_wait() -> None:
+    worker = Worker()
+    sent = worker._numbered(EventRaised(at=0.5, name="approved", data={"ok": True}))
+    worker.history.append(sent)  # by `wfkit raise-event`, before the worker took it
+    said = worker.commit(
+        TaskScheduled(at=1.0, step="approve", kind="wait"),
+        TaskCompleted(at=1.0, step="approve", output={"ok": True}),
+    )
+    assert [line.split(": ", 1)[1] for line in said] == [
+        "picked up (2 events already recorded)",
+        "step approve completed (0.000s)",
+    ]
+
+
+def test_resume_step_says_which_steps_run_before_it_pauses_again() -> None:
+    worker = Worker()
+    worker.commit(ExecutionSuspended(at=1.0, reason="pause"))
+    resumed = worker.commit(ExecutionResumed(at=2.0, single_step=True))
+    assert resumed == [f"{at(2)} p-1 pipeline: resumed for one step"]
+    # committed together as the step starts: said before the step completes, as what it is
+    started = worker.commit(
+        TaskScheduled(at=2.5, step="check", kind="call"), ExecutionSuspended(at=2.5, reason="step")
+    )
+    assert started == [
+        f"{at(2.5)} p-1 pipeline: running step check, then paused; go on with: wfkit resume p-1"
+    ]
+    done = worker.commit(TaskCompleted(at=3.0, step="check"))
+    assert done == [f"{at(3)} p-1 pipeline: step check completed (0.500s)"]
+
+
 def test_without_a_plan_a_wait_says_where_to_look() -> None:
     lines = OperatorLines()  # no plan_for
     history = [
@@ -176,7 +206,7 @@ def test_skips_pauses_breakpoints_resumes_and_termination() -> None:
         "breakpoint before step approve set",
         "breakpoint before step approve reached: paused; go on with: wfkit resume p-1",
         "resumed for one step",
-        "paused after running one step; go on with: wfkit resume p-1",
+        "running the next ready steps, then paused; go on with: wfkit resume p-1",
         "resumed",
         "paused; go on with: wfkit resume p-1",
         "TERMINATED in 6.90s: not needed",

@@ -60,11 +60,19 @@ def register(sub: Any) -> None:
         "graph",
         help="draw a workflow's step graph",
         description="Draw a workflow's step graph. NAME is a workflow in the definitions "
-        "folder, or PATH a YAML file. Without -o, DOT text is printed.",
+        "folder, or PATH a YAML file. Without -o, DOT text is printed; with --json, the "
+        "graph as JSON instead of a drawing.",
     )
     graph.add_argument("target", metavar="NAME|PATH")
     graph.add_argument("-o", "--output", help="write to this file: .svg, .png or .dot")
     graph.add_argument("--definitions", default=None, help="the definitions folder")
+    graph.add_argument(
+        "--json",
+        action="store_true",
+        help="print the graph as JSON instead of drawing it: its name, its steps (id, "
+        "kind, needs) in the file's order, and its edges [from, to]: from must finish "
+        "before to, which names it in needs or reads it in an expression",
+    )
     graph.set_defaults(func=cmd_graph)
 
     schema = sub.add_parser(
@@ -72,6 +80,11 @@ def register(sub: Any) -> None:
         help="print the JSON Schema of the definition language",
         description="Print the JSON Schema of the definition language (for editors: "
         "save it and point yaml-language-server at it).",
+    )
+    schema.add_argument(
+        "--json",
+        action="store_true",
+        help="accepted for symmetry with the other commands: the schema is JSON anyway",
     )
     schema.set_defaults(func=cmd_schema)
 
@@ -165,13 +178,38 @@ def _resolve(target: str, definitions: str | None) -> Any:
     return load_catalog(folder).get(target)
 
 
+def graph_json(definition: Definition) -> dict[str, Any]:
+    """What ``wfkit graph --json`` prints: the steps in the file's order (finally steps
+    last) with their kind and declared ``needs``, and an edge ``[from, to]`` for each
+    step that must finish before another (named in its needs, or read by one of its
+    expressions), ordered as the drawing orders them. Built from the definition alone:
+    no networkx, no drawing."""
+    steps = definition.all_steps()
+    order = {sid: i for i, sid in enumerate(steps)}
+    edges = sorted(
+        ((source, sid) for sid, step in steps.items() for source in step.depends_on),
+        key=lambda edge: (order.get(edge[1], -1), order.get(edge[0], -1)),
+    )
+    return {
+        "name": definition.name,
+        "steps": [
+            {"id": sid, "kind": step.kind.value, "needs": list(step.needs)}
+            for sid, step in steps.items()
+        ],
+        "edges": [[source, target] for source, target in edges if source in steps],
+    }
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
-    """``wfkit graph``."""
+    """``wfkit graph``: DOT text, a drawing in a file, or (``--json``) the graph as JSON."""
     from wfkit.graph import build_view
     from wfkit.views.dot import to_dot
     from wfkit.views.render import render_file
 
     definition = _resolve(args.target, args.definitions)
+    if args.json:
+        print(json.dumps(graph_json(definition), indent=2))
+        return EXIT_OK
     dot = to_dot(build_view(definition))
     if not args.output:
         sys.stdout.write(dot if dot.endswith("\n") else dot + "\n")

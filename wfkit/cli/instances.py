@@ -15,7 +15,14 @@ from typing import Any
 
 from wfkit.cli import show
 from wfkit.cli.definitions import EXIT_OK
-from wfkit.cli.options import input_flags, inputs, json_or_text, open_runtime, settings_flags
+from wfkit.cli.options import (
+    at_least_one,
+    input_flags,
+    inputs,
+    json_or_text,
+    open_runtime,
+    settings_flags,
+)
 
 __all__ = ["register"]
 
@@ -78,7 +85,9 @@ def register(sub: Any) -> None:
         "--status", action="append", default=[], help="only this status (repeatable)"
     )
     listing.add_argument("--name", help="only this workflow")
-    listing.add_argument("--limit", type=int, default=20, help="page size (default 20)")
+    listing.add_argument(
+        "--limit", type=at_least_one, default=20, help="page size, at least 1 (default 20)"
+    )
     listing.add_argument("--after", metavar="ID", help="the page after this instance id")
     settings_flags(listing)
     listing.set_defaults(func=cmd_list)
@@ -137,20 +146,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``wfkit list``."""
     runtime = open_runtime(args, engine=False)
     try:
+        # one row more than the page: whether another page follows
         rows = runtime.workflows.list(
             status=args.status,
             name=args.name,
-            limit=args.limit,
+            limit=args.limit + 1,
             after=args.after,
         )
-        if args.json:
-            print(json.dumps([show.row_json(r) for r in rows], indent=2))
-        else:
-            print(show.table(rows))
-            if len(rows) == args.limit:
-                print(f"(more: --after {rows[-1].instance_id})", file=sys.stderr)
     finally:
         runtime.close()
+    page = rows[: args.limit]
+    if args.json:
+        print(json.dumps([show.row_json(r) for r in page], indent=2))
+    else:
+        print(show.table(page))
+        if len(rows) > len(page):
+            print(f"(more: --after {page[-1].instance_id})", file=sys.stderr)
     return EXIT_OK
 
 

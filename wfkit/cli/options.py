@@ -6,25 +6,57 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli.definitions import UsageError
 
 if TYPE_CHECKING:
+    from wfkit.definition.model import Definition
     from wfkit.engine.protocols import Hook
     from wfkit.runtime.api import Runtime
 
 __all__ = [
+    "EXIT_STILL_RUNNING",
     "EXIT_SUSPENDED",
+    "at_least_one",
     "input_flags",
     "inputs",
     "json_or_text",
+    "more_than_zero",
     "open_runtime",
     "settings_flags",
+    "workflow_definition",
 ]
 
 EXIT_SUSPENDED = 3
-"""Exit status of ``wfkit run`` when the instance is left paused (or still running)."""
+"""Exit status of ``wfkit run`` when Ctrl-C left the instance paused."""
+
+EXIT_STILL_RUNNING = 4
+"""Exit status of ``wfkit run`` when the instance has not ended after ``--timeout``
+seconds (it stays in the store as it is)."""
+
+
+def at_least_one(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (a count, a page size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def more_than_zero(text: str) -> float:
+    """An argparse ``type``: a number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def settings_flags(
@@ -37,7 +69,11 @@ def settings_flags(
         "--store", help="store URL ($WFKIT_STORE; default sqlite:///.wfkit/wfkit.db)"
     )
     if workers:
-        parser.add_argument("--workers", type=int, help="steps run at once here ($WFKIT_WORKERS)")
+        parser.add_argument(
+            "--workers",
+            type=at_least_one,
+            help="steps run at once here, at least 1 ($WFKIT_WORKERS)",
+        )
     parser.add_argument("--json", action="store_true", help=json_help)
 
 
@@ -50,7 +86,9 @@ def input_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one input (VALUE is JSON, or text); repeatable",
+        help="one input; VALUE is read as JSON (text that is not JSON stays text), "
+        "except for an input declared `type: string`, whose VALUE is always text "
+        '(-i version=2024.06 stays "2024.06"); repeatable',
     )
     parser.add_argument(
         "--id", dest="instance_id", default="", help="the instance id (default: a new uuid)"
@@ -60,7 +98,7 @@ def input_flags(parser: argparse.ArgumentParser) -> None:
 def inputs(args: argparse.Namespace, runtime: Runtime) -> dict[str, Any]:
     """The start input from --input and -i; an -i value is JSON unless its input is
     declared as a string (so -i version=2024.06 stays text)."""
-    declared = runtime.definition(args.name).inputs
+    declared = workflow_definition(args.name, runtime).inputs
     values: dict[str, Any] = {}
     if args.input:
         try:
@@ -76,6 +114,25 @@ def inputs(args: argparse.Namespace, runtime: Runtime) -> dict[str, Any]:
         spec = declared.get(key)
         values[key] = text if spec is not None and spec.type == "string" else json_or_text(text)
     return values
+
+
+def workflow_definition(name: str, runtime: Runtime) -> Definition:
+    """The definition of workflow ``name``; when there is none because the definitions
+    folder does not exist, a :class:`UsageError` that says so and how to set it."""
+    from wfkit.errors import UnknownWorkflow
+
+    try:
+        return runtime.definition(name)
+    except UnknownWorkflow as exc:
+        folder = Path(runtime.folder.folder)
+        if folder.is_dir():
+            raise
+        where = "" if folder.is_absolute() else f" (looked for {folder.resolve()})"
+        raise UsageError(
+            f"no workflow named {name!r}: the definitions folder {str(folder)!r} does not "
+            f"exist{where}; point --definitions or $WFKIT_DEFINITIONS at the folder of "
+            "your YAML files"
+        ) from exc
 
 
 def json_or_text(text: str) -> Any:
@@ -97,6 +154,12 @@ def open_runtime(
     settings = Settings.from_environment(
         definitions=args.definitions,
         store=args.store,
-        workers=str(args.workers) if getattr(args, "workers", None) else None,
+        workers=_flag_text(getattr(args, "workers", None)),
     )
     return Runtime(settings, hooks, run_engine=engine, claim_free=claim_free)
+
+
+def _flag_text(value: int | None) -> str | None:
+    """A numeric flag as a settings override: None when the flag was not given (0 is
+    given, and refused by the settings as any other bad value)."""
+    return None if value is None else str(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
 from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS
-from wfkit.cli.options import EXIT_SUSPENDED, input_flags, inputs, open_runtime, settings_flags
+from wfkit.cli.options import (
+    EXIT_STILL_RUNNING,
+    EXIT_SUSPENDED,
+    input_flags,
+    inputs,
+    more_than_zero,
+    open_runtime,
+    settings_flags,
+)
 from wfkit.cli.worker_log import WorkerLog
 
 if TYPE_CHECKING:
@@ -32,16 +41,33 @@ def register_run(sub: Any) -> None:
         help="run a workflow here, showing progress, until it ends",
         description="Start workflow NAME and run it in this process with live progress. "
         "Only it and its child workflows run here: other instances in the store are left "
-        "to `wfkit worker`. Ctrl-C pauses the instance and says how to resume it; SIGTERM "
-        "cancels the running steps and leaves the instance, still running, to the next "
-        "worker. Exit 0 when it completes, 1 when it fails or is terminated, 3 when it is "
-        "left paused, 143 after SIGTERM.",
+        "to `wfkit worker`. A pause (a breakpoint, or `wfkit pause` from elsewhere) is "
+        "said with the command that resumes it, and the run waits for the resume. Ctrl-C "
+        "pauses the instance and says how to resume it; SIGTERM cancels the running steps "
+        "and leaves the instance, still running, to the next worker. Exit 0 when it "
+        "completes, 1 when it fails or is terminated, 2 on wrong usage, 3 when Ctrl-C left "
+        "it paused, 4 when it has not ended after --timeout seconds (it stays in the store "
+        "as it is: a `wfkit worker` carries it on), 143 after SIGTERM.",
     )
     run.add_argument("name", metavar="NAME", help="the workflow to run")
     input_flags(run)
-    run.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
+    run.add_argument(
+        "--timeout",
+        type=more_than_zero,
+        metavar="SECONDS",
+        help="stop waiting after this many seconds (more than 0) and exit 4; the "
+        "instance stays in the store",
+    )
     settings_flags(run, workers=True)
     run.set_defaults(func=cmd_run)
+
+
+_EVENTS_HEARD = (
+    "the events of each instance from the moment this worker takes it, those it commits "
+    "and those others append meanwhile (such as `wfkit raise-event`'s), not those recorded "
+    "before (such as the ExecutionStarted written by `wfkit start`)"
+)
+"""Which history events ``wfkit worker -v`` and ``--json`` print."""
 
 
 def register_worker(sub: Any) -> None:
@@ -55,26 +81,29 @@ def register_worker(sub: Any) -> None:
         "completed (once for a whole foreach), skipped, failed (with its error), retried, or "
         "waiting for an event (with the `wfkit raise-event` command that sends it); a pause, "
         "a resume, a breakpoint; the instance's end, with its status and duration. -v prints "
-        "every history event instead; --json every history event as JSON Lines on stdout.",
+        "instead a line per history event, --json the same events as JSON Lines on stdout: "
+        + _EVENTS_HEARD
+        + ".",
     )
     settings_flags(
         worker,
         workers=True,
-        json_help="print each history event as a line of JSON on stdout: at, instanceID, "
-        "workflowName, type, seq, and step, index, attempt, status, failure when it has them",
+        json_help="print a line of JSON on stdout per history event (at, instanceID, "
+        "workflowName, type, seq, and step, index, attempt, status, failure when it has "
+        "them): " + _EVENTS_HEARD,
     )
     worker.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="print every history event, one line each (--json does too, as JSON)",
+        help="print a line per history event instead of the default lines: " + _EVENTS_HEARD,
     )
     worker.add_argument(
         "--for",
         dest="duration",
-        type=float,
+        type=more_than_zero,
         metavar="SECONDS",
-        help="stop after this many seconds",
+        help="stop after this many seconds (more than 0)",
     )
     worker.set_defaults(func=cmd_worker)
 
@@ -136,12 +165,8 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 progress.close()
-                print(
-                    f"still {state.status.value} after {args.timeout} s; it stays in the store: "
-                    f"wfkit get {instance.id}",
-                    file=stream,
-                )
-                return EXIT_SUSPENDED
+                print(_still_there(instance.id, state.status.value, args.timeout), file=stream)
+                return EXIT_STILL_RUNNING
             instance.runtime.engine.wait_committed(0.2)
     except KeyboardInterrupt:
         progress.close()
@@ -159,6 +184,17 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
     else:
         print(show.summary(row))
     return EXIT_OK if row.status == RuntimeStatus.COMPLETED.value else EXIT_PROBLEMS
+
+
+def _still_there(instance_id: str, status: str, timeout: float) -> str:
+    """What ``wfkit run`` says when ``--timeout`` passed before its instance ended."""
+    quoted = shlex.quote(instance_id)
+    then = (
+        f"wfkit resume {quoted}, then a `wfkit worker` carries it on"
+        if status == "SUSPENDED"
+        else "a `wfkit worker` on this store carries it on"
+    )
+    return f"still {status} after {timeout:g} s; it stays in the store ({then}): wfkit get {quoted}"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from wfkit.runtime.api import StepInfo
 
 __all__ = [
+    "CAPTURED_KEYS",
     "WORKER_JSON_FIELDS",
     "Progress",
+    "captured_tails",
     "details",
     "event_json",
     "event_line",
     "history",
     "iso_time",
+    "pause_line",
     "raise_event_hint",
     "row_json",
     "step_json",
@@ -75,8 +78,9 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
 
 
 def step_json(step: StepInfo) -> dict[str, Any]:
-    """One step as JSON."""
-    return {
+    """One step as JSON; with ``details`` (what its handler recorded: a shell step's
+    exit code, stdout and stderr, a notebook step's saved notebook...) when it has any."""
+    data = {
         "status": step.status,
         "output": step.output,
         "attempts": step.attempts,
@@ -85,6 +89,9 @@ def step_json(step: StepInfo) -> dict[str, Any]:
         "items": step.items,
         "error": asdict(step.error) if step.error else None,
     }
+    if step.details is not None:
+        data["details"] = step.details
+    return data
 
 
 def event_json(event: HistoryEvent) -> dict[str, Any]:
@@ -130,9 +137,42 @@ def details(row: InstanceRow, steps: dict[str, StepInfo]) -> str:
         mark = _MARK.get(step.status, "?")
         head = f"  {mark} {sid:<{width}} {step.status:<9} {took:>9}{tries}{items}"
         lines.append(f"{head}  {out or err}".rstrip())
+        if step.status == "failed":
+            lines += captured_tails(step.details)
     lines.append("")
     lines.append(summary(row).split("\n", 1)[1] if "\n" in summary(row) else "")
     return "\n".join(lines).rstrip()
+
+
+#: The keys of a step's details that hold captured output: a shell step's stdout and
+#: stderr (wfkit/steps/shell.py), a notebook kernel's own output (wfkit/steps/notebook.py).
+CAPTURED_KEYS = ("stdout", "stderr", "kernel_log")
+TAIL_LINES = 5
+"""How many of the last lines of each captured output ``wfkit get`` shows."""
+TAIL_WIDTH = 120
+"""How many characters of each of those lines it shows."""
+
+
+def captured_tails(found: dict[str, Any] | None) -> list[str]:
+    """The last lines of the output a failed step captured (its details' stdout, stderr,
+    kernel log), indented under the step, each clipped; none when it captured nothing."""
+    details = found or {}
+    lines: list[str] = []
+    for key in CAPTURED_KEYS:
+        text = details.get(key)
+        if not isinstance(text, str) or not text.strip():
+            continue
+        kept = text.rstrip().splitlines()
+        tail = kept[-TAIL_LINES:]
+        cut = len(kept) > len(tail) or bool(details.get(f"{key}_dropped"))
+        lines.append(f"      {key}, last {len(tail)} lines:" if cut else f"      {key}:")
+        lines += [f"      | {_clip_line(line, TAIL_WIDTH)}".rstrip() for line in tail]
+    return lines
+
+
+def _clip_line(line: str, width: int) -> str:
+    """One line cut to ``width`` characters, with an ellipsis when cut."""
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def history(events: list[HistoryEvent]) -> str:
@@ -159,8 +199,9 @@ def table(rows: list[InstanceRow]) -> str:
 
 
 class Progress:
-    """A live progress line on a terminal (one line per change elsewhere), and, when a
-    step starts waiting for an event, a line saying how to send it."""
+    """A live progress line on a terminal (one line per change elsewhere), and lines
+    that say what the run waits for: an event a step starts waiting for (how to send
+    it), a pause (why, and how to resume), the resume."""
 
     def __init__(self, stream: Any, instance_id: str) -> None:
         self.stream = stream
@@ -169,6 +210,7 @@ class Progress:
         self.last = ""
         self.seen: dict[str, str] = {}
         self.told: set[str] = set()  # wait steps whose event was explained
+        self.pause: tuple[str, str] | None = None  # (reason, step) of the pause last told
 
     def update(self, plan: WorkflowPlan, state: InstanceState) -> None:
         from wfkit.engine.summary import custom_status
@@ -181,7 +223,9 @@ class Progress:
         count = f"[{done}/{len(every)}]"
         line = f"{self.instance_id[:12]} {state.status.value:<9} {count} "
         line += custom_status(plan, state)
-        hints = self._event_hints(plan, statuses)
+        before = self._resumed_hint(state)  # said before the steps it lets start
+        after = self._paused_hint(state) + self._event_hints(plan, statuses)
+        hints = before + after
         if self.tty:
             if hints:
                 self.stream.write("\r\x1b[2K" + "".join(f"{hint}\n" for hint in hints))
@@ -189,10 +233,11 @@ class Progress:
                 self.stream.write("\r\x1b[2K" + line[:120])
                 self.stream.flush()
         else:
+            self.stream.write("".join(f"{hint}\n" for hint in before))
             for sid, status in statuses.items():
                 if self.seen.get(sid) != status and status != "pending":
                     self.stream.write(f"{_MARK.get(status, '?')} {sid} {status}\n")
-            self.stream.write("".join(f"{hint}\n" for hint in hints))
+            self.stream.write("".join(f"{hint}\n" for hint in after))
             self.seen = statuses
         self.last = line
 
@@ -205,10 +250,42 @@ class Progress:
                 hints.append("  " + raise_event_hint(self.instance_id, sid, event))
         return hints
 
+    def _paused_hint(self, state: InstanceState) -> list[str]:
+        """A line, once, when the instance became suspended (or suspended for another
+        reason): why, and the command that resumes it."""
+        now = (state.suspend_reason or "pause", state.suspended_at_step or "")
+        if not state.suspended or now == self.pause:
+            return []
+        self.pause = now
+        return ["  " + pause_line(self.instance_id, *now)]
+
+    def _resumed_hint(self, state: InstanceState) -> list[str]:
+        """A line, once, when the suspended instance runs again (its end, if it ended
+        instead, is said by the summary)."""
+        if state.suspended or self.pause is None:
+            return []
+        self.pause = None
+        if state.is_terminal:
+            return []
+        return ["  resumed" + (" for the next ready steps" if state.single_step else "")]
+
     def close(self) -> None:
         if self.tty and self.last:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def pause_line(instance_id: str, reason: str, step: str = "") -> str:
+    """Why an instance is suspended, and the command that resumes it. ``reason`` is
+    that of its ``ExecutionSuspended`` event: ``breakpoint`` (before ``step``),
+    ``step`` (``wfkit resume --step``: the next ready steps run, then it stays
+    paused) or ``pause``."""
+    go_on = f"go on with: wfkit resume {shlex.quote(instance_id)}"
+    if reason == "breakpoint":
+        return f"paused at the breakpoint before step {step}; {go_on}"
+    if reason == "step":
+        return f"running the next ready steps, then paused; {go_on}"
+    return f"paused; {go_on}"
 
 
 def raise_event_hint(instance_id: str, step: str, event: str) -> str:

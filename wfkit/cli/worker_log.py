@@ -89,6 +89,7 @@ class _Batch:
     state: InstanceState
     told: set[tuple[str, str]]  # (what, step) said once already: ("done", "x"), ("wait", "x")
     plan: WorkflowPlan | None
+    events: Sequence[HistoryEvent] = ()  # every event of the commit, in order
 
     def once(self, what: str, step: str) -> bool:
         """True the first time ``what`` is said about ``step`` for this instance."""
@@ -146,8 +147,17 @@ def _on_step_started(batch: _Batch, event: StepStarted) -> str | None:
     return _step_done(batch, event.step)  # an empty foreach completes as it starts
 
 
+def _still_waits(batch: _Batch, event: TaskScheduled) -> bool:
+    """Whether the wait task ``event`` scheduled still waits after the commit (an event
+    sent before may have completed it in the same commit)."""
+    task = batch.task(event.step, event.index)
+    return task is not None and task.phase == "waiting"
+
+
 def _on_task_scheduled(batch: _Batch, event: TaskScheduled) -> str | None:
-    if event.kind != "wait" or not batch.once("wait", event.step):
+    if event.kind != "wait" or not _still_waits(batch, event):
+        return None
+    if not batch.once("wait", event.step):
         return None
     spec = batch.spec(event.step)
     if spec is None:
@@ -186,9 +196,37 @@ def _on_suspended(batch: _Batch, event: ExecutionSuspended) -> str:
     go_on = f"go on with: wfkit resume {shlex.quote(batch.instance_id)}"
     if event.reason == "breakpoint":
         return f"breakpoint before step {event.step} reached: paused; {go_on}"
-    if event.reason == "step":
-        return f"paused after running one step; {go_on}"
+    if event.reason == "step":  # committed as the steps start, not once they ended
+        return f"{_running_then_paused(_started_before(batch, event))}; {go_on}"
     return f"paused; {go_on}"
+
+
+def _starts_work(event: HistoryEvent) -> bool:
+    """Whether ``event`` starts a step, or a task of one (a sleep step starts with its
+    timer, a workflow step with its child)."""
+    if event.TYPE == "TimerCreated":
+        return bool(getattr(event, "purpose", "") == "sleep")
+    return event.TYPE in ("StepStarted", "TaskScheduled", "SubOrchestrationInstanceCreated")
+
+
+def _started_before(batch: _Batch, suspended: HistoryEvent) -> list[str]:
+    """The steps that events of the commit before ``suspended`` started, in order."""
+    steps: list[str] = []
+    for event in batch.events:
+        if event is suspended:
+            break
+        step = getattr(event, "step", "")
+        if _starts_work(event) and step and step not in steps:
+            steps.append(step)
+    return steps
+
+
+def _running_then_paused(steps: list[str]) -> str:
+    """``running step x, then paused`` (after ``wfkit resume --step``)."""
+    if not steps:
+        return "running the next ready steps, then paused"
+    noun = "step" if len(steps) == 1 else "steps"
+    return f"running {noun} {', '.join(steps)}, then paused"
 
 
 def _on_resumed(batch: _Batch, event: ExecutionResumed) -> str:
@@ -265,8 +303,9 @@ class OperatorLines:
     An instance started or picked up (at once, with how many events it had); a step
     completed (once, however many foreach tasks it has), skipped, failed (with its
     failure's first line) or retried (attempt n of m, and when); a step that waits for an
-    event (with the ``wfkit raise-event`` command) or sleeps; a pause, a resume, a
-    breakpoint; an event arriving; the instance's end, with its status and duration.
+    event (with the ``wfkit raise-event`` command; not when an event sent before ends the
+    wait in the same commit) or sleeps; a pause, a resume, a breakpoint; an event
+    arriving; the instance's end, with its status and duration.
 
     It reads the state each hook call brings, and remembers per instance only what it
     said once already (forgotten when the instance ends). ``plan_for`` gives a
@@ -289,7 +328,7 @@ class OperatorLines:
             told = self.told[instance_id] = set()
             first = events[0] if events else None  # none: claimed, nothing committed yet
             said.append((first.at if first else time.time(), _taken_up(state, first)))
-        batch = _Batch(instance_id, state, told, self._plan(state))
+        batch = _Batch(instance_id, state, told, self._plan(state), events)
         for event in events:
             handler = _OPERATOR_HANDLERS.get(event.TYPE)
             text = handler(batch, event) if handler is not None else None
