@@ -552,10 +552,13 @@ def _json_error(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 
 
 def test_errors_are_json_on_stdout_with_json(cwd: Path) -> None:
+    no_store = wfkit(cwd, "get", "nobody", "--json")
+    assert no_store.returncode == 1
+    assert _json_error(no_store)["type"] == "StoreError"
+    wfkit(cwd, "start", "gate", "--id", "busy")
     missing = wfkit(cwd, "get", "nobody", "--json")
     assert missing.returncode == 1
     assert _json_error(missing)["type"] == "InstanceNotFound"
-    wfkit(cwd, "start", "gate", "--id", "busy")
     refused = wfkit(cwd, "purge", "busy", "--json")
     assert refused.returncode == 1
     assert _json_error(refused)["type"] == "IllegalTransition"
@@ -624,3 +627,41 @@ def test_worker_does_not_say_a_step_waits_when_a_sent_event_ends_the_wait(cwd: P
         "early gate: step ok completed",
         "early gate: COMPLETED in",
     ], worker.stderr
+
+
+def test_a_stopping_worker_lets_the_running_step_finish_and_records_it(cwd: Path) -> None:
+    """--for (like Ctrl-C or SIGTERM) stops gracefully: the step that runs may finish
+    and is recorded, the next one does not start, and the next worker starts there."""
+    wfkit(cwd, "start", "slow", "--id", "g1")
+    first = wfkit(cwd, "worker", "--for", "0.3")
+    assert first.returncode == 0, first.stderr
+    assert "stopping: 1 running step(s) get up to 10 s to finish" in first.stderr
+    events = json.loads(wfkit(cwd, "history", "g1", "--json").stdout)
+    done = [e["step"] for e in events if e["type"] == "TaskCompleted"]
+    scheduled = [e["step"] for e in events if e["type"] == "TaskScheduled"]
+    assert (done, scheduled) == (["a"], ["a", "b"])
+    second = wfkit(cwd, "worker", "--for", "3")
+    history = json.loads(wfkit(cwd, "history", "g1", "--json").stdout)
+    assert [e["step"] for e in history if e["type"] == "TaskScheduled"] == ["a", "b", "c"]
+    assert "g1 slow: COMPLETED" in second.stderr  # and step a did not run again
+
+
+def test_a_worker_with_no_grace_leaves_the_running_step_to_the_next(cwd: Path) -> None:
+    wfkit(cwd, "start", "slow", "--id", "g0")
+    first = wfkit(cwd, "worker", "--for", "0.3", "--grace", "0")
+    assert first.returncode == 0 and "stopping:" not in first.stderr
+    events = json.loads(wfkit(cwd, "history", "g0", "--json").stdout)
+    assert not [e for e in events if e["type"] == "TaskCompleted"]  # in flight: runs again
+    assert wfkit(cwd, "worker", "--grace", "-1").returncode == 2
+
+
+def test_commands_that_read_a_store_do_not_create_one(cwd: Path) -> None:
+    wfkit(cwd, "run", "hello", "--id", "h")
+    typo = cwd / "state-typo.db"
+    for command in (["get", "h"], ["list"], ["history", "h"], ["pause", "h"]):
+        result = wfkit(cwd, *command, "--store", f"sqlite:///{typo}")
+        assert result.returncode == 1, (command, result.stderr)
+        assert "there is no store at" in result.stderr and "state-typo.db" in result.stderr
+    assert not typo.exists()
+    assert wfkit(cwd, "start", "hello", "--store", f"sqlite:///{typo}").returncode == 0
+    assert typo.exists()  # a start makes the store: it is the first write

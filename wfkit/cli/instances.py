@@ -113,7 +113,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     """``wfkit get``."""
-    runtime = open_runtime(args, engine=False)
+    runtime = open_runtime(args, engine=False, create_store=False)
     try:
         instance = runtime.instance(args.instance_id)
         row = instance.row()
@@ -130,7 +130,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """``wfkit history``."""
-    runtime = open_runtime(args, engine=False)
+    runtime = open_runtime(args, engine=False, create_store=False)
     try:
         events = runtime.instance(args.instance_id).history()
         if args.json:
@@ -144,7 +144,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``wfkit list``."""
-    runtime = open_runtime(args, engine=False)
+    runtime = open_runtime(args, engine=False, create_store=False)
     try:
         # one row more than the page: whether another page follows
         rows = runtime.workflows.list(
@@ -166,7 +166,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _lifecycle(args: argparse.Namespace) -> int:
-    runtime = open_runtime(args, engine=False)
+    runtime = open_runtime(args, engine=False, create_store=False)
     ops = runtime.workflows
     try:
         command = args.command

@@ -24,6 +24,7 @@ __all__ = [
     "inputs",
     "json_or_text",
     "more_than_zero",
+    "not_negative",
     "open_runtime",
     "settings_flags",
     "workflow_definition",
@@ -45,6 +46,17 @@ def at_least_one(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def not_negative(text: str) -> float:
+    """An argparse ``type``: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
     return value
 
 
@@ -144,10 +156,17 @@ def json_or_text(text: str) -> Any:
 
 
 def open_runtime(
-    args: argparse.Namespace, *, engine: bool, claim_free: bool = True, hooks: Sequence[Hook] = ()
+    args: argparse.Namespace,
+    *,
+    engine: bool,
+    claim_free: bool = True,
+    hooks: Sequence[Hook] = (),
+    create_store: bool = True,
 ) -> Runtime:
     """The runtime the settings flags (or ``$WFKIT_*``) ask for; with its engine running
-    (told of every commit through ``hooks``) when ``engine``."""
+    (told of every commit through ``hooks``) when ``engine``. ``create_store=False`` for
+    commands that only read or change existing instances: a mistyped ``--store`` is then
+    an error, not a new, empty store."""
     from wfkit.runtime.api import Runtime
     from wfkit.runtime.settings import Settings
 
@@ -156,7 +175,9 @@ def open_runtime(
         store=args.store,
         workers=_flag_text(getattr(args, "workers", None)),
     )
-    return Runtime(settings, hooks, run_engine=engine, claim_free=claim_free)
+    return Runtime(
+        settings, hooks, run_engine=engine, claim_free=claim_free, create_store=create_store
+    )
 
 
 def _flag_text(value: int | None) -> str | None:

@@ -22,6 +22,7 @@ from wfkit.cli.options import (
     input_flags,
     inputs,
     more_than_zero,
+    not_negative,
     open_runtime,
     settings_flags,
 )
@@ -105,10 +106,22 @@ def register_worker(sub: Any) -> None:
         metavar="SECONDS",
         help="stop after this many seconds (more than 0)",
     )
+    worker.add_argument(
+        "--grace",
+        type=not_negative,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="when told to stop, give the steps still running up to this many seconds to "
+        f"finish and be recorded, starting nothing new (default {DEFAULT_GRACE:g}; 0: stop "
+        "at once; a second Ctrl-C or SIGTERM also stops at once)",
+    )
     worker.set_defaults(func=cmd_worker)
 
 
 EXIT_TERMINATED_BY_SIGNAL = 128 + signal.SIGTERM
+
+DEFAULT_GRACE = 10.0
+"""Seconds a stopping worker gives its running steps to finish, by default."""
 
 
 class _Stopped(Exception):
@@ -197,12 +210,22 @@ def _still_there(instance_id: str, status: str, timeout: float) -> str:
     return f"still {status} after {timeout:g} s; it stays in the store ({then}): wfkit get {quoted}"
 
 
+class _StopNow(Exception):
+    """A second SIGTERM while the worker waits for its running steps."""
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """``wfkit worker``: run instances until stopped (or until the reader of its --json
-    output goes away), printing what happens: see :class:`wfkit.cli.worker_log.WorkerLog`."""
-    stop = {"now": False}
+    output goes away), printing what happens: see :class:`wfkit.cli.worker_log.WorkerLog`.
+
+    Stopping is graceful: steps still running get ``--grace`` seconds to finish and be
+    recorded, and nothing new starts, so that the next worker does not run them again;
+    what is still running then is cancelled and left to the next worker."""
+    stop = {"now": False, "draining": False}
 
     def on_signal(signum: int, frame: Any) -> None:
+        if stop["draining"]:  # told again while running steps finish: stop at once
+            raise _StopNow
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -221,7 +244,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        runtime.close()
+        running = runtime.runner.unfinished()
+        if args.grace > 0 and running:
+            print(
+                f"stopping: {running} running step(s) get up to {args.grace:g} s to finish "
+                "and be recorded; Ctrl-C again to stop at once",
+                file=sys.stderr,
+            )
+            stop["draining"] = True
+            try:
+                runtime.close(drain=args.grace)
+            except (KeyboardInterrupt, _StopNow):
+                runtime.close()
+        else:
+            runtime.close()
         why = " (its output was closed)" if log.closed else ""
         print(f"worker stopped{why}; its instances are free for other workers", file=sys.stderr)
     return EXIT_OK

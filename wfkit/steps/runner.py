@@ -150,6 +150,11 @@ class LocalRunner:
         for job in jobs:
             job.token.cancel()
 
+    def unfinished(self) -> int:
+        """How many submitted tasks have not ended yet (running or waiting for a worker)."""
+        with self._lock:
+            return sum(len(jobs) for jobs in self._jobs.values())
+
     def drain(self, timeout: float) -> bool:
         """Drop the tasks that wait for a worker (they are never reported: for the
         engine they stay scheduled, and the next owner runs them) and wait up to
