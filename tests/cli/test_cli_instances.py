@@ -107,6 +107,10 @@ def test_run_json_and_string_inputs_stay_text(cwd: Path) -> None:
     data = json.loads(result.stdout)
     assert data["runtimeStatus"] == "COMPLETED"
     assert data["output"] == "hello 2024.06"
+    # the same form as wfkit get --json, steps included
+    got = json.loads(wfkit(cwd, "get", data["instanceID"], "--json").stdout)
+    assert set(data) == set(got) and data["steps"] == got["steps"]
+    assert data["steps"]["greet"]["output"] == "hello 2024.06"
 
 
 def test_run_of_a_failing_workflow_exits_1_with_the_failure(cwd: Path) -> None:

@@ -118,9 +118,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         instance = runtime.instance(args.instance_id)
         row = instance.row()
         if args.json:
-            data = show.row_json(row)
-            data["steps"] = {k: show.step_json(v) for k, v in instance.steps.items()}
-            print(json.dumps(data, indent=2))
+            print(json.dumps(show.instance_json(row, instance.steps), indent=2))
         else:
             print(show.details(row, instance.steps))
     finally:

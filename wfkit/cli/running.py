@@ -192,8 +192,8 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
         return EXIT_SUSPENDED
     progress.close()
     row = instance.row()
-    if args.json:
-        print(json.dumps(show.row_json(row), indent=2))
+    if args.json:  # the same form as wfkit get --json
+        print(json.dumps(show.instance_json(row, instance.steps), indent=2))
     else:
         print(show.summary(row))
     return EXIT_OK if row.status == RuntimeStatus.COMPLETED.value else EXIT_PROBLEMS

@@ -25,6 +25,7 @@ __all__ = [
     "event_json",
     "event_line",
     "history",
+    "instance_json",
     "iso_time",
     "pause_line",
     "raise_event_hint",
@@ -98,6 +99,14 @@ def event_json(event: HistoryEvent) -> dict[str, Any]:
     """One history event as JSON."""
     data = {k: v for k, v in asdict(event).items() if v is not None and k not in ("seq", "at")}
     return {"seq": event.seq, "type": event.TYPE, "at": iso_time(event.at), **data}
+
+
+def instance_json(row: InstanceRow, steps: dict[str, StepInfo]) -> dict[str, Any]:
+    """An instance with its steps, as ``wfkit get --json`` and ``wfkit run --json``
+    print it."""
+    data = row_json(row)
+    data["steps"] = {step_id: step_json(info) for step_id, info in steps.items()}
+    return data
 
 
 def summary(row: InstanceRow) -> str:
