@@ -166,7 +166,7 @@ def test_resume_step_says_which_steps_run_before_it_pauses_again() -> None:
     worker = Worker()
     worker.commit(ExecutionSuspended(at=1.0, reason="pause"))
     resumed = worker.commit(ExecutionResumed(at=2.0, single_step=True))
-    assert resumed == [f"{at(2)} p-1 pipeline: resumed for one step"]
+    assert resumed == [f"{at(2)} p-1 pipeline: resumed to run the next ready steps, then pause"]
     # committed together as the step starts: said before the step completes, as what it is
     started = worker.commit(
         TaskScheduled(at=2.5, step="check", kind="call"), ExecutionSuspended(at=2.5, reason="step")
@@ -205,7 +205,7 @@ def test_skips_pauses_breakpoints_resumes_and_termination() -> None:
         "step extra skipped (its when is false)",
         "breakpoint before step approve set",
         "breakpoint before step approve reached: paused; go on with: wfkit resume p-1",
-        "resumed for one step",
+        "resumed to run the next ready steps, then pause",
         "running the next ready steps, then paused; go on with: wfkit resume p-1",
         "resumed",
         "paused; go on with: wfkit resume p-1",

@@ -230,7 +230,7 @@ def _running_then_paused(steps: list[str]) -> str:
 
 
 def _on_resumed(batch: _Batch, event: ExecutionResumed) -> str:
-    return "resumed for one step" if event.single_step else "resumed"
+    return "resumed to run the next ready steps, then pause" if event.single_step else "resumed"
 
 
 def _on_breakpoint_set(batch: _Batch, event: BreakpointSet) -> str:
