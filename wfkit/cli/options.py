@@ -51,23 +51,22 @@ def at_least_one(text: str) -> int:
 
 def not_negative(text: str) -> float:
     """An argparse ``type``: a number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
-    return value
+    return _seconds(text, zero_allowed=True)
 
 
 def more_than_zero(text: str) -> float:
     """An argparse ``type``: a number of seconds greater than 0."""
+    return _seconds(text, zero_allowed=False)
+
+
+def _seconds(text: str, *, zero_allowed: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    if not (value >= 0 if zero_allowed else value > 0):  # also refuses nan
+        least = "0 seconds or more" if zero_allowed else "more than 0 seconds"
+        raise argparse.ArgumentTypeError(f"must be {least}, not {text}")
     return value
 
 
