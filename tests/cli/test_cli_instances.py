@@ -84,6 +84,20 @@ def test_run_completes_and_prints_the_output(cwd: Path) -> None:
 HEAVY_MODULES = ("networkx", "graphviz", "ipywidgets", "IPython", "nbclient", "nbformat")
 
 
+def test_the_cli_module_loads_no_engine_until_a_command_needs_one() -> None:
+    """validate, schema, graph and --help start fast: importing the CLI must not load
+    the runtime and the engine (importing wfkit.runtime does)."""
+    probe = (
+        "import sys\n"
+        "import wfkit.cli.main\n"
+        "print('LOADED', sorted(m for m in ('wfkit.runtime', 'wfkit.engine.engine') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
+
+
 def test_run_loads_none_of_the_heavy_libraries(cwd: Path) -> None:
     # networkx alone added 0.1 s to every `wfkit run`; drawing and notebooks need these
     # libraries, running a workflow of call steps does not.
