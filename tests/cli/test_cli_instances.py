@@ -86,11 +86,11 @@ HEAVY_MODULES = ("networkx", "graphviz", "ipywidgets", "IPython", "nbclient", "n
 
 def test_the_cli_module_loads_no_engine_until_a_command_needs_one() -> None:
     """validate, schema, graph and --help start fast: importing the CLI must not load
-    the runtime and the engine (importing wfkit.runtime does)."""
+    the runtime API and the engine."""
     probe = (
         "import sys\n"
         "import wfkit.cli.main\n"
-        "print('LOADED', sorted(m for m in ('wfkit.runtime', 'wfkit.engine.engine') "
+        "print('LOADED', sorted(m for m in ('wfkit.runtime.api', 'wfkit.engine.engine') "
         "if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

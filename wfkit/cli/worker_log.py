@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli.show import event_line, raise_event_hint, worker_event_json
+from wfkit.runtime.preview import clip
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Step
@@ -76,8 +77,6 @@ def failure_text(failure: Failure | None, width: int = 160) -> str:
     """``Type: message``, only the message's first line, clipped to ``width`` characters."""
     if failure is None:
         return "no details"
-    from wfkit.runtime.preview import clip  # here: importing wfkit.runtime loads the engine
-
     lines = failure.message.strip().splitlines()
     return clip(f"{failure.type}: {lines[0]}" if lines else failure.type, width)
 
