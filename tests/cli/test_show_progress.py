@@ -12,6 +12,7 @@ from wfkit.engine.history import (
     ExecutionResumed,
     ExecutionStarted,
     ExecutionSuspended,
+    HistoryEvent,
     TaskCompleted,
     TaskScheduled,
 )
@@ -65,14 +66,19 @@ steps:
 """
 
 
-def test_a_pause_is_said_with_why_and_how_to_go_on_and_so_is_the_resume() -> None:
-    plan = WorkflowPlan.of(parse_definition(BREAK))
-    history = [
+def _at_the_breakpoint() -> list[HistoryEvent]:
+    """The history of a ``brk`` run: step a done, suspended before step b."""
+    return [
         ExecutionStarted(at=1.0, seq=1, name="brk", input={}, definition_hash="h"),
         TaskScheduled(at=1.0, seq=2, step="a", attempt=1, kind="call"),
         TaskCompleted(at=2.0, seq=3, step="a", attempt=1, output=1),
         ExecutionSuspended(at=2.0, seq=4, reason="breakpoint", step="b"),
     ]
+
+
+def test_a_pause_is_said_with_why_and_how_to_go_on_and_so_is_the_resume() -> None:
+    plan = WorkflowPlan.of(parse_definition(BREAK))
+    history = _at_the_breakpoint()
     screen = io.StringIO()  # not a terminal: a line per change
     progress = Progress(screen, "b-1")
     for _ in range(2):  # polled again while it waits: told once
@@ -101,12 +107,7 @@ def test_a_pause_is_said_with_why_and_how_to_go_on_and_so_is_the_resume() -> Non
 
 def test_a_terminal_gets_the_pause_line_above_the_progress_line() -> None:
     plan = WorkflowPlan.of(parse_definition(BREAK))
-    history = [
-        ExecutionStarted(at=1.0, seq=1, name="brk", input={}, definition_hash="h"),
-        TaskScheduled(at=1.0, seq=2, step="a", attempt=1, kind="call"),
-        TaskCompleted(at=2.0, seq=3, step="a", attempt=1, output=1),
-        ExecutionSuspended(at=2.0, seq=4, reason="breakpoint", step="b"),
-    ]
+    history = _at_the_breakpoint()
     screen = Terminal()
     progress = Progress(screen, "b 2")  # an id the shell must quote
     progress.update(plan, replay("b 2", history))

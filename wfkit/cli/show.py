@@ -55,8 +55,7 @@ def iso_time(seconds: float | None) -> str:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return _clip_line(json.dumps(value, default=str), width)
 
 
 def row_json(row: InstanceRow) -> dict[str, Any]:
