@@ -19,6 +19,8 @@
     │   ├── InvalidEventData        an event's data is not JSON
     │   ├── UnknownStep             a step id the instance's definition does not have
     │   └── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
+    ├── ExpressionBudgetExceeded    evaluating an expression would cost too much or give
+    │                               too big a result (.source, .measure, .estimate, .limit)
     ├── UnknownStatus               a runtime status name that does not exist; also a
     │                               ValueError
     ├── StoreError                  the store cannot be opened or used (.url)
@@ -39,6 +41,7 @@ __all__ = [
     "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
+    "ExpressionBudgetExceeded",
     "IllegalTransition",
     "InstanceAlreadyExists",
     "InstanceError",
@@ -278,6 +281,35 @@ class UnknownStep(InstanceError):
         self.step = step
         message = f"workflow {instance_id!r} has no step {step!r}"
         super().__init__(instance_id, f"{message}; {hint}" if hint else message)
+
+
+_BUDGET_SETTINGS = {"cost": "expression_budget", "result": "expression_max_result"}
+
+
+class ExpressionBudgetExceeded(WfkitError):
+    """Evaluating an expression with the data it would see was refused before it ran: its
+    estimated cost (``measure`` "cost", in units of about one element copied) or the
+    size of its result (``measure`` "result", characters of JSON) is over ``limit``."""
+
+    def __init__(self, source: str, measure: str, estimate: int, limit: int) -> None:
+        self.source = source
+        self.measure = measure
+        self.estimate = estimate
+        self.limit = limit
+        shown = source.strip()
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        what = (
+            f"would cost about {estimate:,} units, over the budget of {limit:,}"
+            if measure == "cost"
+            else f"would give a result of about {estimate:,} characters, over the limit "
+            f"of {limit:,}"
+        )
+        super().__init__(
+            f"${{{{ {shown} }}}} {what} (setting {_BUDGET_SETTINGS.get(measure, measure)}); "
+            "it was not evaluated. Its macros (map, filter, all, exists) range over too much "
+            "data, or it builds a value by repetition: work on less data, or do it in a call "
+            "step"
+        )
 
 
 class UnknownStatus(WfkitError, ValueError):

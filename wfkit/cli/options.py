@@ -116,6 +116,10 @@ def inputs(args: argparse.Namespace, runtime: Runtime) -> dict[str, Any]:
             values = json.loads(args.input)
         except ValueError as exc:
             raise UsageError(f"--input is not JSON: {exc}") from None
+        except RecursionError:
+            raise UsageError(
+                "--input nests too deep: more than Python reads (wfkit accepts 100 levels)"
+            ) from None
         if not isinstance(values, dict):
             raise UsageError("--input must be a JSON object of named inputs")
     for item in args.inputs:
@@ -152,6 +156,10 @@ def json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise UsageError(
+            "a value nests too deep: more than Python reads (wfkit accepts 100 levels)"
+        ) from None
 
 
 def open_runtime(

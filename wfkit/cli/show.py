@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from wfkit.engine.jsontext import shortened
 
 if TYPE_CHECKING:
     from wfkit.engine.history import HistoryEvent
@@ -58,6 +60,17 @@ def _short(value: Any, width: int = 60) -> str:
     return _clip_line(json.dumps(value, default=str), width)
 
 
+def stored_json(text: str | None) -> Any:
+    """A stored JSON text read back for showing; what nests too deep (stored before the
+    depth limit) shortened, never a RecursionError."""
+    if not text:
+        return None
+    try:
+        return shortened(json.loads(text))
+    except RecursionError:
+        return "<nested too deep to show>"
+
+
 def row_json(row: InstanceRow) -> dict[str, Any]:
     """An instance as JSON, with Dapr's names."""
     from wfkit.engine.summary import stored_properties
@@ -69,9 +82,9 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
         "startedAt": iso_time(row.created_at),
         "lastUpdatedAt": iso_time(row.updated_at),
         "customStatus": row.custom_status,
-        "input": json.loads(row.input) if row.input else None,
-        "output": json.loads(row.output) if row.output else None,
-        "failure": json.loads(row.failure) if row.failure else None,
+        "input": stored_json(row.input),
+        "output": stored_json(row.output),
+        "failure": stored_json(row.failure),
         "parentID": row.parent_id,
         "properties": stored_properties(row),
     }
@@ -82,7 +95,7 @@ def step_json(step: StepInfo) -> dict[str, Any]:
     exit code, stdout and stderr, a notebook step's saved notebook...) when it has any."""
     data = {
         "status": step.status,
-        "output": step.output,
+        "output": shortened(step.output),
         "attempts": step.attempts,
         "startedAt": iso_time(step.started_at) or None,
         "endedAt": iso_time(step.ended_at) or None,
@@ -96,8 +109,20 @@ def step_json(step: StepInfo) -> dict[str, Any]:
 
 def event_json(event: HistoryEvent) -> dict[str, Any]:
     """One history event as JSON."""
-    data = {k: v for k, v in asdict(event).items() if v is not None and k not in ("seq", "at")}
+    # field by field, not asdict(): asdict copies values recursively, and data stored
+    # before the depth limit may nest deeper than Python's recursion limit
+    data = {
+        f.name: _plain(getattr(event, f.name))
+        for f in fields(event)
+        if getattr(event, f.name) is not None and f.name not in ("seq", "at")
+    }
     return {"seq": event.seq, "type": event.TYPE, "at": iso_time(event.at), **data}
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)  # a Failure: flat
+    return shortened(value)
 
 
 def instance_json(row: InstanceRow, steps: dict[str, StepInfo]) -> dict[str, Any]:
@@ -112,9 +137,9 @@ def summary(row: InstanceRow) -> str:
     """One or two lines: the outcome of an instance."""
     line = f"{row.instance_id} {row.workflow_name}: {row.status}"
     if row.output:
-        line += f"\noutput: {_short(json.loads(row.output), 200)}"
+        line += f"\noutput: {_short(stored_json(row.output), 200)}"
     if row.failure:
-        failure = json.loads(row.failure)
+        failure = stored_json(row.failure)
         line += f"\nfailure: {failure['type']}: {failure['message']}"
     return line
 

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 
 from wfkit.definition import _cel
+from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget, CostCheck, cost_check
+from wfkit.definition.cel_tree import MAX_LENGTH, MAX_NODES, Node, NotReadable, parse_tree
 from wfkit.definition.scanner import (
     CLOSE,
     KEYWORDS,
@@ -72,6 +74,8 @@ class Expression:
     source: str
     references: tuple[Reference, ...]
     program: Any = field(repr=False)
+    cost: CostCheck | None = field(default=None, repr=False)
+    """The check that evaluating it stays within a budget; None when it always does."""
     steps: frozenset[str] = field(init=False, repr=False)
     """The ids of the steps this expression reads."""
 
@@ -83,8 +87,13 @@ class Expression:
     def roots(self) -> frozenset[str]:
         return frozenset(r.root for r in self.references)
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """The expression's value with ``context`` bound (``inputs``, ``steps``, ...)."""
+    def evaluate(self, context: Mapping[str, Any], budget: Budget = DEFAULT_BUDGET) -> Any:
+        """The expression's value with ``context`` bound (``inputs``, ``steps``, ...).
+
+        Raises :class:`~wfkit.errors.ExpressionBudgetExceeded`, without evaluating, when
+        that would cost more than ``budget`` allows."""
+        if self.cost is not None:
+            self.cost.check(context, budget, self.source)
         return self.program.execute(dict(context))
 
     def __str__(self) -> str:
@@ -161,11 +170,32 @@ def compile_expression(source: str) -> Expression:
     """
     if not source.strip():
         raise ExpressionSyntaxError("empty expression", 0, "write a CEL expression inside ${{ }}")
-    path = _path_program(source)
+    path = _path_program(source) if len(source) <= MAX_LENGTH else None
     if path is not None:
         return Expression(source, tuple(scan_references(source)), path)
+    # the limits first: past them, CEL's compiler itself can crash the process
+    tree: Node | None = None
+    unread: NotReadable | None = None
     try:
-        program = _cel.compile(source)
+        tree = parse_tree(source)
+    except NotReadable as exc:
+        if len(source) > 2 * MAX_NODES:  # too big to hand to CEL unchecked
+            raise
+        unread = exc
+    program = _cel_program(source)
+    if unread is not None:  # CEL reads it, wfkit cannot judge its size: refuse it
+        raise ExpressionSyntaxError(
+            f"wfkit cannot check the size of this expression ({unread.message})",
+            unread.offset,
+            "write it with CEL's common operators, calls and macros",
+        )
+    check = cost_check(tree) if tree is not None else None
+    return Expression(source, tuple(scan_references(source)), program, check)
+
+
+def _cel_program(source: str) -> Any:
+    try:
+        return _cel.compile(source)
     except (ValueError, RuntimeError) as exc:
         text = str(exc)
         match = _CEL_POSITION.search(text)
@@ -176,7 +206,6 @@ def compile_expression(source: str) -> Expression:
                 f"CEL syntax error: {message}", _offset_of(source, line, column)
             ) from None
         raise ExpressionSyntaxError(f"CEL error: {text}", 0) from None
-    return Expression(source, tuple(scan_references(source)), program)
 
 
 def contains_expression(text: str) -> bool:
@@ -237,9 +266,10 @@ class Template:
         """Whether the whole value is one expression (so it keeps the expression's type)."""
         return isinstance(self.node, _Whole)
 
-    def render(self, context: Mapping[str, Any]) -> Any:
-        """The value with each expression evaluated in ``context``."""
-        return _render(self.node, context if type(context) is dict else dict(context))
+    def render(self, context: Mapping[str, Any], budget: Budget = DEFAULT_BUDGET) -> Any:
+        """The value with each expression evaluated in ``context`` (each within
+        ``budget``, see :meth:`Expression.evaluate`)."""
+        return _render(self.node, context if type(context) is dict else dict(context), budget)
 
 
 _Site = tuple[tuple[str | int, ...], int, Expression]
@@ -280,28 +310,34 @@ def _walk_expressions(node: _Node) -> Iterator[Expression]:
             yield from _walk_expressions(item)
 
 
-def _render(node: _Node, context: dict[str, Any]) -> Any:
+def _render(node: _Node, context: dict[str, Any], budget: Budget) -> Any:
     # looked up by type: a step's input is rendered at every step
     render = _RENDERERS.get(type(node))
-    return node if render is None else render(node, context)
+    return node if render is None else render(node, context, budget)
 
 
-def _render_whole(node: _Whole, context: dict[str, Any]) -> Any:
-    return node.expression.program.execute(context)
+def _execute(expression: Expression, context: dict[str, Any], budget: Budget) -> Any:
+    if expression.cost is not None:
+        expression.cost.check(context, budget, expression.source)
+    return expression.program.execute(context)
 
 
-def _render_interpolated(node: _Interpolated, context: dict[str, Any]) -> str:
+def _render_whole(node: _Whole, context: dict[str, Any], budget: Budget) -> Any:
+    return _execute(node.expression, context, budget)
+
+
+def _render_interpolated(node: _Interpolated, context: dict[str, Any], budget: Budget) -> str:
     return "".join(
-        p if isinstance(p, str) else _as_text(p.program.execute(context)) for p in node.parts
+        p if isinstance(p, str) else _as_text(_execute(p, context, budget)) for p in node.parts
     )
 
 
-def _render_list(node: _List, context: dict[str, Any]) -> list[Any]:
-    return [_render(item, context) for item in node.items]
+def _render_list(node: _List, context: dict[str, Any], budget: Budget) -> list[Any]:
+    return [_render(item, context, budget) for item in node.items]
 
 
-def _render_map(node: _Map, context: dict[str, Any]) -> dict[str, Any]:
-    return {key: _render(item, context) for key, item in node.items}
+def _render_map(node: _Map, context: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    return {key: _render(item, context, budget) for key, item in node.items}
 
 
 _RENDERERS: dict[type, Any] = {

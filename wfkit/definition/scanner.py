@@ -20,8 +20,10 @@ __all__ = [
     "STEP_FIELDS",
     "ExpressionSyntaxError",
     "Reference",
+    "Token",
     "scan_references",
     "split_template",
+    "tokens",
 ]
 
 #: What an expression may read of a step: steps.<id>.output and steps.<id>.status.
@@ -86,6 +88,11 @@ def _tokens(source: str) -> list[_Token]:
             raise ExpressionSyntaxError(f"unexpected character {match.group()!r}", match.start())
         out.append(_Token(kind, match.group(), match.start()))
     return out
+
+
+#: CEL's tokens, for readers of an expression's shape (:mod:`wfkit.definition.cel_tree`).
+Token = _Token
+tokens = _tokens
 
 
 def _unquote(text: str) -> str:

@@ -381,12 +381,12 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
     Returns whether the step started (so its tasks may be scheduled now)."""
     context = context_for(plan, out.state, spec.refs, wf_status, spec.id)
     try:
-        if spec.when is not None and not truthy(spec.when.evaluate(context)):
+        if spec.when is not None and not truthy(spec.when.evaluate(context, plan.budget)):
             out.emit(StepSkipped(step=spec.id, reason="when"))
             return False
         items = None
         if spec.foreach is not None:
-            items = spec.foreach.render(context)
+            items = spec.foreach.render(context, plan.budget)
             if not isinstance(items, list):
                 raise TypeError(f"foreach gave {json_type(items)}, not a list")
     except Exception as exc:  # CEL raises several types for a bad evaluation
@@ -407,10 +407,11 @@ def _start_task(
         context["item"] = step.items[index]
         context["index"] = index
     try:
-        data = render(spec.with_, context)
+        data = render(spec.with_, context, plan.budget)
         env = None
         if spec.env is not None:
-            env = {k: env_text(v) for k, v in (render(spec.env, context) or {}).items()}
+            rendered = render(spec.env, context, plan.budget) or {}
+            env = {k: env_text(v) for k, v in rendered.items()}
     except Exception as exc:
         _expression_failed(out, spec, exc, index, attempt)
         return
@@ -477,9 +478,8 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
         return
     template = plan.definition.output
     try:
-        output = render(
-            template, context_for(plan, state, template.steps if template else (), outcome, "")
-        )
+        context = context_for(plan, state, template.steps if template else (), outcome, "")
+        output = render(template, context, plan.budget)
     except Exception as exc:
         failure = Failure(
             "ExpressionError", f"the workflow output could not be evaluated: {describe(exc)}"

@@ -166,7 +166,8 @@ class Engine:
             if found is None:
                 raise LookupError(f"definition {definition_hash[:12]} is not in the store")
             name, text = found
-            plan = WorkflowPlan.of(self._parse(text, f"<{name}@{definition_hash[:12]}>"))
+            definition = self._parse(text, f"<{name}@{definition_hash[:12]}>")
+            plan = WorkflowPlan.of(definition, self.settings.expression_budget)
             self._plans[definition_hash] = plan
         return plan
 
@@ -175,7 +176,9 @@ class Engine:
         plan = self._plans.get(definition.content_hash)
         if plan is None:
             self.store.save_definition(definition.content_hash, definition.name, definition.source)
-            plan = self._plans[definition.content_hash] = WorkflowPlan.of(definition)
+            plan = self._plans[definition.content_hash] = WorkflowPlan.of(
+                definition, self.settings.expression_budget
+            )
         return plan
 
     def adopt(self, instance_id: str) -> bool:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from wfkit.definition.cel_cost import Budget
 from wfkit.definition.expressions import Template
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState
@@ -50,8 +51,8 @@ def context_for(
     return context
 
 
-def render(template: Template | None, context: dict[str, Any]) -> Any:
-    return None if template is None else template.render(context)
+def render(template: Template | None, context: dict[str, Any], budget: Budget) -> Any:
+    return None if template is None else template.render(context, budget)
 
 
 def env_text(value: Any) -> str:

@@ -99,6 +99,11 @@ def _as_mapping(raw: Any, name: str, instance_id: str) -> Mapping[str, Any]:
             raw = json.loads(raw)
         except ValueError as exc:
             raise InvalidInput(instance_id, name, [f"the input is not JSON: {exc}"]) from None
+        except RecursionError:
+            problem = jsontext.too_deep()
+            raise InvalidInput(
+                instance_id, name, [f"the input is not accepted: {problem}"]
+            ) from None
     if not isinstance(raw, Mapping):
         raise InvalidInput(
             instance_id, name, [f"the input must be a JSON object of named inputs, not {raw!r}"]

@@ -21,7 +21,22 @@ from typing import Any
 
 import orjson
 
-__all__ = ["check", "checked_copy", "dumps", "json_problem", "loads", "type_name"]
+__all__ = [
+    "MAX_DEPTH",
+    "check",
+    "checked_copy",
+    "depth_problem",
+    "dumps",
+    "json_problem",
+    "loads",
+    "shortened",
+    "too_deep",
+    "type_name",
+]
+
+#: How deep data may nest where it comes in (inputs, event data, step outputs): deeper
+#: data reaches the recursion limits of Python's JSON and of the CEL interpreter.
+MAX_DEPTH = 100
 
 _strict = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _orjson_dumps = orjson.dumps
@@ -101,9 +116,60 @@ _HINTS = {
 }
 
 
+def depth_problem(value: Any, limit: int = MAX_DEPTH) -> str:
+    """Why ``value`` nests too deep (lists and mappings more than ``limit`` levels), or
+    "" when it does not. Walks without recursion, so any depth is measured safely."""
+    if not isinstance(value, list | dict | tuple):
+        return ""
+    level = [value]
+    for depth in range(1, limit + 2):
+        below = [
+            item
+            for node in level
+            for item in (node.values() if isinstance(node, dict) else node)
+            if isinstance(item, list | dict | tuple)
+        ]
+        if not below:
+            return ""
+        if depth >= limit:
+            return too_deep(limit)
+        level = below
+    return ""  # not reached
+
+
+def too_deep(limit: int = MAX_DEPTH) -> str:
+    """What :func:`depth_problem` says of data nested past ``limit``."""
+    return (
+        f"it nests more than {limit} levels deep (lists and objects inside each other), "
+        "past wfkit's limit; flatten it, or keep it in a file and pass its path"
+    )
+
+
+def shortened(value: Any, limit: int = MAX_DEPTH) -> Any:
+    """``value`` with what nests deeper than ``limit`` levels replaced by a short text:
+    for showing data stored before the depth limit existed."""
+    if not depth_problem(value, limit):
+        return value
+    return _cut(value, limit)
+
+
+def _cut(value: Any, levels: int) -> Any:
+    if not isinstance(value, list | dict | tuple):
+        return value
+    if levels <= 0:
+        return "<nested too deep to show>"
+    if isinstance(value, dict):
+        return {k: _cut(v, levels - 1) for k, v in value.items()}
+    return [_cut(v, levels - 1) for v in value]
+
+
 def json_problem(value: Any) -> tuple[str | None, str]:
-    """Check that ``value`` is JSON (no NaN or infinity): ``(json_text, "")`` or
-    ``(None, reason)`` where the reason names the offending type and a likely fix."""
+    """Check that ``value`` is JSON (no NaN or infinity) and nests at most
+    :data:`MAX_DEPTH` levels: ``(json_text, "")`` or ``(None, reason)`` where the reason
+    names the offending type and a likely fix."""
+    deep = depth_problem(value)
+    if deep:
+        return None, deep
     try:
         return check(value), ""
     except ValueError as exc:  # NaN or infinity, or a circular reference

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
 from wfkit.engine.protocols import Owner, Store
 
 __all__ = ["EngineSettings", "Leases", "new_owner"]
@@ -27,6 +28,7 @@ class EngineSettings:
 
     ``claim_free=False`` makes an engine run only the instances it starts (and their
     children) instead of also claiming the store's free ones: what ``wfkit run`` wants.
+    ``expression_budget`` bounds one evaluation of an expression (docs/concepts/limits.md).
     """
 
     lease_seconds: float = 8.0
@@ -35,6 +37,7 @@ class EngineSettings:
     workdir: str = "."
     definitions_dir: str = "."
     claim_free: bool = True
+    expression_budget: Budget = DEFAULT_BUDGET
 
 
 def new_owner() -> Owner:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
 from wfkit.definition.expressions import Expression, Template
 from wfkit.definition.model import Definition, Step, StepKind
 from wfkit.graph.order import topological_order
@@ -41,9 +42,11 @@ class WorkflowPlan:
     the key ``""`` holds those of the workflow's output."""
     specs: Mapping[str, Step] = field(default_factory=dict)
     """Every step, main and ``finally``, by id (what :meth:`spec` looks in)."""
+    budget: Budget = DEFAULT_BUDGET
+    """What one evaluation of an expression may cost (the ``expression_*`` settings)."""
 
     @staticmethod
-    def of(definition: Definition) -> WorkflowPlan:
+    def of(definition: Definition, budget: Budget = DEFAULT_BUDGET) -> WorkflowPlan:
         main = _ordered(definition.steps)
         final = _ordered(definition.finally_steps)
         order = {sid: i for i, sid in enumerate((*main, *final))}
@@ -73,6 +76,7 @@ class WorkflowPlan:
                 },
             },
             {**definition.steps, **definition.finally_steps},
+            budget,
         )
 
     def spec(self, step_id: str) -> Step:

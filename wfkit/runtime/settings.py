@@ -2,7 +2,9 @@
 
 Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
 ``workers`` (step slots of this process). From the environment they are
-``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``.
+``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``. Limits (see
+docs/concepts/limits.md): ``expression_budget`` and ``expression_max_result`` bound one
+evaluation of an expression (``WFKIT_EXPRESSION_BUDGET``, ``WFKIT_EXPRESSION_MAX_RESULT``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
 from wfkit.definition.schema import did_you_mean
 from wfkit.errors import WfkitError
 from wfkit.store import DEFAULT_STORE_URL
@@ -21,6 +24,8 @@ DEFAULTS = {
     "definitions": "definitions",
     "store": DEFAULT_STORE_URL,
     "workers": "",
+    "expression_budget": "",
+    "expression_max_result": "",
 }
 
 
@@ -35,6 +40,13 @@ class Settings:
     definitions: str = DEFAULTS["definitions"]
     store: str = DEFAULTS["store"]
     workers: int = os.cpu_count() or 2
+    expression_budget: int = DEFAULT_BUDGET.cost
+    expression_max_result: int = DEFAULT_BUDGET.result_chars
+
+    @property
+    def budget(self) -> Budget:
+        """What one evaluation of an expression may cost, and how big its result may be."""
+        return Budget(self.expression_budget, self.expression_max_result)
 
     @staticmethod
     def from_properties(properties: Mapping[str, str]) -> Settings:
@@ -48,7 +60,17 @@ class Settings:
                 + (f" ({'; '.join(h for h in hints if h)})" if any(hints) else "")
             )
         values = {**DEFAULTS, **{k: v for k, v in properties.items() if v != ""}}
-        return Settings(values["definitions"], values["store"], _workers(values["workers"]))
+        return Settings(
+            values["definitions"],
+            values["store"],
+            _workers(values["workers"]),
+            _count("expression_budget", values["expression_budget"], DEFAULT_BUDGET.cost),
+            _count(
+                "expression_max_result",
+                values["expression_max_result"],
+                DEFAULT_BUDGET.result_chars,
+            ),
+        )
 
     @staticmethod
     def from_environment(
@@ -70,4 +92,16 @@ def _workers(text: str) -> int:
         raise SettingsError(f"workers must be a whole number, not {text!r}") from None
     if value < 1:
         raise SettingsError(f"workers must be at least 1, not {value}")
+    return value
+
+
+def _count(name: str, text: str, default: int) -> int:
+    if text == "":
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
     return value

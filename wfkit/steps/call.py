@@ -104,6 +104,9 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         # step like any error: it must not end the worker thread (a real Ctrl-C reaches
         # the main thread only, never this one)
         return _exception(exc)
+    deep = jsontext.depth_problem(value)
+    if deep:
+        return failure("OutputNotJSON", f"{step_label(task)}: {task.target} returned {deep}")
     try:
         # the output as JSON gives it back: what is recorded is what later steps get,
         # whatever the function does later with the objects it returned

@@ -78,7 +78,10 @@ def read_output_file(path: str, task: TaskSpec) -> tuple[Any, TaskOutcome | None
     if not raw.strip():
         return None, None
     try:
-        return json.loads(raw, parse_constant=_no_constant), None
+        value = json.loads(raw, parse_constant=_no_constant)
+        deep = jsontext.depth_problem(value)
+    except RecursionError:  # deeper than Python's JSON reads
+        value, deep = None, jsontext.too_deep()
     except ValueError as exc:  # also UnicodeDecodeError and json.JSONDecodeError
         head = raw[:200].decode("utf-8", errors="replace")
         more = "..." if len(raw) > 200 else ""
@@ -88,6 +91,11 @@ def read_output_file(path: str, task: TaskSpec) -> tuple[Any, TaskOutcome | None
             f"valid JSON ({exc}); the file starts with: {head!r}{more}. Write JSON, for "
             "example with json.dump(value, file) or wfkit.output(value)",
         )
+    if deep:
+        return None, failure(
+            "OutputNotJSON", f"{step_label(task)} wrote to ${OUTPUT_VARIABLE} a value that: {deep}"
+        )
+    return value, None
 
 
 def _no_constant(name: str) -> Any:
