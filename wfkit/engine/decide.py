@@ -233,9 +233,10 @@ def _phase_done(progress: Progress, final: bool, failing: bool) -> bool:
 def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
     if not out.progress.failed_attempts:
         return
-    for sid, index in sorted(out.progress.failed_attempts, key=lambda f: plan.order[f[0]]):
+    for sid in sorted(out.progress.failed_attempts, key=plan.order.__getitem__):
         step = out.state.steps[sid]
-        _retry_or_fail(plan.spec(sid), step.task(index), out)
+        for index in sorted(step.failed_attempts, key=lambda i: -1 if i is None else i):
+            _retry_or_fail(plan.spec(sid), step.task(index), out)
 
 
 def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
@@ -358,19 +359,17 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
             started = True
         if step.status in (StepStatus.RUNNING, StepStatus.WAITING):
             tasks = step.tasks
-            if len(tasks) == 1:  # most steps: no foreach
-                running_here = 1 if tasks[0].active else 0
-            else:
-                running_here = sum(1 for t in tasks if t.active)
-            for task in step.tasks:
-                if task.phase != "pending":
-                    continue
+            running_here = step.active_tasks
+            at = step.first_pending()  # not a scan of every task: a foreach may be wide
+            while at < len(tasks):
                 if active >= limit or (spec.max_parallel and running_here >= spec.max_parallel):
                     break
-                _start_task(plan, out, spec, task.index, 1, wf_status)
-                active += 1
-                running_here += 1
-                started = True
+                if tasks[at].phase == "pending":
+                    _start_task(plan, out, spec, tasks[at].index, 1, wf_status)
+                    active += 1
+                    running_here += 1
+                    started = True
+                at += 1
     if started and state.single_step and not state.suspended:
         out.emit(ExecutionSuspended(reason="step"))
 
