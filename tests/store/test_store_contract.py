@@ -236,6 +236,21 @@ def test_append_many_can_append_twice_to_one_instance(store: Store) -> None:
     assert store.append_many([]) == []
 
 
+def test_append_many_for_an_owner_refuses_instances_it_does_not_hold(store: Store) -> None:
+    """The fence of an engine whose lease lapsed: once another owner has taken an
+    instance (or none holds it), the old owner's append is refused even though the
+    version it read is still the stored one."""
+    for name in ("mine", "taken", "free"):
+        make(store, name)
+    assert sorted(store.claim(ALICE, 30, ids=["mine", "taken"])) == ["mine", "taken"]
+    store.release(ALICE, ["taken"])
+    assert store.claim(BOB, 30, ids=["taken"]) == ["taken"]
+    batch = [(name, 1, events("X"), InstanceUpdate()) for name in ("mine", "taken", "free")]
+    assert store.append_many(batch, owner=ALICE) == ["taken", "free"]
+    assert store.versions(["mine", "taken", "free"]) == {"mine": 2, "taken": 1, "free": 1}
+    assert store.append_many(batch[1:], owner=None) == []  # no owner given: no fence
+
+
 def test_append_many_is_one_transaction_all_or_nothing_on_an_error(store: Store) -> None:
     make(store, "a")
     make(store, "b")

@@ -4,13 +4,24 @@ The engine's loop asks this module, each round, which free instances it has clai
 which leases it has lost, and which owned instances someone else has written to; the
 engine then reacts (loads, cancels, refreshes). Only the store's ownership operations
 and their timing live here: nothing in this module decides or runs anything.
+
+Leases are renewed by a small thread of their own (:meth:`Leases.start_renewing`), not
+by the engine's loop: the loop decides under the engine's decision lock, and a long
+decision (an expensive expression, a slow hook) or a busy step thread must not let the
+leases lapse, or another worker takes the instances over and runs their steps again.
+The renewal thread touches only the store's lease rows, and tells the loop which
+instances another owner holds now. An engine that could not renew in time (a process
+frozen, or a C call that held the GIL longer than the lease) is fenced off by the store:
+its appends name it as the owner and are refused once another owner holds the instance.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +29,8 @@ from dataclasses import dataclass
 from wfkit.engine.protocols import Owner, Store
 
 __all__ = ["EngineSettings", "Leases", "new_owner"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,10 @@ class Leases:
         self._next_renew = 0.0
         self._next_poll = 0.0
         self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
+        self._lost: set[str] = set()  # found held by another owner, for the loop to drop
+        self._lost_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def seconds(self) -> float:
@@ -68,9 +85,54 @@ class Leases:
         return self.settings.lease_seconds
 
     def next_due(self, polling: bool) -> float:
-        """The clock time of the next claim, renewal or (when ``polling``) poll."""
-        due = min(self._next_claim, self._next_renew)
-        return min(due, self._next_poll) if polling else due
+        """The clock time of the next claim or (when ``polling``) poll."""
+        return min(self._next_claim, self._next_poll) if polling else self._next_claim
+
+    @property
+    def renew_interval(self) -> float:
+        """Seconds between two renewals: a third of the lease."""
+        return self.settings.lease_seconds / 3
+
+    def start_renewing(self, held: Callable[[], Sequence[str]], lost: Callable[[], None]) -> None:
+        """Renew the leases of ``held()`` on a thread of their own, every
+        :attr:`renew_interval` seconds, until :meth:`stop_renewing`; call ``lost()``
+        (from that thread) when some turn out to be held by another owner now (then
+        :meth:`take_lost` says which). Idempotent."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._renew_loop, args=(held, lost), name="wfkit-leases", daemon=True
+        )
+        self._thread.start()
+
+    def stop_renewing(self, timeout: float = 5.0) -> None:
+        """Stop the renewal thread (waiting up to ``timeout`` for a renewal under way)."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _renew_loop(self, held: Callable[[], Sequence[str]], lost: Callable[[], None]) -> None:
+        while not self._stop.wait(self._renew_delay()):
+            try:
+                gone = self.lost(self.clock(), held)
+            except Exception:  # a busy or broken store: try again at the next interval
+                _log.exception("renewing leases failed; retrying")
+                continue
+            if gone:
+                with self._lost_lock:
+                    self._lost.update(gone)
+                lost()
+
+    def _renew_delay(self) -> float:
+        return max(0.0, self._next_renew - self.clock())
+
+    def take_lost(self) -> list[str]:
+        """The instances the renewal thread found held by another owner, once each."""
+        with self._lost_lock:
+            found, self._lost = sorted(self._lost), set()
+        return found
 
     def surely_held(self) -> bool:
         """Whether the leases were renewed recently enough that none can have expired:

@@ -139,10 +139,18 @@ class Store(Protocol):
         """
 
     def append_many(
-        self, batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
+        self,
+        batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]],
+        *,
+        owner: Owner | None = None,
     ) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (those are
-        not written, the others are)."""
+        not written, the others are).
+
+        With ``owner``, an instance that another owner holds now (or that no owner
+        holds) conflicts too, in the same transaction that would write it: an engine
+        whose lease lapsed and was taken over records nothing more for that instance,
+        even before the new owner writes anything."""
 
     def list_instances(
         self,

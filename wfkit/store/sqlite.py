@@ -225,15 +225,17 @@ class SqliteStore:
         with self._conns.write("append") as conn:
             return append_events(conn, instance_id, expected_version, events, update)
 
-    def append_many(self, batch: _Batch) -> list[str]:
+    def append_many(self, batch: _Batch, *, owner: Owner | None = None) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (not
-        written; the others are). An error other than a conflict writes nothing."""
+        written; the others are). With ``owner``, an instance it does not hold now
+        conflicts too. An error other than a conflict writes nothing."""
+        holder = owner.id if owner is not None else None
 
         def work(conn: sqlite3.Connection) -> list[str]:
             conflicted: list[str] = []
             for instance_id, expected, events, update in batch:
                 try:
-                    append_events(conn, instance_id, expected, events, update)
+                    append_events(conn, instance_id, expected, events, update, holder)
                 except VersionConflict:
                     conflicted.append(instance_id)
             return conflicted
