@@ -652,3 +652,15 @@ def test_an_append_that_ends_an_instance_releases_it(store: Store, status: str) 
         status, None, None,
     )  # fmt: skip
     assert store.renew(ALICE, ["end"], 30) == []
+
+
+def test_has_free_says_whether_a_claim_would_find_free_instances(store: Store) -> None:
+    assert not store.has_free()
+    make(store, "done", status="COMPLETED")
+    assert not store.has_free()  # terminal: never claimed
+    make(store, "a")
+    assert store.has_free()
+    assert store.claim(ALICE, 30) == ["a"]
+    assert not store.has_free()  # held, lease running
+    assert store.renew(ALICE, ["a"], -1) == ["a"]  # its lease ran out
+    assert store.has_free()

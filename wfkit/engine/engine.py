@@ -301,7 +301,8 @@ class Engine:
                 return
 
     def _sleep_time(self) -> float:
-        wake_at = self._leases.next_due(polling=bool(self._owned))
+        looking = self.settings.claim_free and not self._stopping
+        wake_at = self._leases.next_due(polling=bool(self._owned), looking=looking)
         timer = self._timers.next_at()
         if timer is not None:
             wake_at = min(wake_at, timer)

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 from wfkit.engine.protocols import Owner, Store
 
-__all__ = ["EngineSettings", "Leases", "new_owner"]
+__all__ = ["CLAIM_BATCH", "EngineSettings", "Leases", "new_owner"]
+
+CLAIM_BATCH = 100
+"""How many free instances one claim takes at most (a full batch claims again at once)."""
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Leases:
         self.settings = settings
         self.clock = clock
         self._next_claim = 0.0
+        self._next_look = 0.0  # next cheap look for free instances between claims
         self._next_renew = 0.0
         self._next_poll = 0.0
         self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
@@ -84,9 +88,11 @@ class Leases:
         """How long a claim or a renewal holds an instance."""
         return self.settings.lease_seconds
 
-    def next_due(self, polling: bool) -> float:
-        """The clock time of the next claim or (when ``polling``) poll."""
-        return min(self._next_claim, self._next_poll) if polling else self._next_claim
+    def next_due(self, polling: bool, looking: bool = False) -> float:
+        """The clock time of the next claim, (when ``polling``) poll, or (when
+        ``looking``, for an engine that claims free instances) look for new ones."""
+        due = min(self._next_claim, self._next_look) if looking else self._next_claim
+        return min(due, self._next_poll) if polling else due
 
     @property
     def renew_interval(self) -> float:
@@ -142,15 +148,27 @@ class Leases:
         return self.clock() <= self._renewed_at + self.settings.lease_seconds * 2 / 3
 
     def claimed(self, now: float) -> list[str]:
-        """The free instances claimed for this owner, when a claim is due."""
+        """The free instances claimed for this owner, when a claim is due: every claim
+        interval, at once after a claim that took a full batch, and as soon as a look
+        (every poll interval, a cheap read) finds free instances, such as those another
+        process has just started."""
+        free = self.settings.claim_free
         if now < self._next_claim:
-            return []
+            if not free or now < self._next_look:
+                return []
+            self._next_look = now + self.settings.poll_interval
+            if not self.store.has_free():
+                return []
+        self._next_look = now + self.settings.poll_interval
         # jitter, so that workers started together do not claim in lockstep (where one
         # of them would take every free instance, round after round)
         self._next_claim = now + self.settings.claim_interval * random.uniform(0.5, 1.5)
-        if not self.settings.claim_free:
+        if not free:
             return []
-        return self.store.claim(self.owner, self.settings.lease_seconds)
+        taken = self.store.claim(self.owner, self.settings.lease_seconds, CLAIM_BATCH)
+        if len(taken) >= CLAIM_BATCH:
+            self._next_claim = now  # a full batch: more may be waiting, claim again now
+        return taken
 
     def claim_one(self, instance_id: str) -> bool:
         """Claim one (new) instance now; False when another owner holds it."""

@@ -181,6 +181,11 @@ class Store(Protocol):
         expired, or whose owner is a process on this host that no longer exists; returns
         the ids newly claimed. With ``ids``, only those instances are considered."""
 
+    def has_free(self) -> bool:
+        """Whether some non-terminal instance is unowned or its lease has run out: a
+        cheap read (no write lock), asked often, that says a :meth:`claim` would find
+        work (instances of dead processes are left to the claim itself)."""
+
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases still held; returns the ids still owned."""
 

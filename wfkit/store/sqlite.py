@@ -27,7 +27,7 @@ from typing import Literal
 
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
-from wfkit.store._sqlite_claims import chunks, claim
+from wfkit.store._sqlite_claims import HAS_FREE, chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
     SharedConnection,
@@ -342,6 +342,13 @@ class SqliteStore:
                 conn, owner, host=self._host, now=now, lease_seconds=lease_seconds,
                 limit=limit, ids=ids,
             )  # fmt: skip
+
+    def has_free(self) -> bool:
+        """Whether a non-terminal instance is unowned or its lease has run out (one seek
+        of the index claims use; no write lock)."""
+        with self._conns.read("has_free") as conn:
+            found = conn.execute(HAS_FREE, (time.time(),)).fetchone()
+        return found is not None
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases ``owner`` still holds; returns those ids (in the given order)."""
