@@ -33,6 +33,7 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState
 from wfkit.engine.status import RuntimeStatus
 from wfkit.engine.summary import update_for
+from wfkit.runtime.api import Runtime
 from wfkit.views.instance import build_instance_view
 
 FANOUT = """
@@ -124,3 +125,37 @@ def test_the_work_per_item_does_not_grow_with_the_width(options: str, failing: b
     narrow, wide = _lines(plan, 150, failing), _lines(plan, 600, failing)
     # linear: about 4x (a few fixed lines make it a bit less); quadratic: about 16x
     assert wide <= 4.5 * narrow, f"{narrow} lines for 150 items, {wide} for 600"
+
+
+def test_a_foreach_wider_than_the_limit_fails_its_step_with_a_clear_error() -> None:
+    """The width limit fails that one step (not retried: the list would be as long
+    again), and the instance with it; nothing of the list is scheduled."""
+    plan = WorkflowPlan.of(parse_definition(FANOUT % "retry: {max_attempts: 3}"))
+    state = InstanceState("i1")
+    started = ExecutionStarted(at=1.0, name="fanout", input={"items": list(range(4))})
+    decision = advance(plan, state, [started], now=1.0, max_foreach_items=3)
+    assert not [a for a in decision.actions if isinstance(a, RunTask)]
+    assert state.status is RuntimeStatus.FAILED
+    failure = state.steps["each"].failure
+    assert failure is not None and failure.type == "ForeachTooWide"
+    assert "4 items, over the limit of 3" in failure.message
+    assert "max_foreach_items" in failure.message
+    state = InstanceState("i2")
+    advance(plan, state, [started], now=1.0, max_foreach_items=4)  # at the limit: runs
+    assert state.status is RuntimeStatus.RUNNING and len(state.steps["each"].tasks) == 4
+
+
+def test_the_foreach_limit_is_a_setting(env: Any) -> None:
+    from wfkit.runtime.settings import Settings, SettingsError
+
+    assert Settings().max_foreach_items == 1_000_000
+    assert Settings.from_properties({"max_foreach_items": "5"}).max_foreach_items == 5
+    with pytest.raises(SettingsError, match="max_foreach_items must be at least 1"):
+        Settings.from_properties({"max_foreach_items": "0"})
+    env.define("wide", "inputs: {items: {type: array}}\nsteps:\n"
+               "  each: {call: STEPS:echo, foreach: '${{ inputs.items }}'}\n")  # fmt: skip
+    settings = Settings(str(env.definitions), env.store, 2, max_foreach_items=2)
+    with Runtime(settings) as runtime:
+        done = runtime.start("wide", {"items": [1, 2, 3]}).wait(20)
+        assert done.status is RuntimeStatus.FAILED
+        assert done.failure is not None and done.failure.type == "ForeachTooWide"

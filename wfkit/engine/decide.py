@@ -43,10 +43,11 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
 from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
+from wfkit.errors import ForeachTooWide
 
 __all__ = ["Decision", "advance", "decide"]
 
-NOT_RETRIED = frozenset({"ExpressionError", "Terminated"})
+NOT_RETRIED = frozenset({"ExpressionError", "ForeachTooWide", "Terminated"})
 _MAX_ROUNDS = 10_000
 
 
@@ -75,12 +76,15 @@ def decide(
 class _Out:
     """Collects derived events, numbering them and folding each into the state at once."""
 
-    __slots__ = ("events", "now", "progress", "state")
+    __slots__ = ("events", "max_items", "now", "progress", "state")
 
-    def __init__(self, state: InstanceState, now: float, progress: Progress) -> None:
+    def __init__(
+        self, state: InstanceState, now: float, progress: Progress, max_items: int | None = None
+    ) -> None:
         self.state = state
         self.now = now
         self.progress = progress
+        self.max_items = max_items  # the widest foreach allowed
         self.events: list[HistoryEvent] = []
 
     def emit(self, event: HistoryEvent) -> None:
@@ -132,14 +136,16 @@ def advance(
     *,
     now: float | None = None,
     owned: bool = False,
+    max_foreach_items: int | None = None,
 ) -> Decision:
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path).
 
     The new events are numbered and timed as they are folded in: copies of them, unless
-    ``owned`` says that the caller made them for this call and keeps no other use."""
+    ``owned`` says that the caller made them for this call and keeps no other use. A
+    ``foreach`` of more than ``max_foreach_items`` items fails its step instead."""
     incoming = list(new_events) if owned else [replace(e) for e in new_events]
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock, progress=Progress.of(plan, state))
+    out = _Out(state, clock, Progress.of(plan, state), max_foreach_items)
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
@@ -390,6 +396,11 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
                 raise TypeError(f"foreach gave {json_type(items)}, not a list")
     except Exception as exc:  # CEL raises several types for a bad evaluation
         _expression_failed(out, spec, exc)
+        return False
+    if items is not None and out.max_items is not None and len(items) > out.max_items:
+        error = ForeachTooWide(out.state.instance_id, spec.id, len(items), out.max_items)
+        failure = Failure("ForeachTooWide", str(error))
+        out.emit(TaskFailed(step=spec.id, index=None, attempt=1, failure=failure))
         return False
     out.emit(StepStarted(step=spec.id, items=items))
     return True

@@ -128,6 +128,10 @@ class Engine:
     def settings(self, settings: EngineSettings) -> None:
         self._settings = self._leases.settings = settings
 
+    @property
+    def _max_items(self) -> int:
+        return self._settings.max_foreach_items
+
     # -- lifecycle of the engine ----------------------------------------------------------
 
     def start_background(self) -> None:
@@ -218,12 +222,16 @@ class Engine:
         them here made starts slower than the time it saved."""
         with self._deciding:
             state = replay(row.instance_id, [started])
-            decision = advance(plan, state, [], now=started.at, owned=True)
+            decision = advance(
+                plan, state, [], now=started.at, owned=True, max_foreach_items=self._max_items
+            )
             update = update_for(plan, state)
             row.status = update.status or row.status
             row.updated_at = state.updated_at
             row.custom_status = update.custom_status
             row.properties = update.properties or row.properties
+            row.output = update.output or row.output  # it may end in its first decision
+            row.failure = update.failure or row.failure
             events = [started, *decision.events]
             self.store.create(
                 row, event_rows(events), owner=self.owner, lease_seconds=self._leases.seconds
@@ -387,7 +395,14 @@ class Engine:
             if owned is None:
                 continue
             version = owned.state.version
-            decision = advance(owned.plan, owned.state, events, now=self.clock(), owned=True)
+            decision = advance(
+                owned.plan,
+                owned.state,
+                events,
+                now=self.clock(),
+                owned=True,
+                max_foreach_items=self._max_items,
+            )
             if not decision.events:
                 continue
             rows = event_rows(decision.events)

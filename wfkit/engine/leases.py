@@ -51,6 +51,8 @@ class EngineSettings:
     workdir: str = "."
     definitions_dir: str = "."
     claim_free: bool = True
+    #: The most items a ``foreach`` may give; more fail the step (docs/concepts/limits.md).
+    max_foreach_items: int = 1_000_000
 
 
 def new_owner() -> Owner:

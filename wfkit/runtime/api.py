@@ -134,7 +134,10 @@ class Runtime:
             parse=parse_definition,
             hooks=hooks,
             settings=EngineSettings(
-                workdir=os.getcwd(), definitions_dir=definitions_dir, claim_free=claim_free
+                workdir=os.getcwd(),
+                definitions_dir=definitions_dir,
+                claim_free=claim_free,
+                max_foreach_items=settings.max_foreach_items,
             ),
         )
         #: The operations of the Workflow contract on this store (what ``Instance`` uses).

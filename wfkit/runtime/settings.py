@@ -2,7 +2,8 @@
 
 Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
 ``workers`` (step slots of this process). From the environment they are
-``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``.
+``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``. Limits (see
+docs/concepts/limits.md): ``max_foreach_items`` (``WFKIT_MAX_FOREACH_ITEMS``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DEFAULTS = {
     "definitions": "definitions",
     "store": DEFAULT_STORE_URL,
     "workers": "",
+    "max_foreach_items": "1000000",
 }
 
 
@@ -35,6 +37,8 @@ class Settings:
     definitions: str = DEFAULTS["definitions"]
     store: str = DEFAULTS["store"]
     workers: int = os.cpu_count() or 2
+    #: The most items a ``foreach`` may give; a step whose list is longer fails.
+    max_foreach_items: int = int(DEFAULTS["max_foreach_items"])
 
     @staticmethod
     def from_properties(properties: Mapping[str, str]) -> Settings:
@@ -48,7 +52,12 @@ class Settings:
                 + (f" ({'; '.join(h for h in hints if h)})" if any(hints) else "")
             )
         values = {**DEFAULTS, **{k: v for k, v in properties.items() if v != ""}}
-        return Settings(values["definitions"], values["store"], _workers(values["workers"]))
+        return Settings(
+            values["definitions"],
+            values["store"],
+            _workers(values["workers"]),
+            max_foreach_items=_at_least_one("max_foreach_items", values["max_foreach_items"]),
+        )
 
     @staticmethod
     def from_environment(
@@ -59,6 +68,16 @@ class Settings:
         values = {k: env.get(f"WFKIT_{k.upper()}", "") for k in DEFAULTS}
         values.update({k: v for k, v in overrides.items() if v})
         return Settings.from_properties({k: v for k, v in values.items() if v})
+
+
+def _at_least_one(name: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 def _workers(text: str) -> int:
