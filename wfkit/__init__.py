@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "Duration": "wfkit.definition",
     "EdgeView": "wfkit.graph",
     "ErrNotImplemented": "wfkit.errors",
+    "ForeachTooWide": "wfkit.errors",
     "Expression": "wfkit.definition",
     "GetRequest": "wfkit.engine.contract",
     "GraphView": "wfkit.graph",

@@ -18,7 +18,9 @@
     │   ├── InvalidInput            the input does not match the definition's inputs
     │   ├── InvalidEventData        an event's data is not JSON
     │   ├── UnknownStep             a step id the instance's definition does not have
-    │   └── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
+    │   ├── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
+    │   └── ForeachTooWide          a foreach gave more items than allowed (.step, .items,
+    │                               .limit); the step fails with it
     ├── ExpressionBudgetExceeded    evaluating an expression would cost too much or give
     │                               too big a result (.source, .measure, .estimate, .limit)
     ├── UnknownStatus               a runtime status name that does not exist; also a
@@ -42,6 +44,7 @@ __all__ = [
     "DefinitionError",
     "ErrNotImplemented",
     "ExpressionBudgetExceeded",
+    "ForeachTooWide",
     "IllegalTransition",
     "InstanceAlreadyExists",
     "InstanceError",
@@ -309,6 +312,26 @@ class ExpressionBudgetExceeded(WfkitError):
             "it was not evaluated. Its macros (map, filter, all, exists) range over too much "
             "data, or it builds a value by repetition: work on less data, or do it in a call "
             "step"
+        )
+
+
+class ForeachTooWide(InstanceError):
+    """A ``foreach`` gave more items than the foreach width limit: the step fails with
+    this error (not retried) instead of scheduling them. ``step`` is the step, ``items``
+    how many its list had and ``limit`` the limit."""
+
+    def __init__(self, instance_id: str, step: str, items: int, limit: int) -> None:
+        self.step = step
+        self.items = items
+        self.limit = limit
+        shown = step if len(step) <= 80 else step[:79] + "…"
+        super().__init__(
+            instance_id,
+            f"step {shown!r}: its foreach gave {items:,} items, over the limit of {limit:,} "
+            "on a foreach's width (each item is a task whose events the instance's history "
+            "keeps); split the list into batches (a foreach over batches, each step taking "
+            "many items), or raise the limit with the max_foreach_items setting "
+            "(WFKIT_MAX_FOREACH_ITEMS)",
         )
 
 

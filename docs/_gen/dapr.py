@@ -97,6 +97,8 @@ SETTINGS: dict[str, str] = {
     "definitions": "Folder of YAML definitions.",
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
+    "max_foreach_items": "The most items one `foreach` may give; a longer list fails its "
+    "step ([limits](../concepts/limits.md)).",
 }
 
 

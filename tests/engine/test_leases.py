@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wfkit.engine.leases import EngineSettings, Leases, new_owner
+from wfkit.engine.leases import CLAIM_BATCH, EngineSettings, Leases, new_owner
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate
 from wfkit.store import SqliteStore
 
@@ -39,7 +39,7 @@ def _leases(store: SqliteStore, clock: Clock, **settings: object) -> Leases:
 
 def test_a_claim_takes_free_instances_only_when_it_is_due(store: SqliteStore) -> None:
     clock = Clock()
-    leases = _leases(store, clock, claim_interval=1.0)
+    leases = _leases(store, clock, claim_interval=1.0, poll_interval=1.0)  # no look between
     _create(store, "a")
     assert leases.claimed(clock.now) == ["a"]
     _create(store, "b")
@@ -100,10 +100,37 @@ def test_a_poll_names_instances_someone_else_wrote_to_or_purged(store: SqliteSto
 def test_next_due_is_the_earliest_call_and_counts_polls_only_when_asked(
     store: SqliteStore,
 ) -> None:
+    """Renewals are not the loop's (a thread of their own does them): only claims and
+    polls are due for it."""
     clock = Clock()
     leases = _leases(store, clock, claim_interval=10.0, lease_seconds=30.0, poll_interval=0.05)
     leases.claimed(clock.now)
     leases.lost(clock.now, lambda: [])
     leases.changed(clock.now, lambda: {"x": 1})
     assert leases.next_due(polling=True) == pytest.approx(clock.now + 0.05)
-    assert clock.now + 5.0 <= leases.next_due(polling=False) <= clock.now + 10.0
+    assert clock.now + 5.0 <= leases.next_due(polling=False) <= clock.now + 15.0
+
+
+def test_a_claim_that_took_a_full_batch_claims_again_at_once(store: SqliteStore) -> None:
+    """A backlog is taken batch after batch, not one batch per claim interval."""
+    clock = Clock()
+    leases = _leases(store, clock, claim_interval=60.0)
+    for n in range(CLAIM_BATCH * 2 + 50):
+        _create(store, f"i{n:03d}")
+    batches = [len(leases.claimed(clock.now)) for _ in range(4)]
+    assert batches == [CLAIM_BATCH, CLAIM_BATCH, 50, 0]  # the last was not full: wait
+
+
+def test_instances_another_process_starts_are_claimed_at_the_next_look(
+    store: SqliteStore,
+) -> None:
+    """Between claims (a minute apart here), a cheap look at each poll interval finds
+    new free instances and claims them then."""
+    clock = Clock()
+    leases = _leases(store, clock, claim_interval=60.0, poll_interval=0.05)
+    assert leases.claimed(clock.now) == []
+    _create(store, "new")  # by another process
+    assert leases.claimed(clock.now + 0.01) == []  # no look due yet
+    assert leases.next_due(polling=False, looking=True) == pytest.approx(clock.now + 0.05)
+    assert leases.claimed(clock.now + 0.06) == ["new"]
+    assert leases.claimed(clock.now + 0.2) == []  # looked: nothing free, no claim

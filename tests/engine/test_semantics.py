@@ -568,11 +568,11 @@ def test_hooks_hear_of_events_another_writer_committed_in_a_race(env: Any) -> No
     commit = rt.engine.store.append_many
     raced: list[str] = []
 
-    def racing(batch: Any) -> Any:
+    def racing(batch: Any, **options: Any) -> Any:
         if not raced:  # the first commit after the gate opens: someone else writes first
             raced.append(batch[0][0])
             assert other.instance(batch[0][0]).raise_event("note", 1) is Outcome.APPLY
-        return commit(batch)
+        return commit(batch, **options)
 
     job = rt.start("gated")
     env.eventually(lambda: env.notes("first"))
@@ -764,11 +764,11 @@ def test_a_commit_the_store_refuses_loses_no_result(env: Any) -> None:
     real = store.append_many
     failures = [2]
 
-    def flaky(batch: Any) -> list[str]:
+    def flaky(batch: Any, **options: Any) -> list[str]:
         if failures[0]:
             failures[0] -= 1
             raise StoreError(store.url, "append_many failed: disk I/O error (injected)")
-        return real(batch)
+        return real(batch, **options)
 
     store.append_many = flaky  # type: ignore[method-assign]
     job = rt.run("three", timeout=20)

@@ -236,6 +236,21 @@ def test_append_many_can_append_twice_to_one_instance(store: Store) -> None:
     assert store.append_many([]) == []
 
 
+def test_append_many_for_an_owner_refuses_instances_it_does_not_hold(store: Store) -> None:
+    """The fence of an engine whose lease lapsed: once another owner has taken an
+    instance (or none holds it), the old owner's append is refused even though the
+    version it read is still the stored one."""
+    for name in ("mine", "taken", "free"):
+        make(store, name)
+    assert sorted(store.claim(ALICE, 30, ids=["mine", "taken"])) == ["mine", "taken"]
+    store.release(ALICE, ["taken"])
+    assert store.claim(BOB, 30, ids=["taken"]) == ["taken"]
+    batch = [(name, 1, events("X"), InstanceUpdate()) for name in ("mine", "taken", "free")]
+    assert store.append_many(batch, owner=ALICE) == ["taken", "free"]
+    assert store.versions(["mine", "taken", "free"]) == {"mine": 2, "taken": 1, "free": 1}
+    assert store.append_many(batch[1:], owner=None) == []  # no owner given: no fence
+
+
 def test_append_many_is_one_transaction_all_or_nothing_on_an_error(store: Store) -> None:
     make(store, "a")
     make(store, "b")
@@ -637,3 +652,15 @@ def test_an_append_that_ends_an_instance_releases_it(store: Store, status: str) 
         status, None, None,
     )  # fmt: skip
     assert store.renew(ALICE, ["end"], 30) == []
+
+
+def test_has_free_says_whether_a_claim_would_find_free_instances(store: Store) -> None:
+    assert not store.has_free()
+    make(store, "done", status="COMPLETED")
+    assert not store.has_free()  # terminal: never claimed
+    make(store, "a")
+    assert store.has_free()
+    assert store.claim(ALICE, 30) == ["a"]
+    assert not store.has_free()  # held, lease running
+    assert store.renew(ALICE, ["a"], -1) == ["a"]  # its lease ran out
+    assert store.has_free()

@@ -43,10 +43,11 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
 from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
+from wfkit.errors import ForeachTooWide
 
 __all__ = ["Decision", "advance", "decide"]
 
-NOT_RETRIED = frozenset({"ExpressionError", "Terminated"})
+NOT_RETRIED = frozenset({"ExpressionError", "ForeachTooWide", "Terminated"})
 _MAX_ROUNDS = 10_000
 
 
@@ -75,12 +76,15 @@ def decide(
 class _Out:
     """Collects derived events, numbering them and folding each into the state at once."""
 
-    __slots__ = ("events", "now", "progress", "state")
+    __slots__ = ("events", "max_items", "now", "progress", "state")
 
-    def __init__(self, state: InstanceState, now: float, progress: Progress) -> None:
+    def __init__(
+        self, state: InstanceState, now: float, progress: Progress, max_items: int | None = None
+    ) -> None:
         self.state = state
         self.now = now
         self.progress = progress
+        self.max_items = max_items  # the widest foreach allowed
         self.events: list[HistoryEvent] = []
 
     def emit(self, event: HistoryEvent) -> None:
@@ -132,14 +136,16 @@ def advance(
     *,
     now: float | None = None,
     owned: bool = False,
+    max_foreach_items: int | None = None,
 ) -> Decision:
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path).
 
     The new events are numbered and timed as they are folded in: copies of them, unless
-    ``owned`` says that the caller made them for this call and keeps no other use."""
+    ``owned`` says that the caller made them for this call and keeps no other use. A
+    ``foreach`` of more than ``max_foreach_items`` items fails its step instead."""
     incoming = list(new_events) if owned else [replace(e) for e in new_events]
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock, progress=Progress.of(plan, state))
+    out = _Out(state, clock, Progress.of(plan, state), max_foreach_items)
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
@@ -233,9 +239,10 @@ def _phase_done(progress: Progress, final: bool, failing: bool) -> bool:
 def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
     if not out.progress.failed_attempts:
         return
-    for sid, index in sorted(out.progress.failed_attempts, key=lambda f: plan.order[f[0]]):
+    for sid in sorted(out.progress.failed_attempts, key=plan.order.__getitem__):
         step = out.state.steps[sid]
-        _retry_or_fail(plan.spec(sid), step.task(index), out)
+        for index in sorted(step.failed_attempts, key=lambda i: -1 if i is None else i):
+            _retry_or_fail(plan.spec(sid), step.task(index), out)
 
 
 def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
@@ -358,19 +365,17 @@ def _schedule(plan: WorkflowPlan, out: _Out, final: bool, wf_status: str) -> Non
             started = True
         if step.status in (StepStatus.RUNNING, StepStatus.WAITING):
             tasks = step.tasks
-            if len(tasks) == 1:  # most steps: no foreach
-                running_here = 1 if tasks[0].active else 0
-            else:
-                running_here = sum(1 for t in tasks if t.active)
-            for task in step.tasks:
-                if task.phase != "pending":
-                    continue
+            running_here = step.active_tasks
+            at = step.first_pending()  # not a scan of every task: a foreach may be wide
+            while at < len(tasks):
                 if active >= limit or (spec.max_parallel and running_here >= spec.max_parallel):
                     break
-                _start_task(plan, out, spec, task.index, 1, wf_status)
-                active += 1
-                running_here += 1
-                started = True
+                if tasks[at].phase == "pending":
+                    _start_task(plan, out, spec, tasks[at].index, 1, wf_status)
+                    active += 1
+                    running_here += 1
+                    started = True
+                at += 1
     if started and state.single_step and not state.suspended:
         out.emit(ExecutionSuspended(reason="step"))
 
@@ -391,6 +396,11 @@ def _begin_step(plan: WorkflowPlan, out: _Out, spec: Step, wf_status: str) -> bo
                 raise TypeError(f"foreach gave {json_type(items)}, not a list")
     except Exception as exc:  # CEL raises several types for a bad evaluation
         _expression_failed(out, spec, exc)
+        return False
+    if items is not None and out.max_items is not None and len(items) > out.max_items:
+        error = ForeachTooWide(out.state.instance_id, spec.id, len(items), out.max_items)
+        failure = Failure("ForeachTooWide", str(error))
+        out.emit(TaskFailed(step=spec.id, index=None, attempt=1, failure=failure))
         return False
     out.emit(StepStarted(step=spec.id, items=items))
     return True

@@ -6,9 +6,10 @@ instance with :func:`~wfkit.engine.decide.advance`, commits all their new events
 store transaction, then dispatches tasks, arms timers and starts children. History is
 committed before anything it describes takes effect.
 
-Two kinds of thread take the decision lock. The loop thread claims, renews, polls, fires
-timers and handles API wake-ups. A runner thread that has just finished a task decides
-too, when the lock is free and no other task waits for a worker (flat combining): it
+Two kinds of thread take the decision lock. The loop thread claims, polls, fires timers,
+drops the instances whose leases were lost and handles API wake-ups. A runner thread that
+has just finished a task decides too, when the lock is free and no other task waits for
+a worker (flat combining): it
 queues its result, and drains the queue itself instead of waking the loop, so a chain of
 ``call`` steps runs on one thread with one commit per step and no hand-off. A runner
 thread that finds the lock taken leaves its result for the holder, which looks at the
@@ -19,7 +20,10 @@ together.
 Anyone (another thread, another process) may append to an instance's history: lifecycle
 operations do so directly with an optimistic version check (:mod:`wfkit.engine.operations`).
 The owner notices (at once for its own process, by polling versions for others),
-folds the new events and reacts. Leases make a crashed owner's instances claimable.
+folds the new events and reacts. Leases make a crashed owner's instances claimable; a
+thread of their own renews them (:mod:`wfkit.engine.leases`), so that no decision, however
+long, lets them lapse, and every commit names this engine as the owner, so that once
+another worker has taken an instance over nothing more is recorded for it here.
 """
 
 from __future__ import annotations
@@ -47,12 +51,14 @@ from wfkit.engine.protocols import (
 )
 from wfkit.engine.records import event_rows, load_history, outcome_event
 from wfkit.engine.state import apply, replay
+from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
 
 __all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
 
 _log = logging.getLogger(__name__)
+_TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
 class Engine:
@@ -77,7 +83,7 @@ class Engine:
         self.runner = runner
         self.resolve = resolve
         self._parse = parse
-        self.settings = settings or EngineSettings()
+        self._settings = settings or EngineSettings()
         self.clock = clock
         self.owner = new_owner()
         self._leases = Leases(store, self.owner, self.settings, clock)
@@ -112,6 +118,20 @@ class Engine:
     def on_action(self, handler: Callable[[str, act.Action], None] | None) -> None:
         self._dispatch.on_action = handler
 
+    @property
+    def settings(self) -> EngineSettings:
+        """Timing of leases and polls, and where steps run; may be replaced before
+        :meth:`start_background`."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: EngineSettings) -> None:
+        self._settings = self._leases.settings = settings
+
+    @property
+    def _max_items(self) -> int:
+        return self._settings.max_foreach_items
+
     # -- lifecycle of the engine ----------------------------------------------------------
 
     def start_background(self) -> None:
@@ -119,6 +139,7 @@ class Engine:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
+            self._leases.start_renewing(self._owned.ids, self._owned.wake)
 
     def stop(self, timeout: float = 10.0, *, drain: float = 0.0) -> None:
         """Stop the loop, cancel running tasks and give the instances up to other workers.
@@ -140,6 +161,7 @@ class Engine:
         # a runner thread may be deciding: let it finish (it sees the table closed next time)
         acquired = self._deciding.acquire(timeout=timeout)
         try:
+            self._leases.stop_renewing()
             self._give_up_all()
         finally:
             if acquired:
@@ -203,12 +225,16 @@ class Engine:
         them here made starts slower than the time it saved."""
         with self._deciding:
             state = replay(row.instance_id, [started])
-            decision = advance(plan, state, [], now=started.at, owned=True)
+            decision = advance(
+                plan, state, [], now=started.at, owned=True, max_foreach_items=self._max_items
+            )
             update = update_for(plan, state)
             row.status = update.status or row.status
             row.updated_at = state.updated_at
             row.custom_status = update.custom_status
             row.properties = update.properties or row.properties
+            row.output = update.output or row.output  # it may end in its first decision
+            row.failure = update.failure or row.failure
             events = [started, *decision.events]
             self.store.create(
                 row, event_rows(events), owner=self.owner, lease_seconds=self._leases.seconds
@@ -286,7 +312,8 @@ class Engine:
                 return
 
     def _sleep_time(self) -> float:
-        wake_at = self._leases.next_due(polling=bool(self._owned))
+        looking = self.settings.claim_free and not self._stopping
+        wake_at = self._leases.next_due(polling=bool(self._owned), looking=looking)
         timer = self._timers.next_at()
         if timer is not None:
             wake_at = min(wake_at, timer)
@@ -297,11 +324,11 @@ class Engine:
         self._fire_timers(now)
         if not self._stopping:
             for instance_id in self._leases.claimed(now):
-                self._take(instance_id)
-        for instance_id in self._leases.lost(now, self._owned.ids):
-            _log.warning("lost the lease of %s to another worker", instance_id)
-            self.runner.cancel(instance_id)
-            self._drop(instance_id)
+                if instance_id not in self._owned:  # not its own lease, run out and taken again
+                    self._take(instance_id)
+        for instance_id in self._leases.take_lost():
+            if instance_id in self._owned:
+                self._lose(instance_id)
         if self._owned:
             for instance_id in self._leases.changed(now, self._owned_versions):
                 self._refresh(instance_id)
@@ -371,7 +398,14 @@ class Engine:
             if owned is None:
                 continue
             version = owned.state.version
-            decision = advance(owned.plan, owned.state, events, now=self.clock(), owned=True)
+            decision = advance(
+                owned.plan,
+                owned.state,
+                events,
+                now=self.clock(),
+                owned=True,
+                max_foreach_items=self._max_items,
+            )
             if not decision.events:
                 continue
             rows = event_rows(decision.events)
@@ -385,7 +419,7 @@ class Engine:
         if not batch:
             return
         try:
-            conflicts = set(self.store.append_many(batch))
+            conflicts = set(self.store.append_many(batch, owner=self.owner))
         except Exception:
             self._after_failed_commit(decided)
             raise
@@ -431,6 +465,10 @@ class Engine:
         owned = self._owned.get(instance_id)
         if owned is None:
             return
+        row = self.store.get(instance_id)
+        if row is None or (row.owner != self.owner.id and row.status not in _TERMINAL):
+            self._lose(instance_id)  # purged, or taken over: the store refused our append
+            return
         history = load_history(self.store, instance_id)
         owned.state = replay(instance_id, history)
         owned.stored_status = ""  # not known after a conflict: send it with the next append
@@ -448,6 +486,12 @@ class Engine:
             self._finish(instance_id)
             return
         self._owned.requeue(instance_id, events, wake=True)
+
+    def _lose(self, instance_id: str) -> None:
+        """Another worker holds the instance now: stop its tasks here and forget it."""
+        _log.warning("lost the lease of %s to another worker", instance_id)
+        self.runner.cancel(instance_id)
+        self._drop(instance_id)
 
     def _finish(self, instance_id: str) -> None:
         """Forget an instance that ended; the append that ended it released it."""

@@ -4,13 +4,24 @@ The engine's loop asks this module, each round, which free instances it has clai
 which leases it has lost, and which owned instances someone else has written to; the
 engine then reacts (loads, cancels, refreshes). Only the store's ownership operations
 and their timing live here: nothing in this module decides or runs anything.
+
+Leases are renewed by a small thread of their own (:meth:`Leases.start_renewing`), not
+by the engine's loop: the loop decides under the engine's decision lock, and a long
+decision (an expensive expression, a slow hook) or a busy step thread must not let the
+leases lapse, or another worker takes the instances over and runs their steps again.
+The renewal thread touches only the store's lease rows, and tells the loop which
+instances another owner holds now. An engine that could not renew in time (a process
+frozen, or a C call that held the GIL longer than the lease) is fenced off by the store:
+its appends name it as the owner and are refused once another owner holds the instance.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +29,12 @@ from dataclasses import dataclass
 from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
 from wfkit.engine.protocols import Owner, Store
 
-__all__ = ["EngineSettings", "Leases", "new_owner"]
+__all__ = ["CLAIM_BATCH", "EngineSettings", "Leases", "new_owner"]
+
+CLAIM_BATCH = 100
+"""How many free instances one claim takes at most (a full batch claims again at once)."""
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,8 @@ class EngineSettings:
     definitions_dir: str = "."
     claim_free: bool = True
     expression_budget: Budget = DEFAULT_BUDGET
+    #: The most items a ``foreach`` may give; more fail the step (docs/concepts/limits.md).
+    max_foreach_items: int = 1_000_000
 
 
 def new_owner() -> Owner:
@@ -61,19 +79,71 @@ class Leases:
         self.settings = settings
         self.clock = clock
         self._next_claim = 0.0
+        self._next_look = 0.0  # next cheap look for free instances between claims
         self._next_renew = 0.0
         self._next_poll = 0.0
         self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
+        self._lost: set[str] = set()  # found held by another owner, for the loop to drop
+        self._lost_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def seconds(self) -> float:
         """How long a claim or a renewal holds an instance."""
         return self.settings.lease_seconds
 
-    def next_due(self, polling: bool) -> float:
-        """The clock time of the next claim, renewal or (when ``polling``) poll."""
-        due = min(self._next_claim, self._next_renew)
+    def next_due(self, polling: bool, looking: bool = False) -> float:
+        """The clock time of the next claim, (when ``polling``) poll, or (when
+        ``looking``, for an engine that claims free instances) look for new ones."""
+        due = min(self._next_claim, self._next_look) if looking else self._next_claim
         return min(due, self._next_poll) if polling else due
+
+    @property
+    def renew_interval(self) -> float:
+        """Seconds between two renewals: a third of the lease."""
+        return self.settings.lease_seconds / 3
+
+    def start_renewing(self, held: Callable[[], Sequence[str]], lost: Callable[[], None]) -> None:
+        """Renew the leases of ``held()`` on a thread of their own, every
+        :attr:`renew_interval` seconds, until :meth:`stop_renewing`; call ``lost()``
+        (from that thread) when some turn out to be held by another owner now (then
+        :meth:`take_lost` says which). Idempotent."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._renew_loop, args=(held, lost), name="wfkit-leases", daemon=True
+        )
+        self._thread.start()
+
+    def stop_renewing(self, timeout: float = 5.0) -> None:
+        """Stop the renewal thread (waiting up to ``timeout`` for a renewal under way)."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _renew_loop(self, held: Callable[[], Sequence[str]], lost: Callable[[], None]) -> None:
+        while not self._stop.wait(self._renew_delay()):
+            try:
+                gone = self.lost(self.clock(), held)
+            except Exception:  # a busy or broken store: try again at the next interval
+                _log.exception("renewing leases failed; retrying")
+                continue
+            if gone:
+                with self._lost_lock:
+                    self._lost.update(gone)
+                lost()
+
+    def _renew_delay(self) -> float:
+        return max(0.0, self._next_renew - self.clock())
+
+    def take_lost(self) -> list[str]:
+        """The instances the renewal thread found held by another owner, once each."""
+        with self._lost_lock:
+            found, self._lost = sorted(self._lost), set()
+        return found
 
     def surely_held(self) -> bool:
         """Whether the leases were renewed recently enough that none can have expired:
@@ -83,15 +153,27 @@ class Leases:
         return self.clock() <= self._renewed_at + self.settings.lease_seconds * 2 / 3
 
     def claimed(self, now: float) -> list[str]:
-        """The free instances claimed for this owner, when a claim is due."""
+        """The free instances claimed for this owner, when a claim is due: every claim
+        interval, at once after a claim that took a full batch, and as soon as a look
+        (every poll interval, a cheap read) finds free instances, such as those another
+        process has just started."""
+        free = self.settings.claim_free
         if now < self._next_claim:
-            return []
+            if not free or now < self._next_look:
+                return []
+            self._next_look = now + self.settings.poll_interval
+            if not self.store.has_free():
+                return []
+        self._next_look = now + self.settings.poll_interval
         # jitter, so that workers started together do not claim in lockstep (where one
         # of them would take every free instance, round after round)
         self._next_claim = now + self.settings.claim_interval * random.uniform(0.5, 1.5)
-        if not self.settings.claim_free:
+        if not free:
             return []
-        return self.store.claim(self.owner, self.settings.lease_seconds)
+        taken = self.store.claim(self.owner, self.settings.lease_seconds, CLAIM_BATCH)
+        if len(taken) >= CLAIM_BATCH:
+            self._next_claim = now  # a full batch: more may be waiting, claim again now
+        return taken
 
     def claim_one(self, instance_id: str) -> bool:
         """Claim one (new) instance now; False when another owner holds it."""

@@ -27,16 +27,16 @@ class _Share(NamedTuple):
     active: int
     running: int
     pending_tasks: bool
-    failed_attempts: tuple[int | None, ...]
+    failed_attempts: bool
 
 
-_NOTHING = _Share(StepStatus.PENDING, 0, 0, False, ())
+_NOTHING = _Share(StepStatus.PENDING, 0, 0, False, False)
 _SETTLED = frozenset(s for s in StepStatus if s.is_terminal)
 _STARTED = frozenset({StepStatus.RUNNING, StepStatus.WAITING})
-_ONE_RUNNING: dict[StepStatus, _Share] = {s: _Share(s, 1, 1, False, ()) for s in StepStatus}
-_ONE_WAITING: dict[StepStatus, _Share] = {s: _Share(s, 1, 0, False, ()) for s in StepStatus}
-_ONE_PENDING: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, True, ()) for s in StepStatus}
-_NONE_ACTIVE: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, False, ()) for s in StepStatus}
+_ONE_RUNNING: dict[StepStatus, _Share] = {s: _Share(s, 1, 1, False, False) for s in StepStatus}
+_ONE_WAITING: dict[StepStatus, _Share] = {s: _Share(s, 1, 0, False, False) for s in StepStatus}
+_ONE_PENDING: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, True, False) for s in StepStatus}
+_NONE_ACTIVE: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, False, False) for s in StepStatus}
 
 
 def _share_of(step: StepState | None, status: StepStatus) -> _Share:
@@ -53,21 +53,14 @@ def _share_of(step: StepState | None, status: StepStatus) -> _Share:
             return _ONE_PENDING[status]
         if phase != "failed_attempt":
             return _NONE_ACTIVE[status]
-    active = running = 0
-    pending = False
-    failed: list[int | None] = []
-    for task in tasks:
-        phase = task.phase
-        if phase == "running":
-            active += 1
-            running += 1
-        elif phase in ("waiting", "failed_attempt"):
-            active += 1
-            if phase == "failed_attempt":
-                failed.append(task.index)
-        elif phase == "pending":
-            pending = True
-    return _Share(status, active, running, pending, tuple(failed))
+    # counts the fold keeps: a foreach of many items is not scanned at each event
+    return _Share(
+        status,
+        step.active_tasks,
+        step.count("running"),
+        step.count("pending") > 0,
+        bool(step.failed_attempts),
+    )
 
 
 class Progress:
@@ -84,7 +77,8 @@ class Progress:
         self.remaining: dict[str, int] = {}
         self.ready: set[str] = set()
         self.open: set[str] = set()
-        self.failed_attempts: set[tuple[str, int | None]] = set()
+        #: The steps with a failed attempt to settle (their ``failed_attempts`` say which).
+        self.failed_attempts: set[str] = set()
         self.failing: set[str] = set()
         self.fired: set[int] = {t.timer_id for t in state.timers.values() if t.fired}
         every = (*plan.main, *plan.final)
@@ -131,11 +125,10 @@ class Progress:
         self.running[final] += (new.running if not settled else 0) - (
             old.running if not was_settled else 0
         )
-        if old.failed_attempts or new.failed_attempts:
-            for index in old.failed_attempts:
-                self.failed_attempts.discard((sid, index))
-            for index in new.failed_attempts:
-                self.failed_attempts.add((sid, index))
+        if new.failed_attempts:
+            self.failed_attempts.add(sid)
+        elif old.failed_attempts:
+            self.failed_attempts.discard(sid)
         if new.pending_tasks and new_status in _STARTED:
             self.open.add(sid)
         elif self.open:

@@ -139,10 +139,18 @@ class Store(Protocol):
         """
 
     def append_many(
-        self, batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
+        self,
+        batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]],
+        *,
+        owner: Owner | None = None,
     ) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (those are
-        not written, the others are)."""
+        not written, the others are).
+
+        With ``owner``, an instance that another owner holds now (or that no owner
+        holds) conflicts too, in the same transaction that would write it: an engine
+        whose lease lapsed and was taken over records nothing more for that instance,
+        even before the new owner writes anything."""
 
     def list_instances(
         self,
@@ -172,6 +180,11 @@ class Store(Protocol):
         """Take ownership of non-terminal instances that are unowned, whose lease has
         expired, or whose owner is a process on this host that no longer exists; returns
         the ids newly claimed. With ``ids``, only those instances are considered."""
+
+    def has_free(self) -> bool:
+        """Whether some non-terminal instance is unowned or its lease has run out: a
+        cheap read (no write lock), asked often, that says a :meth:`claim` would find
+        work (instances of dead processes are left to the claim itself)."""
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases still held; returns the ids still owned."""

@@ -39,7 +39,7 @@ from wfkit.engine.status import RuntimeStatus, StepStatus
 __all__ = ["InstanceState", "StepState", "TaskState", "TimerState", "apply", "replay"]
 
 
-@dataclass
+@dataclass(slots=True)  # one per foreach item: 100,000 of them must stay small
 class TaskState:
     """One task: a step, or one item of a foreach step, across its attempts.
 
@@ -88,10 +88,66 @@ class StepState:
     ended_at: float | None = None
     skip_reason: str | None = None
     breakpoint_passed: bool = False
+    #: How many tasks are in each phase, and the indexes of the tasks whose attempt
+    #: failed (retry or fail to be decided), kept by the fold: a wide ``foreach`` must
+    #: not be scanned at every event of it.
+    phases: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    failed_attempts: dict[int | None, None] = field(default_factory=dict, repr=False, compare=False)
+    #: The highest attempt of any of its tasks (0 before the first).
+    attempts: int = field(default=0, repr=False, compare=False)
+    _pending_from: int = field(default=0, repr=False, compare=False)
 
     def task(self, index: int | None) -> TaskState:
         """The task for ``index`` (None for a step without foreach)."""
         return self.tasks[0 if index is None else index]
+
+    def count(self, phase: str) -> int:
+        """How many tasks are in ``phase``."""
+        return self.phases.get(phase, 0)
+
+    @property
+    def active_tasks(self) -> int:
+        """Tasks scheduled and not finished (running, waiting, failed attempt)."""
+        phases = self.phases
+        return phases.get("running", 0) + phases.get("waiting", 0) + phases.get("failed_attempt", 0)
+
+    def first_pending(self) -> int:
+        """The index of the first task still pending (``len(tasks)`` when none is).
+
+        Tasks only ever leave ``pending`` (a new list of tasks starts over), so a cursor
+        that only moves forward finds it in constant time on average."""
+        tasks, at = self.tasks, self._pending_from
+        while at < len(tasks) and tasks[at].phase != "pending":
+            at += 1
+        self._pending_from = at
+        return at
+
+    def set_tasks(self, tasks: list[TaskState]) -> None:
+        """Replace the tasks (all pending), resetting the counts kept of them."""
+        self.tasks = tasks
+        self.phases = {"pending": len(tasks)} if tasks else {}
+        self.failed_attempts = {}
+        self.attempts = 0
+        self._pending_from = 0
+
+    def set_attempt(self, task: TaskState, attempt: int) -> None:
+        """Set one task's attempt number, keeping :attr:`attempts`."""
+        task.attempt = attempt
+        if attempt > self.attempts:
+            self.attempts = attempt
+
+    def set_phase(self, task: TaskState, phase: str) -> None:
+        """Move one task of this step to ``phase``, keeping the counts."""
+        old, phases = task.phase, self.phases
+        if old == phase:
+            return
+        phases[old] -= 1
+        phases[phase] = phases.get(phase, 0) + 1
+        task.phase = phase
+        if old == "failed_attempt":
+            del self.failed_attempts[task.index]
+        elif phase == "failed_attempt":
+            self.failed_attempts[task.index] = None
 
 
 @dataclass
@@ -251,7 +307,7 @@ def _step_started(state: InstanceState, event: StepStarted) -> None:
     step = state.step(event.step)
     step.items = event.items
     count = 1 if event.items is None else len(event.items)
-    step.tasks = [TaskState(None if event.items is None else i) for i in range(count)]
+    step.set_tasks([TaskState(None if event.items is None else i) for i in range(count)])
     step.status = StepStatus.RUNNING
     step.started_at = event.at
     if event.items == []:
@@ -273,7 +329,7 @@ def _task_started(state: InstanceState, sid: str, index: int | None, at: float) 
     StepStarted event (it would say nothing): its first task event starts it."""
     step = state.step(sid)
     if not step.tasks:
-        step.tasks = [TaskState(None)]
+        step.set_tasks([TaskState(None)])
         step.status = StepStatus.RUNNING
         step.started_at = at
     return step.task(index)
@@ -282,8 +338,9 @@ def _task_started(state: InstanceState, sid: str, index: int | None, at: float) 
 def _scheduled(state: InstanceState, event: TaskScheduled) -> None:
     _mark_running(state)
     task = _task_started(state, event.step, event.index, event.at)
-    task.attempt = event.attempt
-    task.phase = "waiting" if event.kind == "wait" else "running"
+    step = state.steps[event.step]
+    step.set_attempt(task, event.attempt)
+    step.set_phase(task, "waiting" if event.kind == "wait" else "running")
     task.timer = None
     task.started_at = event.at
     task.first_at = task.first_at if task.first_at is not None else event.at
@@ -291,7 +348,7 @@ def _scheduled(state: InstanceState, event: TaskScheduled) -> None:
     task.input = event.input
     task.env = event.env
     if event.kind == "wait":
-        state.step(event.step).status = StepStatus.WAITING
+        step.status = StepStatus.WAITING
 
 
 def _task_completed(state: InstanceState, event: TaskCompleted) -> None:
@@ -301,7 +358,7 @@ def _task_completed(state: InstanceState, event: TaskCompleted) -> None:
     task = step.task(event.index)
     if task.done or task.attempt != event.attempt:
         return  # a late result of an abandoned attempt
-    task.phase = "completed"
+    step.set_phase(task, "completed")
     task.output = event.output
     task.ended_at = event.at
     task.timer = task.timeout_timer = None
@@ -314,13 +371,13 @@ def _task_completed(state: InstanceState, event: TaskCompleted) -> None:
 def _task_failed(state: InstanceState, event: TaskFailed) -> None:
     step = state.step(event.step)
     if not step.tasks:  # failed before it could start (a bad when or foreach expression)
-        step.tasks = [TaskState(None)]
+        step.set_tasks([TaskState(None)])
         step.started_at = event.at
     task = step.task(event.index)
     if task.done or (task.attempt and task.attempt != event.attempt):
         return
-    task.attempt = task.attempt or event.attempt
-    task.phase = "failed_attempt"
+    step.set_attempt(task, task.attempt or event.attempt)
+    step.set_phase(task, "failed_attempt")
     task.failure = event.failure
     task.ended_at = event.at
     task.timer = task.timeout_timer = None
@@ -344,10 +401,10 @@ def _timer_created(state: InstanceState, event: TimerCreated) -> None:
         task.timeout_timer = event.seq
         return
     task.timer = event.seq
-    task.phase = "waiting"
+    step.set_phase(task, "waiting")
     if event.purpose == "sleep":
         _mark_running(state)
-        task.attempt = event.attempt
+        step.set_attempt(task, event.attempt)
         task.started_at = event.at
         task.first_at = task.first_at if task.first_at is not None else event.at
         step.status = StepStatus.WAITING
@@ -367,8 +424,9 @@ def _child_created(state: InstanceState, event: SubOrchestrationInstanceCreated)
     _mark_running(state)
     state.children[event.child_id] = (event.step, event.index)
     task = _task_started(state, event.step, event.index, event.at)
-    task.attempt = event.attempt
-    task.phase = "running"
+    step = state.steps[event.step]
+    step.set_attempt(task, event.attempt)
+    step.set_phase(task, "running")
     task.child_id = event.child_id
     task.input = event.input
     task.started_at = event.at
@@ -383,7 +441,7 @@ def _child_completed(state: InstanceState, event: SubOrchestrationInstanceComple
     task = step.task(where[1])
     if task.done or task.child_id != event.child_id:
         return
-    task.phase = "completed"
+    step.set_phase(task, "completed")
     task.output = event.output
     task.ended_at = event.at
     _settle_step(step, event.at)
@@ -393,10 +451,11 @@ def _child_failed(state: InstanceState, event: SubOrchestrationInstanceFailed) -
     where = state.children.get(event.child_id)
     if where is None:
         return
-    task = state.step(where[0]).task(where[1])
+    step = state.step(where[0])
+    task = step.task(where[1])
     if task.done or task.child_id != event.child_id:
         return
-    task.phase = "failed_attempt"
+    step.set_phase(task, "failed_attempt")
     task.failure = event.failure
     task.ended_at = event.at
 
@@ -408,21 +467,21 @@ def _mark_running(state: InstanceState) -> None:
 
 def _settle_step(step: StepState, at: float) -> None:
     """Complete a step once every task of it has completed."""
-    if all(t.phase == "completed" for t in step.tasks):
+    if step.count("completed") == len(step.tasks):
         step.status = StepStatus.COMPLETED
         step.ended_at = at
         if step.items is None:
             step.output = step.tasks[0].output
         else:
             step.output = [t.output for t in step.tasks]
-    elif step.status is StepStatus.WAITING and not any(t.phase == "waiting" for t in step.tasks):
+    elif step.status is StepStatus.WAITING and not step.count("waiting"):
         step.status = StepStatus.RUNNING
 
 
 def _step_failed(state: InstanceState, event: StepFailed) -> None:
     step = state.step(event.step)
     task = step.task(event.index)
-    task.phase = "failed"
+    step.set_phase(task, "failed")
     task.timer = task.timeout_timer = None
     step.status = StepStatus.FAILED
     step.failure = task.failure

@@ -81,7 +81,7 @@ _REPR_WIDTH = 70
 
 
 def _step_info(step: StepState) -> StepInfo:
-    attempts = max((t.attempt for t in step.tasks), default=0)
+    attempts = step.attempts
     details = next((t.details for t in reversed(step.tasks) if t.details), None)
     error = None  # the failure of a step that failed; a step that completed after retries has none
     if step.status.value == "failed":
@@ -138,6 +138,7 @@ class Runtime:
                 definitions_dir=definitions_dir,
                 claim_free=claim_free,
                 expression_budget=settings.budget,
+                max_foreach_items=settings.max_foreach_items,
             ),
         )
         #: The operations of the Workflow contract on this store (what ``Instance`` uses).

@@ -4,7 +4,8 @@ Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
 ``workers`` (step slots of this process). From the environment they are
 ``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``. Limits (see
 docs/concepts/limits.md): ``expression_budget`` and ``expression_max_result`` bound one
-evaluation of an expression (``WFKIT_EXPRESSION_BUDGET``, ``WFKIT_EXPRESSION_MAX_RESULT``).
+evaluation of an expression (``WFKIT_EXPRESSION_BUDGET``, ``WFKIT_EXPRESSION_MAX_RESULT``);
+``max_foreach_items`` bounds a foreach's width (``WFKIT_MAX_FOREACH_ITEMS``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEFAULTS = {
     "workers": "",
     "expression_budget": "",
     "expression_max_result": "",
+    "max_foreach_items": "1000000",
 }
 
 
@@ -42,6 +44,8 @@ class Settings:
     workers: int = os.cpu_count() or 2
     expression_budget: int = DEFAULT_BUDGET.cost
     expression_max_result: int = DEFAULT_BUDGET.result_chars
+    #: The most items a ``foreach`` may give; a step whose list is longer fails.
+    max_foreach_items: int = int(DEFAULTS["max_foreach_items"])
 
     @property
     def budget(self) -> Budget:
@@ -63,13 +67,14 @@ class Settings:
         return Settings(
             values["definitions"],
             values["store"],
-            _workers(values["workers"]),
+            _count("workers", values["workers"], os.cpu_count() or 2),
             _count("expression_budget", values["expression_budget"], DEFAULT_BUDGET.cost),
             _count(
                 "expression_max_result",
                 values["expression_max_result"],
                 DEFAULT_BUDGET.result_chars,
             ),
+            _count("max_foreach_items", values["max_foreach_items"], 1_000_000),
         )
 
     @staticmethod
@@ -81,18 +86,6 @@ class Settings:
         values = {k: env.get(f"WFKIT_{k.upper()}", "") for k in DEFAULTS}
         values.update({k: v for k, v in overrides.items() if v})
         return Settings.from_properties({k: v for k, v in values.items() if v})
-
-
-def _workers(text: str) -> int:
-    if text == "":
-        return os.cpu_count() or 2
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"workers must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise SettingsError(f"workers must be at least 1, not {value}")
-    return value
 
 
 def _count(name: str, text: str, default: int) -> int:

@@ -23,11 +23,16 @@ from collections.abc import Iterator, Sequence
 from wfkit.engine.protocols import Owner
 from wfkit.store._sqlite_schema import ACTIVE, FREE_AT
 
-__all__ = ["chunks", "claim", "process_is_gone"]
+__all__ = ["HAS_FREE", "chunks", "claim", "process_is_gone"]
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 _Scope = tuple[str, dict[str, object]]  # an SQL condition (" AND ...") and its parameters
+
+HAS_FREE = (
+    f"SELECT 1 FROM instances INDEXED BY instances_free WHERE {ACTIVE} AND {FREE_AT} < ? LIMIT 1"
+)
+"""SQL: a row when some instance is free at time ``?`` (a read of the claims' index)."""
 
 _SET_OWNER = (
     "UPDATE instances SET owner = ?, owner_host = ?, owner_pid = ?, lease_until = ? "

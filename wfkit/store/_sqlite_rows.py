@@ -102,8 +102,10 @@ _INSERT_EVENTS_SUMMARY = (
     "INSERT INTO history (event_key, type, at, data, n, ats, s_updated_at, s_custom_status, "
     "s_properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# The instance's number and its last history key (None before its first event).
-_CHECK_VERSION = f"SELECT i.instance_no, {LAST_EVENT_KEY} FROM instances i WHERE i.instance_id = ?"
+# The instance's number, its last history key (None before its first event) and owner.
+_CHECK_VERSION = (
+    f"SELECT i.instance_no, {LAST_EVENT_KEY}, i.owner FROM instances i WHERE i.instance_id = ?"
+)
 _NEWEST_SUMMARY = (
     f"SELECT event_key & {SEQ_MASK}, s_updated_at, s_custom_status, s_properties FROM history "
     "WHERE event_key BETWEEN ? AND ? AND s_updated_at IS NOT NULL ORDER BY event_key DESC LIMIT 1"
@@ -145,8 +147,10 @@ def append_events(
     expected: int,
     events: Sequence[EventRow],
     update: InstanceUpdate,
+    owner: str | None = None,
 ) -> int:
-    """One append inside the caller's transaction; writes nothing on a conflict.
+    """One append inside the caller's transaction; writes nothing on a conflict (a
+    version other than ``expected``, or, when ``owner`` is given, another owner or none).
 
     An append that changes only the summary (time, status line, properties: every step
     of a running instance) stores it on its last event row and leaves the instance row
@@ -155,9 +159,9 @@ def append_events(
     found = conn.execute(_CHECK_VERSION, (instance_id,)).fetchone()
     if found is None:
         raise VersionConflict(instance_id, expected, None)
-    number, last = found
+    number, last, held_by = found
     actual = 0 if last is None else last & SEQ_MASK
-    if actual != expected:
+    if actual != expected or (owner is not None and held_by != owner):
         raise VersionConflict(instance_id, expected, actual)
     version = expected + len(events)
     if version > SEQ_MASK:

@@ -27,7 +27,7 @@ from typing import Literal
 
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
-from wfkit.store._sqlite_claims import chunks, claim
+from wfkit.store._sqlite_claims import HAS_FREE, chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
     SharedConnection,
@@ -225,15 +225,17 @@ class SqliteStore:
         with self._conns.write("append") as conn:
             return append_events(conn, instance_id, expected_version, events, update)
 
-    def append_many(self, batch: _Batch) -> list[str]:
+    def append_many(self, batch: _Batch, *, owner: Owner | None = None) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (not
-        written; the others are). An error other than a conflict writes nothing."""
+        written; the others are). With ``owner``, an instance it does not hold now
+        conflicts too. An error other than a conflict writes nothing."""
+        holder = owner.id if owner is not None else None
 
         def work(conn: sqlite3.Connection) -> list[str]:
             conflicted: list[str] = []
             for instance_id, expected, events, update in batch:
                 try:
-                    append_events(conn, instance_id, expected, events, update)
+                    append_events(conn, instance_id, expected, events, update, holder)
                 except VersionConflict:
                     conflicted.append(instance_id)
             return conflicted
@@ -340,6 +342,13 @@ class SqliteStore:
                 conn, owner, host=self._host, now=now, lease_seconds=lease_seconds,
                 limit=limit, ids=ids,
             )  # fmt: skip
+
+    def has_free(self) -> bool:
+        """Whether a non-terminal instance is unowned or its lease has run out (one seek
+        of the index claims use; no write lock)."""
+        with self._conns.read("has_free") as conn:
+            found = conn.execute(HAS_FREE, (time.time(),)).fetchone()
+        return found is not None
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
         """Extend the leases ``owner`` still holds; returns those ids (in the given order)."""

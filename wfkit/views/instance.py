@@ -205,8 +205,10 @@ def build_instance_view(
 
 def _step_view(plan: WorkflowPlan, step: StepState, status: str, now: float) -> StepRunView:
     spec = plan.spec(step.id)
-    failure = step.failure or next((t.failure for t in step.tasks if t.failure), None)
-    shown = failure if status == "failed" else None
+    # built at every commit a widget hears of: nothing here may scan a foreach's tasks
+    shown = None
+    if status == "failed":
+        shown = step.failure or next((t.failure for t in step.tasks if t.failure), None)
     duration = None
     if step.started_at is not None:
         duration = (step.ended_at if step.ended_at is not None else now) - step.started_at
@@ -214,11 +216,11 @@ def _step_view(plan: WorkflowPlan, step: StepState, status: str, now: float) -> 
         id=step.id,
         kind=spec.kind.value,
         status=status,
-        attempts=max((t.attempt for t in step.tasks), default=0),
+        attempts=step.attempts,
         started_at=step.started_at,
         duration=None if duration is None else max(0.0, duration),
         items=None if step.items is None else len(step.items),
-        items_done=sum(1 for t in step.tasks if t.done) if step.items is not None else 0,
+        items_done=step.count("completed") + step.count("failed") if step.items is not None else 0,
         output=step.output,
         error=f"{shown.type}: {shown.message}" if shown else "",
         traceback=shown.stack_trace if shown else "",

@@ -1,0 +1,161 @@
+"""A wide ``foreach`` costs the same per item however wide it is.
+
+Work is counted, not timed: the lines of wfkit's code that run (``sys.settrace``) while
+an engine's deciding goes through a fan-out one result at a time (the worst case: one
+commit per result), with what each commit also does beside deciding (the summary the
+store keeps, the snapshot a live widget takes). Four times the items must cost about
+four times the lines; a scan of every item at every result costs sixteen.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import wfkit
+from wfkit import parse_definition
+from wfkit.engine.actions import RunTask, StartTimer
+from wfkit.engine.decide import advance
+from wfkit.engine.history import (
+    ExecutionStarted,
+    Failure,
+    HistoryEvent,
+    TaskCompleted,
+    TaskFailed,
+    TimerFired,
+)
+from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.state import InstanceState
+from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.summary import update_for
+from wfkit.runtime.api import Runtime
+from wfkit.views.instance import build_instance_view
+
+FANOUT = """
+wfkit: 1
+name: fanout
+inputs:
+  items: {type: array}
+steps:
+  each:
+    call: m:f
+    foreach: ${{ inputs.items }}
+    with: {x: "${{ item }}"}
+    %s
+  after:
+    call: m:g
+    with: {n: "${{ size(steps.each.output) }}"}
+"""
+
+_PACKAGE = str(Path(wfkit.__file__).parent)
+
+
+def _result(task: RunTask, failing: bool, at: float) -> HistoryEvent:
+    if failing and task.step == "each" and task.attempt == 1:
+        return TaskFailed(
+            at=at, step=task.step, index=task.index, attempt=1, failure=Failure("E", "once")
+        )
+    return TaskCompleted(
+        at=at, step=task.step, index=task.index, attempt=task.attempt, output=task.input
+    )
+
+
+def _run(plan: WorkflowPlan, width: int, failing: bool) -> InstanceState:
+    """Drive one instance to its end, one result (or fired timer) per decision."""
+    state = InstanceState("i1")
+    clock = 100.0
+    started = ExecutionStarted(at=clock, name="fanout", input={"items": list(range(width))})
+    todo: deque[Any] = deque(advance(plan, state, [started], now=clock).actions)
+    while todo:
+        action = todo.popleft()
+        clock += 1
+        if isinstance(action, RunTask):
+            event = _result(action, failing, clock)
+        elif isinstance(action, StartTimer):
+            event = TimerFired(at=clock, timer_id=action.timer_id)
+        else:
+            continue
+        decision = advance(plan, state, [event], now=clock, owned=True)
+        update_for(plan, state)  # what the engine stores with each commit
+        build_instance_view(plan, state, now=clock)  # what a live widget takes
+        todo.extend(decision.actions)
+    return state
+
+
+def _lines(plan: WorkflowPlan, width: int, failing: bool) -> int:
+    """How many lines of wfkit's code run while :func:`_run` goes through ``width``."""
+    count = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        return local if frame.f_code.co_filename.startswith(_PACKAGE) else None
+
+    sys.settrace(tracer)
+    try:
+        state = _run(plan, width, failing)
+    finally:
+        sys.settrace(None)
+    assert state.status is RuntimeStatus.COMPLETED
+    assert state.steps["each"].output == [{"x": n} for n in range(width)]
+    assert state.steps["after"].output == {"n": width}
+    return count
+
+
+@pytest.mark.parametrize(
+    ("options", "failing"),
+    [
+        ("", False),  # every item scheduled at once, results one by one
+        ("max_parallel: 3", False),  # each result lets one more item start
+        ("retry: {max_attempts: 2, initial_interval: 1s}", True),  # each item fails once
+    ],
+    ids=["all-at-once", "max-parallel", "retries"],
+)
+def test_the_work_per_item_does_not_grow_with_the_width(options: str, failing: bool) -> None:
+    plan = WorkflowPlan.of(parse_definition(FANOUT % options))
+    narrow, wide = _lines(plan, 150, failing), _lines(plan, 600, failing)
+    # linear: about 4x (a few fixed lines make it a bit less); quadratic: about 16x
+    assert wide <= 4.5 * narrow, f"{narrow} lines for 150 items, {wide} for 600"
+
+
+def test_a_foreach_wider_than_the_limit_fails_its_step_with_a_clear_error() -> None:
+    """The width limit fails that one step (not retried: the list would be as long
+    again), and the instance with it; nothing of the list is scheduled."""
+    plan = WorkflowPlan.of(parse_definition(FANOUT % "retry: {max_attempts: 3}"))
+    state = InstanceState("i1")
+    started = ExecutionStarted(at=1.0, name="fanout", input={"items": list(range(4))})
+    decision = advance(plan, state, [started], now=1.0, max_foreach_items=3)
+    assert not [a for a in decision.actions if isinstance(a, RunTask)]
+    assert state.status is RuntimeStatus.FAILED
+    failure = state.steps["each"].failure
+    assert failure is not None and failure.type == "ForeachTooWide"
+    assert "4 items, over the limit of 3" in failure.message
+    assert "max_foreach_items" in failure.message
+    state = InstanceState("i2")
+    advance(plan, state, [started], now=1.0, max_foreach_items=4)  # at the limit: runs
+    assert state.status is RuntimeStatus.RUNNING and len(state.steps["each"].tasks) == 4
+
+
+def test_the_foreach_limit_is_a_setting(env: Any) -> None:
+    from wfkit.runtime.settings import Settings, SettingsError
+
+    assert Settings().max_foreach_items == 1_000_000
+    assert Settings.from_properties({"max_foreach_items": "5"}).max_foreach_items == 5
+    with pytest.raises(SettingsError, match="max_foreach_items must be at least 1"):
+        Settings.from_properties({"max_foreach_items": "0"})
+    env.define("wide", "inputs: {items: {type: array}}\nsteps:\n"
+               "  each: {call: STEPS:echo, foreach: '${{ inputs.items }}'}\n")  # fmt: skip
+    settings = Settings(str(env.definitions), env.store, 2, max_foreach_items=2)
+    with Runtime(settings) as runtime:
+        done = runtime.start("wide", {"items": [1, 2, 3]}).wait(20)
+        assert done.status is RuntimeStatus.FAILED
+        assert done.failure is not None and done.failure.type == "ForeachTooWide"
