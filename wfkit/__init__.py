@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidEventData": "wfkit.errors",
     "InvalidInput": "wfkit.errors",
     "InvalidInstanceId": "wfkit.errors",
+    "InvalidJsonText": "wfkit.errors",
     "Metadata": "wfkit.engine.contract",
     "OnError": "wfkit.definition",
     "PauseRequest": "wfkit.engine.contract",
@@ -157,6 +158,7 @@ if TYPE_CHECKING:
     from wfkit.errors import InvalidEventData as InvalidEventData
     from wfkit.errors import InvalidInput as InvalidInput
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
+    from wfkit.errors import InvalidJsonText as InvalidJsonText
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError

@@ -9,6 +9,9 @@
     ├── RenderError                 a graph could not be drawn (no dot executable, dot failed)
     ├── ContractError               a contract record (StartRequest, ...) has a bad field
     │                               (.record, .json_name, .field, .problem); also a ValueError
+    ├── InvalidJsonText             text given as JSON (event data or an input typed on a
+    │                               command line) is not JSON (.what, .line, .column,
+    │                               .reason, .hint); also a ValueError
     ├── IllegalTransition           an operation is not allowed in the instance's status
     │                               (.instance_id, .status, .operation, .message, .hint)
     ├── InstanceError               something about one instance (.instance_id)
@@ -47,6 +50,7 @@ __all__ = [
     "InvalidEventData",
     "InvalidInput",
     "InvalidInstanceId",
+    "InvalidJsonText",
     "Problem",
     "RenderError",
     "StoreError",
@@ -158,6 +162,21 @@ class ContractError(WfkitError, ValueError):
             super().__init__(f"bad {record}: field '{json_name}' ({field}) {problem}")
         else:
             super().__init__(f"bad {record}: {problem}")
+
+
+class InvalidJsonText(WfkitError, ValueError):
+    """Text meant as JSON (``wfkit raise-event`` DATA, a ``-i KEY=VALUE`` value) is not
+    JSON. ``what`` names the text, ``line`` and ``column`` (1-based) say where JSON
+    stopped making sense, ``reason`` why, and ``hint`` how to send text instead."""
+
+    def __init__(self, what: str, line: int, column: int, reason: str, hint: str) -> None:
+        self.what = what
+        self.line = line
+        self.column = column
+        self.reason = reason
+        self.hint = hint
+        message = f"{what} is not valid JSON: {reason} at line {line}, column {column}"
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class IllegalTransition(WfkitError):

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from typing import Any
 
 from wfkit.cli import show
-from wfkit.cli.definitions import EXIT_OK
+from wfkit.cli.definitions import EXIT_OK, UsageError
 from wfkit.cli.options import (
+    as_usage,
     at_least_one,
     input_flags,
     inputs,
-    json_or_text,
     open_runtime,
     settings_flags,
 )
@@ -73,7 +74,16 @@ def register(sub: Any) -> None:
     raise_event.add_argument("instance_id", metavar="ID", help="the instance id")
     raise_event.add_argument("event", metavar="EVENT", help="the event name (case-insensitive)")
     raise_event.add_argument(
-        "data", metavar="DATA", nargs="?", help="JSON (text that is not JSON is sent as a string)"
+        "data",
+        metavar="DATA",
+        nargs="?",
+        help="the event's data as JSON (default null); JSON that is wrong is an error "
+        "with its line and column, nothing is sent",
+    )
+    raise_event.add_argument(
+        "--text",
+        metavar="TEXT",
+        help="send TEXT, as it is, as the data (a JSON string), instead of DATA",
     )
     settings_flags(raise_event)
     raise_event.set_defaults(func=cmd_raise_event)
@@ -180,7 +190,7 @@ def _lifecycle(args: argparse.Namespace) -> int:
             count = ops.purge(args.instance_id, recursive=not args.no_recursive)
             return _said(args, {"purged": count}, f"purged {count} instance(s)")
         else:  # raise-event
-            outcome = ops.raise_event(args.instance_id, args.event, _data(args.data))
+            outcome = ops.raise_event(args.instance_id, args.event, _data(args))
         row = ops.get(args.instance_id)
     finally:
         runtime.close()
@@ -192,8 +202,21 @@ def _lifecycle(args: argparse.Namespace) -> int:
     )
 
 
-def _data(text: str | None) -> Any:
-    return None if text is None else json_or_text(text)
+def _data(args: argparse.Namespace) -> Any:
+    """The event data: DATA read as JSON, or the text of ``--text``."""
+    from wfkit.runtime.textjson import parse_json
+
+    if args.text is not None:
+        if args.data is not None:
+            raise UsageError("give the data either as DATA (JSON) or as --text TEXT, not both")
+        return args.text
+    if args.data is None:
+        return None
+    data = args.data if len(args.data) <= 40 else "DATA"
+    words = " ".join(shlex.quote(w) for w in (args.instance_id, args.event))
+    hint = "to send it as a string instead, add --text: "
+    hint += f"wfkit raise-event {words} --text {shlex.quote(data)}"
+    return as_usage(parse_json, args.data, "DATA", hint)
 
 
 def _said(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli.definitions import UsageError
+from wfkit.runtime.textjson import input_value
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Definition
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_STILL_RUNNING",
     "EXIT_SUSPENDED",
+    "as_usage",
     "at_least_one",
     "input_flags",
     "inputs",
-    "json_or_text",
     "more_than_zero",
     "not_negative",
     "open_runtime",
@@ -97,9 +98,11 @@ def input_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one input; VALUE is read as JSON (text that is not JSON stays text), "
-        "except for an input declared `type: string`, whose VALUE is always text "
-        '(-i version=2024.06 stays "2024.06"); repeatable',
+        help="one input; VALUE is JSON, except for an input declared `type: string`, "
+        'whose VALUE is always text (-i version=2024.06 stays "2024.06"); for an input '
+        "without a declared type, text that is not JSON and does not start with {, [ or "
+        '" stays text (-i who=ana); JSON that is wrong is an error with its line and '
+        "column; repeatable",
     )
     parser.add_argument(
         "--id", dest="instance_id", default="", help="the instance id (default: a new uuid)"
@@ -123,8 +126,18 @@ def inputs(args: argparse.Namespace, runtime: Runtime) -> dict[str, Any]:
         if not sep or not key:
             raise UsageError(f"-i takes KEY=VALUE, not {item!r}")
         spec = declared.get(key)
-        values[key] = text if spec is not None and spec.type == "string" else json_or_text(text)
+        values[key] = as_usage(input_value, key, text, None if spec is None else spec.type)
     return values
+
+
+def as_usage(parse: Callable[..., Any], *args: Any) -> Any:
+    """``parse(*args)``, its :class:`InvalidJsonText` said as a usage error (exit 2)."""
+    from wfkit.errors import InvalidJsonText
+
+    try:
+        return parse(*args)
+    except InvalidJsonText as exc:
+        raise UsageError(str(exc)) from None
 
 
 def workflow_definition(name: str, runtime: Runtime) -> Definition:
@@ -144,14 +157,6 @@ def workflow_definition(name: str, runtime: Runtime) -> Definition:
             f"exist{where}; point --definitions or $WFKIT_DEFINITIONS at the folder of "
             "your YAML files"
         ) from exc
-
-
-def json_or_text(text: str) -> Any:
-    """``text`` read as JSON, or ``text`` itself when it is not JSON."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def open_runtime(
