@@ -58,3 +58,31 @@ def test_input_values_that_look_like_json_must_be_json(cwd: Path) -> None:
     fine = wfkit(cwd, "run", "typed", "-i", "any=ana", "-i", "n=3", "--json")
     assert fine.returncode == 0, fine.stderr
     assert json.loads(fine.stdout)["input"] == {"any": "ana", "n": 3}
+
+
+def test_raise_event_warns_of_a_name_no_wait_step_takes(cwd: Path) -> None:
+    wfkit(cwd, "start", "gate", "--id", "g")
+    typo = wfkit(cwd, "raise-event", "g", "og", "1")
+    assert typo.returncode == 0, typo.stderr  # sent all the same: the warning says so
+    assert (
+        "wfkit raise-event: warning: no wait step of workflow 'gate' takes event 'og': "
+        "instance 'g' keeps it buffered, unused (it waits for 'go')"
+    ) in typo.stderr
+    as_json = json.loads(wfkit(cwd, "raise-event", "g", "gone", "--json").stdout)
+    assert "did you mean 'go'?" in as_json["warning"]
+    heard = wfkit(cwd, "raise-event", "g", "GO", "1")
+    assert heard.returncode == 0 and "warning" not in heard.stderr
+    assert [e["name"] for e in _events(cwd, "g")] == ["og", "gone", "go"]
+
+
+def test_raise_event_refuses_names_no_wait_step_could_take(cwd: Path) -> None:
+    wfkit(cwd, "start", "gate", "--id", "g")
+    for name, reason in (("", "the name is empty"), ("a\tb", "a control character")):
+        refused = wfkit(cwd, "raise-event", "g", name, "1", "--json")
+        assert refused.returncode == 1, refused.stderr
+        error = json.loads(refused.stdout)["error"]
+        assert error["type"] == "InvalidEventName" and reason in error["message"]
+    long = wfkit(cwd, "raise-event", "g", "x" * 5000, "1")
+    assert long.returncode == 1 and "the name has 5000 characters" in long.stderr
+    assert "x" * 81 not in long.stderr  # the name is cut when echoed
+    assert _events(cwd, "g") == []

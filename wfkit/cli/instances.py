@@ -12,7 +12,8 @@ import argparse
 import json
 import shlex
 import sys
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
 from wfkit.cli.definitions import EXIT_OK, UsageError
@@ -24,6 +25,10 @@ from wfkit.cli.options import (
     open_runtime,
     settings_flags,
 )
+
+if TYPE_CHECKING:
+    from wfkit.engine.operations import Workflows
+    from wfkit.engine.status import Outcome
 
 __all__ = ["register"]
 
@@ -176,6 +181,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _lifecycle(args: argparse.Namespace) -> int:
     runtime = open_runtime(args, engine=False, create_store=False)
     ops = runtime.workflows
+    warning = ""
     try:
         command = args.command
         if command == "pause":
@@ -190,16 +196,29 @@ def _lifecycle(args: argparse.Namespace) -> int:
             count = ops.purge(args.instance_id, recursive=not args.no_recursive)
             return _said(args, {"purged": count}, f"purged {count} instance(s)")
         else:  # raise-event
-            outcome = ops.raise_event(args.instance_id, args.event, _data(args))
+            outcome, warning = _raise_event(ops, args)
         row = ops.get(args.instance_id)
     finally:
         runtime.close()
     done = "no change" if outcome.value == "no_op" else "done"
-    return _said(
-        args,
-        {"instanceID": row.instance_id, "outcome": outcome.value, "runtimeStatus": row.status},
-        f"{args.command} {args.instance_id}: {done}; now {row.status}",
-    )
+    said = {"instanceID": row.instance_id, "outcome": outcome.value, "runtimeStatus": row.status}
+    if warning:
+        said["warning"] = warning
+        print(f"wfkit {args.command}: warning: {warning}", file=sys.stderr)
+    return _said(args, said, f"{args.command} {args.instance_id}: {done}; now {row.status}")
+
+
+def _raise_event(ops: Workflows, args: argparse.Namespace) -> tuple[Outcome, str]:
+    """Send the event; the outcome, and the text of the :class:`UnknownEventWarning`
+    when no wait step of the instance's workflow takes it (else an empty string)."""
+    from wfkit.errors import UnknownEventWarning
+
+    data = _data(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownEventWarning)
+        outcome = ops.raise_event(args.instance_id, args.event, data)
+    heard = [str(w.message) for w in caught if issubclass(w.category, UnknownEventWarning)]
+    return outcome, "; ".join(heard)
 
 
 def _data(args: argparse.Namespace) -> Any:
