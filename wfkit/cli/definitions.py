@@ -51,7 +51,8 @@ def register(sub: Any) -> None:
         "--imports",
         action="store_true",
         help="also import each call step's module (running its top-level code) and check "
-        "that the function exists and takes the step's `with` keys",
+        "that the function exists and takes the step's `with` keys, and check that the "
+        "extras other step kinds need are installed (notebook steps: wfkit[jupyter])",
     )
     validate.add_argument("--json", action="store_true", help="print a JSON report")
     validate.set_defaults(func=cmd_validate)
@@ -144,7 +145,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _import_problems(definitions: list[Definition]) -> list[Problem]:
     """``--imports``: a problem for each call step whose function cannot be called as
     the step would call it (the definition's folder and the working directory are on the
-    import path, as when it runs)."""
+    import path, as when it runs), and for each step whose kind needs an extra that is
+    not installed (notebook steps: the ``jupyter`` extra)."""
     from wfkit.definition.model import StepKind
     from wfkit.steps.call import target_problem
 
@@ -152,16 +154,44 @@ def _import_problems(definitions: list[Definition]) -> list[Problem]:
     for definition in definitions:
         folder = str(Path(definition.path).parent)
         for step in definition.all_steps().values():
-            if step.kind is not StepKind.CALL:
-                continue
-            keys = list(step.with_.raw) if step.with_ is not None else []  # a mapping
-            found = target_problem(
-                step.target, keys, step=step.id, definitions_dir=folder, workdir=os.getcwd()
-            )
+            found = None
+            if step.kind is StepKind.CALL:
+                keys = list(step.with_.raw) if step.with_ is not None else []  # a mapping
+                found = target_problem(
+                    step.target, keys, step=step.id, definitions_dir=folder, workdir=os.getcwd()
+                )
+            elif step.kind.value in _EXTRAS:
+                found = _missing_extra(step.id, step.kind.value)
             if found is not None:
                 line, column = step.target_at
                 problems.append(Problem(definition.path, line, column, found, "", step.id))
     return problems
+
+
+_EXTRAS = {"notebook": ("jupyter", ("nbformat", "nbclient", "ipykernel"))}
+"""Step kind -> the extra it needs and the modules of that extra it uses when it runs
+(the other kinds need nothing beyond wfkit's own dependencies)."""
+
+
+def _missing_extra(step: str, kind: str) -> str | None:
+    """What is missing for a step of ``kind`` to run here, or None."""
+    import importlib.util
+
+    extra, modules = _EXTRAS[kind]
+    missing = []
+    for module in modules:
+        try:
+            installed = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or hidden module
+            installed = False
+        if not installed:
+            missing.append(module)
+    if not missing:
+        return None
+    return (
+        f"step {step!r} is a {kind} step, which needs {', '.join(missing)} (not installed "
+        f"here); install them with: pip install 'wfkit[{extra}]'"
+    )
 
 
 def _resolve(target: str, definitions: str | None) -> Any:
