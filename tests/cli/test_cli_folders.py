@@ -30,3 +30,27 @@ def test_a_name_declared_twice_is_refused_and_the_others_still_run(cwd: Path) ->
     assert json.loads(wfkit(cwd, "list", "--json").stdout) == []  # nothing started
     other = wfkit(cwd, "run", "gate", "--id", "g", "--timeout", "0.5")
     assert other.returncode == 4, other.stderr  # runs (and waits for its event)
+
+
+def test_run_takes_the_path_of_a_yaml_file_whose_folder_holds_its_children(cwd: Path) -> None:
+    flows = cwd / "flows"
+    flows.mkdir()
+    (flows / "solosteps.py").write_text("def hi(who):\n    return f'hi {who}'\n")
+    (flows / "solo.yaml").write_text(
+        'wfkit: 1\nname: solo\nsteps:\n  a: {call: "solosteps:hi", with: {who: solo}}\n'
+        "  b: {workflow: kid, needs: [a]}\noutput: ${{ steps.b.output }}\n"
+    )
+    (flows / "kid.yaml").write_text(
+        'wfkit: 1\nname: kid\nsteps:\n  k: {call: "solosteps:hi", with: {who: kid}}\n'
+        "output: ${{ steps.k.output }}\n"
+    )
+    ran = wfkit(cwd, "run", str(Path("flows") / "solo.yaml"), "--id", "s1", "--json")
+    assert ran.returncode == 0, ran.stderr
+    got = json.loads(ran.stdout)
+    assert (got["workflowName"], got["output"]) == ("solo", "hi kid")
+    clash = wfkit(cwd, "run", "flows/solo.yaml", "--definitions", "definitions")
+    assert clash.returncode == 2 and "drop --definitions" in clash.stderr
+    missing = wfkit(cwd, "run", "flows/nothing.yaml")
+    assert missing.returncode == 2 and "no such file: flows/nothing.yaml" in missing.stderr
+    start = wfkit(cwd, "start", "flows/solo.yaml")
+    assert start.returncode == 2 and "wfkit run flows/solo.yaml" in start.stderr

@@ -24,6 +24,7 @@ from wfkit.cli.options import (
     inputs,
     open_runtime,
     settings_flags,
+    yaml_path,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +111,12 @@ def register(sub: Any) -> None:
 
 def cmd_start(args: argparse.Namespace) -> int:
     """``wfkit start``."""
+    if yaml_path(args.name) is not None:
+        raise UsageError(
+            "start takes a workflow name, not a file: the instance is run by a `wfkit worker` "
+            "with its own definitions folder; put the file there and start it by name, or "
+            f"run it here: wfkit run {shlex.quote(args.name)}"
+        )
     runtime = open_runtime(args, engine=False)
     try:
         instance = runtime.start(args.name, inputs(args, runtime), instance_id=args.instance_id)

@@ -27,8 +27,10 @@ __all__ = [
     "more_than_zero",
     "not_negative",
     "open_runtime",
+    "run_file",
     "settings_flags",
     "workflow_definition",
+    "yaml_path",
 ]
 
 EXIT_SUSPENDED = 3
@@ -138,6 +140,33 @@ def as_usage(parse: Callable[..., Any], *args: Any) -> Any:
         return parse(*args)
     except InvalidJsonText as exc:
         raise UsageError(str(exc)) from None
+
+
+def yaml_path(name: str) -> Path | None:
+    """``name`` as the path of a YAML file when it names one (or ends in .yaml/.yml)."""
+    path = Path(name)
+    return path if path.suffix in (".yaml", ".yml") or path.is_file() else None
+
+
+def run_file(args: argparse.Namespace) -> None:
+    """``wfkit run PATH``: run the workflow that file defines, with the file's folder as
+    the definitions folder (for its child workflows and its steps' imports), as if
+    ``--definitions FOLDER`` and its name were given; changes ``args`` so."""
+    from wfkit.graph.catalog import load_definition
+
+    path = yaml_path(args.name)
+    if path is None:
+        return
+    if not path.is_file():
+        raise UsageError(f"no such file: {args.name}")
+    folder = path.parent
+    if args.definitions and Path(args.definitions).resolve() != folder.resolve():
+        raise UsageError(
+            f"{args.name} runs with its own folder {str(folder)!r} as the definitions folder, "
+            f"not {args.definitions!r}: drop --definitions, or give a workflow name"
+        )
+    args.definitions = str(folder)
+    args.name = load_definition(path).name  # its problems, if any, are the error
 
 
 def workflow_definition(name: str, runtime: Runtime) -> Definition:

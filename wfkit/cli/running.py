@@ -24,6 +24,7 @@ from wfkit.cli.options import (
     more_than_zero,
     not_negative,
     open_runtime,
+    run_file,
     settings_flags,
 )
 from wfkit.cli.worker_log import WorkerLog
@@ -40,7 +41,8 @@ def register_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="run a workflow here, showing progress, until it ends",
-        description="Start workflow NAME and run it in this process with live progress. "
+        description="Start workflow NAME (or the one the YAML file PATH defines) and run it "
+        "in this process with live progress. "
         "Only it and its child workflows run here: other instances in the store are left "
         "to `wfkit worker`. A pause (a breakpoint, or `wfkit pause` from elsewhere) is "
         "said with the command that resumes it, and the run waits for the resume. Ctrl-C "
@@ -50,7 +52,12 @@ def register_run(sub: Any) -> None:
         "it paused, 4 when it has not ended after --timeout seconds (it stays in the store "
         "as it is: a `wfkit worker` carries it on), 143 after SIGTERM.",
     )
-    run.add_argument("name", metavar="NAME", help="the workflow to run")
+    run.add_argument(
+        "name",
+        metavar="NAME|PATH",
+        help="the workflow to run: its name, or the path of its YAML file (whose folder "
+        "is then the definitions folder, for its child workflows and its steps' imports)",
+    )
     input_flags(run)
     run.add_argument(
         "--timeout",
@@ -139,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     SIGTERM (from ``timeout``, a scheduler, ``kill``) stops the run as ``wfkit worker``
     stops: running steps are cancelled and the instance is released, still RUNNING, for
     the next worker; it is not paused, as Ctrl-C pauses it."""
+    run_file(args)
     runtime = open_runtime(args, engine=True, claim_free=False)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main_thread else None
