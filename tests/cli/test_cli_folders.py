@@ -54,3 +54,20 @@ def test_run_takes_the_path_of_a_yaml_file_whose_folder_holds_its_children(cwd: 
     assert missing.returncode == 2 and "no such file: flows/nothing.yaml" in missing.stderr
     start = wfkit(cwd, "start", "flows/solo.yaml")
     assert start.returncode == 2 and "wfkit run flows/solo.yaml" in start.stderr
+
+
+def test_graph_of_an_instance_id_colours_its_steps_by_status(cwd: Path) -> None:
+    from wfkit.views.dot import STATUS_COLORS
+
+    assert wfkit(cwd, "run", "bad", "--id", "b1").returncode == 1  # its step x fails
+    drawn = wfkit(cwd, "graph", "b1", "-o", "run.svg")
+    assert drawn.returncode == 0, drawn.stderr
+    svg = (cwd / "run.svg").read_text()
+    assert "status&#45;failed" in svg and f'fill="{STATUS_COLORS["failed"]}"' in svg
+    as_json = json.loads(wfkit(cwd, "graph", "b1", "--json").stdout)
+    assert (as_json["instanceID"], as_json["runtimeStatus"]) == ("b1", "FAILED")
+    assert as_json["statuses"] == {"x": "failed"}
+    plain = json.loads(wfkit(cwd, "graph", "bad", "--json").stdout)  # the workflow's name
+    assert "statuses" not in plain and plain["name"] == "bad"
+    neither = wfkit(cwd, "graph", "nobody")
+    assert neither.returncode == 1 and "no workflow named 'nobody'" in neither.stderr
