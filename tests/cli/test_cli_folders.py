@@ -4,8 +4,12 @@ instances, and folders without definitions (real subprocesses, real SQLite files
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from test_cli_instances import cwd, wfkit
 
 __all__ = ["cwd"]  # the fixture, imported for the tests below
@@ -27,7 +31,7 @@ def test_a_name_declared_twice_is_refused_and_the_others_still_run(cwd: Path) ->
             refused.stderr
         )
         assert "names must be unique in a definitions folder; rename one" in refused.stderr
-    assert json.loads(wfkit(cwd, "list", "--json").stdout) == []  # nothing started
+    assert not (cwd / "state.db").exists()  # nothing started (and no empty store made)
     other = wfkit(cwd, "run", "gate", "--id", "g", "--timeout", "0.5")
     assert other.returncode == 4, other.stderr  # runs (and waits for its event)
 
@@ -71,3 +75,56 @@ def test_graph_of_an_instance_id_colours_its_steps_by_status(cwd: Path) -> None:
     assert "statuses" not in plain and plain["name"] == "bad"
     neither = wfkit(cwd, "graph", "nobody")
     assert neither.returncode == 1 and "no workflow named 'nobody'" in neither.stderr
+
+
+COMMANDS = [
+    ["validate"],
+    ["graph", "x"],
+    ["schema"],
+    ["run", "x"],
+    ["start", "x"],
+    ["get", "x"],
+    ["history", "x"],
+    ["list"],
+    ["pause", "x"],
+    ["resume", "x"],
+    ["terminate", "x"],
+    ["purge", "x"],
+    ["retry", "x"],
+    ["raise-event", "x", "go"],
+    ["worker", "--for", "0.2"],
+]
+
+
+def _bare(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``wfkit`` in ``folder`` with the default settings (no $WFKIT_* variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFKIT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "wfkit", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_no_command_leaves_a_store_in_a_folder_without_definitions(
+    tmp_path: Path, command: list[str]
+) -> None:
+    done = _bare(tmp_path, *command)
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == [], (command, done.stderr)
+
+
+def test_a_refused_start_leaves_no_store_and_a_real_one_makes_it(cwd: Path) -> None:
+    store = cwd / ".wfkit" / "wfkit.db"
+    for command in (["run", "helo"], ["start", "helo"], ["start", "hello", "-i", "x=1"]):
+        refused = _bare(cwd, *command)
+        assert refused.returncode != 0, (command, refused.stderr)
+        assert not (cwd / ".wfkit").exists(), (command, refused.stderr)
+    assert _bare(cwd, "start", "hello").returncode == 0
+    assert store.is_file()
+    assert _bare(cwd, "start", "nobody").returncode == 1
+    assert store.is_file() and _bare(cwd, "get", "x").returncode == 1  # kept: it is in use

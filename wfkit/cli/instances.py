@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
 from wfkit.cli.definitions import EXIT_OK, UsageError
+from wfkit.cli.new_store import NewStore
 from wfkit.cli.options import (
     as_usage,
     at_least_one,
@@ -26,6 +27,7 @@ from wfkit.cli.options import (
     settings_flags,
     yaml_path,
 )
+from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
     from wfkit.engine.operations import Workflows
@@ -117,9 +119,17 @@ def cmd_start(args: argparse.Namespace) -> int:
             "with its own definitions folder; put the file there and start it by name, or "
             f"run it here: wfkit run {shlex.quote(args.name)}"
         )
-    runtime = open_runtime(args, engine=False)
+    new = NewStore(args)
+    runtime = None
+    refused = False  # the start was refused: nothing was stored
     try:
-        instance = runtime.start(args.name, inputs(args, runtime), instance_id=args.instance_id)
+        try:
+            runtime = open_runtime(args, engine=False)
+            values = inputs(args, runtime)
+            instance = runtime.start(args.name, values, instance_id=args.instance_id)
+        except (WfkitError, UsageError):
+            refused = True
+            raise
         if args.json:
             print(json.dumps({"instanceID": instance.id}))
         else:
@@ -129,7 +139,10 @@ def cmd_start(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     finally:
-        runtime.close()
+        if runtime is not None:
+            runtime.close()
+        if refused:  # a typo or a bad input leaves no empty store behind
+            new.discard()
     return EXIT_OK
 
 
