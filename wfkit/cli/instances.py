@@ -77,7 +77,9 @@ def register(sub: Any) -> None:
         "raise-event",
         help="send an event to an instance",
         description="Send EVENT (case-insensitive) with JSON DATA to instance ID; it is buffered "
-        "until a wait step for it consumes it.",
+        "until a wait step for it consumes it. A name that no wait step of the instance's "
+        "workflow takes is sent with a warning that lists the names it waits for; an empty "
+        "name, one with control characters or one over 200 characters is refused.",
     )
     raise_event.add_argument("instance_id", metavar="ID", help="the instance id")
     raise_event.add_argument("event", metavar="EVENT", help="the event name (case-insensitive)")

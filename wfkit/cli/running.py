@@ -94,7 +94,7 @@ def register_worker(sub: Any) -> None:
         "a resume, a breakpoint; the instance's end, with its status and duration. -v prints "
         "instead a line per history event, --json the same events as JSON Lines on stdout: "
         + _EVENTS_HEARD
-        + ".",
+        + ". It refuses to start where there is neither a store nor a definitions folder.",
     )
     settings_flags(
         worker,
