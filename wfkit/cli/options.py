@@ -172,7 +172,7 @@ def run_file(args: argparse.Namespace) -> None:
 def workflow_definition(name: str, runtime: Runtime) -> Definition:
     """The definition of workflow ``name``; when there is none because the definitions
     folder does not exist, a :class:`UsageError` that says so and how to set it."""
-    from wfkit.errors import UnknownWorkflow
+    from wfkit.errors import UnknownWorkflow, short
 
     try:
         return runtime.definition(name)
@@ -182,7 +182,7 @@ def workflow_definition(name: str, runtime: Runtime) -> Definition:
             raise
         where = "" if folder.is_absolute() else f" (looked for {folder.resolve()})"
         raise UsageError(
-            f"no workflow named {name!r}: the definitions folder {str(folder)!r} does not "
+            f"no workflow named {short(name)!r}: the definitions folder {str(folder)!r} does not "
             f"exist{where}; point --definitions or $WFKIT_DEFINITIONS at the folder of "
             "your YAML files"
         ) from exc

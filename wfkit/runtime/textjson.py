@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wfkit.errors import InvalidJsonText
+from wfkit.errors import InvalidJsonText, short
 
 __all__ = ["input_value", "parse_json"]
 
@@ -39,6 +39,7 @@ def input_value(key: str, text: str, declared_type: str | None) -> Any:
     if declared_type == "string":
         return text
     if declared_type is not None or text.lstrip().startswith(_LOOKS_LIKE_JSON):
+        key = short(key)
         if declared_type is None:
             hint = f"to pass text, quote it as a JSON string: {key}='\"...\"'"
         else:
