@@ -187,8 +187,9 @@ class ContractError(WfkitError, ValueError):
 
 class InvalidJsonText(WfkitError, ValueError):
     """Text meant as JSON (``wfkit raise-event`` DATA, a ``-i KEY=VALUE`` value) is not
-    JSON. ``what`` names the text, ``line`` and ``column`` (1-based) say where JSON
-    stopped making sense, ``reason`` why, and ``hint`` how to send text instead."""
+    JSON. ``what`` names the text, ``line`` and ``column`` (1-based; 0 for the text as a
+    whole) say where JSON stopped making sense, ``reason`` why, and ``hint`` how to send
+    text instead."""
 
     def __init__(self, what: str, line: int, column: int, reason: str, hint: str) -> None:
         self.what = what
@@ -196,7 +197,9 @@ class InvalidJsonText(WfkitError, ValueError):
         self.column = column
         self.reason = reason
         self.hint = hint
-        message = f"{what} is not valid JSON: {reason} at line {line}, column {column}"
+        message = f"{what} is not valid JSON: {reason}"
+        if line:  # 0: about the text as a whole
+            message += f" at line {line}, column {column}"
         super().__init__(f"{message}; {hint}" if hint else message)
 
 

@@ -86,3 +86,13 @@ def test_raise_event_refuses_names_no_wait_step_could_take(cwd: Path) -> None:
     assert long.returncode == 1 and "the name has 5000 characters" in long.stderr
     assert "x" * 81 not in long.stderr  # the name is cut when echoed
     assert _events(cwd, "g") == []
+
+
+def test_data_nested_too_deep_is_a_usage_error_not_a_crash(cwd: Path) -> None:
+    wfkit(cwd, "start", "gate", "--id", "g")
+    deep = "[" * 50_000 + "]" * 50_000  # past what json.loads can nest
+    refused = wfkit(cwd, "raise-event", "g", "go", deep)
+    assert refused.returncode == 2 and "DATA is not valid JSON: it nests too deep" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    as_input = wfkit(cwd, "run", "hello", "-i", f"extra={deep}")
+    assert as_input.returncode == 2 and "it nests too deep" in as_input.stderr

@@ -16,6 +16,7 @@ from wfkit.errors import InvalidJsonText, short
 __all__ = ["input_value", "parse_json"]
 
 _LOOKS_LIKE_JSON = ("{", "[", '"')
+_TOO_DEEP = "it nests too deep: more than Python reads (wfkit accepts 100 levels)"
 
 
 def parse_json(text: str, what: str, hint: str) -> Any:
@@ -29,6 +30,8 @@ def parse_json(text: str, what: str, hint: str) -> Any:
         line, column = _place(text, text.find(exc.word))
         reason = f"{exc.word} is not JSON (JSON has no NaN or infinity)"
         raise InvalidJsonText(what, line, column, reason, hint) from None
+    except RecursionError:
+        raise InvalidJsonText(what, 0, 0, _TOO_DEEP, "") from None
 
 
 def input_value(key: str, text: str, declared_type: str | None) -> Any:
@@ -49,6 +52,8 @@ def input_value(key: str, text: str, declared_type: str | None) -> Any:
         return json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, _NotJsonConstant):
         return text
+    except RecursionError:
+        raise InvalidJsonText(f"the value of input {key!r}", 0, 0, _TOO_DEEP, "") from None
 
 
 class _NotJsonConstant(Exception):
