@@ -48,8 +48,10 @@ _EXPORTS: dict[str, str] = {
     "InstanceFailed": "wfkit.errors",
     "InstanceNotFound": "wfkit.errors",
     "InvalidEventData": "wfkit.errors",
+    "InvalidEventName": "wfkit.errors",
     "InvalidInput": "wfkit.errors",
     "InvalidInstanceId": "wfkit.errors",
+    "InvalidJsonText": "wfkit.errors",
     "Metadata": "wfkit.engine.contract",
     "OnError": "wfkit.definition",
     "PauseRequest": "wfkit.engine.contract",
@@ -74,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "Template": "wfkit.definition",
     "TerminateRequest": "wfkit.engine.contract",
     "UnknownCondition": "wfkit.runtime.waiting",
+    "UnknownEventWarning": "wfkit.errors",
     "UnknownStatus": "wfkit.errors",
     "UnknownStep": "wfkit.errors",
     "UnknownWorkflow": "wfkit.errors",
@@ -156,11 +159,14 @@ if TYPE_CHECKING:
     from wfkit.errors import InstanceFailed as InstanceFailed
     from wfkit.errors import InstanceNotFound as InstanceNotFound
     from wfkit.errors import InvalidEventData as InvalidEventData
+    from wfkit.errors import InvalidEventName as InvalidEventName
     from wfkit.errors import InvalidInput as InvalidInput
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
+    from wfkit.errors import InvalidJsonText as InvalidJsonText
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError
+    from wfkit.errors import UnknownEventWarning as UnknownEventWarning
     from wfkit.errors import UnknownStatus as UnknownStatus
     from wfkit.errors import UnknownStep as UnknownStep
     from wfkit.errors import UnknownWorkflow as UnknownWorkflow

@@ -9,6 +9,9 @@
     ├── RenderError                 a graph could not be drawn (no dot executable, dot failed)
     ├── ContractError               a contract record (StartRequest, ...) has a bad field
     │                               (.record, .json_name, .field, .problem); also a ValueError
+    ├── InvalidJsonText             text given as JSON (event data or an input typed on a
+    │                               command line) is not JSON (.what, .line, .column,
+    │                               .reason, .hint); also a ValueError
     ├── IllegalTransition           an operation is not allowed in the instance's status
     │                               (.instance_id, .status, .operation, .message, .hint)
     ├── InstanceError               something about one instance (.instance_id)
@@ -17,6 +20,8 @@
     │   ├── InvalidInstanceId       the id is too long or has characters not allowed
     │   ├── InvalidInput            the input does not match the definition's inputs
     │   ├── InvalidEventData        an event's data is not JSON
+    │   ├── InvalidEventName        an event name no wait step could ever take (empty, too
+    │   │                           long, control characters)
     │   ├── UnknownStep             a step id the instance's definition does not have
     │   ├── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
     │   └── ForeachTooWide          a foreach gave more items than allowed (.step, .items,
@@ -31,8 +36,13 @@
     └── ErrNotImplemented           a component does not do this operation (Dapr's contract;
                                     the message is exactly Dapr's)
 
+    UserWarning
+    └── UnknownEventWarning         raise_event sent an event that no wait step of the
+                                    instance's workflow takes (it is buffered, unused)
+
 Each error says what happened, why, and the likely fix; structured fields carry the
-details (path, line, column, step id) so that tools need not parse the message.
+details (path, line, column, step id) so that tools need not parse the message. Ids and
+names echoed in a message are cut to :data:`SHOWN_LENGTH` characters (:func:`short`).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "SHOWN_LENGTH",
     "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
@@ -51,20 +62,34 @@ __all__ = [
     "InstanceFailed",
     "InstanceNotFound",
     "InvalidEventData",
+    "InvalidEventName",
     "InvalidInput",
     "InvalidInstanceId",
+    "InvalidJsonText",
     "Problem",
     "RenderError",
     "StoreError",
+    "UnknownEventWarning",
     "UnknownStatus",
     "UnknownStep",
     "UnknownWorkflow",
     "VersionConflict",
     "WfkitError",
+    "short",
 ]
 
 
 _RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+SHOWN_LENGTH = 80
+"""How many characters of an id or a name an error message echoes."""
+
+
+def short(text: str, width: int = SHOWN_LENGTH) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis: an id or a name as an error
+    message echoes it (the whole value stays in the error's fields)."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class WfkitError(Exception):
@@ -137,7 +162,7 @@ class UnknownWorkflow(WfkitError):
         self.name = name
         self.known = sorted(known)
         listing = ", ".join(self.known) if self.known else "none are loaded"
-        message = f"no workflow named {name!r} (known: {listing})"
+        message = f"no workflow named {short(name)!r} (known: {listing})"
         if hint:
             message += f"; {hint}"
         super().__init__(message)
@@ -164,6 +189,24 @@ class ContractError(WfkitError, ValueError):
             super().__init__(f"bad {record}: field '{json_name}' ({field}) {problem}")
         else:
             super().__init__(f"bad {record}: {problem}")
+
+
+class InvalidJsonText(WfkitError, ValueError):
+    """Text meant as JSON (``wfkit raise-event`` DATA, a ``-i KEY=VALUE`` value) is not
+    JSON. ``what`` names the text, ``line`` and ``column`` (1-based; 0 for the text as a
+    whole) say where JSON stopped making sense, ``reason`` why, and ``hint`` how to send
+    text instead."""
+
+    def __init__(self, what: str, line: int, column: int, reason: str, hint: str) -> None:
+        self.what = what
+        self.line = line
+        self.column = column
+        self.reason = reason
+        self.hint = hint
+        message = f"{what} is not valid JSON: {reason}"
+        if line:  # 0: about the text as a whole
+            message += f" at line {line}, column {column}"
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class IllegalTransition(WfkitError):
@@ -200,7 +243,8 @@ class InstanceNotFound(InstanceError):
     def __init__(self, instance_id: str) -> None:
         super().__init__(
             instance_id,
-            f"no workflow instance with ID '{instance_id}' (it never started, or was purged)",
+            f"no workflow instance with ID '{short(instance_id)}' (it never started, or was "
+            "purged)",
         )
 
 
@@ -208,7 +252,9 @@ class InstanceAlreadyExists(InstanceError):
     """Start was asked with the id of an instance that is not terminal (Dapr's wording)."""
 
     def __init__(self, instance_id: str) -> None:
-        super().__init__(instance_id, f"an active workflow with ID '{instance_id}' already exists")
+        super().__init__(
+            instance_id, f"an active workflow with ID '{short(instance_id)}' already exists"
+        )
 
 
 class InvalidInstanceId(InstanceError):
@@ -217,7 +263,7 @@ class InvalidInstanceId(InstanceError):
     def __init__(self, instance_id: str, reason: str) -> None:
         super().__init__(
             instance_id,
-            f"invalid workflow instance ID {instance_id!r}: {reason}; use at most 64 "
+            f"invalid workflow instance ID {short(instance_id)!r}: {reason}; use at most 64 "
             "letters, digits, '_' and '-', or leave it empty for a new random ID",
         )
 
@@ -234,7 +280,7 @@ class InvalidInput(InstanceError):
         self.problems = problems
         super().__init__(
             instance_id,
-            f"invalid input for workflow {workflow_name!r}:"
+            f"invalid input for workflow {short(workflow_name)!r}:"
             + "".join(f"\n  {problem}" for problem in problems),
         )
 
@@ -248,8 +294,26 @@ class InvalidEventData(InstanceError):
         self.reason = reason
         super().__init__(
             instance_id,
-            f"cannot send event {event!r} to instance '{instance_id}' (nothing was sent): "
+            f"cannot send event {short(event)!r} to instance '{short(instance_id)}' (nothing "
+            "was sent): "
             f"its data is not JSON: {reason}",
+        )
+
+
+class InvalidEventName(InstanceError):
+    """An event name that no wait step could ever take: empty, longer than the language
+    allows (``limit`` characters), or with control characters. Nothing was sent.
+    ``event`` is the name and ``reason`` what is wrong with it."""
+
+    def __init__(self, instance_id: str, event: str, reason: str, limit: int) -> None:
+        self.event = event
+        self.reason = reason
+        self.limit = limit
+        super().__init__(
+            instance_id,
+            f"cannot send event {short(event)!r} to instance '{short(instance_id)}' (nothing "
+            f"was sent): {reason}; an event name is 1 to {limit} characters with no control "
+            "characters, as the wait steps that take events are written",
         )
 
 
@@ -265,7 +329,8 @@ class InstanceFailed(InstanceError):
         self.error_message = error_message
         self.stack_trace = stack_trace
         super().__init__(
-            instance_id, f"workflow {instance_id!r} {status}: {error_type}: {error_message}"
+            instance_id,
+            f"workflow {short(instance_id)!r} {status}: {error_type}: {error_message}",
         )
 
     def _render_traceback_(self) -> list[str]:
@@ -282,7 +347,7 @@ class UnknownStep(InstanceError):
 
     def __init__(self, instance_id: str, step: str, hint: str = "") -> None:
         self.step = step
-        message = f"workflow {instance_id!r} has no step {step!r}"
+        message = f"workflow {short(instance_id)!r} has no step {short(step)!r}"
         super().__init__(instance_id, f"{message}; {hint}" if hint else message)
 
 
@@ -360,7 +425,7 @@ class VersionConflict(WfkitError):
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"history of workflow {instance_id!r} changed (expected version {expected}, "
+            f"history of workflow {short(instance_id)!r} changed (expected version {expected}, "
             f"found {actual}); read it again and retry"
         )
 
@@ -372,3 +437,34 @@ class ErrNotImplemented(WfkitError, NotImplementedError):
 
     def __init__(self, message: str = MESSAGE) -> None:
         super().__init__(message)
+
+
+class UnknownEventWarning(UserWarning):
+    """An event was sent to an instance whose workflow has no wait step for its name: it
+    is buffered, and nothing will ever take it (names are matched case-insensitively).
+
+    ``instance_id``, ``workflow_name`` and ``event`` say what was sent where;
+    ``expected`` lists the event names the workflow's wait steps take; ``hint`` is the
+    likely fix (the closest name, or the child instance whose workflow waits for it).
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        workflow_name: str,
+        event: str,
+        expected: list[str],
+        hint: str = "",
+    ) -> None:
+        self.instance_id = instance_id
+        self.workflow_name = workflow_name
+        self.event = event
+        self.expected = expected
+        self.hint = hint
+        waits = ", ".join(repr(short(e)) for e in expected) if expected else "no events"
+        message = (
+            f"no wait step of workflow {short(workflow_name)!r} takes event {short(event)!r}: "
+            f"instance '{short(instance_id)}' keeps it buffered, unused (it waits for {waits})"
+        )
+        super().__init__(f"{message}; {hint}" if hint else message)

@@ -97,6 +97,10 @@ SETTINGS: dict[str, str] = {
     "definitions": "Folder of YAML definitions.",
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
+    "expression_budget": "What one evaluation of an expression may cost, in units of about "
+    "one element copied; a costlier one fails its step ([limits](../concepts/limits.md)).",
+    "expression_max_result": "The most characters (as JSON) an expression's result may have; "
+    "a bigger one fails its step ([limits](../concepts/limits.md)).",
     "max_foreach_items": "The most items one `foreach` may give; a longer list fails its "
     "step ([limits](../concepts/limits.md)).",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,28 @@ def test_the_worker_help_says_which_events_it_prints() -> None:
 def test_the_input_help_says_string_inputs_are_always_text() -> None:
     text = _help("run", "-i")
     assert "`type: string`" in text and "always text" in text
+
+
+HIDE_JUPYTER = "import sys\nfor name in ('nbclient', 'ipykernel'):\n    sys.modules[name] = None\n"
+
+
+def test_validate_imports_says_when_a_step_kind_needs_an_extra(tmp_path: Path) -> None:
+    (tmp_path / "nb.yaml").write_text(
+        "wfkit: 1\nname: nb\nsteps:\n  report: {notebook: report.ipynb}\n", encoding="utf-8"
+    )
+    assert wfkit("validate", "--imports", str(tmp_path)).returncode == 0  # all installed here
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "sitecustomize.py").write_text(HIDE_JUPYTER, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "wfkit", "validate", "--imports", str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(hidden)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "nb.yaml:4:22: step 'report' is a notebook step, which needs nbclient, ipykernel "
+        "(not installed here); install them with: pip install 'wfkit[jupyter]'"
+    ) in result.stdout

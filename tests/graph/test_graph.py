@@ -168,15 +168,21 @@ def test_a_running_catalog_sets_broken_files_aside_and_keeps_the_rest(tmp_path: 
         wfkit.load_catalog(tmp_path)
 
 
-def test_a_running_catalog_keeps_the_first_of_two_workflows_with_one_name(tmp_path: Path) -> None:
+def test_a_running_catalog_runs_neither_of_two_workflows_with_one_name(tmp_path: Path) -> None:
     _write(tmp_path, "one", '  a: {call: "m:first"}\n')
     (tmp_path / "two.yaml").write_text(
         'wfkit: 1\nname: one\nsteps:\n  a: {call: "m:second"}\n', encoding="utf-8"
     )
+    _write(tmp_path, "parent", "  kid: {workflow: one}\n")
+    _write(tmp_path, "other", '  a: {call: "m:f"}\n')
     catalog = wfkit.load_catalog(tmp_path, strict=False)
-    assert catalog.get("one").path == str(tmp_path / "one.yaml")
-    (problem,) = catalog.problems
-    assert problem.path == str(tmp_path / "two.yaml") and "already used" in problem.message
+    assert catalog.names == ["other"]  # the parent of the ambiguous name is set aside too
+    with pytest.raises(DefinitionError) as info:
+        catalog.get("one")
+    one, two = str(tmp_path / "one.yaml"), str(tmp_path / "two.yaml")
+    assert [(p.path, p.line, p.column) for p in info.value.problems] == [(one, 2, 7), (two, 2, 7)]
+    assert f"also declared in {two}:2:7" in info.value.problems[0].message
+    assert f"also declared in {one}:2:7" in info.value.problems[1].message
 
 
 def test_adding_to_a_running_catalog_checks_the_new_one_and_keeps_what_was_set_aside(

@@ -13,6 +13,7 @@ from wfkit.errors import Problem
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Definition
+    from wfkit.views.instance import InstanceView
 
 __all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "UsageError", "register"]
 
@@ -51,21 +52,27 @@ def register(sub: Any) -> None:
         "--imports",
         action="store_true",
         help="also import each call step's module (running its top-level code) and check "
-        "that the function exists and takes the step's `with` keys",
+        "that the function exists and takes the step's `with` keys, and check that the "
+        "extras other step kinds need are installed (notebook steps: wfkit[jupyter])",
     )
     validate.add_argument("--json", action="store_true", help="print a JSON report")
     validate.set_defaults(func=cmd_validate)
 
     graph = sub.add_parser(
         "graph",
-        help="draw a workflow's step graph",
+        help="draw a workflow's step graph, or an instance's coloured by step status",
         description="Draw a workflow's step graph. NAME is a workflow in the definitions "
-        "folder, or PATH a YAML file. Without -o, DOT text is printed; with --json, the "
-        "graph as JSON instead of a drawing.",
+        "folder, PATH a YAML file, ID an instance in the store (when no workflow has that "
+        "name): its graph is drawn with each step coloured by its status now. Without -o, "
+        "DOT text is printed; with --json, the graph as JSON instead of a drawing.",
     )
-    graph.add_argument("target", metavar="NAME|PATH")
+    graph.add_argument("target", metavar="NAME|PATH|ID")
     graph.add_argument("-o", "--output", help="write to this file: .svg, .png or .dot")
     graph.add_argument("--definitions", default=None, help="the definitions folder")
+    graph.add_argument(
+        "--store",
+        help="the store of the instance ID ($WFKIT_STORE; default sqlite:///.wfkit/wfkit.db)",
+    )
     graph.add_argument(
         "--json",
         action="store_true",
@@ -144,7 +151,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _import_problems(definitions: list[Definition]) -> list[Problem]:
     """``--imports``: a problem for each call step whose function cannot be called as
     the step would call it (the definition's folder and the working directory are on the
-    import path, as when it runs)."""
+    import path, as when it runs), and for each step whose kind needs an extra that is
+    not installed (notebook steps: the ``jupyter`` extra)."""
     from wfkit.definition.model import StepKind
     from wfkit.steps.call import target_problem
 
@@ -152,30 +160,92 @@ def _import_problems(definitions: list[Definition]) -> list[Problem]:
     for definition in definitions:
         folder = str(Path(definition.path).parent)
         for step in definition.all_steps().values():
-            if step.kind is not StepKind.CALL:
-                continue
-            keys = list(step.with_.raw) if step.with_ is not None else []  # a mapping
-            found = target_problem(
-                step.target, keys, step=step.id, definitions_dir=folder, workdir=os.getcwd()
-            )
+            found = None
+            if step.kind is StepKind.CALL:
+                keys = list(step.with_.raw) if step.with_ is not None else []  # a mapping
+                found = target_problem(
+                    step.target, keys, step=step.id, definitions_dir=folder, workdir=os.getcwd()
+                )
+            elif step.kind.value in _EXTRAS:
+                found = _missing_extra(step.id, step.kind.value)
             if found is not None:
                 line, column = step.target_at
                 problems.append(Problem(definition.path, line, column, found, "", step.id))
     return problems
 
 
-def _resolve(target: str, definitions: str | None) -> Any:
+_EXTRAS = {"notebook": ("jupyter", ("nbformat", "nbclient", "ipykernel"))}
+"""Step kind -> the extra it needs and the modules of that extra it uses when it runs
+(the other kinds need nothing beyond wfkit's own dependencies)."""
+
+
+def _missing_extra(step: str, kind: str) -> str | None:
+    """What is missing for a step of ``kind`` to run here, or None."""
+    import importlib.util
+
+    extra, modules = _EXTRAS[kind]
+    missing = []
+    for module in modules:
+        try:
+            installed = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or hidden module
+            installed = False
+        if not installed:
+            missing.append(module)
+    if not missing:
+        return None
+    return (
+        f"step {step!r} is a {kind} step, which needs {', '.join(missing)} (not installed "
+        f"here); install them with: pip install 'wfkit[{extra}]'"
+    )
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Definition, InstanceView | None]:
+    """The definition ``wfkit graph`` draws, and the instance whose statuses colour it
+    (None for a workflow's plain graph): a YAML path, a workflow name, or an instance id
+    when no workflow has that name."""
+    from wfkit.errors import UnknownWorkflow
     from wfkit.graph.catalog import load_catalog, load_definition
 
+    target, definitions = args.target, args.definitions
     path = Path(target)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise UsageError(f"no such file: {target}")
-        return load_definition(path)
+        return load_definition(path), None
     folder = definitions or _definitions_default()
-    if not Path(folder).is_dir():
-        raise UsageError(f"no definitions folder {folder!r}; pass --definitions or a YAML path")
-    return load_catalog(folder).get(target)
+    try:
+        if not Path(folder).is_dir():
+            raise UsageError(
+                f"no definitions folder {folder!r} and no instance {target!r} in the store; "
+                "pass --definitions, a YAML path, or --store"
+            )
+        return load_catalog(folder).get(target), None
+    except (UnknownWorkflow, UsageError) as exc:
+        found = _instance(args)
+        if found is None:
+            raise exc from None
+        return found
+
+
+def _instance(args: argparse.Namespace) -> tuple[Definition, InstanceView] | None:
+    """The definition and a snapshot of instance ``args.target``; None when the store
+    does not exist or has no such instance (the store is never created here)."""
+    from wfkit.cli.options import open_runtime
+    from wfkit.errors import InstanceNotFound, StoreError
+    from wfkit.views.instance import load_instance
+
+    try:
+        runtime = open_runtime(args, engine=False, create_store=False)
+    except StoreError:
+        return None
+    try:
+        plan, view = load_instance(runtime.instance(args.target))
+    except InstanceNotFound:
+        return None
+    finally:
+        runtime.close()
+    return plan.definition, view
 
 
 def graph_json(definition: Definition) -> dict[str, Any]:
@@ -201,16 +271,25 @@ def graph_json(definition: Definition) -> dict[str, Any]:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """``wfkit graph``: DOT text, a drawing in a file, or (``--json``) the graph as JSON."""
+    """``wfkit graph``: DOT text, a drawing in a file, or (``--json``) the graph as JSON;
+    of an instance, with its steps coloured (and listed, in JSON) by status."""
     from wfkit.graph import build_view
     from wfkit.views.dot import to_dot
+    from wfkit.views.instance import instance_graph
     from wfkit.views.render import render_file
 
-    definition = _resolve(args.target, args.definitions)
+    definition, instance = _resolve(args)
     if args.json:
-        print(json.dumps(graph_json(definition), indent=2))
+        drawn = graph_json(definition)
+        if instance is not None:
+            drawn["instanceID"], drawn["runtimeStatus"] = instance.instance_id, instance.status
+            drawn["statuses"] = instance.statuses
+        print(json.dumps(drawn, indent=2))
         return EXIT_OK
-    dot = to_dot(build_view(definition))
+    if instance is None:
+        dot = to_dot(build_view(definition))
+    else:
+        dot = to_dot(instance_graph(definition, instance), statuses=instance.statuses)
     if not args.output:
         sys.stdout.write(dot if dot.endswith("\n") else dot + "\n")
         return EXIT_OK

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
-from wfkit.cli.definitions import EXIT_OK
+from wfkit.cli.definitions import EXIT_OK, UsageError
+from wfkit.cli.new_store import NewStore
 from wfkit.cli.options import (
+    as_usage,
     at_least_one,
     input_flags,
     inputs,
-    json_or_text,
     open_runtime,
     settings_flags,
+    yaml_path,
 )
+from wfkit.errors import WfkitError
+
+if TYPE_CHECKING:
+    from wfkit.engine.operations import Workflows
+    from wfkit.engine.status import Outcome
 
 __all__ = ["register"]
 
@@ -68,12 +77,23 @@ def register(sub: Any) -> None:
         "raise-event",
         help="send an event to an instance",
         description="Send EVENT (case-insensitive) with JSON DATA to instance ID; it is buffered "
-        "until a wait step for it consumes it.",
+        "until a wait step for it consumes it. A name that no wait step of the instance's "
+        "workflow takes is sent with a warning that lists the names it waits for; an empty "
+        "name, one with control characters or one over 200 characters is refused.",
     )
     raise_event.add_argument("instance_id", metavar="ID", help="the instance id")
     raise_event.add_argument("event", metavar="EVENT", help="the event name (case-insensitive)")
     raise_event.add_argument(
-        "data", metavar="DATA", nargs="?", help="JSON (text that is not JSON is sent as a string)"
+        "data",
+        metavar="DATA",
+        nargs="?",
+        help="the event's data as JSON (default null); JSON that is wrong is an error "
+        "with its line and column, nothing is sent",
+    )
+    raise_event.add_argument(
+        "--text",
+        metavar="TEXT",
+        help="send TEXT, as it is, as the data (a JSON string), instead of DATA",
     )
     settings_flags(raise_event)
     raise_event.set_defaults(func=cmd_raise_event)
@@ -95,9 +115,23 @@ def register(sub: Any) -> None:
 
 def cmd_start(args: argparse.Namespace) -> int:
     """``wfkit start``."""
-    runtime = open_runtime(args, engine=False)
+    if yaml_path(args.name) is not None:
+        raise UsageError(
+            "start takes a workflow name, not a file: the instance is run by a `wfkit worker` "
+            "with its own definitions folder; put the file there and start it by name, or "
+            f"run it here: wfkit run {shlex.quote(args.name)}"
+        )
+    new = NewStore(args)
+    runtime = None
+    refused = False  # the start was refused: nothing was stored
     try:
-        instance = runtime.start(args.name, inputs(args, runtime), instance_id=args.instance_id)
+        try:
+            runtime = open_runtime(args, engine=False)
+            values = inputs(args, runtime)
+            instance = runtime.start(args.name, values, instance_id=args.instance_id)
+        except (WfkitError, UsageError):
+            refused = True
+            raise
         if args.json:
             print(json.dumps({"instanceID": instance.id}))
         else:
@@ -107,7 +141,10 @@ def cmd_start(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     finally:
-        runtime.close()
+        if runtime is not None:
+            runtime.close()
+        if refused:  # a typo or a bad input leaves no empty store behind
+            new.discard()
     return EXIT_OK
 
 
@@ -166,6 +203,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _lifecycle(args: argparse.Namespace) -> int:
     runtime = open_runtime(args, engine=False, create_store=False)
     ops = runtime.workflows
+    warning = ""
     try:
         command = args.command
         if command == "pause":
@@ -180,20 +218,46 @@ def _lifecycle(args: argparse.Namespace) -> int:
             count = ops.purge(args.instance_id, recursive=not args.no_recursive)
             return _said(args, {"purged": count}, f"purged {count} instance(s)")
         else:  # raise-event
-            outcome = ops.raise_event(args.instance_id, args.event, _data(args.data))
+            outcome, warning = _raise_event(ops, args)
         row = ops.get(args.instance_id)
     finally:
         runtime.close()
     done = "no change" if outcome.value == "no_op" else "done"
-    return _said(
-        args,
-        {"instanceID": row.instance_id, "outcome": outcome.value, "runtimeStatus": row.status},
-        f"{args.command} {args.instance_id}: {done}; now {row.status}",
-    )
+    said = {"instanceID": row.instance_id, "outcome": outcome.value, "runtimeStatus": row.status}
+    if warning:
+        said["warning"] = warning
+        print(f"wfkit {args.command}: warning: {warning}", file=sys.stderr)
+    return _said(args, said, f"{args.command} {args.instance_id}: {done}; now {row.status}")
 
 
-def _data(text: str | None) -> Any:
-    return None if text is None else json_or_text(text)
+def _raise_event(ops: Workflows, args: argparse.Namespace) -> tuple[Outcome, str]:
+    """Send the event; the outcome, and the text of the :class:`UnknownEventWarning`
+    when no wait step of the instance's workflow takes it (else an empty string)."""
+    from wfkit.errors import UnknownEventWarning
+
+    data = _data(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownEventWarning)
+        outcome = ops.raise_event(args.instance_id, args.event, data)
+    heard = [str(w.message) for w in caught if issubclass(w.category, UnknownEventWarning)]
+    return outcome, "; ".join(heard)
+
+
+def _data(args: argparse.Namespace) -> Any:
+    """The event data: DATA read as JSON, or the text of ``--text``."""
+    from wfkit.runtime.textjson import parse_json
+
+    if args.text is not None:
+        if args.data is not None:
+            raise UsageError("give the data either as DATA (JSON) or as --text TEXT, not both")
+        return args.text
+    if args.data is None:
+        return None
+    data = args.data if len(args.data) <= 40 else "DATA"
+    words = " ".join(shlex.quote(w) for w in (args.instance_id, args.event))
+    hint = "to send it as a string instead, add --text: "
+    hint += f"wfkit raise-event {words} --text {shlex.quote(data)}"
+    return as_usage(parse_json, args.data, "DATA", hint)
 
 
 def _said(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli.definitions import UsageError
+from wfkit.runtime.textjson import input_value
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Definition
@@ -19,15 +20,17 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_STILL_RUNNING",
     "EXIT_SUSPENDED",
+    "as_usage",
     "at_least_one",
     "input_flags",
     "inputs",
-    "json_or_text",
     "more_than_zero",
     "not_negative",
     "open_runtime",
+    "run_file",
     "settings_flags",
     "workflow_definition",
+    "yaml_path",
 ]
 
 EXIT_SUSPENDED = 3
@@ -97,9 +100,11 @@ def input_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one input; VALUE is read as JSON (text that is not JSON stays text), "
-        "except for an input declared `type: string`, whose VALUE is always text "
-        '(-i version=2024.06 stays "2024.06"); repeatable',
+        help="one input; VALUE is JSON, except for an input declared `type: string`, "
+        'whose VALUE is always text (-i version=2024.06 stays "2024.06"); for an input '
+        "without a declared type, text that is not JSON and does not start with {, [ or "
+        '" stays text (-i who=ana); JSON that is wrong is an error with its line and '
+        "column; repeatable",
     )
     parser.add_argument(
         "--id", dest="instance_id", default="", help="the instance id (default: a new uuid)"
@@ -127,14 +132,51 @@ def inputs(args: argparse.Namespace, runtime: Runtime) -> dict[str, Any]:
         if not sep or not key:
             raise UsageError(f"-i takes KEY=VALUE, not {item!r}")
         spec = declared.get(key)
-        values[key] = text if spec is not None and spec.type == "string" else json_or_text(text)
+        values[key] = as_usage(input_value, key, text, None if spec is None else spec.type)
     return values
+
+
+def as_usage(parse: Callable[..., Any], *args: Any) -> Any:
+    """``parse(*args)``, its :class:`InvalidJsonText` said as a usage error (exit 2)."""
+    from wfkit.errors import InvalidJsonText
+
+    try:
+        return parse(*args)
+    except InvalidJsonText as exc:
+        raise UsageError(str(exc)) from None
+
+
+def yaml_path(name: str) -> Path | None:
+    """``name`` as the path of a YAML file when it names one (or ends in .yaml/.yml)."""
+    path = Path(name)
+    return path if path.suffix in (".yaml", ".yml") or path.is_file() else None
+
+
+def run_file(args: argparse.Namespace) -> None:
+    """``wfkit run PATH``: run the workflow that file defines, with the file's folder as
+    the definitions folder (for its child workflows and its steps' imports), as if
+    ``--definitions FOLDER`` and its name were given; changes ``args`` so."""
+    from wfkit.graph.catalog import load_definition
+
+    path = yaml_path(args.name)
+    if path is None:
+        return
+    if not path.is_file():
+        raise UsageError(f"no such file: {args.name}")
+    folder = path.parent
+    if args.definitions and Path(args.definitions).resolve() != folder.resolve():
+        raise UsageError(
+            f"{args.name} runs with its own folder {str(folder)!r} as the definitions folder, "
+            f"not {args.definitions!r}: drop --definitions, or give a workflow name"
+        )
+    args.definitions = str(folder)
+    args.name = load_definition(path).name  # its problems, if any, are the error
 
 
 def workflow_definition(name: str, runtime: Runtime) -> Definition:
     """The definition of workflow ``name``; when there is none because the definitions
     folder does not exist, a :class:`UsageError` that says so and how to set it."""
-    from wfkit.errors import UnknownWorkflow
+    from wfkit.errors import UnknownWorkflow, short
 
     try:
         return runtime.definition(name)
@@ -144,22 +186,10 @@ def workflow_definition(name: str, runtime: Runtime) -> Definition:
             raise
         where = "" if folder.is_absolute() else f" (looked for {folder.resolve()})"
         raise UsageError(
-            f"no workflow named {name!r}: the definitions folder {str(folder)!r} does not "
+            f"no workflow named {short(name)!r}: the definitions folder {str(folder)!r} does not "
             f"exist{where}; point --definitions or $WFKIT_DEFINITIONS at the folder of "
             "your YAML files"
         ) from exc
-
-
-def json_or_text(text: str) -> Any:
-    """``text`` read as JSON, or ``text`` itself when it is not JSON."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-    except RecursionError:
-        raise UsageError(
-            "a value nests too deep: more than Python reads (wfkit accepts 100 levels)"
-        ) from None
 
 
 def open_runtime(

@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli import show
-from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS
+from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, UsageError
+from wfkit.cli.new_store import NewStore
 from wfkit.cli.options import (
     EXIT_STILL_RUNNING,
     EXIT_SUSPENDED,
@@ -24,9 +26,11 @@ from wfkit.cli.options import (
     more_than_zero,
     not_negative,
     open_runtime,
+    run_file,
     settings_flags,
 )
 from wfkit.cli.worker_log import WorkerLog
+from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
     from wfkit.engine.plan import WorkflowPlan
@@ -40,7 +44,8 @@ def register_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="run a workflow here, showing progress, until it ends",
-        description="Start workflow NAME and run it in this process with live progress. "
+        description="Start workflow NAME (or the one the YAML file PATH defines) and run it "
+        "in this process with live progress. "
         "Only it and its child workflows run here: other instances in the store are left "
         "to `wfkit worker`. A pause (a breakpoint, or `wfkit pause` from elsewhere) is "
         "said with the command that resumes it, and the run waits for the resume. Ctrl-C "
@@ -50,7 +55,12 @@ def register_run(sub: Any) -> None:
         "it paused, 4 when it has not ended after --timeout seconds (it stays in the store "
         "as it is: a `wfkit worker` carries it on), 143 after SIGTERM.",
     )
-    run.add_argument("name", metavar="NAME", help="the workflow to run")
+    run.add_argument(
+        "name",
+        metavar="NAME|PATH",
+        help="the workflow to run: its name, or the path of its YAML file (whose folder "
+        "is then the definitions folder, for its child workflows and its steps' imports)",
+    )
     input_flags(run)
     run.add_argument(
         "--timeout",
@@ -84,7 +94,7 @@ def register_worker(sub: Any) -> None:
         "a resume, a breakpoint; the instance's end, with its status and duration. -v prints "
         "instead a line per history event, --json the same events as JSON Lines on stdout: "
         + _EVENTS_HEARD
-        + ".",
+        + ". It refuses to start where there is neither a store nor a definitions folder.",
     )
     settings_flags(
         worker,
@@ -139,12 +149,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     SIGTERM (from ``timeout``, a scheduler, ``kill``) stops the run as ``wfkit worker``
     stops: running steps are cancelled and the instance is released, still RUNNING, for
     the next worker; it is not paused, as Ctrl-C pauses it."""
-    runtime = open_runtime(args, engine=True, claim_free=False)
+    run_file(args)
+    new = NewStore(args)
+    try:
+        runtime = open_runtime(args, engine=True, claim_free=False)
+    except BaseException:
+        new.discard()
+        raise
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main_thread else None
     instance_id = args.instance_id
+    refused = False  # the start was refused: nothing was stored
     try:
-        instance = runtime.start(args.name, inputs(args, runtime), instance_id=args.instance_id)
+        try:
+            instance = runtime.start(args.name, inputs(args, runtime), instance_id=instance_id)
+        except (WfkitError, UsageError):
+            refused = True
+            raise
         instance_id = instance.id
         return _follow(instance, args, sys.stderr)
     except _Stopped:
@@ -161,6 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if in_main_thread:  # signal handlers can only be set there
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough: close in peace
         runtime.close()
+        if refused:  # a typo or a bad input leaves no empty store behind
+            new.discard()
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
 
@@ -228,6 +251,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             raise _StopNow
         stop["now"] = True
 
+    _something_to_do(args)
     signal.signal(signal.SIGTERM, on_signal)
     # the log is a hook from the start, so that it hears of the first claims too
     log = _worker_log(args, plan_for=lambda digest: runtime.engine.plan_for(digest))
@@ -261,6 +285,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
         why = " (its output was closed)" if log.closed else ""
         print(f"worker stopped{why}; its instances are free for other workers", file=sys.stderr)
     return EXIT_OK
+
+
+def _something_to_do(args: argparse.Namespace) -> None:
+    """Refuse to start a worker (and create a store) where there is neither a store nor
+    a definitions folder: nothing could ever be started there for it to run."""
+    from wfkit.runtime.settings import Settings
+
+    settings = Settings.from_environment(definitions=args.definitions, store=args.store)
+    if NewStore(args).missing and not Path(settings.definitions).is_dir():
+        raise UsageError(
+            f"nothing to run here: there is no store at {settings.store} and no definitions "
+            f"folder {settings.definitions!r}; start the worker where your definitions are, "
+            "or point --definitions or --store (or $WFKIT_DEFINITIONS, $WFKIT_STORE) at them"
+        )
 
 
 def _worker_log(args: argparse.Namespace, plan_for: Callable[[str], WorkflowPlan]) -> WorkerLog:

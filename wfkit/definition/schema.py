@@ -56,6 +56,10 @@ _SHAPES = {
         "write wait: {event: NAME} or wait: {event: NAME, timeout: 48h}",
     ),
     "needs": ("is not a list of step ids", "write needs: [a, b] or needs: a"),
+    "eventName": (
+        "is not an event name",
+        "an event name has no control characters (no newline, tab...); write it on one line",
+    ),
 }
 
 
@@ -212,7 +216,7 @@ def _inner_errors(error: Any) -> list[Any]:
     (branch,) = branches
     own = _shape_of(list(error.schema_path))
     deeper = all(
-        len(sub.instance_path) > len(path) and _shape_of(list(sub.schema_path)) not in (None, own)
+        len(sub.instance_path) >= len(path) and _shape_of(list(sub.schema_path)) not in (None, own)
         for sub in branch
     )
     return list(branch) if deeper else []
@@ -282,6 +286,9 @@ def _value_message(error: Any, where: str) -> tuple[str, str]:
         return f"{where} must not be empty", "add at least one step"
     if name in ("minItems", "minLength"):
         return f"{where} must not be empty", ""
+    if name == "maxLength":
+        size = len(error.instance)
+        return f"{where} is too long ({size} characters; at most {kind.limit})", "shorten it"
     return f"{where}: {error.message}", ""
 
 

@@ -161,11 +161,26 @@ class StepBuilder:
 
     def _wait_target(self, kind: StepKind, raw: Any) -> WaitSpec | None:
         if isinstance(raw, str):
+            self._fixed_event(raw, ("wait",))
             return WaitSpec(raw.lower())
         if isinstance(raw, dict) and isinstance(raw.get("event"), str):
+            self._fixed_event(raw["event"], ("wait", "event"))
             timeout = self.owner.duration(raw.get("timeout"), (*self.where, "wait", "timeout"))
             return WaitSpec(raw["event"].lower(), timeout)
         return None
+
+    def _fixed_event(self, name: str, where: tuple[str, ...]) -> None:
+        """An event name is matched as written: an expression in it is never evaluated."""
+        if contains_expression(name):
+            self.owner.problem(
+                (*self.where, *where),
+                "expressions are not allowed in an event name",
+                "the name a wait step takes is fixed when the definition loads (so that "
+                "raise-event can tell a name no step waits for); put the varying part in "
+                "the event's data",
+                step=self.id,
+            )
+            self.ok = False
 
     def _sleep_target(self, kind: StepKind, raw: Any) -> Duration | None:
         return self.owner.duration(raw, (*self.where, "sleep"))

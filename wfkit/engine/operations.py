@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,7 @@ from wfkit.definition.schema import did_you_mean
 from wfkit.engine import actions as act
 from wfkit.engine import jsontext
 from wfkit.engine.engine import Engine
+from wfkit.engine.event_names import check_event_name, unheard_event
 from wfkit.engine.history import (
     BreakpointSet,
     EventRaised,
@@ -47,6 +49,7 @@ from wfkit.errors import (
     UnknownStep,
     VersionConflict,
     WfkitError,
+    short,
 )
 
 __all__ = ["Workflows"]
@@ -122,12 +125,20 @@ class Workflows:
         step for it consumes it. Dropped (NO_OP) when the instance has finished.
 
         Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
-        would otherwise be stored as null)."""
+        would otherwise be stored as null); so does a name no wait step could take
+        (:class:`InvalidEventName`). A name that the instance's workflow has no wait
+        step for is sent, with an :class:`UnknownEventWarning` (``warnings.warn``)."""
+        check_event_name(instance_id, name)
         text, problem = jsontext.json_problem(data)
         if text is None:
             raise InvalidEventData(instance_id, name, problem)
         event = EventRaised(name=name.lower(), data=data)
-        return self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
+        outcome = self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
+        if outcome is Outcome.APPLY:
+            warning = unheard_event(self.engine, instance_id, event.name)
+            if warning is not None:
+                warnings.warn(warning, stacklevel=3)  # the caller of Instance.raise_event
+        return outcome
 
     def pause(self, instance_id: str) -> Outcome:
         """Suspend at once; running steps finish, nothing new starts until resume."""
@@ -242,7 +253,9 @@ class Workflows:
                 seen = self.engine.known_status(instance_id) and row.status
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise TimeoutError(f"workflow {instance_id!r} is still {seen} after {timeout} s")
+                raise TimeoutError(
+                    f"workflow {short(instance_id)!r} is still {seen} after {timeout} s"
+                )
             pause = 0.05 if left is None else min(0.05, left)
             if known is not None:
                 self.engine.wait_status_change(pause)
@@ -269,7 +282,9 @@ class Workflows:
                 continue
             self.engine.touch(instance_id)
             return outcome
-        raise WfkitError(f"workflow {instance_id!r} changes too fast to {operation.value}; retry")
+        raise WfkitError(
+            f"workflow {short(instance_id)!r} changes too fast to {operation.value}; retry"
+        )
 
     def _descendants(self, instance_id: str) -> list[str]:
         found: list[str] = []

@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from wfkit.errors import IllegalTransition
+from wfkit.errors import IllegalTransition, short
 
 __all__ = [
     "STEP_STATUSES",
@@ -224,7 +224,7 @@ def check_transition(status: RuntimeStatus, operation: Operation, instance_id: s
     """
     rule = TRANSITIONS[RuntimeStatus(status), Operation(operation)]
     if isinstance(rule, Refusal):
-        fields = {"id": instance_id, "status": status}
+        fields = {"id": short(instance_id), "status": status}
         raise IllegalTransition(
             instance_id=instance_id,
             status=RuntimeStatus(status),

@@ -127,13 +127,23 @@ class Catalog:
         """A catalog of the definitions that can run, never raising.
 
         ``problems`` are those already found in files (``set_aside`` maps the names of
-        the workflows those files define, where known, to their problems). A duplicate
-        name keeps the first definition; a workflow that starts an unknown, set-aside or
-        cyclic child workflow is set aside too, and so on up its parents."""
+        the workflows those files define, where known, to their problems). A name that
+        several files declare is ambiguous: none of them runs, and asking for it raises
+        a problem at each file's ``name:``; a workflow that starts an unknown,
+        set-aside, ambiguous or cyclic child workflow is set aside too, and so on up its
+        parents."""
         catalog = cls(set_aside=set_aside)
         catalog.problems = list(problems)
+        by_name: dict[str, list[Definition]] = {}
         for definition in definitions:
-            catalog.problems += catalog._add(definition)
+            by_name.setdefault(definition.name, []).append(definition)
+        for name, same in by_name.items():
+            if len(same) == 1:
+                catalog._add(same[0])
+                continue
+            clashes = _ambiguous(same)
+            catalog.problems += clashes
+            catalog._set_aside.setdefault(name, []).extend(clashes)
         while True:
             found = catalog.reference_problems()
             if not found:
@@ -156,8 +166,8 @@ class Catalog:
                     definition.path,
                     line,
                     column,
-                    f"workflow name {definition.name!r} is already used by {other.path}",
-                    "names must be unique in a definitions folder; rename one of the two",
+                    f"workflow name {definition.name!r} is already used by {_place(other)}",
+                    _UNIQUE,
                 )
             ]
         self._by_name[definition.name] = definition
@@ -239,6 +249,33 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"<Catalog of {len(self)} workflows: {', '.join(self.names)}>"
+
+
+_UNIQUE = (
+    "names must be unique in a definitions folder; rename one of the two (its name: "
+    "and the workflow: steps that start it), or move one out of the folder"
+)
+
+
+def _place(definition: Definition) -> str:
+    """Where ``definition`` declares its name: ``path:line:column``."""
+    line, column = definition.name_at
+    return f"{definition.path}:{line}:{column}"
+
+
+def _ambiguous(definitions: list[Definition]) -> list[Problem]:
+    """A problem at the ``name:`` of each of several definitions of one name."""
+    name = definitions[0].name
+    problems = []
+    for definition in definitions:
+        others = ", ".join(_place(d) for d in definitions if d is not definition)
+        line, column = definition.name_at
+        message = (
+            f"workflow name {name!r} is also declared in {others}: which one to run is "
+            "ambiguous, so none of them runs"
+        )
+        problems.append(Problem(definition.path, line, column, message, _UNIQUE))
+    return problems
 
 
 def _workflow_cycles(names: list[str], calls: list[tuple[str, str, Step, str]]) -> list[Problem]:

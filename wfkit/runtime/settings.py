@@ -25,8 +25,8 @@ DEFAULTS = {
     "definitions": "definitions",
     "store": DEFAULT_STORE_URL,
     "workers": "",
-    "expression_budget": "",
-    "expression_max_result": "",
+    "expression_budget": str(DEFAULT_BUDGET.cost),
+    "expression_max_result": str(DEFAULT_BUDGET.result_chars),
     "max_foreach_items": "1000000",
 }
 

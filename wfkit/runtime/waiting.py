@@ -37,7 +37,7 @@ from wfkit.engine.engine import Engine
 from wfkit.engine.protocols import InstanceRow
 from wfkit.engine.status import RuntimeStatus
 from wfkit.engine.summary import stored_properties
-from wfkit.errors import WfkitError
+from wfkit.errors import WfkitError, short
 
 if TYPE_CHECKING:
     from wfkit.runtime.api import Instance
@@ -141,9 +141,9 @@ def named(until: str) -> _Named:
 def describe(until: Until, instance_id: str) -> str:
     """What a wait for ``until`` waits for, as in "waiting until ..."."""
     if isinstance(until, str):
-        return f"workflow {instance_id!r} {named(until).says}"
+        return f"workflow {short(instance_id)!r} {named(until).says}"
     name = getattr(until, "__qualname__", None) or repr(until)
-    return f"{name}(instance) is true for workflow {instance_id!r}"
+    return f"{name}(instance) is true for workflow {short(instance_id)!r}"
 
 
 def timeout_message(row: InstanceRow, until: Until, timeout: float) -> str:

@@ -43,7 +43,6 @@ one line per problem (an input that does not match the definition's ``inputs``, 
 
 from __future__ import annotations
 
-import json
 import shlex
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -54,9 +53,10 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from wfkit.definition.model import Definition
-from wfkit.errors import DefinitionError, Problem, WfkitError
+from wfkit.errors import DefinitionError, InvalidJsonText, Problem, WfkitError
 from wfkit.graph import parse_definition
 from wfkit.runtime.api import Instance, Runtime, open_runtime
+from wfkit.runtime.textjson import input_value
 
 __all__ = [
     "CELL_PATH",
@@ -133,20 +133,18 @@ def define(text: str, runtime: Runtime | None = None) -> Definition:
 
 
 def parse_inputs(pairs: Sequence[str], definition: Definition) -> dict[str, Any]:
-    """``key=value`` words as inputs: JSON values, or text (always for string inputs)."""
+    """``key=value`` words as inputs, read as ``wfkit run -i`` reads them: see
+    :func:`wfkit.runtime.textjson.input_value`."""
     values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"expected key=value, got {pair!r}")
         spec = definition.inputs.get(key)
-        if spec is not None and spec.type == "string":
-            values[key] = text
-            continue
         try:
-            values[key] = json.loads(text)
-        except json.JSONDecodeError:
-            values[key] = text
+            values[key] = input_value(key, text, None if spec is None else spec.type)
+        except InvalidJsonText as exc:
+            raise UsageError(str(exc)) from None
     return values
 
 
