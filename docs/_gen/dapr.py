@@ -97,6 +97,12 @@ SETTINGS: dict[str, str] = {
     "definitions": "Folder of YAML definitions.",
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
+    "max_output_bytes": "The largest step output, in bytes of JSON; a bigger one fails its "
+    "step with `OutputTooLarge` (see [Limits](../concepts/limits.md)).",
+    "max_buffered_events": "Events an instance may hold that no wait step has consumed; "
+    "one more is refused with `EventBufferFull`.",
+    "store_outage_timeout": "Seconds `wfkit run` keeps retrying a store that fails (disk "
+    "full...) before it exits 5; workers keep trying.",
 }
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from wfkit.definition.model import OnError, Step, StepKind
+from wfkit.engine import jsontext
 from wfkit.engine.actions import Action, actions_for
 from wfkit.engine.evaluate import context_for, describe, env_text, json_type, render, truthy
 from wfkit.engine.history import (
@@ -43,6 +44,7 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
 from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
+from wfkit.errors import OutputTooLarge
 
 __all__ = ["Decision", "advance", "decide"]
 
@@ -75,12 +77,15 @@ def decide(
 class _Out:
     """Collects derived events, numbering them and folding each into the state at once."""
 
-    __slots__ = ("events", "now", "progress", "state")
+    __slots__ = ("events", "limit", "now", "progress", "state")
 
-    def __init__(self, state: InstanceState, now: float, progress: Progress) -> None:
+    def __init__(
+        self, state: InstanceState, now: float, progress: Progress, limit: int | None = None
+    ) -> None:
         self.state = state
         self.now = now
         self.progress = progress
+        self.limit = limit  # the largest workflow output, in bytes of JSON
         self.events: list[HistoryEvent] = []
 
     def emit(self, event: HistoryEvent) -> None:
@@ -132,14 +137,16 @@ def advance(
     *,
     now: float | None = None,
     owned: bool = False,
+    max_output_bytes: int | None = None,
 ) -> Decision:
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path).
 
     The new events are numbered and timed as they are folded in: copies of them, unless
-    ``owned`` says that the caller made them for this call and keeps no other use."""
+    ``owned`` says that the caller made them for this call and keeps no other use. A
+    workflow output over ``max_output_bytes`` of JSON fails the instance instead."""
     incoming = list(new_events) if owned else [replace(e) for e in new_events]
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock, progress=Progress.of(plan, state))
+    out = _Out(state, clock, Progress.of(plan, state), max_output_bytes)
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
@@ -485,5 +492,10 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
             "ExpressionError", f"the workflow output could not be evaluated: {describe(exc)}"
         )
         out.emit(ExecutionCompleted(status="FAILED", failure=failure))
+        return
+    size = 0 if out.limit is None else jsontext.encoded_size(output)
+    if out.limit is not None and size > out.limit:
+        error = OutputTooLarge(state.instance_id, "", "the workflow's output", size, out.limit)
+        out.emit(ExecutionCompleted(status="FAILED", failure=Failure("OutputTooLarge", str(error))))
         return
     out.emit(ExecutionCompleted(status="COMPLETED", output=output))

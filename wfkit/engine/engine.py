@@ -28,18 +28,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
 from wfkit.engine.decide import advance
 from wfkit.engine.dispatch import Dispatcher
-from wfkit.engine.history import HistoryEvent, TimerFired
+from wfkit.engine.history import ExecutionCompleted, Failure, HistoryEvent, TimerFired
 from wfkit.engine.leases import EngineSettings, Leases, new_owner
+from wfkit.engine.outage import Outage
 from wfkit.engine.owned import Owned, OwnedInstances
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.protocols import (
+    EventRow,
     Hook,
     InstanceRow,
+    InstanceUpdate,
     StepRunner,
     Store,
     TaskOutcome,
@@ -49,10 +53,19 @@ from wfkit.engine.records import event_rows, load_history, outcome_event
 from wfkit.engine.state import apply, replay
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
+from wfkit.errors import StoreError, VersionConflict
 
 __all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Deferred:
+    """Instances a commit one by one left for later: the store failed on its own."""
+
+    skipped: set[str] = field(default_factory=set)
+    error: StoreError | None = None
 
 
 class Engine:
@@ -80,6 +93,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.clock = clock
         self.owner = new_owner()
+        self._limit = self.settings.max_output_bytes
         self._leases = Leases(store, self.owner, self.settings, clock)
         self._plans: dict[str, WorkflowPlan] = {}
         self._owned = OwnedInstances()
@@ -92,6 +106,7 @@ class Engine:
             workdir=self.settings.workdir,
             definitions_dir=self.settings.definitions_dir,
             hooks=hooks,
+            max_output_bytes=self.settings.max_output_bytes,
         )
         #: Called with what is committed for each instance (keyword arguments), and with
         #: no events when this engine takes an instance from the store (a claim).
@@ -102,6 +117,8 @@ class Engine:
         self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
         self._stopping = False  # a graceful stop: claim no more instances
+        self._closing = threading.Event()  # cuts a pause after a failed round short
+        self._outage = Outage(self.settings.poll_interval, self.settings.store_retry_max)
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -134,6 +151,7 @@ class Engine:
                 if not self._owned.closed:
                     self._decide_all()
         self._owned.close()
+        self._closing.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -155,6 +173,16 @@ class Engine:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def store_failing_for(self) -> float:
+        """Seconds this engine's rounds have been failing (the store refuses to write: a
+        full disk, say); 0.0 while they work. The engine keeps trying meanwhile."""
+        return self._outage.failing_for()
+
+    @property
+    def store_error(self) -> str:
+        """The last error of a failing store ("" while it works)."""
+        return self._outage.last_error
 
     # -- what other threads call ----------------------------------------------------------
 
@@ -200,7 +228,9 @@ class Engine:
         them here made starts slower than the time it saved."""
         with self._deciding:
             state = replay(row.instance_id, [started])
-            decision = advance(plan, state, [], now=started.at, owned=True)
+            decision = advance(
+                plan, state, [], now=started.at, owned=True, max_output_bytes=self._limit
+            )
             update = update_for(plan, state)
             row.status = update.status or row.status
             row.updated_at = state.updated_at
@@ -254,9 +284,10 @@ class Engine:
                     if self._owned.closed:
                         return
                     self._round()
-            except Exception:  # never let the loop die: log, back off, go on
-                _log.exception("engine round failed; retrying")
-                time.sleep(0.2)
+            except Exception as exc:  # never let the loop die: say it once, back off, go on
+                self._closing.wait(self._outage.failed(exc))
+            else:
+                self._outage.succeeded()
 
     def _drain(self) -> None:
         """Decide on whatever is queued, on this (runner) thread, unless another thread
@@ -273,12 +304,13 @@ class Engine:
                 if self._owned.closed:
                     return
                 self._decide_all()
-            except Exception:
-                _log.exception("deciding on a runner thread failed; the loop retries")
+            except Exception as exc:  # said once per outage; the loop tries again
+                self._outage.failed(exc)
                 self._owned.wake()
                 return
             finally:
                 self._deciding.release()
+            self._outage.succeeded()
             if not self._owned.has_pending():
                 return
 
@@ -363,12 +395,16 @@ class Engine:
 
     def _decide_all(self) -> None:
         batch, decided = [], []
+        later: _Deferred | None = None
         for instance_id, events in self._owned.take_pending().items():
             owned = self._owned.get(instance_id)
             if owned is None:
                 continue
             version = owned.state.version
-            decision = advance(owned.plan, owned.state, events, now=self.clock(), owned=True)
+            decision = advance(
+                owned.plan, owned.state, events, now=self.clock(), owned=True,
+                max_output_bytes=self._limit,
+            )  # fmt: skip
             if not decision.events:
                 continue
             rows = event_rows(decision.events)
@@ -383,9 +419,14 @@ class Engine:
             return
         try:
             conflicts = set(self.store.append_many(batch))
-        except Exception:
-            self._after_failed_commit(decided)
-            raise
+        except Exception as exc:
+            if isinstance(exc, StoreError) and exc.retryable:  # the store's condition
+                self._after_failed_commit(decided)
+                raise
+            conflicts, refused, later = self._commit_apart(batch, exc)
+            self._after_failed_commit([d for d in decided if d[0] in later.skipped])
+            decided = [d for d in decided if d[0] not in refused and d[0] not in later.skipped]
+            batch = [b for b in batch if b[0] not in refused and b[0] not in later.skipped]
         status_changed = False
         for (instance_id, events, decision, version), (*_, update) in zip(
             decided, batch, strict=True
@@ -399,6 +440,8 @@ class Engine:
             if decision.state.is_terminal:
                 self._finish(instance_id)
         self._signals.committed(status_changed=status_changed)
+        if later is not None and later.error is not None:
+            raise later.error  # the store failed midway: the loop backs off, then retries
 
     def _after_failed_commit(
         self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
@@ -418,6 +461,71 @@ class Engine:
                 continue
             owned.stored_status = ""
             self._owned.requeue(instance_id, events, wake=False)
+
+    def _commit_apart(
+        self, batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]], exc: Exception
+    ) -> tuple[set[str], dict[str, Exception], _Deferred]:
+        """A commit of several instances failed for what it wrote (a value too big for
+        the store, say), not for the store's condition: commit them one by one, so that
+        one instance cannot block the others. Returns the ids that conflicted, those
+        whose own commit failed (each is failed, see :meth:`_fail_uncommittable`), and
+        those left for later because the store itself failed meanwhile."""
+        _log.warning("a commit of %d instance(s) failed (%s); committing them one by one",
+                     len(batch), exc)  # fmt: skip
+        conflicts: set[str] = set()
+        refused: dict[str, Exception] = {}
+        later = _Deferred()
+        for instance_id, version, rows, update in batch:
+            if later.error is not None:
+                later.skipped.add(instance_id)
+                continue
+            try:
+                self.store.append(instance_id, version, rows, update)
+            except VersionConflict:
+                conflicts.add(instance_id)
+            except StoreError as own:
+                if own.retryable:  # the store itself fails now: this and the rest wait
+                    later.error = own
+                    later.skipped.add(instance_id)
+                else:
+                    refused[instance_id] = own
+            except Exception as own:
+                refused[instance_id] = own
+        for instance_id, error in refused.items():
+            self._fail_uncommittable(instance_id, error)
+        return conflicts, refused, later
+
+    def _fail_uncommittable(self, instance_id: str, exc: Exception) -> None:
+        """Fail an instance whose next commit the store refuses for what it holds: from
+        its stored state, record it FAILED with a failure that says why (when even that
+        cannot be recorded, give it up: it stays as stored, for a later claim)."""
+        owned = self._owned.get(instance_id)
+        if owned is None:
+            return
+        self.runner.cancel(instance_id)
+        reason = str(exc)[:300]
+        failure = Failure(
+            "CommitFailed",
+            f"the store refused to record what this instance did next ({type(exc).__name__}: "
+            f"{reason}), so the instance was failed to let the others go on; a step output "
+            "too big for the store is the usual cause: lower max_output_bytes",
+        )
+        try:
+            state = replay(instance_id, load_history(self.store, instance_id))
+            version = state.version
+            ended = ExecutionCompleted(at=self.clock(), status="FAILED", failure=failure)
+            decision = advance(owned.plan, state, [ended], now=self.clock(), owned=True)
+            update = update_for(owned.plan, state)
+            self.store.append(instance_id, version, event_rows(decision.events), update)
+        except Exception:  # left to its lease, which runs out: not released, not retried here
+            _log.exception("instance %s: cannot record its failure; giving it up", instance_id)
+            self._drop(instance_id)
+            return
+        _log.error("instance %s failed: %s", instance_id, failure.message)
+        owned.state = state
+        self._perform(instance_id, decision.actions)
+        self._dispatch.notify_hooks(instance_id, decision.events, state)
+        self._finish(instance_id)
 
     def _retry_after_conflict(
         self, instance_id: str, events: list[HistoryEvent], committed: int
@@ -464,7 +572,9 @@ class Engine:
         no other task waits for this thread."""
         owned = self._owned.get(task.instance_id)
         outputs = owned.plan.spec(task.step).outputs if owned else None
-        event = outcome_event(task, outcome, outputs, self.clock())
+        event = outcome_event(
+            task, outcome, outputs, self.clock(), limit=self.settings.max_output_bytes
+        )
         if not self._owned.queue(task.instance_id, event, wake=False):
             return
         if self.runner.queued():

@@ -27,6 +27,11 @@ class EngineSettings:
 
     ``claim_free=False`` makes an engine run only the instances it starts (and their
     children) instead of also claiming the store's free ones: what ``wfkit run`` wants.
+
+    Limits (docs/concepts/limits.md): ``max_output_bytes`` is the largest step output
+    (JSON text, UTF-8 bytes), ``max_buffered_events`` the events an instance may hold
+    unconsumed. ``store_retry_max`` is the longest pause between two tries of a store
+    that keeps failing (the pauses double from ``poll_interval``).
     """
 
     lease_seconds: float = 8.0
@@ -35,6 +40,9 @@ class EngineSettings:
     workdir: str = "."
     definitions_dir: str = "."
     claim_free: bool = True
+    max_output_bytes: int = 16 << 20
+    max_buffered_events: int = 10_000
+    store_retry_max: float = 5.0
 
 
 def new_owner() -> Owner:

@@ -39,10 +39,12 @@ from wfkit.engine.protocols import InstanceRow, Store
 from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
-from wfkit.engine.summary import dumps, update_for
+from wfkit.engine.summary import buffered_events, dumps, update_after, update_for
 from wfkit.errors import (
+    EventBufferFull,
     InstanceNotFound,
     InvalidEventData,
+    OutputTooLarge,
     UnknownStatus,
     UnknownStep,
     VersionConflict,
@@ -122,12 +124,29 @@ class Workflows:
         step for it consumes it. Dropped (NO_OP) when the instance has finished.
 
         Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
-        would otherwise be stored as null)."""
+        would otherwise be stored as null); data over the output size limit (it becomes
+        a wait step's output) raises :class:`OutputTooLarge`, and an instance that holds
+        as many unconsumed events as allowed :class:`EventBufferFull`. The append costs
+        the same whatever the history's length: the row's summary says what it needs."""
         text, problem = jsontext.json_problem(data)
         if text is None:
             raise InvalidEventData(instance_id, name, problem)
+        limit = self.engine.settings.max_output_bytes
+        size = jsontext.encoded_size(data)
+        if size > limit:
+            what = f"the data of event {name[:80]!r}, which a wait step would get as its output,"
+            raise OutputTooLarge(instance_id, "", what, size, limit)
         event = EventRaised(name=name.lower(), data=data)
-        return self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
+        most = self.engine.settings.max_buffered_events
+
+        def check(row: InstanceRow) -> None:
+            held = buffered_events(row)
+            if held is not None and held >= most:
+                raise EventBufferFull(instance_id, name, most)
+
+        return self._append(
+            instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now), check=check
+        )
 
     def pause(self, instance_id: str) -> Outcome:
         """Suspend at once; running steps finish, nothing new starts until resume."""
@@ -258,13 +277,19 @@ class Workflows:
         return row
 
     def _append(
-        self, instance_id: str, operation: Operation, make: Callable[[float], HistoryEvent]
+        self,
+        instance_id: str,
+        operation: Operation,
+        make: Callable[[float], HistoryEvent],
+        check: Callable[[InstanceRow], None] | None = None,
     ) -> Outcome:
         for _ in range(_RETRIES):
             row = self._row(instance_id)
             outcome = check_transition(RuntimeStatus(row.status), operation, instance_id)
             if outcome is Outcome.NO_OP:
                 return outcome
+            if check is not None:
+                check(row)
             if not self._append_after(row, make(self.engine.clock())):
                 continue
             self.engine.touch(instance_id)
@@ -345,15 +370,21 @@ class Workflows:
 
     def _append_after(self, row: InstanceRow, event: HistoryEvent) -> bool:
         """Append ``event`` to the history ``row`` was read with, with the row fields it
-        leads to; False when someone appended meanwhile (read again and retry)."""
+        leads to; False when someone appended meanwhile (read again and retry).
+
+        Events, pauses and resumes get those fields from the row's summary
+        (:func:`update_after`); the rest replay the history."""
         plan = self.engine.plan_for(row.definition_hash)
-        state = replay(row.instance_id, load_history(self.store, row.instance_id))
-        numbered = _numbered(event, state.version + 1)
-        apply(state, numbered)
+        numbered = _numbered(event, row.version + 1)
+        update = update_after(plan, row, numbered)
+        if update is None:
+            state = replay(row.instance_id, load_history(self.store, row.instance_id))
+            if state.version != row.version:
+                return False  # appended to between the two reads: read again
+            apply(state, numbered)
+            update = update_for(plan, state)
         try:
-            self.store.append(
-                row.instance_id, row.version, event_rows([numbered]), update_for(plan, state)
-            )
+            self.store.append(row.instance_id, row.version, event_rows([numbered]), update)
         except VersionConflict:
             return False
         return True

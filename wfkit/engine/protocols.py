@@ -205,6 +205,10 @@ class TaskSpec:
     #: reloads it: the engine asks for it at the first task of an instance it runs and
     #: at every retry, not at each step of a run.
     check_code: bool = True
+    #: The largest output this task may give, in UTF-8 bytes of JSON (None: no limit);
+    #: a handler refuses a bigger one before it reaches the engine (or reads a file
+    #: that big), failing the task with ``OutputTooLarge``.
+    max_output_bytes: int | None = None
 
     @property
     def key(self) -> str:

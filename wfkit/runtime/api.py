@@ -134,7 +134,11 @@ class Runtime:
             parse=parse_definition,
             hooks=hooks,
             settings=EngineSettings(
-                workdir=os.getcwd(), definitions_dir=definitions_dir, claim_free=claim_free
+                workdir=os.getcwd(),
+                definitions_dir=definitions_dir,
+                claim_free=claim_free,
+                max_output_bytes=settings.max_output_bytes,
+                max_buffered_events=settings.max_buffered_events,
             ),
         )
         #: The operations of the Workflow contract on this store (what ``Instance`` uses).

@@ -1,8 +1,10 @@
 """The component settings, shared by Python (``init`` properties), the CLI and the server.
 
-Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
-``workers`` (step slots of this process). From the environment they are
-``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``.
+Three settings say where things are and how much runs: ``definitions`` (a folder of
+YAML files), ``store`` (a URL) and ``workers`` (step slots of this process); others set
+limits (see docs/concepts/limits.md): ``max_output_bytes``, ``max_buffered_events`` and
+``store_outage_timeout``. From the environment each is ``WFKIT_`` and its name in capitals
+(``WFKIT_DEFINITIONS``, ``WFKIT_MAX_OUTPUT_BYTES``...).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ DEFAULTS = {
     "definitions": "definitions",
     "store": DEFAULT_STORE_URL,
     "workers": "",
+    "max_output_bytes": str(16 << 20),
+    "max_buffered_events": "10000",
+    "store_outage_timeout": "60",
 }
 
 
@@ -35,6 +40,12 @@ class Settings:
     definitions: str = DEFAULTS["definitions"]
     store: str = DEFAULTS["store"]
     workers: int = os.cpu_count() or 2
+    #: The largest step output (JSON, UTF-8 bytes); a bigger one fails its step.
+    max_output_bytes: int = int(DEFAULTS["max_output_bytes"])
+    #: Events an instance may hold that no wait step has consumed yet.
+    max_buffered_events: int = int(DEFAULTS["max_buffered_events"])
+    #: Seconds ``wfkit run`` keeps retrying a failing store before it gives up.
+    store_outage_timeout: float = float(DEFAULTS["store_outage_timeout"])
 
     @staticmethod
     def from_properties(properties: Mapping[str, str]) -> Settings:
@@ -48,7 +59,18 @@ class Settings:
                 + (f" ({'; '.join(h for h in hints if h)})" if any(hints) else "")
             )
         values = {**DEFAULTS, **{k: v for k, v in properties.items() if v != ""}}
-        return Settings(values["definitions"], values["store"], _workers(values["workers"]))
+        return Settings(
+            values["definitions"],
+            values["store"],
+            _workers(values["workers"]),
+            max_output_bytes=int(_number("max_output_bytes", values["max_output_bytes"], 1)),
+            max_buffered_events=int(
+                _number("max_buffered_events", values["max_buffered_events"], 1)
+            ),
+            store_outage_timeout=_number(
+                "store_outage_timeout", values["store_outage_timeout"], 0, whole=False
+            ),
+        )
 
     @staticmethod
     def from_environment(
@@ -70,4 +92,16 @@ def _workers(text: str) -> int:
         raise SettingsError(f"workers must be a whole number, not {text!r}") from None
     if value < 1:
         raise SettingsError(f"workers must be at least 1, not {value}")
+    return value
+
+
+def _number(name: str, text: str, least: float, *, whole: bool = True) -> float:
+    """A limit setting's value: a whole number (or any number) of at least ``least``."""
+    try:
+        value = float(int(text)) if whole else float(text)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise SettingsError(f"{name} must be {kind}, not {text[:40]!r}") from None
+    if not value >= least:  # also refuses NaN
+        raise SettingsError(f"{name} must be at least {least:g}, not {text[:40]}")
     return value
