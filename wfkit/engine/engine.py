@@ -167,7 +167,10 @@ class Engine:
         owned = self._owned.ids()
         for instance_id in owned:
             self.runner.cancel(instance_id)
-        self._leases.release(owned)
+        try:
+            self._leases.release(owned)
+        except StoreError as exc:  # their leases run out instead: nothing is lost
+            _log.warning("could not release %d instance(s) on stop: %s", len(owned), exc)
         self._owned.clear()
 
     @property

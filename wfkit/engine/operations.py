@@ -35,7 +35,7 @@ from wfkit.engine.history import (
     SubOrchestrationInstanceFailed,
 )
 from wfkit.engine.inputs import check_instance_id, prepare_input
-from wfkit.engine.protocols import InstanceRow, Store
+from wfkit.engine.protocols import InstanceRow, Store, StoreSpace
 from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
@@ -223,7 +223,54 @@ class Workflows:
         ids = [instance_id]
         if recursive:
             ids += self._descendants(instance_id)
-        return self.store.purge(ids)
+        purged = self.store.purge(ids)
+        if purged:
+            self.store.reclaim()
+        return purged
+
+    def purge_ended(
+        self,
+        *,
+        status: Sequence[str] = (),
+        before: float | None = None,
+        recursive: bool = True,
+        batch: int = 500,
+    ) -> int:
+        """Purge every terminal instance with one of ``status`` (any terminal one when
+        empty) last updated before ``before`` (epoch seconds; None: now), and their
+        children when ``recursive``; returns how many instances were deleted.
+
+        Linear in the instances stored: the store is walked once, in batches of
+        ``batch`` instances, each purged in its own short transaction (workers go on
+        between them), and an instance that is not terminal is never deleted. The space
+        freed is then given back to the disk (``store.reclaim``)."""
+        wanted = [_runtime_status(s) for s in status]
+        active = [s for s in wanted if not RuntimeStatus(s).is_terminal]
+        if active:
+            raise WfkitError(
+                f"cannot purge instances that are {', '.join(active)}: only ended ones "
+                "(COMPLETED, FAILED, TERMINATED, CANCELED) can be purged; terminate them first"
+            )
+        until = self.engine.clock() if before is None else before
+        purged, position = 0, 0
+        while True:
+            ids, position = self.store.find_ended(
+                statuses=wanted, before=until, limit=batch, after=position
+            )
+            if recursive:
+                ids += [child for found in ids for child in self._descendants(found)]
+            if ids:
+                purged += self.store.purge(ids)
+            if position == 0:
+                break
+        if purged:
+            self.store.reclaim()
+        return purged
+
+    def reclaim(self, *, full: bool = False) -> StoreSpace:
+        """Give the store's free space back to the disk; ``full`` rebuilds the file (a
+        store made by an earlier wfkit needs that once). Returns the space after."""
+        return self.store.reclaim(full=full)
 
     # -- reading --------------------------------------------------------------------------
 

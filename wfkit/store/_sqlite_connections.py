@@ -59,6 +59,10 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
     )  # fmt: skip
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if not conn.execute("PRAGMA page_count").fetchone()[0]:
+            # a new file: freed pages go back to the disk (see _sqlite_space); only
+            # possible before the first table, and before the switch to WAL
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         if path != ":memory:":
             mode = _switch_to_wal(conn, timeout)
             if mode.lower() != "wal":
@@ -219,6 +223,13 @@ class Connections:
             except BaseException:
                 _rollback(conn)
                 raise
+
+    @contextmanager
+    def exclusive(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """A connection outside any transaction, while this process's other writers
+        wait: for statements that make their own (VACUUM, a script)."""
+        with self._turn(), self._errors(operation), self._writer:
+            yield self._acquire()
 
     @contextmanager
     def snapshot(self, operation: str) -> Iterator[sqlite3.Connection]:
