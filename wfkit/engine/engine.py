@@ -28,22 +28,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
+from wfkit.engine.commits import CommitRecovery, Deferred
 from wfkit.engine.decide import advance
 from wfkit.engine.dispatch import Dispatcher
-from wfkit.engine.history import ExecutionCompleted, Failure, HistoryEvent, TimerFired
+from wfkit.engine.history import HistoryEvent, TimerFired
 from wfkit.engine.leases import EngineSettings, Leases, new_owner
 from wfkit.engine.outage import Outage
 from wfkit.engine.owned import Owned, OwnedInstances
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.protocols import (
-    EventRow,
     Hook,
     InstanceRow,
-    InstanceUpdate,
     StepRunner,
     Store,
     TaskOutcome,
@@ -53,22 +51,14 @@ from wfkit.engine.records import event_rows, load_history, outcome_event
 from wfkit.engine.state import apply, replay
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
-from wfkit.errors import StoreError, VersionConflict
+from wfkit.errors import StoreError
 
 __all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Deferred:
-    """Instances a commit one by one left for later: the store failed on its own."""
-
-    skipped: set[str] = field(default_factory=set)
-    error: StoreError | None = None
-
-
-class Engine:
+class Engine(CommitRecovery):
     """Runs workflow instances from a store with a step runner, in a background thread.
 
     ``resolve`` gives the definition of a workflow name (for starts and child workflows);
@@ -398,7 +388,7 @@ class Engine:
 
     def _decide_all(self) -> None:
         batch, decided = [], []
-        later: _Deferred | None = None
+        later: Deferred | None = None
         for instance_id, events in self._owned.take_pending().items():
             owned = self._owned.get(instance_id)
             if owned is None:
@@ -445,117 +435,6 @@ class Engine:
         self._signals.committed(status_changed=status_changed)
         if later is not None and later.error is not None:
             raise later.error  # the store failed midway: the loop backs off, then retries
-
-    def _after_failed_commit(
-        self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
-    ) -> None:
-        """The store refused a commit: the states were folded ahead of it. Reload each
-        from the store and queue its events again; one that cannot be reloaded is left to
-        the lease (another claim redoes what was in flight)."""
-        for instance_id, events, _, _ in decided:
-            owned = self._owned.get(instance_id)
-            if owned is None:
-                continue
-            try:
-                owned.state = replay(instance_id, load_history(self.store, instance_id))
-            except Exception:
-                _log.exception("instance %s: cannot reload after a failed commit", instance_id)
-                self._drop(instance_id)
-                continue
-            owned.stored_status = ""
-            self._owned.requeue(instance_id, events, wake=False)
-
-    def _commit_apart(
-        self, batch: Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]], exc: Exception
-    ) -> tuple[set[str], dict[str, Exception], _Deferred]:
-        """A commit of several instances failed for what it wrote (a value too big for
-        the store, say), not for the store's condition: commit them one by one, so that
-        one instance cannot block the others. Returns the ids that conflicted, those
-        whose own commit failed (each is failed, see :meth:`_fail_uncommittable`), and
-        those left for later because the store itself failed meanwhile."""
-        _log.warning("a commit of %d instance(s) failed (%s); committing them one by one",
-                     len(batch), exc)  # fmt: skip
-        conflicts: set[str] = set()
-        refused: dict[str, Exception] = {}
-        later = _Deferred()
-        for instance_id, version, rows, update in batch:
-            if later.error is not None:
-                later.skipped.add(instance_id)
-                continue
-            try:
-                self.store.append(instance_id, version, rows, update)
-            except VersionConflict:
-                conflicts.add(instance_id)
-            except StoreError as own:
-                if own.retryable:  # the store itself fails now: this and the rest wait
-                    later.error = own
-                    later.skipped.add(instance_id)
-                else:
-                    refused[instance_id] = own
-            except Exception as own:
-                refused[instance_id] = own
-        for instance_id, error in refused.items():
-            self._fail_uncommittable(instance_id, error)
-        return conflicts, refused, later
-
-    def _fail_uncommittable(self, instance_id: str, exc: Exception) -> None:
-        """Fail an instance whose next commit the store refuses for what it holds: from
-        its stored state, record it FAILED with a failure that says why (when even that
-        cannot be recorded, give it up: it stays as stored, for a later claim)."""
-        owned = self._owned.get(instance_id)
-        if owned is None:
-            return
-        self.runner.cancel(instance_id)
-        reason = str(exc)[:300]
-        failure = Failure(
-            "CommitFailed",
-            f"the store refused to record what this instance did next ({type(exc).__name__}: "
-            f"{reason}), so the instance was failed to let the others go on; a step output "
-            "too big for the store is the usual cause: lower max_output_bytes",
-        )
-        try:
-            state = replay(instance_id, load_history(self.store, instance_id))
-            version = state.version
-            ended = ExecutionCompleted(at=self.clock(), status="FAILED", failure=failure)
-            decision = advance(owned.plan, state, [ended], now=self.clock(), owned=True)
-            update = update_for(owned.plan, state)
-            self.store.append(instance_id, version, event_rows(decision.events), update)
-        except Exception:  # left to its lease, which runs out: not released, not retried here
-            _log.exception("instance %s: cannot record its failure; giving it up", instance_id)
-            self._drop(instance_id)
-            return
-        _log.error("instance %s failed: %s", instance_id, failure.message)
-        owned.state = state
-        self._perform(instance_id, decision.actions)
-        self._dispatch.notify_hooks(instance_id, decision.events, state)
-        self._finish(instance_id)
-
-    def _retry_after_conflict(
-        self, instance_id: str, events: list[HistoryEvent], committed: int
-    ) -> None:
-        """Someone appended between our read and our commit: take their events (doing
-        what they call for here, such as killing tasks of a terminated instance) and
-        decide again with ours."""
-        owned = self._owned.get(instance_id)
-        if owned is None:
-            return
-        history = load_history(self.store, instance_id)
-        owned.state = replay(instance_id, history)
-        owned.stored_status = ""  # not known after a conflict: send it with the next append
-        foreign = [e for e in history if e.seq > committed]
-        local = [
-            a
-            for a in act.actions_for(owned.plan, owned.state, foreign)
-            if isinstance(a, act.CancelTasks)
-        ]
-        self._perform(instance_id, local)
-        # hooks hear of every committed event, theirs too (a worker's --json would
-        # otherwise have a gap in seq), before ours are decided again and committed
-        self._dispatch.notify_hooks(instance_id, foreign, owned.state)
-        if owned.state.is_terminal:
-            self._finish(instance_id)
-            return
-        self._owned.requeue(instance_id, events, wake=True)
 
     def _finish(self, instance_id: str) -> None:
         """Forget an instance that ended; the append that ended it released it."""
