@@ -124,6 +124,7 @@ class Engine(CommitRecovery):
     def start_background(self) -> None:
         """Start the loop thread (idempotent)."""
         if self._thread is None:
+            self._closing.clear()
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
 
