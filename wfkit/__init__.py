@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "EdgeView": "wfkit.graph",
     "ErrNotImplemented": "wfkit.errors",
     "ForeachTooWide": "wfkit.errors",
+    "EventBufferFull": "wfkit.errors",
     "Expression": "wfkit.definition",
     "GetRequest": "wfkit.engine.contract",
     "GraphView": "wfkit.graph",
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidJsonText": "wfkit.errors",
     "Metadata": "wfkit.engine.contract",
     "OnError": "wfkit.definition",
+    "OutputTooLarge": "wfkit.errors",
     "PauseRequest": "wfkit.engine.contract",
     "Problem": "wfkit.errors",
     "PurgeRequest": "wfkit.engine.contract",
@@ -153,6 +155,7 @@ if TYPE_CHECKING:
     from wfkit.errors import ContractError as ContractError
     from wfkit.errors import DefinitionError as DefinitionError
     from wfkit.errors import ErrNotImplemented as ErrNotImplemented
+    from wfkit.errors import EventBufferFull as EventBufferFull
     from wfkit.errors import IllegalTransition as IllegalTransition
     from wfkit.errors import InstanceAlreadyExists as InstanceAlreadyExists
     from wfkit.errors import InstanceError as InstanceError
@@ -163,6 +166,7 @@ if TYPE_CHECKING:
     from wfkit.errors import InvalidInput as InvalidInput
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
     from wfkit.errors import InvalidJsonText as InvalidJsonText
+    from wfkit.errors import OutputTooLarge as OutputTooLarge
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError

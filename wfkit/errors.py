@@ -24,13 +24,18 @@
     │   │                           long, control characters)
     │   ├── UnknownStep             a step id the instance's definition does not have
     │   ├── InstanceFailed          raise_if_failed() on a FAILED or TERMINATED instance
-    │   └── ForeachTooWide          a foreach gave more items than allowed (.step, .items,
-    │                               .limit); the step fails with it
+    │   ├── ForeachTooWide          a foreach gave more items than allowed (.step, .items,
+    │   │                           .limit); the step fails with it
+    │   ├── OutputTooLarge          a step's output (or an event's data, a child's output)
+    │   │                           is over the output size limit (.step, .size, .limit)
+    │   └── EventBufferFull         an instance holds as many unconsumed events as allowed
+    │                               (.event, .limit); nothing was sent
     ├── ExpressionBudgetExceeded    evaluating an expression would cost too much or give
     │                               too big a result (.source, .measure, .estimate, .limit)
     ├── UnknownStatus               a runtime status name that does not exist; also a
     │                               ValueError
-    ├── StoreError                  the store cannot be opened or used (.url)
+    ├── StoreError                  the store cannot be opened or used (.url; .retryable
+    │                               when the store's condition may pass: busy, disk full)
     ├── VersionConflict             an instance's history changed since it was read
     │                               (optimistic concurrency: read again and retry)
     └── ErrNotImplemented           a component does not do this operation (Dapr's contract;
@@ -54,6 +59,7 @@ __all__ = [
     "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
+    "EventBufferFull",
     "ExpressionBudgetExceeded",
     "ForeachTooWide",
     "IllegalTransition",
@@ -66,6 +72,7 @@ __all__ = [
     "InvalidInput",
     "InvalidInstanceId",
     "InvalidJsonText",
+    "OutputTooLarge",
     "Problem",
     "RenderError",
     "StoreError",
@@ -389,14 +396,55 @@ class ForeachTooWide(InstanceError):
         self.step = step
         self.items = items
         self.limit = limit
-        shown = step if len(step) <= 80 else step[:79] + "…"
         super().__init__(
             instance_id,
-            f"step {shown!r}: its foreach gave {items:,} items, over the limit of {limit:,} "
+            f"step {short(step)!r}: its foreach gave {items:,} items, over the limit of {limit:,} "
             "on a foreach's width (each item is a task whose events the instance's history "
             "keeps); split the list into batches (a foreach over batches, each step taking "
             "many items), or raise the limit with the max_foreach_items setting "
             "(WFKIT_MAX_FOREACH_ITEMS)",
+        )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
+class OutputTooLarge(InstanceError):
+    """A step's output is bigger (as JSON text, in UTF-8 bytes) than the output size
+    limit: the step fails with this error instead of its output reaching the store.
+
+    ``step`` is the step (empty for an event's data, which would become a wait step's
+    output), ``size`` the size found (or a lower bound of it) and ``limit`` the limit,
+    both in bytes; ``what`` says what was too large."""
+
+    def __init__(self, instance_id: str, step: str, what: str, size: int, limit: int) -> None:
+        self.step = step
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            instance_id,
+            f"{what} is {_mib(size)} of JSON, over the {_mib(limit)} limit on a step's "
+            "output (the store keeps every output in the instance's history, and every "
+            "reader loads it); write large data to a file or a database and return its "
+            "path or key, or raise the limit with the max_output_bytes setting "
+            "(WFKIT_MAX_OUTPUT_BYTES)",
+        )
+
+
+class EventBufferFull(InstanceError):
+    """An instance already holds ``limit`` events that no wait step has consumed yet;
+    the event ``event`` was not sent."""
+
+    def __init__(self, instance_id: str, event: str, limit: int) -> None:
+        self.event = event
+        self.limit = limit
+        super().__init__(
+            instance_id,
+            f"cannot send event {short(event)!r} to instance '{short(instance_id)}' (nothing "
+            f"was sent): it already holds {limit} events that no wait step has consumed, "
+            "the limit; check that its wait steps wait for the names you send, or raise "
+            "the limit with the max_buffered_events setting (WFKIT_MAX_BUFFERED_EVENTS)",
         )
 
 
@@ -410,10 +458,16 @@ class UnknownStatus(WfkitError, ValueError):
 
 
 class StoreError(WfkitError):
-    """The store cannot be opened or used; ``url`` names it (without a password)."""
+    """The store cannot be opened or used; ``url`` names it (without a password).
 
-    def __init__(self, url: str, message: str) -> None:
+    ``retryable`` is True when the failure comes from the store's condition (busy, disk
+    or file system full, an I/O error) and the same write may succeed later; False when
+    it comes from what was written (a value too big for the store, say): retrying that
+    write can never succeed."""
+
+    def __init__(self, url: str, message: str, *, retryable: bool = False) -> None:
         self.url = url
+        self.retryable = retryable
         super().__init__(f"store {url}: {message}")
 
 

@@ -103,6 +103,12 @@ SETTINGS: dict[str, str] = {
     "a bigger one fails its step ([limits](../concepts/limits.md)).",
     "max_foreach_items": "The most items one `foreach` may give; a longer list fails its "
     "step ([limits](../concepts/limits.md)).",
+    "max_output_bytes": "The largest step output, in bytes of JSON; a bigger one fails its "
+    "step with `OutputTooLarge` (see [Limits](../concepts/limits.md)).",
+    "max_buffered_events": "Events an instance may hold that no wait step has consumed; "
+    "one more is refused with `EventBufferFull`.",
+    "store_outage_timeout": "Seconds `wfkit run` keeps retrying a store that fails (disk "
+    "full...) before it exits 5; workers keep trying.",
 }
 
 

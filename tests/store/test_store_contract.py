@@ -664,3 +664,51 @@ def test_has_free_says_whether_a_claim_would_find_free_instances(store: Store) -
     assert not store.has_free()  # held, lease running
     assert store.renew(ALICE, ["a"], -1) == ["a"]  # its lease ran out
     assert store.has_free()
+
+
+def test_the_newest_summary_wins_after_appends_that_rewrite_the_row(store: Store) -> None:
+    """Summary-only appends (kept on history rows) and appends that rewrite the row
+    (a status change) in any order: ``get`` gives the newest summary each time."""
+    make(store, "s", custom_status='"c0"')
+    version = 1
+    for n, status in enumerate(["SUSPENDED", "RUNNING", "SUSPENDED", "RUNNING"], start=1):
+        summary = InstanceUpdate(updated_at=n, custom_status=f'"s{n}"', properties=f"[{n}]")
+        version = store.append("s", version, events("A"), summary)
+        found = store.get("s")
+        assert found is not None and (found.custom_status, found.properties) == (
+            f'"s{n}"',
+            f"[{n}]",
+        )
+        version = store.append("s", version, events("B"), InstanceUpdate(status=status))
+        found = store.get("s")
+        assert found is not None and (found.status, found.custom_status) == (status, f'"s{n}"')
+        version = store.append("s", version, events("C"), InstanceUpdate(custom_status=f'"r{n}"'))
+        found = store.get("s")
+        assert found is not None and (found.custom_status, found.properties) == (
+            f'"r{n}"',
+            f"[{n}]",
+        )
+
+
+def test_find_ended_walks_each_matching_ended_instance_once(store: Store) -> None:
+    for n in range(30):
+        status = ("COMPLETED", "FAILED", "RUNNING")[n % 3]
+        make(store, f"i{n:02}", status=status, updated_at=100.0 + n)
+    found: list[str] = []
+    position, calls = 0, 0
+    while True:
+        ids, position = store.find_ended(
+            statuses=["COMPLETED"], before=120.0, limit=3, after=position
+        )
+        found += ids
+        calls += 1
+        assert len(ids) <= 3
+        if position == 0:
+            break
+    assert sorted(found) == [f"i{n:02}" for n in range(0, 20, 3)]
+    assert len(found) == len(set(found)) and calls <= 12
+    every, _ = store.find_ended(before=1e12, limit=100)
+    assert sorted(every) == sorted(f"i{n:02}" for n in range(30) if n % 3 != 2)
+    assert store.purge(every) == 20
+    space = store.reclaim()
+    assert space.free_bytes == store.space().free_bytes

@@ -1,5 +1,5 @@
 """Commands about instances that need no engine here: start, get, history, list,
-pause, resume, terminate, purge, retry and raise-event.
+pause, resume, terminate, retry and raise-event (purge is in :mod:`wfkit.cli.store_cmds`).
 
 They are clients: they read the store or append one event, and the process that owns
 the instance (a ``wfkit worker``, a ``wfkit run``, a notebook engine) reacts. The
@@ -55,7 +55,6 @@ def register(sub: Any) -> None:
         ("pause", "pause an instance between steps"),
         ("resume", "resume a paused instance"),
         ("terminate", "terminate an instance (and its children)"),
-        ("purge", "delete a finished instance and its history"),
         ("retry", "run a failed instance again from its failed steps"),
     ):
         command = sub.add_parser(
@@ -68,7 +67,7 @@ def register(sub: Any) -> None:
             )
         if name == "terminate":
             command.add_argument("--reason", default="", help="why (kept in the failure details)")
-        if name in ("terminate", "purge"):
+        if name == "terminate":
             command.add_argument("--no-recursive", action="store_true", help="leave children alone")
         settings_flags(command)
         command.set_defaults(func=_COMMANDS[name])
@@ -214,9 +213,6 @@ def _lifecycle(args: argparse.Namespace) -> int:
             outcome = ops.terminate(args.instance_id, args.reason, recursive=not args.no_recursive)
         elif command == "retry":
             outcome = ops.retry(args.instance_id)
-        elif command == "purge":
-            count = ops.purge(args.instance_id, recursive=not args.no_recursive)
-            return _said(args, {"purged": count}, f"purged {count} instance(s)")
         else:  # raise-event
             outcome, warning = _raise_event(ops, args)
         row = ops.get(args.instance_id)
@@ -276,6 +272,5 @@ _COMMANDS = {
     "pause": _lifecycle,
     "resume": _lifecycle,
     "terminate": _lifecycle,
-    "purge": _lifecycle,
     "retry": _lifecycle,
 }

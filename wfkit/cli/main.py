@@ -5,7 +5,9 @@ Human-readable output by default, ``--json`` for scripts (an error then also pri
 input has problems or the operation failed, 2 wrong usage, 130 interrupted by Ctrl-C;
 ``wfkit run`` also exits 3 when Ctrl-C left its instance paused, 4 when the instance has
 not ended after ``--timeout`` seconds (it stays in the store as it is, for a worker to
-carry on) and 143 after SIGTERM; Ctrl-C or SIGTERM stop ``wfkit worker`` with 0.
+carry on), 5 when the store kept failing (a full disk...) for ``store_outage_timeout``
+seconds (60 by default; nothing recorded is lost) and 143 after SIGTERM; Ctrl-C or
+SIGTERM stop ``wfkit worker`` with 0 (a worker keeps trying a failing store).
 Modules are imported lazily so that the command starts fast.
 """
 
@@ -17,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from wfkit.cli import definitions, instances, running
+from wfkit.cli import definitions, instances, running, store_cmds
 from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, print_problems
 from wfkit.errors import DefinitionError, InstanceAlreadyExists, WfkitError
 
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     definitions.register(sub)
     running.register_run(sub)
     instances.register(sub)
+    store_cmds.register(sub)
     running.register_worker(sub)
     return parser
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_STILL_RUNNING",
+    "EXIT_STORE_FAILING",
     "EXIT_SUSPENDED",
     "as_usage",
     "at_least_one",
@@ -39,6 +40,10 @@ EXIT_SUSPENDED = 3
 EXIT_STILL_RUNNING = 4
 """Exit status of ``wfkit run`` when the instance has not ended after ``--timeout``
 seconds (it stays in the store as it is)."""
+
+EXIT_STORE_FAILING = 5
+"""Exit status of ``wfkit run`` when the store kept failing (a full disk...) for the
+``store_outage_timeout`` setting's seconds; nothing recorded is lost."""
 
 
 def at_least_one(text: str) -> int:

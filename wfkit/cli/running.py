@@ -20,6 +20,7 @@ from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, UsageError
 from wfkit.cli.new_store import NewStore
 from wfkit.cli.options import (
     EXIT_STILL_RUNNING,
+    EXIT_STORE_FAILING,
     EXIT_SUSPENDED,
     input_flags,
     inputs,
@@ -53,7 +54,9 @@ def register_run(sub: Any) -> None:
         "and leaves the instance, still running, to the next worker. Exit 0 when it "
         "completes, 1 when it fails or is terminated, 2 on wrong usage, 3 when Ctrl-C left "
         "it paused, 4 when it has not ended after --timeout seconds (it stays in the store "
-        "as it is: a `wfkit worker` carries it on), 143 after SIGTERM.",
+        "as it is: a `wfkit worker` carries it on), 5 when the store kept failing (a full "
+        "disk...) for the store_outage_timeout setting's seconds (WFKIT_STORE_OUTAGE_TIMEOUT, "
+        "default 60; nothing recorded is lost), 143 after SIGTERM.",
     )
     run.add_argument(
         "name",
@@ -203,6 +206,11 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
                 progress.close()
                 print(_still_there(instance.id, state.status.value, args.timeout), file=stream)
                 return EXIT_STILL_RUNNING
+            engine = instance.runtime.engine
+            if engine.store_failing_for() > instance.runtime.settings.store_outage_timeout:
+                progress.close()
+                print(_store_failing(instance, engine.store_error), file=stream)
+                return EXIT_STORE_FAILING
             instance.runtime.engine.wait_committed(0.2)
     except KeyboardInterrupt:
         progress.close()
@@ -231,6 +239,17 @@ def _still_there(instance_id: str, status: str, timeout: float) -> str:
         else "a `wfkit worker` on this store carries it on"
     )
     return f"still {status} after {timeout:g} s; it stays in the store ({then}): wfkit get {quoted}"
+
+
+def _store_failing(instance: Instance, error: str) -> str:
+    """What ``wfkit run`` says when it gives up on a store that keeps failing."""
+    waited = instance.runtime.settings.store_outage_timeout
+    return (
+        f"\ngiving up: the store has failed for {waited:g} s ({error}). Nothing recorded is "
+        f"lost: {instance.id} stays in the store as last recorded, and a `wfkit worker` on "
+        "this store carries it on once the store works again (free disk space, or fix the "
+        "store); set WFKIT_STORE_OUTAGE_TIMEOUT to wait longer"
+    )
 
 
 class _StopNow(Exception):

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from wfkit.definition.model import OnError, Step, StepKind
+from wfkit.engine import jsontext
 from wfkit.engine.actions import Action, actions_for
 from wfkit.engine.evaluate import context_for, describe, env_text, json_type, render, truthy
 from wfkit.engine.history import (
@@ -43,7 +44,7 @@ from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.state import InstanceState, TaskState, apply, replay
 from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
-from wfkit.errors import ForeachTooWide
+from wfkit.errors import ForeachTooWide, OutputTooLarge
 
 __all__ = ["Decision", "advance", "decide"]
 
@@ -76,15 +77,21 @@ def decide(
 class _Out:
     """Collects derived events, numbering them and folding each into the state at once."""
 
-    __slots__ = ("events", "max_items", "now", "progress", "state")
+    __slots__ = ("events", "limit", "max_items", "now", "progress", "state")
 
     def __init__(
-        self, state: InstanceState, now: float, progress: Progress, max_items: int | None = None
+        self,
+        state: InstanceState,
+        now: float,
+        progress: Progress,
+        max_items: int | None = None,
+        limit: int | None = None,
     ) -> None:
         self.state = state
         self.now = now
         self.progress = progress
         self.max_items = max_items  # the widest foreach allowed
+        self.limit = limit  # the largest workflow output, in bytes of JSON
         self.events: list[HistoryEvent] = []
 
     def emit(self, event: HistoryEvent) -> None:
@@ -137,15 +144,17 @@ def advance(
     now: float | None = None,
     owned: bool = False,
     max_foreach_items: int | None = None,
+    max_output_bytes: int | None = None,
 ) -> Decision:
     """Like :func:`decide`, but folding into ``state`` in place (the engine's fast path).
 
     The new events are numbered and timed as they are folded in: copies of them, unless
     ``owned`` says that the caller made them for this call and keeps no other use. A
-    ``foreach`` of more than ``max_foreach_items`` items fails its step instead."""
+    ``foreach`` of more than ``max_foreach_items`` items fails its step instead, and a
+    workflow output over ``max_output_bytes`` of JSON fails the instance instead."""
     incoming = list(new_events) if owned else [replace(e) for e in new_events]
     clock = now if now is not None else max([e.at for e in incoming] + [state.updated_at])
-    out = _Out(state, clock, Progress.of(plan, state), max_foreach_items)
+    out = _Out(state, clock, Progress.of(plan, state), max_foreach_items, max_output_bytes)
     for event in incoming:
         if _accepts(state, event):
             out.emit(event)
@@ -495,5 +504,10 @@ def _complete(plan: WorkflowPlan, out: _Out, outcome: str) -> None:
             "ExpressionError", f"the workflow output could not be evaluated: {describe(exc)}"
         )
         out.emit(ExecutionCompleted(status="FAILED", failure=failure))
+        return
+    size = 0 if out.limit is None else jsontext.encoded_size(output)
+    if out.limit is not None and size > out.limit:
+        error = OutputTooLarge(state.instance_id, "", "the workflow's output", size, out.limit)
+        out.emit(ExecutionCompleted(status="FAILED", failure=Failure("OutputTooLarge", str(error))))
         return
     out.emit(ExecutionCompleted(status="COMPLETED", output=output))

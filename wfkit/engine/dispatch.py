@@ -42,6 +42,7 @@ class Dispatcher:
         workdir: str,
         definitions_dir: str,
         hooks: Sequence[Hook] = (),
+        max_output_bytes: int | None = None,
     ) -> None:
         self.runner = runner
         self.timers = timers
@@ -49,6 +50,7 @@ class Dispatcher:
         self.timer_armed = timer_armed
         self.workdir = workdir
         self.definitions_dir = definitions_dir
+        self.max_output_bytes = max_output_bytes
         self.hooks: list[Hook] = list(hooks)
         #: Set by the operations layer: starts children, terminates them, notifies parents.
         self.on_action: Callable[[str, act.Action], None] | None = None
@@ -94,6 +96,7 @@ class Dispatcher:
             workdir=self.workdir,
             definitions_dir=self.definitions_dir,
             check_code=check_code,
+            max_output_bytes=self.max_output_bytes,
         )
 
     def notify_hooks(

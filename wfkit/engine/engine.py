@@ -35,10 +35,12 @@ from collections.abc import Callable, Sequence
 
 from wfkit.definition.model import Definition
 from wfkit.engine import actions as act
+from wfkit.engine.commits import CommitRecovery, Deferred
 from wfkit.engine.decide import advance
 from wfkit.engine.dispatch import Dispatcher
 from wfkit.engine.history import HistoryEvent, TimerFired
 from wfkit.engine.leases import EngineSettings, Leases, new_owner
+from wfkit.engine.outage import Outage
 from wfkit.engine.owned import Owned, OwnedInstances
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.protocols import (
@@ -54,6 +56,7 @@ from wfkit.engine.state import apply, replay
 from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.engine.summary import update_for
 from wfkit.engine.wakeups import CommitSignals, TimerQueue
+from wfkit.errors import StoreError
 
 __all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
 
@@ -61,7 +64,7 @@ _log = logging.getLogger(__name__)
 _TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
-class Engine:
+class Engine(CommitRecovery):
     """Runs workflow instances from a store with a step runner, in a background thread.
 
     ``resolve`` gives the definition of a workflow name (for starts and child workflows);
@@ -86,6 +89,7 @@ class Engine:
         self._settings = settings or EngineSettings()
         self.clock = clock
         self.owner = new_owner()
+        self._limit = self.settings.max_output_bytes
         self._leases = Leases(store, self.owner, self.settings, clock)
         self._plans: dict[str, WorkflowPlan] = {}
         self._owned = OwnedInstances()
@@ -98,6 +102,7 @@ class Engine:
             workdir=self.settings.workdir,
             definitions_dir=self.settings.definitions_dir,
             hooks=hooks,
+            max_output_bytes=self.settings.max_output_bytes,
         )
         #: Called with what is committed for each instance (keyword arguments), and with
         #: no events when this engine takes an instance from the store (a claim).
@@ -108,6 +113,8 @@ class Engine:
         self._signals = CommitSignals()
         self._thread: threading.Thread | None = None
         self._stopping = False  # a graceful stop: claim no more instances
+        self._closing = threading.Event()  # cuts a pause after a failed round short
+        self._outage = Outage(self.settings.poll_interval, self.settings.store_retry_max)
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -137,6 +144,7 @@ class Engine:
     def start_background(self) -> None:
         """Start the loop thread (idempotent)."""
         if self._thread is None:
+            self._closing.clear()
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
             self._leases.start_renewing(self._owned.ids, self._owned.wake)
@@ -155,6 +163,7 @@ class Engine:
                 if not self._owned.closed:
                     self._decide_all()
         self._owned.close()
+        self._closing.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -171,12 +180,25 @@ class Engine:
         owned = self._owned.ids()
         for instance_id in owned:
             self.runner.cancel(instance_id)
-        self._leases.release(owned)
+        try:
+            self._leases.release(owned)
+        except StoreError as exc:  # their leases run out instead: nothing is lost
+            _log.warning("could not release %d instance(s) on stop: %s", len(owned), exc)
         self._owned.clear()
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def store_failing_for(self) -> float:
+        """Seconds this engine's rounds have been failing (the store refuses to write: a
+        full disk, say); 0.0 while they work. The engine keeps trying meanwhile."""
+        return self._outage.failing_for()
+
+    @property
+    def store_error(self) -> str:
+        """The last error of a failing store ("" while it works)."""
+        return self._outage.last_error
 
     # -- what other threads call ----------------------------------------------------------
 
@@ -226,8 +248,9 @@ class Engine:
         with self._deciding:
             state = replay(row.instance_id, [started])
             decision = advance(
-                plan, state, [], now=started.at, owned=True, max_foreach_items=self._max_items
-            )
+                plan, state, [], now=started.at, owned=True,
+                max_foreach_items=self._max_items, max_output_bytes=self._limit,
+            )  # fmt: skip
             update = update_for(plan, state)
             row.status = update.status or row.status
             row.updated_at = state.updated_at
@@ -283,9 +306,10 @@ class Engine:
                     if self._owned.closed:
                         return
                     self._round()
-            except Exception:  # never let the loop die: log, back off, go on
-                _log.exception("engine round failed; retrying")
-                time.sleep(0.2)
+            except Exception as exc:  # never let the loop die: say it once, back off, go on
+                self._closing.wait(self._outage.failed(exc))
+            else:
+                self._outage.succeeded()
 
     def _drain(self) -> None:
         """Decide on whatever is queued, on this (runner) thread, unless another thread
@@ -302,12 +326,13 @@ class Engine:
                 if self._owned.closed:
                     return
                 self._decide_all()
-            except Exception:
-                _log.exception("deciding on a runner thread failed; the loop retries")
+            except Exception as exc:  # said once per outage; the loop tries again
+                self._outage.failed(exc)
                 self._owned.wake()
                 return
             finally:
                 self._deciding.release()
+            self._outage.succeeded()
             if not self._owned.has_pending():
                 return
 
@@ -393,19 +418,16 @@ class Engine:
 
     def _decide_all(self) -> None:
         batch, decided = [], []
+        later: Deferred | None = None
         for instance_id, events in self._owned.take_pending().items():
             owned = self._owned.get(instance_id)
             if owned is None:
                 continue
             version = owned.state.version
             decision = advance(
-                owned.plan,
-                owned.state,
-                events,
-                now=self.clock(),
-                owned=True,
-                max_foreach_items=self._max_items,
-            )
+                owned.plan, owned.state, events, now=self.clock(), owned=True,
+                max_foreach_items=self._max_items, max_output_bytes=self._limit,
+            )  # fmt: skip
             if not decision.events:
                 continue
             rows = event_rows(decision.events)
@@ -420,9 +442,14 @@ class Engine:
             return
         try:
             conflicts = set(self.store.append_many(batch, owner=self.owner))
-        except Exception:
-            self._after_failed_commit(decided)
-            raise
+        except Exception as exc:
+            if isinstance(exc, StoreError) and exc.retryable:  # the store's condition
+                self._after_failed_commit(decided)
+                raise
+            conflicts, refused, later = self._commit_apart(batch, exc)
+            self._after_failed_commit([d for d in decided if d[0] in later.skipped])
+            decided = [d for d in decided if d[0] not in refused and d[0] not in later.skipped]
+            batch = [b for b in batch if b[0] not in refused and b[0] not in later.skipped]
         status_changed = False
         for (instance_id, events, decision, version), (*_, update) in zip(
             decided, batch, strict=True
@@ -436,56 +463,8 @@ class Engine:
             if decision.state.is_terminal:
                 self._finish(instance_id)
         self._signals.committed(status_changed=status_changed)
-
-    def _after_failed_commit(
-        self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
-    ) -> None:
-        """The store refused a commit: the states were folded ahead of it. Reload each
-        from the store and queue its events again; one that cannot be reloaded is left to
-        the lease (another claim redoes what was in flight)."""
-        for instance_id, events, _, _ in decided:
-            owned = self._owned.get(instance_id)
-            if owned is None:
-                continue
-            try:
-                owned.state = replay(instance_id, load_history(self.store, instance_id))
-            except Exception:
-                _log.exception("instance %s: cannot reload after a failed commit", instance_id)
-                self._drop(instance_id)
-                continue
-            owned.stored_status = ""
-            self._owned.requeue(instance_id, events, wake=False)
-
-    def _retry_after_conflict(
-        self, instance_id: str, events: list[HistoryEvent], committed: int
-    ) -> None:
-        """Someone appended between our read and our commit: take their events (doing
-        what they call for here, such as killing tasks of a terminated instance) and
-        decide again with ours."""
-        owned = self._owned.get(instance_id)
-        if owned is None:
-            return
-        row = self.store.get(instance_id)
-        if row is None or (row.owner != self.owner.id and row.status not in _TERMINAL):
-            self._lose(instance_id)  # purged, or taken over: the store refused our append
-            return
-        history = load_history(self.store, instance_id)
-        owned.state = replay(instance_id, history)
-        owned.stored_status = ""  # not known after a conflict: send it with the next append
-        foreign = [e for e in history if e.seq > committed]
-        local = [
-            a
-            for a in act.actions_for(owned.plan, owned.state, foreign)
-            if isinstance(a, act.CancelTasks)
-        ]
-        self._perform(instance_id, local)
-        # hooks hear of every committed event, theirs too (a worker's --json would
-        # otherwise have a gap in seq), before ours are decided again and committed
-        self._dispatch.notify_hooks(instance_id, foreign, owned.state)
-        if owned.state.is_terminal:
-            self._finish(instance_id)
-            return
-        self._owned.requeue(instance_id, events, wake=True)
+        if later is not None and later.error is not None:
+            raise later.error  # the store failed midway: the loop backs off, then retries
 
     def _lose(self, instance_id: str) -> None:
         """Another worker holds the instance now: stop its tasks here and forget it."""
@@ -511,7 +490,9 @@ class Engine:
         no other task waits for this thread."""
         owned = self._owned.get(task.instance_id)
         outputs = owned.plan.spec(task.step).outputs if owned else None
-        event = outcome_event(task, outcome, outputs, self.clock())
+        event = outcome_event(
+            task, outcome, outputs, self.clock(), limit=self.settings.max_output_bytes
+        )
         if not self._owned.queue(task.instance_id, event, wake=False):
             return
         if self.runner.queued():

@@ -23,15 +23,18 @@ import orjson
 
 __all__ = [
     "MAX_DEPTH",
+    "TooLarge",
     "check",
     "checked_copy",
     "depth_problem",
     "dumps",
+    "encoded_size",
     "json_problem",
     "loads",
     "shortened",
     "too_deep",
     "type_name",
+    "utf8_size",
 ]
 
 #: How deep data may nest where it comes in (inputs, event data, step outputs): deeper
@@ -51,13 +54,38 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
         return json.dumps(value, separators=(",", ":"), allow_nan=False, default=default)
 
 
+def utf8_size(text: str, limit: int) -> int:
+    """The size of ``text`` in UTF-8 bytes, exact up to ``limit``: above it, possibly a
+    lower bound (enough to say it is over). Free for ASCII text (CPython knows it)."""
+    if text.isascii() or len(text) > limit:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def encoded_size(value: Any) -> int:
+    """The size in UTF-8 bytes of :func:`dumps`'s text of ``value`` (as it is stored)."""
+    try:
+        return len(_orjson_dumps(value))
+    except TypeError:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def check(value: Any) -> str:
     """Strict JSON text of ``value``: raises ``ValueError`` for NaN or infinity and
     ``TypeError`` for what is not JSON, like ``json.dumps(allow_nan=False)``."""
     return _strict(value)
 
 
-def checked_copy(value: Any) -> tuple[str, Any]:
+class TooLarge(Exception):
+    """:func:`checked_copy` found the text over its ``limit``; ``size`` is its size in
+    bytes (or a lower bound of it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"{size} bytes of JSON")
+
+
+def checked_copy(value: Any, limit: int | None = None) -> tuple[str, Any]:
     """:func:`check`'s text of ``value`` (the same JSON, maybe other string escapes) and
     what reading it back gives: a fresh copy made of dicts, lists and scalars. Raises
     what :func:`check` raises.
@@ -65,9 +93,14 @@ def checked_copy(value: Any) -> tuple[str, Any]:
     orjson writes and reads the value back, and the copy is used when it equals the value
     (about 0.4 µs for a small mapping, against 1.8 for the standard library's strict
     encoder and a read): NaN and infinity, which orjson writes as ``null``, tuples, and
-    keys that are not text compare unequal, and go through :func:`check` instead."""
+    keys that are not text compare unequal, and go through :func:`check` instead.
+
+    With ``limit``, text longer than ``limit`` UTF-8 bytes raises :class:`TooLarge`
+    before it is read back (a huge value is not copied twice more)."""
     try:
         data = _orjson_dumps(value)
+        if limit is not None and len(data) > limit:
+            raise TooLarge(len(data))
         copy = _orjson_loads(data)
     except (TypeError, orjson.JSONDecodeError):  # big ints, non-str keys, deep nesting
         pass
@@ -75,6 +108,8 @@ def checked_copy(value: Any) -> tuple[str, Any]:
         if copy == value:
             return data.decode(), copy
     text = check(value)
+    if limit is not None and utf8_size(text, limit) > limit:
+        raise TooLarge(utf8_size(text, limit))
     return text, loads(text)
 
 

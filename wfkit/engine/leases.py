@@ -45,6 +45,11 @@ class EngineSettings:
     ``claim_free=False`` makes an engine run only the instances it starts (and their
     children) instead of also claiming the store's free ones: what ``wfkit run`` wants.
     ``expression_budget`` bounds one evaluation of an expression (docs/concepts/limits.md).
+
+    Limits (docs/concepts/limits.md): ``max_output_bytes`` is the largest step output
+    (JSON text, UTF-8 bytes), ``max_buffered_events`` the events an instance may hold
+    unconsumed. ``store_retry_max`` is the longest pause between two tries of a store
+    that keeps failing (the pauses double from ``poll_interval``).
     """
 
     lease_seconds: float = 8.0
@@ -56,6 +61,9 @@ class EngineSettings:
     expression_budget: Budget = DEFAULT_BUDGET
     #: The most items a ``foreach`` may give; more fail the step (docs/concepts/limits.md).
     max_foreach_items: int = 1_000_000
+    max_output_bytes: int = 16 << 20
+    max_buffered_events: int = 10_000
+    store_retry_max: float = 5.0
 
 
 def new_owner() -> Owner:

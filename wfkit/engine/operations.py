@@ -37,14 +37,16 @@ from wfkit.engine.history import (
     SubOrchestrationInstanceFailed,
 )
 from wfkit.engine.inputs import check_instance_id, prepare_input
-from wfkit.engine.protocols import InstanceRow, Store
+from wfkit.engine.protocols import InstanceRow, Store, StoreSpace
 from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import InstanceState, apply, replay
 from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
-from wfkit.engine.summary import dumps, update_for
+from wfkit.engine.summary import buffered_events, dumps, update_after, update_for
 from wfkit.errors import (
+    EventBufferFull,
     InstanceNotFound,
     InvalidEventData,
+    OutputTooLarge,
     UnknownStatus,
     UnknownStep,
     VersionConflict,
@@ -127,13 +129,31 @@ class Workflows:
         Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
         would otherwise be stored as null); so does a name no wait step could take
         (:class:`InvalidEventName`). A name that the instance's workflow has no wait
-        step for is sent, with an :class:`UnknownEventWarning` (``warnings.warn``)."""
+        step for is sent, with an :class:`UnknownEventWarning` (``warnings.warn``).
+        Data over the output size limit (it becomes a wait step's output) raises
+        :class:`OutputTooLarge`, and an instance that holds as many unconsumed events as
+        allowed :class:`EventBufferFull`. The append costs the same whatever the
+        history's length: the row's summary says what it needs."""
         check_event_name(instance_id, name)
         text, problem = jsontext.json_problem(data)
         if text is None:
             raise InvalidEventData(instance_id, name, problem)
+        limit = self.engine.settings.max_output_bytes
+        size = jsontext.encoded_size(data)
+        if size > limit:
+            what = f"the data of event {name[:80]!r}, which a wait step would get as its output,"
+            raise OutputTooLarge(instance_id, "", what, size, limit)
         event = EventRaised(name=name.lower(), data=data)
-        outcome = self._append(instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now))
+        most = self.engine.settings.max_buffered_events
+
+        def check(row: InstanceRow) -> None:
+            held = buffered_events(row)
+            if held is not None and held >= most:
+                raise EventBufferFull(instance_id, name, most)
+
+        outcome = self._append(
+            instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now), check=check
+        )
         if outcome is Outcome.APPLY:
             warning = unheard_event(self.engine, instance_id, event.name)
             if warning is not None:
@@ -215,7 +235,54 @@ class Workflows:
         ids = [instance_id]
         if recursive:
             ids += self._descendants(instance_id)
-        return self.store.purge(ids)
+        purged = self.store.purge(ids)
+        if purged:
+            self.store.reclaim()
+        return purged
+
+    def purge_ended(
+        self,
+        *,
+        status: Sequence[str] = (),
+        before: float | None = None,
+        recursive: bool = True,
+        batch: int = 500,
+    ) -> int:
+        """Purge every terminal instance with one of ``status`` (any terminal one when
+        empty) last updated before ``before`` (epoch seconds; None: now), and their
+        children when ``recursive``; returns how many instances were deleted.
+
+        Linear in the instances stored: the store is walked once, in batches of
+        ``batch`` instances, each purged in its own short transaction (workers go on
+        between them), and an instance that is not terminal is never deleted. The space
+        freed is then given back to the disk (``store.reclaim``)."""
+        wanted = [_runtime_status(s) for s in status]
+        active = [s for s in wanted if not RuntimeStatus(s).is_terminal]
+        if active:
+            raise WfkitError(
+                f"cannot purge instances that are {', '.join(active)}: only ended ones "
+                "(COMPLETED, FAILED, TERMINATED, CANCELED) can be purged; terminate them first"
+            )
+        until = self.engine.clock() if before is None else before
+        purged, position = 0, 0
+        while True:
+            ids, position = self.store.find_ended(
+                statuses=wanted, before=until, limit=batch, after=position
+            )
+            if recursive:
+                ids += [child for found in ids for child in self._descendants(found)]
+            if ids:
+                purged += self.store.purge(ids)
+            if position == 0:
+                break
+        if purged:
+            self.store.reclaim()
+        return purged
+
+    def reclaim(self, *, full: bool = False) -> StoreSpace:
+        """Give the store's free space back to the disk; ``full`` rebuilds the file (a
+        store made by an earlier wfkit needs that once). Returns the space after."""
+        return self.store.reclaim(full=full)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -271,13 +338,19 @@ class Workflows:
         return row
 
     def _append(
-        self, instance_id: str, operation: Operation, make: Callable[[float], HistoryEvent]
+        self,
+        instance_id: str,
+        operation: Operation,
+        make: Callable[[float], HistoryEvent],
+        check: Callable[[InstanceRow], None] | None = None,
     ) -> Outcome:
         for _ in range(_RETRIES):
             row = self._row(instance_id)
             outcome = check_transition(RuntimeStatus(row.status), operation, instance_id)
             if outcome is Outcome.NO_OP:
                 return outcome
+            if check is not None:
+                check(row)
             if not self._append_after(row, make(self.engine.clock())):
                 continue
             self.engine.touch(instance_id)
@@ -360,15 +433,21 @@ class Workflows:
 
     def _append_after(self, row: InstanceRow, event: HistoryEvent) -> bool:
         """Append ``event`` to the history ``row`` was read with, with the row fields it
-        leads to; False when someone appended meanwhile (read again and retry)."""
+        leads to; False when someone appended meanwhile (read again and retry).
+
+        Events, pauses and resumes get those fields from the row's summary
+        (:func:`update_after`); the rest replay the history."""
         plan = self.engine.plan_for(row.definition_hash)
-        state = replay(row.instance_id, load_history(self.store, row.instance_id))
-        numbered = _numbered(event, state.version + 1)
-        apply(state, numbered)
+        numbered = _numbered(event, row.version + 1)
+        update = update_after(plan, row, numbered)
+        if update is None:
+            state = replay(row.instance_id, load_history(self.store, row.instance_id))
+            if state.version != row.version:
+                return False  # appended to between the two reads: read again
+            apply(state, numbered)
+            update = update_for(plan, state)
         try:
-            self.store.append(
-                row.instance_id, row.version, event_rows([numbered]), update_for(plan, state)
-            )
+            self.store.append(row.instance_id, row.version, event_rows([numbered]), update)
         except VersionConflict:
             return False
         return True

@@ -21,6 +21,7 @@ __all__ = [
     "Owner",
     "StepRunner",
     "Store",
+    "StoreSpace",
     "TaskOutcome",
     "TaskSpec",
     "VersionConflict",
@@ -74,6 +75,24 @@ class InstanceUpdate:
     failure: str | None = None
     custom_status: str | None = None
     properties: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreSpace:
+    """How big a store file is, how much of it is free pages, and whether freed pages
+    are given back by themselves (``incremental``) or only by a full VACUUM."""
+
+    file_bytes: int
+    free_bytes: int
+    incremental: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data, for ``--json`` output."""
+        return {
+            "file_bytes": self.file_bytes,
+            "free_bytes": self.free_bytes,
+            "incremental": self.incremental,
+        }
 
 
 @dataclass(frozen=True)
@@ -195,6 +214,21 @@ class Store(Protocol):
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists."""
 
+    def find_ended(
+        self, *, statuses: Sequence[str] = (), before: float, limit: int = 500, after: int = 0
+    ) -> tuple[list[str], int]:
+        """Up to about ``limit`` ids of terminal instances with one of ``statuses`` (any
+        terminal one when empty) last updated before ``before``, from position ``after``
+        (0 at first); returns them and the position to go on from (0: the walk is over).
+        Each call reads a bounded stretch, so that a whole walk is linear."""
+
+    def reclaim(self, *, full: bool = False) -> StoreSpace:
+        """Give space that purges freed back to the disk (``full``: the thorough way,
+        which may hold the store for longer); returns the space after."""
+
+    def space(self) -> StoreSpace:
+        """How big the store is, and how much of it is free."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -218,6 +252,10 @@ class TaskSpec:
     #: reloads it: the engine asks for it at the first task of an instance it runs and
     #: at every retry, not at each step of a run.
     check_code: bool = True
+    #: The largest output this task may give, in UTF-8 bytes of JSON (None: no limit);
+    #: a handler refuses a bigger one before it reaches the engine (or reads a file
+    #: that big), failing the task with ``OutputTooLarge``.
+    max_output_bytes: int | None = None
 
     @property
     def key(self) -> str:

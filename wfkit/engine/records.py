@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from wfkit.engine import jsontext
 from wfkit.engine.history import (
     Failure,
     HistoryEvent,
@@ -17,6 +18,7 @@ from wfkit.engine.history import (
     encode_event,
 )
 from wfkit.engine.protocols import EventRow, Store, TaskOutcome, TaskSpec
+from wfkit.errors import OutputTooLarge
 
 __all__ = ["event_rows", "load_history", "outcome_event"]
 
@@ -32,20 +34,44 @@ def load_history(store: Store, instance_id: str, after: int = 0) -> list[History
 
 
 def outcome_event(
-    task: TaskSpec, outcome: TaskOutcome, outputs: Mapping[str, Any] | None, now: float
+    task: TaskSpec,
+    outcome: TaskOutcome,
+    outputs: Mapping[str, Any] | None,
+    now: float,
+    *,
+    limit: int | None = None,
 ) -> HistoryEvent:
     """The history event for a task's outcome; an output that breaks the step's
-    ``outputs`` schema, or is not JSON, is a failure."""
+    ``outputs`` schema, is not JSON, or is over ``limit`` bytes of JSON (whatever the
+    runner or handler checked) is a failure."""
     details = outcome.details or None
     common: dict[str, Any] = {"step": task.step, "index": task.index, "attempt": task.attempt}
     if not outcome.ok:
         failure = Failure(outcome.error_type or "Error", outcome.error_message, outcome.stack_trace)
         return TaskFailed(at=now, failure=failure, details=details, **common)
+    too_large = _size_problem(task, outcome, limit)
+    if too_large is not None:
+        return TaskFailed(at=now, failure=too_large, details=details, **common)
     problem = _output_problem(outcome.output, outputs, outcome.output_json is not None)
     if problem:
         failure = Failure("OutputInvalid", f"step {task.step!r} returned {problem}")
         return TaskFailed(at=now, failure=failure, details=details, **common)
     return TaskCompleted(at=now, output=outcome.output, details=details, **common)
+
+
+def _size_problem(task: TaskSpec, outcome: TaskOutcome, limit: int | None) -> Failure | None:
+    if limit is None or outcome.output is None:
+        return None
+    if outcome.output_json is not None:
+        size = jsontext.utf8_size(outcome.output_json, limit)
+    else:
+        size = jsontext.encoded_size(outcome.output)
+    if size <= limit:
+        return None
+    item = "" if task.index is None else f"[{task.index}]"
+    what = f"the output of step '{task.step}{item}'"
+    error = OutputTooLarge(task.instance_id, task.step, what, size, limit)
+    return Failure("OutputTooLarge", str(error))
 
 
 def _output_problem(output: Any, outputs: Mapping[str, Any] | None, checked: bool) -> str:

@@ -19,6 +19,7 @@ from wfkit.engine.contract import (
     PROP_OUTPUT,
     WFKIT_PREFIX,
 )
+from wfkit.engine.history import EventRaised, ExecutionResumed, ExecutionSuspended, HistoryEvent
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.progress import Progress
 from wfkit.engine.protocols import InstanceRow, InstanceUpdate
@@ -27,11 +28,13 @@ from wfkit.engine.status import STEP_STATUSES, RuntimeStatus, StepStatus
 from wfkit.errors import InstanceError
 
 __all__ = [
+    "buffered_events",
     "custom_status",
     "dumps",
     "properties",
     "stored_properties",
     "stored_summary",
+    "update_after",
     "update_for",
 ]
 
@@ -48,11 +51,7 @@ def custom_status(
     :data:`NAMED_STEPS` step names, then how many more). ``running``: the running steps
     in plan order, when the caller has them already."""
     if state.status is RuntimeStatus.SUSPENDED:
-        if state.suspend_reason == "breakpoint":
-            return f"paused at the breakpoint before {state.suspended_at_step}"
-        if state.suspend_reason == "step":
-            return "paused after a step"
-        return "paused"
+        return _paused_line(state.suspend_reason, state.suspended_at_step)
     if state.is_terminal:
         return state.status.value.lower()
     progress = Progress.of(plan, state)
@@ -66,6 +65,14 @@ def custom_status(
     if running is None:
         running = progress.in_status(StepStatus.RUNNING)
     return ("running " + _named(running)) if running else state.status.value.lower()
+
+
+def _paused_line(reason: str | None, step: str | None) -> str:
+    if reason == "breakpoint":
+        return f"paused at the breakpoint before {step}"
+    if reason == "step":
+        return "paused after a step"
+    return "paused"
 
 
 NAMED_STEPS = 5
@@ -136,6 +143,72 @@ def update_for(plan: WorkflowPlan, state: InstanceState) -> InstanceUpdate:
         custom_status=line,
         properties=stored_summary(plan, state, running),
     )
+
+
+# Positions in the stored summary list (see stored_summary).
+_RUNNING = 2 + len(STEP_STATUSES)
+_WAITING, _PAUSED_AT, _PAUSE_REASON, _BUFFERED = _RUNNING + 1, _RUNNING + 2, _RUNNING + 3, -1
+
+
+def _summary_list(row: InstanceRow) -> list[Any] | None:
+    stored = jsontext.loads(row.properties or "{}")
+    if isinstance(stored, list) and stored and stored[0] == _STORED:
+        return stored
+    return None  # an earlier wfkit's mapping, or a newer form: replay instead
+
+
+def buffered_events(row: InstanceRow) -> int | None:
+    """How many events the stored instance holds that no wait step has consumed (None
+    when its row was stored in a form that does not say)."""
+    stored = _summary_list(row)
+    return None if stored is None else int(stored[_BUFFERED])
+
+
+def update_after(
+    plan: WorkflowPlan, row: InstanceRow, event: HistoryEvent
+) -> InstanceUpdate | None:
+    """The row fields after appending ``event`` to the history ``row`` is current for,
+    worked out from the row's stored summary alone (so that raising an event, pausing
+    or resuming costs the same whatever the history's length): what
+    :func:`update_for` gives after replaying the whole history with ``event``.
+
+    Only for an event raised, a pause and a resume; None for anything else (or a row in
+    an older form): replay then."""
+    stored = _summary_list(row)
+    if stored is None or RuntimeStatus(row.status).is_terminal:
+        return None
+    updated_at = max(row.updated_at, event.at)
+    if isinstance(event, EventRaised):
+        stored[_BUFFERED] += 1
+        line = row.custom_status
+    elif isinstance(event, ExecutionSuspended):
+        stored[_PAUSED_AT], stored[_PAUSE_REASON] = event.step or "", event.reason
+        line = _paused_line(event.reason, event.step)
+        status = RuntimeStatus.SUSPENDED.value
+        return InstanceUpdate(status, updated_at, None, None, line, dumps(stored))
+    elif isinstance(event, ExecutionResumed):
+        if row.status != RuntimeStatus.SUSPENDED.value:
+            return InstanceUpdate(None, updated_at, None, None, row.custom_status, row.properties)
+        stored[_PAUSED_AT] = stored[_PAUSE_REASON] = ""
+        line = _line_when_running(plan, stored)
+        status = RuntimeStatus.RUNNING.value
+        return InstanceUpdate(status, updated_at, None, None, line, dumps(stored))
+    else:
+        return None
+    return InstanceUpdate(None, updated_at, None, None, line, dumps(stored))
+
+
+def _line_when_running(plan: WorkflowPlan, stored: list[Any]) -> str:
+    """:func:`custom_status` of a RUNNING instance, from its stored running and waiting
+    steps (plan order both)."""
+    waiting_steps = set(filter(None, stored[_WAITING].split(",")))
+    waiting = [
+        f"event {plan.spec(sid).target.event!r}" for sid in plan.waits if sid in waiting_steps
+    ]
+    if waiting:
+        return "waiting for " + _named(waiting)
+    running = [sid for sid in stored[_RUNNING].split(",") if sid]
+    return ("running " + _named(running)) if running else RuntimeStatus.RUNNING.value.lower()
 
 
 def properties(plan: WorkflowPlan, state: InstanceState) -> dict[str, str]:

@@ -25,7 +25,7 @@ from wfkit.definition.model import Definition
 from wfkit.engine.engine import Engine, EngineSettings
 from wfkit.engine.history import Failure, HistoryEvent
 from wfkit.engine.operations import Workflows
-from wfkit.engine.protocols import Hook, InstanceRow
+from wfkit.engine.protocols import Hook, InstanceRow, StoreSpace
 from wfkit.engine.state import InstanceState, StepState
 from wfkit.engine.status import Outcome, RuntimeStatus
 from wfkit.engine.summary import stored_properties
@@ -139,6 +139,8 @@ class Runtime:
                 claim_free=claim_free,
                 expression_budget=settings.budget,
                 max_foreach_items=settings.max_foreach_items,
+                max_output_bytes=settings.max_output_bytes,
+                max_buffered_events=settings.max_buffered_events,
             ),
         )
         #: The operations of the Workflow contract on this store (what ``Instance`` uses).
@@ -211,6 +213,25 @@ class Runtime:
         statuses = [status] if isinstance(status, str) else list(status)
         rows = self.workflows.list(status=statuses, name=name, limit=limit)
         return [Instance(self, row.instance_id) for row in rows]
+
+    def purge(
+        self,
+        *,
+        status: Sequence[str] = (),
+        before: float | None = None,
+        recursive: bool = True,
+    ) -> int:
+        """Delete every ended instance with one of ``status`` (any ended one when empty)
+        last updated before ``before`` (epoch seconds; None: now), with its children
+        when ``recursive``; returns how many were deleted. Running instances are never
+        deleted; the space freed goes back to the disk. One instance:
+        ``instance(id).purge()``."""
+        return self.workflows.purge_ended(status=status, before=before, recursive=recursive)
+
+    def vacuum(self) -> StoreSpace:
+        """Rebuild the store file without its free space (a store made by an earlier
+        wfkit also starts giving freed space back by itself); returns its size after."""
+        return self.workflows.reclaim(full=True)
 
     def close(self, *, drain: float = 0.0) -> None:
         """Stop the engine (running instances are taken over by the next one). With

@@ -1,11 +1,13 @@
 """The component settings, shared by Python (``init`` properties), the CLI and the server.
 
-Three settings: ``definitions`` (a folder of YAML files), ``store`` (a URL) and
-``workers`` (step slots of this process). From the environment they are
-``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``. Limits (see
-docs/concepts/limits.md): ``expression_budget`` and ``expression_max_result`` bound one
-evaluation of an expression (``WFKIT_EXPRESSION_BUDGET``, ``WFKIT_EXPRESSION_MAX_RESULT``);
-``max_foreach_items`` bounds a foreach's width (``WFKIT_MAX_FOREACH_ITEMS``).
+Three settings say where things are and how much runs: ``definitions`` (a folder of
+YAML files), ``store`` (a URL) and ``workers`` (step slots of this process); the others
+set limits (see docs/concepts/limits.md): ``expression_budget`` and
+``expression_max_result`` bound one evaluation of an expression, ``max_foreach_items`` a
+foreach's width, ``max_output_bytes`` a step's output, ``max_buffered_events`` the events
+an instance holds unconsumed, and ``store_outage_timeout`` how long ``wfkit run`` waits
+for a failing store. From the environment each is ``WFKIT_`` and its name in capitals
+(``WFKIT_DEFINITIONS``, ``WFKIT_MAX_OUTPUT_BYTES``...).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ DEFAULTS = {
     "expression_budget": str(DEFAULT_BUDGET.cost),
     "expression_max_result": str(DEFAULT_BUDGET.result_chars),
     "max_foreach_items": "1000000",
+    "max_output_bytes": str(16 << 20),
+    "max_buffered_events": "10000",
+    "store_outage_timeout": "60",
 }
 
 
@@ -46,6 +51,12 @@ class Settings:
     expression_max_result: int = DEFAULT_BUDGET.result_chars
     #: The most items a ``foreach`` may give; a step whose list is longer fails.
     max_foreach_items: int = int(DEFAULTS["max_foreach_items"])
+    #: The largest step output (JSON, UTF-8 bytes); a bigger one fails its step.
+    max_output_bytes: int = int(DEFAULTS["max_output_bytes"])
+    #: Events an instance may hold that no wait step has consumed yet.
+    max_buffered_events: int = int(DEFAULTS["max_buffered_events"])
+    #: Seconds ``wfkit run`` keeps retrying a failing store before it gives up.
+    store_outage_timeout: float = float(DEFAULTS["store_outage_timeout"])
 
     @property
     def budget(self) -> Budget:
@@ -67,14 +78,15 @@ class Settings:
         return Settings(
             values["definitions"],
             values["store"],
-            _count("workers", values["workers"], os.cpu_count() or 2),
-            _count("expression_budget", values["expression_budget"], DEFAULT_BUDGET.cost),
-            _count(
-                "expression_max_result",
-                values["expression_max_result"],
-                DEFAULT_BUDGET.result_chars,
+            workers=_count("workers", values["workers"]) if values["workers"] else _cpus(),
+            expression_budget=_count("expression_budget", values["expression_budget"]),
+            expression_max_result=_count("expression_max_result", values["expression_max_result"]),
+            max_foreach_items=_count("max_foreach_items", values["max_foreach_items"]),
+            max_output_bytes=_count("max_output_bytes", values["max_output_bytes"]),
+            max_buffered_events=_count("max_buffered_events", values["max_buffered_events"]),
+            store_outage_timeout=_number(
+                "store_outage_timeout", values["store_outage_timeout"], 0, whole=False
             ),
-            _count("max_foreach_items", values["max_foreach_items"], 1_000_000),
         )
 
     @staticmethod
@@ -88,13 +100,22 @@ class Settings:
         return Settings.from_properties({k: v for k, v in values.items() if v})
 
 
-def _count(name: str, text: str, default: int) -> int:
-    if text == "":
-        return default
+def _count(name: str, text: str) -> int:
+    """A whole-number setting of at least 1 (``_`` may group digits: ``16_000_000``)."""
+    return int(_number(name, text.replace("_", ""), 1))
+
+
+def _number(name: str, text: str, least: float, *, whole: bool = True) -> float:
+    """A limit setting's value: a whole number (or any number) of at least ``least``."""
     try:
-        value = int(text.replace("_", ""))
+        value = float(int(text)) if whole else float(text)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, not {value}")
+        kind = "a whole number" if whole else "a number"
+        raise SettingsError(f"{name} must be {kind}, not {text[:40]!r}") from None
+    if not value >= least:  # also refuses NaN
+        raise SettingsError(f"{name} must be at least {least:g}, not {text[:40]}")
     return value
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 2

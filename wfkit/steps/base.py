@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
+from wfkit.errors import OutputTooLarge
 from wfkit.steps.process import KILL_GRACE, kill_group_soon
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "TaskHandler",
     "failure",
     "step_label",
+    "too_large",
 ]
 
 log = logging.getLogger("wfkit.steps")
@@ -138,6 +140,14 @@ def step_label(task: TaskSpec) -> str:
     """How messages name a task: ``step 'train'``, ``step 'extract[2]'``."""
     item = "" if task.index is None else f"[{task.index}]"
     return f"step '{task.step}{item}'"
+
+
+def too_large(task: TaskSpec, size: int, what: str = "") -> TaskOutcome:
+    """The failure of a task whose output is ``size`` bytes of JSON, over its limit;
+    ``what`` names the output (by default "the output of step '<id>'")."""
+    what = what or f"the output of {step_label(task)}"
+    error = OutputTooLarge(task.instance_id, task.step, what, size, task.max_output_bytes or 0)
+    return failure("OutputTooLarge", str(error))
 
 
 def failure(

@@ -40,7 +40,7 @@ from typing import Any
 
 from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.steps.base import CancelToken, failure, step_label
+from wfkit.steps.base import CancelToken, failure, step_label, too_large
 
 __all__ = ["CallHandler", "add_import_paths", "call_task", "target_problem"]
 
@@ -110,7 +110,9 @@ def call_task(task: TaskSpec) -> TaskOutcome:
     try:
         # the output as JSON gives it back: what is recorded is what later steps get,
         # whatever the function does later with the objects it returned
-        text, output = jsontext.checked_copy(value)
+        text, output = jsontext.checked_copy(value, task.max_output_bytes)
+    except jsontext.TooLarge as big:
+        return too_large(task, big.size)
     except (TypeError, ValueError):
         return failure(
             "OutputNotJSON",

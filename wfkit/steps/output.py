@@ -20,7 +20,7 @@ from typing import Any
 from wfkit.engine import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import WfkitError
-from wfkit.steps.base import failure, step_label
+from wfkit.steps.base import failure, step_label, too_large
 
 __all__ = ["OUTPUT_VARIABLE", "OutputError", "new_output_file", "output", "read_output_file"]
 
@@ -66,10 +66,16 @@ def read_output_file(path: str, task: TaskSpec) -> tuple[Any, TaskOutcome | None
 
     Returns ``(value, None)``: the JSON value, or None for an empty or missing file; or
     ``(None, failure)`` when the file does not hold valid JSON (the message shows the
-    first bytes).
+    first bytes), or is bigger than the task's output limit (then it is not read).
     """
     try:
         with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            limit = task.max_output_bytes
+            if limit is not None and size > limit:
+                return None, too_large(
+                    task, size, f"the ${OUTPUT_VARIABLE} file that {step_label(task)} wrote"
+                )
             raw = handle.read()
     except FileNotFoundError:
         return None, None

@@ -36,7 +36,15 @@ from typing import TypeVar
 
 from wfkit.errors import StoreError
 
-__all__ = ["Connections", "SharedConnection", "ThreadConnections", "connect", "is_busy"]
+__all__ = [
+    "Connections",
+    "SharedConnection",
+    "ThreadConnections",
+    "connect",
+    "is_busy",
+    "is_retryable",
+    "store_error",
+]
 
 _log = logging.getLogger("wfkit.store")
 
@@ -51,6 +59,10 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
     )  # fmt: skip
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if not conn.execute("PRAGMA page_count").fetchone()[0]:
+            # a new file: freed pages go back to the disk (see _sqlite_space); only
+            # possible before the first table, and before the switch to WAL
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         if path != ":memory:":
             mode = _switch_to_wal(conn, timeout)
             if mode.lower() != "wal":
@@ -80,6 +92,30 @@ def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> str:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+# Errors that come from what a statement wrote, not from the store's condition: the same
+# write fails again whenever it is tried (too big, a constraint, a type mismatch, bad SQL).
+_ABOUT_THE_DATA = frozenset(
+    {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT,
+     sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE}
+)  # fmt: skip
+
+
+def is_retryable(exc: sqlite3.Error) -> bool:
+    """Whether the error comes from the store's condition (busy, disk full, I/O, read
+    only...) so that the same write may succeed later, rather than from what was written
+    ("string or blob too big": never). Of the errors without a code, a value Python
+    cannot bind is about the data; the others (a closed connection) are not."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return not isinstance(exc, sqlite3.DataError | sqlite3.InterfaceError)
+    return code & 0xFF not in _ABOUT_THE_DATA
+
+
+def store_error(url: str, operation: str, exc: sqlite3.Error) -> StoreError:
+    """The :class:`StoreError` for a failed operation, saying whether to retry it."""
+    return StoreError(url, f"{operation} failed: {exc}", retryable=is_retryable(exc))
 
 
 def is_busy(exc: sqlite3.Error) -> bool:
@@ -133,7 +169,9 @@ class Connections:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreError(self.url, "the store is closed; open it again to use it")
+            raise StoreError(
+                self.url, "the store is closed; open it again to use it", retryable=True
+            )
 
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
@@ -168,7 +206,7 @@ class Connections:
                     raise
             return result
         except sqlite3.Error as exc:
-            raise StoreError(self.url, f"{operation} failed: {exc}") from exc
+            raise store_error(self.url, operation, exc) from exc
         finally:
             self._leave()
 
@@ -187,6 +225,13 @@ class Connections:
                 raise
 
     @contextmanager
+    def exclusive(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """A connection outside any transaction, while this process's other writers
+        wait: for statements that make their own (VACUUM, a script)."""
+        with self._turn(), self._errors(operation), self._writer:
+            yield self._acquire()
+
+    @contextmanager
     def snapshot(self, operation: str) -> Iterator[sqlite3.Connection]:
         """A connection inside a read transaction (``BEGIN``), for multi-statement reads."""
         with self.read(operation) as conn:
@@ -202,7 +247,7 @@ class Connections:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(self.url, f"{operation} failed: {exc}") from exc
+            raise store_error(self.url, operation, exc) from exc
 
 
 class SharedConnection(Connections):

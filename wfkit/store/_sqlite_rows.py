@@ -69,10 +69,13 @@ LAST_EVENT_KEY = (
 
 
 def _latest_summary(column: str) -> str:
-    # walks the instance's history backwards from its end: one row, usually
+    # walks the instance's history backwards from its end, down to the row's own summary
+    # only (older ones never win): one row, usually, and none after an append that
+    # rewrote the row (a pause, say), however many of those came in a row
     return (
-        f"(SELECT h.{column} FROM history h WHERE h.event_key BETWEEN {_FIRST_KEY} AND "
-        f"{_LAST_KEY} AND h.s_updated_at IS NOT NULL ORDER BY h.event_key DESC LIMIT 1)"
+        f"(SELECT h.{column} FROM history h WHERE h.event_key BETWEEN "
+        f"{_FIRST_KEY} + i.summary_seq + 1 AND {_LAST_KEY} AND h.s_updated_at IS NOT NULL "
+        "ORDER BY h.event_key DESC LIMIT 1)"
     )
 
 
@@ -192,12 +195,13 @@ def append_events(
         update.properties,
     ]  # in the order of _UPDATABLE
     if update.updated_at is None or update.custom_status is None or update.properties is None:
-        newest = conn.execute(_NEWEST_SUMMARY, key_range(number)).fetchone()
+        row_seq = conn.execute(
+            "SELECT summary_seq FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()[0]
+        first, last_key = key_range(number)
+        newest = conn.execute(_NEWEST_SUMMARY, (first + row_seq + 1, last_key)).fetchone()
         if newest is not None:
             seq, *summary = newest
-            row_seq = conn.execute(
-                "SELECT summary_seq FROM instances WHERE instance_id = ?", (instance_id,)
-            ).fetchone()[0]
             if seq > row_seq:  # the history's summary is newer: the row takes it over
                 for position, value in zip((1, 4, 5), summary, strict=True):
                     if ordered[position] is None:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
+from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner, StoreSpace
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
 from wfkit.store._sqlite_claims import HAS_FREE, chunks, claim
 from wfkit.store._sqlite_connections import (
@@ -54,6 +54,7 @@ from wfkit.store._sqlite_rows import (
     key_range,
 )
 from wfkit.store._sqlite_schema import ACTIVE, SEQ_MASK, migrate
+from wfkit.store._sqlite_space import checkpoint, find_ended, reclaim_step, space, vacuum
 
 __all__ = ["SqliteStore"]
 
@@ -306,6 +307,38 @@ class SqliteStore:
             return conn.executemany(
                 f"DELETE FROM instances WHERE instance_id = ? AND NOT ({ACTIVE})", keys
             ).rowcount
+
+    def find_ended(
+        self, *, statuses: Sequence[str] = (), before: float, limit: int = 500, after: int = 0
+    ) -> tuple[list[str], int]:
+        """Up to about ``limit`` ids of terminal instances with one of ``statuses`` (any
+        terminal one when empty) last updated before ``before`` (epoch seconds), from
+        position ``after`` (0 at first); returns them and the position to go on from, 0
+        when the walk is over. Each call reads a bounded stretch of the table."""
+        with self._conns.snapshot("find_ended") as conn:
+            return find_ended(conn, statuses, before, max(limit, 1), after)
+
+    def reclaim(self, *, full: bool = False) -> StoreSpace:
+        """Give the free pages of the file back to the disk, in short write transactions
+        (``full``: one VACUUM, which rebuilds the file and also switches a store made
+        by an earlier wfkit to give pages back by itself from then on); returns the
+        space after."""
+        if full:
+            with self._conns.exclusive("vacuum") as conn:
+                vacuum(conn)
+        else:
+            while True:
+                with self._conns.exclusive("reclaim") as conn:
+                    if not reclaim_step(conn):
+                        break
+        with self._conns.exclusive("checkpoint") as conn:
+            checkpoint(conn)
+        return self.space()
+
+    def space(self) -> StoreSpace:
+        """How big the file is, how much of it is free, and whether it is given back."""
+        with self._conns.read("space") as conn:
+            return space(conn, self.path)
 
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists (unknown ids are left out)."""
