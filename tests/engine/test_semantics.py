@@ -767,7 +767,9 @@ def test_a_commit_the_store_refuses_loses_no_result(env: Any) -> None:
     def flaky(batch: Any, **options: Any) -> list[str]:
         if failures[0]:
             failures[0] -= 1
-            raise StoreError(store.url, "append_many failed: disk I/O error (injected)")
+            raise StoreError(
+                store.url, "append_many failed: disk I/O error (injected)", retryable=True
+            )
         return real(batch, **options)
 
     store.append_many = flaky  # type: ignore[method-assign]

@@ -35,7 +35,7 @@ from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
     from wfkit.engine.plan import WorkflowPlan
-    from wfkit.runtime.api import Instance
+    from wfkit.runtime.api import Instance, Runtime
 
 __all__ = ["register_run", "register_worker"]
 
@@ -272,9 +272,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     _something_to_do(args)
     signal.signal(signal.SIGTERM, on_signal)
-    # the log is a hook from the start, so that it hears of the first claims too
-    log = _worker_log(args, plan_for=lambda digest: runtime.engine.plan_for(digest))
+    # the log is a hook from the start, so that it hears of the first claims too; those
+    # can come before open_runtime returns, so the hook waits for the runtime to exist
+    opened: list[Runtime] = []
+    ready = threading.Event()
+
+    def plan_for(digest: str) -> WorkflowPlan:
+        ready.wait()
+        return opened[0].engine.plan_for(digest)
+
+    log = _worker_log(args, plan_for=plan_for)
     runtime = open_runtime(args, engine=True, hooks=[log.hook])
+    opened.append(runtime)
+    ready.set()
     print(
         f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
         f"{runtime.settings.workers} step slots; Ctrl-C to stop",
