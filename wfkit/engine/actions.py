@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,12 +57,17 @@ class StartTimer:
 
 @dataclass(frozen=True)
 class StartChild:
-    """Start child instance ``child_id`` of workflow ``name`` with ``input``."""
+    """Start child instance ``child_id`` of workflow ``name`` with ``input``.
+
+    ``pinned`` is the parent's map of pinned child definitions (name -> hash), or None
+    for a run started before children were pinned (the child is then looked up by name).
+    """
 
     child_id: str
     name: str
     input: Any
     step: str = ""
+    pinned: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,9 @@ def actions_for(
         elif isinstance(event, TimerCreated):
             actions.append(StartTimer(event.seq, event.fire_at))
         elif isinstance(event, SubOrchestrationInstanceCreated):
-            actions.append(StartChild(event.child_id, event.name, event.input, event.step))
+            actions.append(
+                StartChild(event.child_id, event.name, event.input, event.step, state.pinned)
+            )
         elif isinstance(event, TaskFailed) and event.failure.type == "TimeoutError":
             child = state.step(event.step).task(event.index).child_id
             if child:
@@ -174,7 +181,9 @@ def recovery_actions(plan: WorkflowPlan, state: InstanceState) -> list[Action]:
                     )
                 )
             elif task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
-                actions.append(StartChild(task.child_id, spec.target, task.input, sid))
+                actions.append(
+                    StartChild(task.child_id, spec.target, task.input, sid, state.pinned)
+                )
     for timer in state.timers.values():
         if not timer.fired:
             actions.append(StartTimer(timer.timer_id, timer.fire_at))

@@ -79,7 +79,13 @@ class HistoryEvent:
 
 @dataclass(frozen=True)
 class ExecutionStarted(HistoryEvent):
-    """The instance was created with this input (JSON text), pinned to a definition."""
+    """The instance was created with this input (JSON text), pinned to a definition.
+
+    ``pinned`` maps the name of every workflow the run can start (its children, their
+    children...) to the hash of the definition it starts, as they were when the run
+    started (their texts are kept in the store under these hashes). None when there is
+    nothing to pin, and in records written before wfkit pinned children: those runs look
+    children up by name when they start them."""
 
     TYPE: ClassVar[str] = "ExecutionStarted"
     name: str = ""
@@ -87,6 +93,7 @@ class ExecutionStarted(HistoryEvent):
     definition_hash: str = ""
     parent_id: str | None = None
     parent_step: str | None = None
+    pinned: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

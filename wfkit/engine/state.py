@@ -117,6 +117,8 @@ class InstanceState:
     definition_hash: str = ""
     parent_id: str | None = None
     parent_step: str | None = None
+    #: Child workflow name -> pinned definition hash (None: an older run, unpinned).
+    pinned: dict[str, str] | None = None
     status: RuntimeStatus = RuntimeStatus.PENDING
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -172,6 +174,7 @@ def _started(state: InstanceState, event: ExecutionStarted) -> None:
     state.definition_hash = event.definition_hash
     state.parent_id = event.parent_id
     state.parent_step = event.parent_step
+    state.pinned = event.pinned
     state.created_at = event.at
     state.status = RuntimeStatus.PENDING
 
