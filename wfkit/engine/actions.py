@@ -13,6 +13,7 @@ from wfkit.engine.history import (
     Failure,
     HistoryEvent,
     SubOrchestrationInstanceCreated,
+    TaskAbandoned,
     TaskFailed,
     TaskScheduled,
     TimerCreated,
@@ -28,6 +29,7 @@ __all__ = [
     "StartChild",
     "StartTimer",
     "TerminateChildren",
+    "abandoned_tasks",
     "actions_for",
     "recovery_actions",
 ]
@@ -158,29 +160,36 @@ def _live_children(state: InstanceState) -> tuple[str, ...]:
     return tuple(live)
 
 
+def abandoned_tasks(
+    plan: WorkflowPlan, state: InstanceState, owner: str, lost_at: float | None
+) -> list[TaskAbandoned]:
+    """For an instance just taken over: the attempts of call, shell and notebook steps
+    that were running under the lost ``owner`` (scheduled, never answered). Recorded, they
+    run again as their next attempts (at least once)."""
+    if state.is_terminal:
+        return []
+    return [
+        TaskAbandoned(
+            step=sid, index=task.index, attempt=task.attempt, owner=owner, lost_at=lost_at
+        )
+        for sid, step in state.steps.items()
+        if plan.spec(sid).kind in RUNNER_KINDS
+        for task in step.tasks
+        if task.phase == "running"
+    ]
+
+
 def recovery_actions(plan: WorkflowPlan, state: InstanceState) -> list[Action]:
-    """What must run again after a restart: tasks in flight and timers not yet fired."""
+    """What must be set up again after a takeover: children being started and timers not
+    yet fired (the tasks that were running are :func:`abandoned_tasks`, run again by the
+    decider)."""
     if state.is_terminal:
         return []
     actions: list[Action] = []
     for sid, step in state.steps.items():
         spec = plan.spec(sid)
         for task in step.tasks:
-            if task.phase == "running" and spec.kind in RUNNER_KINDS:
-                timeout = spec.timeout.seconds if spec.timeout is not None else None
-                actions.append(
-                    RunTask(
-                        sid,
-                        task.index,
-                        task.attempt,
-                        spec.kind.value,
-                        spec.target,
-                        task.input,
-                        dict(task.env or {}),
-                        timeout,
-                    )
-                )
-            elif task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
+            if task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
                 actions.append(
                     StartChild(task.child_id, spec.target, task.input, sid, state.pinned)
                 )
