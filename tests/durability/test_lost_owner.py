@@ -1,9 +1,14 @@
-"""A ``wfkit worker`` SIGKILLed while a step runs: the next owner records the abandoned
-attempt (which owner, when) before it runs the step again as attempt 2, whose duration
-is its own; a step without retry (one attempt) does not fail for it."""
+"""A ``wfkit worker`` SIGKILLed while a step runs: readers (``wfkit get``, ``list``,
+``--json``, the instance view) say that the RUNNING instance has no live owner; the next
+owner records the abandoned attempt (which owner, when) before it runs the step again
+as attempt 2, whose duration is its own; a step without retry does not fail for it."""
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from durability_support import (
@@ -23,6 +28,7 @@ from wfkit.engine.history import TaskAbandoned, TaskCompleted, TaskScheduled
 from wfkit.engine.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
+from wfkit.views.instance import instance_view, summary_text
 
 
 def _client(box: Sandbox) -> Runtime:
@@ -88,3 +94,55 @@ def test_the_next_owner_records_the_abandoned_attempt_before_running_it_again(
         dead.kill()
         second.stop()
         store.close()
+
+
+def _wfkit(box: Sandbox, *args: str) -> str:
+    """``python -m wfkit ARGS`` on the sandbox store (reads only: no engine runs)."""
+    argv = [sys.executable, "-m", "wfkit", *args, "--store", box.store_url]
+    done = subprocess.run(
+        argv, cwd=box.root, env=box.env("cli"), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_get_list_and_the_instance_view_show_that_a_killed_worker_owns_nothing(
+    tmp_path: Path,
+) -> None:
+    """RUNNING in the store, but its worker is dead: readers say so (and who it was),
+    instead of showing a run that looks carried on."""
+    box = make_sandbox(tmp_path)
+    iid = "stale-1"
+    flag = tmp_path / "held.flag"
+    worker = spawn_worker(box, "a", workers=2)
+    try:
+        wait_worker_ready(box, worker)
+        with _client(box) as client:
+            client.start("holding", {"flag": str(flag)}, instance_id=iid)
+        poll_until(flag.exists, 30, "the held step to run")
+        host_pid = f"{socket.gethostname()}:{worker.pid}"
+        alive = _wfkit(box, "get", iid)
+        assert f"owner     owned by worker {host_pid}, lease good for " in alive, alive
+        worker.kill()
+        shown = _wfkit(box, "get", iid)
+        assert "status    RUNNING" in shown
+        assert (
+            f"owner     no live owner: worker {host_pid} (its process on this host) has "
+            "exited; a worker on this host takes it over at once"
+        ) in shown, shown
+        got = json.loads(_wfkit(box, "get", iid, "--json"))
+        assert got["runtimeStatus"] == "RUNNING"
+        assert got["owner"]["state"] == "lost" and got["owner"]["processGone"] is True
+        assert got["owner"]["owner"].startswith(host_pid + ":")
+        assert got["properties"]["wfkit.owner.state"] == "lost"
+        assert got["properties"]["wfkit.owner"] == got["owner"]["owner"]
+        listed = _wfkit(box, "list").splitlines()
+        assert "OWNER" in listed[0]
+        line = next(row for row in listed if row.startswith(iid))
+        assert f"LOST ({host_pid} exited)" in line, listed
+        with _client(box) as client:  # the notebook's view of the instance, and its widget
+            view = instance_view(client.instance(iid))
+            assert view.owner_state == "lost" and view.status == "RUNNING"
+            assert "no live owner" in summary_text(view), summary_text(view)
+    finally:
+        worker.kill()
