@@ -90,6 +90,13 @@ WFKIT_PROPERTIES: dict[str, str] = {
     "parent_id": "For a child workflow: the parent's instance id.",
     "failed_step": "The id of a failed step (the first in step order), or empty.",
     "events_buffered": "Events raised and not yet consumed by a `wait` step.",
+    "owner": "The id of the engine that holds the run's lease (`host:pid:random`), or empty.",
+    "owner.state": "`owned` (a live owner holds the lease), `lost` (its lease ran out, or its "
+    "process on this host has exited: the next worker takes the run over), `unclaimed` (no "
+    "owner yet, or it was given up) or `ended` (terminal). A `RUNNING` run whose owner is "
+    "`lost` is carried on by nobody until then.",
+    "owner.lease_until": "When the owner's lease ends (seconds since the epoch), or empty.",
+    "owner.description": "The same in a sentence, as `wfkit get` prints it.",
 }
 
 #: Meaning of each ``init`` property (component setting).
@@ -209,8 +216,11 @@ def sample_properties() -> dict[str, str]:
 def _wfkit_properties() -> str:
     from wfkit.engine.contract import WFKIT_PREFIX
     from wfkit.engine.status import StepStatus
+    from wfkit.runtime.ownership import Ownership
 
-    keys = [k[len(WFKIT_PREFIX) :] for k in sample_properties() if k.startswith(WFKIT_PREFIX)]
+    owner = Ownership("ended", None, None, None, None, 0.0).properties()  # get adds these
+    sample = [*sample_properties(), *owner]
+    keys = [k[len(WFKIT_PREFIX) :] for k in sample if k.startswith(WFKIT_PREFIX)]
     per_status = {f"steps.{s.value}" for s in StepStatus}
     documented = set(WFKIT_PROPERTIES) | per_status
     unknown = [k for k in keys if k not in documented]

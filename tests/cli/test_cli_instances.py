@@ -660,7 +660,15 @@ def test_a_stopping_worker_lets_the_running_step_finish_and_records_it(cwd: Path
     assert (done, scheduled) == (["a"], ["a", "b"])
     second = wfkit(cwd, "worker", "--for", "3")
     history = json.loads(wfkit(cwd, "history", "g1", "--json").stdout)
-    assert [e["step"] for e in history if e["type"] == "TaskScheduled"] == ["a", "b", "c"]
+    # b was scheduled by the stopping worker, which started nothing more: the next one
+    # records that attempt as abandoned by it, then runs b as attempt 2
+    assert [(e["type"], e["step"], e["attempt"]) for e in history if e.get("step") == "b"] == [
+        ("TaskScheduled", "b", 1),
+        ("TaskAbandoned", "b", 1),
+        ("TaskScheduled", "b", 2),
+        ("TaskCompleted", "b", 2),
+    ]
+    assert [e["step"] for e in history if e["type"] == "TaskScheduled"] == ["a", "b", "b", "c"]
     assert "g1 slow: COMPLETED" in second.stderr  # and step a did not run again
 
 

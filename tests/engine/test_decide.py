@@ -25,6 +25,7 @@ from wfkit.engine.history import (
     StepStarted,
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
+    TaskAbandoned,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -577,15 +578,51 @@ def test_every_event_type_has_a_fold_handler(event: HistoryEvent) -> None:
     assert type(event) in _HANDLERS
 
 
-def test_scheduled_event_carries_the_input_for_recovery() -> None:
+def test_a_task_in_flight_at_a_takeover_is_recorded_abandoned_then_runs_again() -> None:
+    """The new owner records the lost attempt (who, when) and runs the task again as
+    attempt 2, with the input it was scheduled with; the step's times start over."""
     run = Run(CHAIN, {"n": 7})
     scheduled = next(e for e in run.history if isinstance(e, TaskScheduled))
     assert scheduled.input == {"n": 7}
-    from wfkit.engine.actions import recovery_actions
-    from wfkit.engine.state import replay
+    from wfkit.engine.actions import abandoned_tasks, recovery_actions
 
-    actions = recovery_actions(run.plan, replay("i1", run.history))
-    assert actions == [RunTask("a", None, 1, "call", "m:a", {"n": 7}, {}, None)]
+    state = replay("i1", run.history)
+    assert recovery_actions(run.plan, state) == []  # the task is not run again as attempt 1
+    lost = abandoned_tasks(run.plan, state, "host:1:dead", 95.0)
+    assert lost == [TaskAbandoned(step="a", attempt=1, owner="host:1:dead", lost_at=95.0)]
+    decision = run.feed(*lost, at=150.0)
+    assert run.types() == ["TaskAbandoned", "TaskScheduled"]
+    assert decision.actions == [RunTask("a", None, 2, "call", "m:a", {"n": 7}, {}, None)]
+    step = run.state.steps["a"]
+    assert (step.started_at, step.tasks[0].attempt, step.tasks[0].abandoned) == (150.0, 2, 1)
+    assert replay("i1", run.history).steps == run.state.steps
+    run.done("a", 1, attempt=2)
+    assert run.state.steps["a"].status is StepStatus.COMPLETED
+
+
+def test_an_abandoned_attempt_does_not_use_up_the_retry_budget() -> None:
+    """max_attempts counts attempts that ran to an answer: without retry (one attempt)
+    the step still runs after a crash, and with 3 it still gets 3 answers."""
+    run = Run(CHAIN)
+    run.feed(TaskAbandoned(step="a", attempt=1, owner="x"))
+    run.fail("a", attempt=2)
+    assert "StepFailed" in run.types()  # no retry policy: its one real attempt failed
+    run = Run(RETRY)
+    run.feed(TaskAbandoned(step="flaky", attempt=1, owner="x"))
+    for attempt in (2, 3):
+        run.fail("flaky", attempt=attempt)
+        timer = next(e for e in run.last.events if isinstance(e, TimerCreated))
+        assert timer.attempt == attempt + 1
+        run.feed(TimerFired(timer_id=timer.seq))
+    run.fail("flaky", "third", attempt=4)
+    assert "StepFailed" in run.types()
+
+
+def test_an_abandonment_of_an_attempt_that_answered_is_not_recorded() -> None:
+    run = Run(CHAIN)
+    run.done("a", 1)
+    assert run.feed(TaskAbandoned(step="a", attempt=1, owner="x")).events == []
+    assert run.feed(TaskAbandoned(step="b", attempt=2, owner="x")).events == []
 
 
 def _counters(progress: Any) -> tuple[Any, ...]:

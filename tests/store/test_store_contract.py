@@ -461,6 +461,29 @@ def test_release_gives_instances_up_only_when_still_held(store: Store) -> None:
     assert store.claim(BOB, 30) == ["a"]
 
 
+def test_the_owner_a_claim_or_release_ends_becomes_the_last_owner(store: Store) -> None:
+    """So that the next owner can say which owner left work unfinished, and when."""
+    make(store, "a")
+    assert store.claim(ALICE, -1) == ["a"]  # a lease already over
+    held = store.get("a")
+    assert held is not None and (held.last_owner, held.last_owner_until) == (None, None)
+    before = time.time()
+    assert store.claim(BOB, 30) == ["a"]
+    taken = store.get("a")
+    assert taken is not None and taken.owner == "bob" and taken.last_owner == "alice"
+    assert taken.last_owner_until == held.lease_until  # when alice's hold ended
+    store.release(BOB, ["a"])
+    released = store.get("a")
+    assert released is not None and released.owner is None and released.last_owner == "bob"
+    assert released.last_owner_until is not None and released.last_owner_until >= before
+    assert store.claim(ALICE, 30) == ["a"]  # from nobody: bob stays the last owner
+    again = store.get("a")
+    assert again is not None and (again.last_owner, again.last_owner_until) == (
+        "bob",
+        released.last_owner_until,
+    )
+
+
 def test_terminal_instances_are_never_claimed_whatever_their_lease(store: Store) -> None:
     make(store, "a")
     assert store.claim(ALICE, 0.1) == ["a"]

@@ -311,3 +311,23 @@ def test_a_kernel_saves_the_final_widget_state(tmp_path: Path, view_definitions:
     htmls = [m["state"]["value"] for m in state.values() if m["model_name"] == "HTMLModel"]
     assert any(h.count("status-completed") == 3 for h in htmls)
     assert "Traceback" not in json.dumps(nb)
+
+
+def test_widget_of_a_run_that_no_worker_has_says_so(
+    tmp_path: Path, view_definitions: Path, make_widget: Any
+) -> None:
+    """Started from a process without an engine (as ``wfkit start`` does): the widget
+    (and the instance view it draws) says that nobody runs it yet, not just PENDING."""
+    from wfkit.runtime.settings import Settings
+    from wfkit.views.instance import instance_view
+
+    settings = Settings(
+        definitions=str(view_definitions), store=f"sqlite:///{tmp_path / 'idle.db'}", workers=1
+    )
+    with Runtime(settings, run_engine=False) as reader:
+        instance = reader.start("three", n=2)
+        view = instance_view(instance)
+        assert (view.owner_state, view.status) == ("unclaimed", "PENDING")
+        widget = make_widget(instance)
+        assert "not claimed: no worker has it; a worker will pick it up" in widget.summary.value
+        widget.close()

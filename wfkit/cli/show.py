@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from wfkit.engine.protocols import InstanceRow
     from wfkit.engine.state import InstanceState
     from wfkit.runtime.api import StepInfo
+    from wfkit.runtime.ownership import Ownership
 
 __all__ = [
     "CAPTURED_KEYS",
@@ -75,6 +76,7 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
     """An instance as JSON, with Dapr's names."""
     from wfkit.engine.summary import stored_properties
 
+    owned = _ownership(row)
     return {
         "instanceID": row.instance_id,
         "workflowName": row.workflow_name,
@@ -86,7 +88,8 @@ def row_json(row: InstanceRow) -> dict[str, Any]:
         "output": stored_json(row.output),
         "failure": stored_json(row.failure),
         "parentID": row.parent_id,
-        "properties": stored_properties(row),
+        "owner": owned.to_json(),
+        "properties": {**stored_properties(row), **owned.properties()},
     }
 
 
@@ -155,6 +158,9 @@ def details(row: InstanceRow, steps: dict[str, StepInfo]) -> str:
     ]
     if row.parent_id:
         lines.append(f"parent    {row.parent_id}")
+    owner = _ownership(row).describe()
+    if owner:
+        lines.append(f"owner     {owner}")
     lines.append("")
     width = max((len(s) for s in steps), default=4)
     for sid, step in steps.items():
@@ -203,6 +209,12 @@ def captured_tails(found: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _ownership(row: InstanceRow) -> Ownership:
+    from wfkit.runtime.ownership import ownership  # the CLI module loads no store at import
+
+    return ownership(row)
+
+
 def _clip_line(line: str, width: int) -> str:
     """One line cut to ``width`` characters, with an ellipsis when cut."""
     return line if len(line) <= width else line[: width - 1] + "…"
@@ -221,12 +233,12 @@ def table(rows: list[InstanceRow]) -> str:
     """Instances as a table."""
     if not rows:
         return "no instances"
-    head = f"{'ID':<38} {'WORKFLOW':<20} {'STATUS':<10} {'STARTED':<24} NOTE"
+    head = f"{'ID':<38} {'WORKFLOW':<20} {'STATUS':<10} {'STARTED':<24} {'OWNER':<24} NOTE"
     lines = [head]
     for r in rows:
         lines.append(
             f"{r.instance_id:<38} {r.workflow_name:<20} {r.status:<10} "
-            f"{iso_time(r.created_at):<24} {r.custom_status or ''}"
+            f"{iso_time(r.created_at):<24} {_ownership(r).short():<24} {r.custom_status or ''}"
         )
     return "\n".join(lines)
 

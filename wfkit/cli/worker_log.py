@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StepSkipped,
         StepStarted,
         SubOrchestrationInstanceCompleted,
+        TaskAbandoned,
         TaskScheduled,
         TimerCreated,
     )
@@ -180,6 +181,15 @@ def _on_timer_created(batch: _Batch, event: TimerCreated) -> str | None:
     )
 
 
+def _on_task_abandoned(batch: _Batch, event: TaskAbandoned) -> str:
+    owner = f"its owner {clip(event.owner, 60)}" if event.owner else "its owner"
+    when = f" at {clock(event.lost_at)}" if event.lost_at is not None else ""
+    return (
+        f"step {_label(event.step, event.index)} attempt {event.attempt} was abandoned: "
+        f"{owner} was lost{when}; it runs again as attempt {event.attempt + 1}"
+    )
+
+
 def _on_step_failed(batch: _Batch, event: StepFailed) -> str:
     task = batch.task(event.step, event.index)
     tries = f" after {task.attempt} attempts" if task is not None and task.attempt > 1 else ""
@@ -272,6 +282,7 @@ _OPERATOR_HANDLERS: dict[str, _Handler] = {
     "TaskScheduled": _on_task_scheduled,
     "TimerCreated": _on_timer_created,
     "StepFailed": _on_step_failed,
+    "TaskAbandoned": _on_task_abandoned,
     "StepSkipped": _on_step_skipped,
     "ExecutionSuspended": _on_suspended,
     "ExecutionResumed": _on_resumed,

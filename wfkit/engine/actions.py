@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from wfkit.engine.history import (
     Failure,
     HistoryEvent,
     SubOrchestrationInstanceCreated,
+    TaskAbandoned,
     TaskFailed,
     TaskScheduled,
     TimerCreated,
@@ -28,6 +29,7 @@ __all__ = [
     "StartChild",
     "StartTimer",
     "TerminateChildren",
+    "abandoned_tasks",
     "actions_for",
     "recovery_actions",
 ]
@@ -57,12 +59,17 @@ class StartTimer:
 
 @dataclass(frozen=True)
 class StartChild:
-    """Start child instance ``child_id`` of workflow ``name`` with ``input``."""
+    """Start child instance ``child_id`` of workflow ``name`` with ``input``.
+
+    ``pinned`` is the parent's map of pinned child definitions (name -> hash), or None
+    for a run started before children were pinned (the child is then looked up by name).
+    """
 
     child_id: str
     name: str
     input: Any
     step: str = ""
+    pinned: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,9 @@ def actions_for(
         elif isinstance(event, TimerCreated):
             actions.append(StartTimer(event.seq, event.fire_at))
         elif isinstance(event, SubOrchestrationInstanceCreated):
-            actions.append(StartChild(event.child_id, event.name, event.input, event.step))
+            actions.append(
+                StartChild(event.child_id, event.name, event.input, event.step, state.pinned)
+            )
         elif isinstance(event, TaskFailed) and event.failure.type == "TimeoutError":
             child = state.step(event.step).task(event.index).child_id
             if child:
@@ -151,30 +160,39 @@ def _live_children(state: InstanceState) -> tuple[str, ...]:
     return tuple(live)
 
 
+def abandoned_tasks(
+    plan: WorkflowPlan, state: InstanceState, owner: str, lost_at: float | None
+) -> list[TaskAbandoned]:
+    """For an instance just taken over: the attempts of call, shell and notebook steps
+    that were running under the lost ``owner`` (scheduled, never answered). Recorded, they
+    run again as their next attempts (at least once)."""
+    if state.is_terminal:
+        return []
+    return [
+        TaskAbandoned(
+            step=sid, index=task.index, attempt=task.attempt, owner=owner, lost_at=lost_at
+        )
+        for sid, step in state.steps.items()
+        if plan.spec(sid).kind in RUNNER_KINDS
+        for task in step.tasks
+        if task.phase == "running"
+    ]
+
+
 def recovery_actions(plan: WorkflowPlan, state: InstanceState) -> list[Action]:
-    """What must run again after a restart: tasks in flight and timers not yet fired."""
+    """What must be set up again after a takeover: children being started and timers not
+    yet fired (the tasks that were running are :func:`abandoned_tasks`, run again by the
+    decider)."""
     if state.is_terminal:
         return []
     actions: list[Action] = []
     for sid, step in state.steps.items():
         spec = plan.spec(sid)
         for task in step.tasks:
-            if task.phase == "running" and spec.kind in RUNNER_KINDS:
-                timeout = spec.timeout.seconds if spec.timeout is not None else None
+            if task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
                 actions.append(
-                    RunTask(
-                        sid,
-                        task.index,
-                        task.attempt,
-                        spec.kind.value,
-                        spec.target,
-                        task.input,
-                        dict(task.env or {}),
-                        timeout,
-                    )
+                    StartChild(task.child_id, spec.target, task.input, sid, state.pinned)
                 )
-            elif task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
-                actions.append(StartChild(task.child_id, spec.target, task.input, sid))
     for timer in state.timers.values():
         if not timer.fired:
             actions.append(StartTimer(timer.timer_id, timer.fire_at))

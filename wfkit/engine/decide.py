@@ -34,6 +34,7 @@ from wfkit.engine.history import (
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
     SubOrchestrationInstanceFailed,
+    TaskAbandoned,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -184,7 +185,22 @@ def _accepts(state: InstanceState, event: HistoryEvent) -> bool:
         return state.suspended
     if isinstance(event, TaskCompleted | TaskFailed):
         return not _stale_result(state, event)
+    if isinstance(event, TaskAbandoned):
+        return _in_flight(state, event)
     return True
+
+
+def _in_flight(state: InstanceState, event: TaskAbandoned) -> bool:
+    """Whether the attempt an abandonment names is still running (its result may have
+    been recorded meanwhile, by an owner that was not dead after all)."""
+    step = state.steps.get(event.step)
+    if step is None or not step.tasks:
+        return False
+    index = 0 if event.index is None else event.index
+    if index >= len(step.tasks):
+        return False
+    task = step.tasks[index]
+    return task.phase == "running" and task.attempt == event.attempt
 
 
 def _stale_result(state: InstanceState, event: TaskCompleted | TaskFailed) -> bool:
@@ -251,15 +267,19 @@ def _settle_failures(plan: WorkflowPlan, out: _Out) -> None:
     for sid in sorted(out.progress.failed_attempts, key=plan.order.__getitem__):
         step = out.state.steps[sid]
         for index in sorted(step.failed_attempts, key=lambda i: -1 if i is None else i):
-            _retry_or_fail(plan.spec(sid), step.task(index), out)
+            _retry_or_fail(plan, plan.spec(sid), step.task(index), out)
 
 
-def _retry_or_fail(spec: Step, task: TaskState, out: _Out) -> None:
+def _retry_or_fail(plan: WorkflowPlan, spec: Step, task: TaskState, out: _Out) -> None:
+    if task.lost:  # abandoned by a lost owner: run again now, outside the retry budget
+        _start_task(plan, out, spec, task.index, task.attempt + 1)
+        return
     policy = spec.retry
     failure = task.failure
     retryable = failure is None or failure.type not in NOT_RETRIED
-    if policy is not None and retryable and task.attempt < policy.max_attempts:
-        delay = policy.delay(task.attempt)
+    tried = task.attempt - task.abandoned
+    if policy is not None and retryable and tried < policy.max_attempts:
+        delay = policy.delay(tried)
         first = task.first_at if task.first_at is not None else out.now
         limit = policy.retry_timeout.seconds if policy.retry_timeout else None
         if limit is None or out.now + delay - first <= limit:

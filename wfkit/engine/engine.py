@@ -370,7 +370,9 @@ class Engine(CommitRecovery):
                 self.deliver(instance_id, TimerFired(at=now, timer_id=timer_id))
 
     def _take(self, instance_id: str) -> None:
-        """Load a newly claimed instance and redo what was in flight (at-least-once)."""
+        """Load a newly claimed instance and redo what was in flight (at-least-once): the
+        tasks that were running are recorded as abandoned by the last owner, then run
+        again as their next attempts."""
         row = self.store.get(instance_id)
         if row is None:
             return
@@ -381,6 +383,9 @@ class Engine(CommitRecovery):
             return
         state = replay(instance_id, load_history(self.store, instance_id))
         self._owned.add(instance_id, Owned(plan, state, row.status), decide=True)
+        # recorded (committed with the next decision) before they run again
+        for event in act.abandoned_tasks(plan, state, row.last_owner or "", row.last_owner_until):
+            self._owned.queue(instance_id, event, wake=False)
         self._perform(instance_id, act.recovery_actions(plan, state))
         self._dispatch.notify_hooks(instance_id, [], state)  # this engine runs it now
 

@@ -36,6 +36,7 @@ __all__ = [
     "SubOrchestrationInstanceCompleted",
     "SubOrchestrationInstanceCreated",
     "SubOrchestrationInstanceFailed",
+    "TaskAbandoned",
     "TaskCompleted",
     "TaskFailed",
     "TaskScheduled",
@@ -79,7 +80,13 @@ class HistoryEvent:
 
 @dataclass(frozen=True)
 class ExecutionStarted(HistoryEvent):
-    """The instance was created with this input (JSON text), pinned to a definition."""
+    """The instance was created with this input (JSON text), pinned to a definition.
+
+    ``pinned`` maps the name of every workflow the run can start (its children, their
+    children...) to the hash of the definition it starts, as they were when the run
+    started (their texts are kept in the store under these hashes). None when there is
+    nothing to pin, and in records written before wfkit pinned children: those runs look
+    children up by name when they start them."""
 
     TYPE: ClassVar[str] = "ExecutionStarted"
     name: str = ""
@@ -87,6 +94,7 @@ class ExecutionStarted(HistoryEvent):
     definition_hash: str = ""
     parent_id: str | None = None
     parent_step: str | None = None
+    pinned: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,25 @@ class TaskFailed(HistoryEvent):
 
 
 @dataclass(frozen=True)
+class TaskAbandoned(HistoryEvent):
+    """An attempt of a call, shell or notebook step was scheduled and never answered:
+    its owner was lost (its process died or stopped, or its lease ran out) while it
+    ran. Recorded by the engine that takes the instance over, before it runs the step
+    again as the next attempt (at least once). ``owner`` is the lost owner's id
+    (``host:pid:random``, "" when unknown) and ``lost_at`` when its hold ended.
+
+    An abandoned attempt is counted in the step's attempts but not against its retry
+    budget: a step with ``max_attempts: 1`` still runs once more after a crash."""
+
+    TYPE: ClassVar[str] = "TaskAbandoned"
+    step: str = ""
+    index: int | None = None
+    attempt: int = 1
+    owner: str = ""
+    lost_at: float | None = None
+
+
+@dataclass(frozen=True)
 class StepFailed(HistoryEvent):
     """A task's failure is final (no retry left): the step failed."""
 
@@ -291,6 +318,7 @@ EVENT_TYPES: dict[str, type[HistoryEvent]] = {
         TaskScheduled,
         TaskCompleted,
         TaskFailed,
+        TaskAbandoned,
         StepSkipped,
         TimerCreated,
         TimerFired,

@@ -13,14 +13,14 @@ import contextlib
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from wfkit.definition.model import Definition
 from wfkit.definition.schema import did_you_mean
 from wfkit.engine import actions as act
-from wfkit.engine import jsontext
+from wfkit.engine import jsontext, pinning
 from wfkit.engine.engine import Engine
 from wfkit.engine.event_names import check_event_name, unheard_event
 from wfkit.engine.history import (
@@ -78,18 +78,29 @@ class Workflows:
         parent_id: str | None = None,
         parent_step: str | None = None,
         definition: Definition | None = None,
+        pinned: Mapping[str, str] | None = None,
     ) -> str:
         """Start an instance of workflow ``name``; returns its id.
 
         The input is checked against the definition's ``inputs`` (defaults applied)
         before anything is stored. The instance is PENDING until its first step is
         scheduled, which this process's engine does at once when it is running.
+
+        The run is pinned to its definition and to those of every workflow it can
+        start, looked up now (or, for a child, taken from its parent's ``pinned`` map).
         """
         if parent_id is None:
             instance_id = check_instance_id(instance_id)
         definition = definition or self.engine.resolve(name)
         values = prepare_input(definition, input, instance_id)
         plan = self.engine.remember(definition)
+        engine = self.engine
+        children = pinning.pin(
+            definition,
+            pinned,
+            resolve=lambda child: engine.remember(engine.resolve(child)).definition,
+            load=lambda definition_hash: engine.plan_for(definition_hash).definition,
+        )
         now = self.engine.clock()
         started = ExecutionStarted(
             at=now,
@@ -99,6 +110,7 @@ class Workflows:
             definition_hash=definition.content_hash,
             parent_id=parent_id,
             parent_step=parent_step,
+            pinned=children or None,
         )
         row = InstanceRow(
             instance_id=instance_id,
@@ -382,12 +394,15 @@ class Workflows:
                 self._tell_parent(action.child_id)  # it finished while nobody listened
             return
         try:
+            definition = pinning.pinned_definition(action.name, action.pinned, self.engine.plan_for)
             self.start(
                 action.name,
                 action.input,
                 action.child_id,
                 parent_id=parent_id,
                 parent_step=action.step or None,
+                definition=definition,
+                pinned=action.pinned,
             )
         except WfkitError as exc:
             failure = Failure(type(exc).__name__, f"could not start child workflow: {exc}")

@@ -45,7 +45,10 @@ class InstanceRow:
     Times are seconds since the epoch (UTC). ``input``, ``output`` and ``failure`` are
     JSON text (or None); ``properties`` is JSON text of a flat string-to-string mapping
     (wfkit's summary: step counts, running and waiting steps). ``version`` is the number
-    of history events. ``owner``/``lease_until`` say which process runs it, until when.
+    of history events. ``owner``/``lease_until`` say which process runs it, until when;
+    ``last_owner``/``last_owner_until`` which one ran it before (the one a claim took it
+    from, or that released it) and when its hold ended: a new owner records what that
+    one left unfinished.
     """
 
     instance_id: str
@@ -63,6 +66,8 @@ class InstanceRow:
     version: int = 0
     owner: str | None = None
     lease_until: float | None = None
+    last_owner: str | None = None
+    last_owner_until: float | None = None
 
 
 @dataclass
@@ -198,7 +203,10 @@ class Store(Protocol):
     ) -> list[str]:
         """Take ownership of non-terminal instances that are unowned, whose lease has
         expired, or whose owner is a process on this host that no longer exists; returns
-        the ids newly claimed. With ``ids``, only those instances are considered."""
+        the ids newly claimed. With ``ids``, only those instances are considered.
+
+        The owner a claim takes an instance from becomes its ``last_owner``, with the
+        time its hold ended (its lease's end, or now if that is later than now)."""
 
     def has_free(self) -> bool:
         """Whether some non-terminal instance is unowned or its lease has run out: a
@@ -209,7 +217,8 @@ class Store(Protocol):
         """Extend the leases still held; returns the ids still owned."""
 
     def release(self, owner: Owner, instance_ids: Sequence[str]) -> None:
-        """Give instances up (on close, or when they become terminal)."""
+        """Give instances up (on close, or when they become terminal); the owner becomes
+        their ``last_owner``, until now."""
 
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists."""

@@ -28,6 +28,7 @@ from wfkit.engine.history import (
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
     SubOrchestrationInstanceFailed,
+    TaskAbandoned,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -45,7 +46,9 @@ class TaskState:
 
     ``phase`` is ``pending`` (not scheduled yet), ``running``, ``waiting`` (a wait for an
     event, a sleep, or a retry timer), ``failed_attempt`` (an attempt failed; retry or
-    fail is still to be decided), ``completed`` or ``failed``.
+    fail is still to be decided; also an attempt abandoned by a lost owner, with
+    ``lost`` set), ``completed`` or ``failed``. ``abandoned`` counts the attempts lost
+    with their owner: counted in ``attempt``, not against the retry budget.
     """
 
     index: int | None = None
@@ -63,6 +66,8 @@ class TaskState:
     details: dict[str, Any] | None = None
     input: Any = None
     env: dict[str, str] | None = None
+    abandoned: int = 0
+    lost: bool = False
 
     @property
     def done(self) -> bool:
@@ -173,6 +178,8 @@ class InstanceState:
     definition_hash: str = ""
     parent_id: str | None = None
     parent_step: str | None = None
+    #: Child workflow name -> pinned definition hash (None: an older run, unpinned).
+    pinned: dict[str, str] | None = None
     status: RuntimeStatus = RuntimeStatus.PENDING
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -228,6 +235,7 @@ def _started(state: InstanceState, event: ExecutionStarted) -> None:
     state.definition_hash = event.definition_hash
     state.parent_id = event.parent_id
     state.parent_step = event.parent_step
+    state.pinned = event.pinned
     state.created_at = event.at
     state.status = RuntimeStatus.PENDING
 
@@ -332,6 +340,8 @@ def _task_started(state: InstanceState, sid: str, index: int | None, at: float) 
         step.set_tasks([TaskState(None)])
         step.status = StepStatus.RUNNING
         step.started_at = at
+    elif step.started_at is None:  # runs again after an abandoned attempt
+        step.started_at = at
     return step.task(index)
 
 
@@ -341,6 +351,7 @@ def _scheduled(state: InstanceState, event: TaskScheduled) -> None:
     step = state.steps[event.step]
     step.set_attempt(task, event.attempt)
     step.set_phase(task, "waiting" if event.kind == "wait" else "running")
+    task.lost = False
     task.timer = None
     task.started_at = event.at
     task.first_at = task.first_at if task.first_at is not None else event.at
@@ -384,6 +395,26 @@ def _task_failed(state: InstanceState, event: TaskFailed) -> None:
     task.details = event.details
     if step.status is StepStatus.PENDING:
         step.status = StepStatus.RUNNING
+
+
+def _task_abandoned(state: InstanceState, event: TaskAbandoned) -> None:
+    """The attempt's owner was lost: the attempt ends here, and the decider runs the
+    task again as the next attempt. The step's (and the task's) times start over, so
+    that the run's duration is its own."""
+    step = state.steps.get(event.step)
+    if step is None or not step.tasks:
+        return
+    task = step.task(event.index)
+    if task.phase != "running" or task.attempt != event.attempt:
+        return
+    step.set_phase(task, "failed_attempt")
+    task.lost = True
+    task.abandoned += 1
+    task.ended_at = event.at
+    if task.abandoned == task.attempt:  # no attempt really ran: the next one is the first
+        task.first_at = None
+    if step.items is None:
+        step.started_at = None
 
 
 def _timer_created(state: InstanceState, event: TimerCreated) -> None:
@@ -502,6 +533,7 @@ _HANDLERS: dict[type[HistoryEvent], Handler] = {
     TaskScheduled: _scheduled,
     TaskCompleted: _task_completed,
     TaskFailed: _task_failed,
+    TaskAbandoned: _task_abandoned,
     TimerCreated: _timer_created,
     TimerFired: _timer_fired,
     EventRaised: _event_raised,

@@ -32,6 +32,7 @@ from wfkit.engine.status import RuntimeStatus
 from wfkit.engine.summary import stored_properties
 from wfkit.errors import WfkitError
 from wfkit.runtime.api import Runtime
+from wfkit.runtime.ownership import ownership
 from wfkit.runtime.settings import Settings
 
 __all__ = ["StepExecutor"]
@@ -81,7 +82,7 @@ class StepExecutor(Workflow):
                 created_at=_time(row.created_at),
                 last_updated_at=_time(row.updated_at),
                 runtime_status=RuntimeStatus(row.status),
-                properties=stored_properties(row),
+                properties={**stored_properties(row), **ownership(row).properties()},
             )
         )
 

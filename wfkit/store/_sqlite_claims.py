@@ -34,9 +34,13 @@ HAS_FREE = (
 )
 """SQL: a row when some instance is free at time ``?`` (a read of the claims' index)."""
 
+# The owner taken from (if any) becomes the last owner, its hold ending at its lease's end
+# or now, whichever is first (a dead process is taken before its lease ends).
 _SET_OWNER = (
-    "UPDATE instances SET owner = ?, owner_host = ?, owner_pid = ?, lease_until = ? "
-    f"WHERE instance_id = ? AND owner IS ? AND {ACTIVE}"
+    "UPDATE instances SET owner = ?1, owner_host = ?2, owner_pid = ?3, lease_until = ?4, "
+    "last_owner = coalesce(owner, last_owner), last_owner_until = CASE WHEN owner IS NULL "
+    "THEN last_owner_until ELSE min(coalesce(lease_until, ?7), ?7) END "
+    f"WHERE instance_id = ?5 AND owner IS ?6 AND {ACTIVE}"
 )
 # Each distinct owner of this host's active instances, with its pid: a loose index scan
 # (one index seek per owner, however many instances each owns).
@@ -84,7 +88,7 @@ def claim(
         instance_id
         for instance_id, old_owner in seen
         if conn.execute(
-            _SET_OWNER, (owner.id, owner.host, owner.pid, until, instance_id, old_owner)
+            _SET_OWNER, (owner.id, owner.host, owner.pid, until, instance_id, old_owner, now)
         ).rowcount
     ]
 

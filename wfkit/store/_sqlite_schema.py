@@ -196,10 +196,22 @@ def _v3_history_keyed_by_instance_number(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v4_last_owner(conn: sqlite3.Connection) -> None:
+    """Who ran an instance before its current owner, and until when: a claim moves the
+    owner it takes the instance from there (a release too), so that the new owner can
+    record which owner left a step unfinished, and readers can say who held it last."""
+    for statement in (
+        "ALTER TABLE instances ADD COLUMN last_owner TEXT",
+        "ALTER TABLE instances ADD COLUMN last_owner_until REAL",
+    ):
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,
     _v2_summaries_in_history,
     _v3_history_keyed_by_instance_number,
+    _v4_last_owner,
 )
 """Every schema step, in order; append new ones, never edit a released one."""
 

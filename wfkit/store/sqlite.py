@@ -397,12 +397,15 @@ class SqliteStore:
         return held
 
     def release(self, owner: Owner, instance_ids: Sequence[str]) -> None:
-        """Give up instances ``owner`` still holds (others are left alone)."""
+        """Give up instances ``owner`` still holds (others are left alone); it becomes
+        their last owner, until now."""
+        now = time.time()
         with self._conns.write("release") as conn:
             conn.executemany(
                 "UPDATE instances SET owner = NULL, owner_host = NULL, owner_pid = NULL, "
-                "lease_until = NULL WHERE instance_id = ? AND owner = ?",
-                [(instance_id, owner.id) for instance_id in instance_ids],
+                "lease_until = NULL, last_owner = owner, last_owner_until = ? "
+                "WHERE instance_id = ? AND owner = ?",
+                [(now, instance_id, owner.id) for instance_id in instance_ids],
             )
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from wfkit.definition.model import WaitSpec
 from wfkit.engine.plan import WorkflowPlan
 from wfkit.engine.state import InstanceState, StepState
+from wfkit.runtime.ownership import ownership
 from wfkit.runtime.preview import preview
 from wfkit.views.dot import STATUS_COLORS
 from wfkit.views.status_svg import XML_PROLOGUE, StatusSvg, draw_status_svg
@@ -121,6 +122,12 @@ class InstanceView:
     suspend_reason: str | None = None
     error: str = ""
     version: int = 0
+    owner: str = ""
+    """Who runs it, read from the store (:mod:`wfkit.runtime.ownership`), e.g. ``no live
+    owner: the lease of worker host:42 ran out 5 min ago; ...``; "" when not read (a
+    snapshot an engine hook made: this process runs it) or when the run has ended."""
+    owner_state: str = ""
+    """``owned``, ``lost``, ``unclaimed``, ``ended``, or "" when not read."""
 
     def step(self, step_id: str) -> StepRunView:
         """The view of one step; ``KeyError`` when there is no such step."""
@@ -234,7 +241,9 @@ def load_instance(instance: Instance) -> tuple[WorkflowPlan, InstanceView]:
     """The plan of ``instance`` and a snapshot of it, read from the store."""
     state = instance.state()
     plan = instance.runtime.engine.plan_for(state.definition_hash)
-    return plan, build_instance_view(plan, state)
+    owned = ownership(instance.row())
+    view = build_instance_view(plan, state)
+    return plan, replace(view, owner=owned.describe(), owner_state=owned.state)
 
 
 def instance_view(instance: Instance) -> InstanceView:
@@ -294,6 +303,8 @@ def summary_text(view: InstanceView) -> str:
         parts.append(_PAUSE_REASONS.get(view.suspend_reason, f"paused ({view.suspend_reason})"))
     if view.error:
         parts.append(view.error)
+    if view.owner_state in ("lost", "unclaimed") and not view.is_terminal:
+        parts.append(view.owner)  # RUNNING, but nobody carries it on right now
     return " · ".join(parts)
 
 
