@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "Duration": "wfkit.definition",
     "EdgeView": "wfkit.graph",
     "ErrNotImplemented": "wfkit.errors",
+    "ExpressionBudgetExceeded": "wfkit.errors",
     "Expression": "wfkit.definition",
     "GetRequest": "wfkit.engine.contract",
     "GraphView": "wfkit.graph",
@@ -149,6 +150,7 @@ if TYPE_CHECKING:
     from wfkit.errors import ContractError as ContractError
     from wfkit.errors import DefinitionError as DefinitionError
     from wfkit.errors import ErrNotImplemented as ErrNotImplemented
+    from wfkit.errors import ExpressionBudgetExceeded as ExpressionBudgetExceeded
     from wfkit.errors import IllegalTransition as IllegalTransition
     from wfkit.errors import InstanceAlreadyExists as InstanceAlreadyExists
     from wfkit.errors import InstanceError as InstanceError

@@ -97,6 +97,10 @@ SETTINGS: dict[str, str] = {
     "definitions": "Folder of YAML definitions.",
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
+    "expression_budget": "Estimated cost one evaluation of an expression may have "
+    "([limits](../concepts/limits.md)).",
+    "expression_max_result": "Characters of JSON one expression's result may have "
+    "([limits](../concepts/limits.md)).",
 }
 
 
@@ -234,12 +238,24 @@ def _settings() -> str:
             [
                 code(k),
                 code(f"WFKIT_{k.upper()}"),
-                code(v) if v else "the CPU count",
+                _setting_default(k, v),
                 SETTINGS[k],
             ]
             for k, v in DEFAULTS.items()
         ],
     )
+
+
+def _setting_default(name: str, value: str) -> str:
+    """A setting's default as the table shows it: the text default, else the value a
+    ``Settings()`` gets (the CPU count for workers, which depends on the machine)."""
+    from wfkit.runtime.settings import Settings
+
+    if value:
+        return code(value)
+    if name == "workers":
+        return "the CPU count"
+    return code(f"{getattr(Settings(), name):_}")
 
 
 def _not_implemented() -> str:
