@@ -123,7 +123,7 @@ class Workflows:
 
         Data that is not JSON raises :class:`InvalidEventData` and sends nothing (NaN
         would otherwise be stored as null)."""
-        text, problem = jsontext.json_problem(data)
+        text, problem = jsontext.json_problem(data, "data")
         if text is None:
             raise InvalidEventData(instance_id, name, problem)
         event = EventRaised(name=name.lower(), data=data)
