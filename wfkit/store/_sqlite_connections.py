@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TypeVar
 
 from wfkit.errors import StoreError
+from wfkit.store._sqlite_errors import explain
 
 __all__ = ["Connections", "SharedConnection", "ThreadConnections", "connect", "is_busy"]
 
@@ -167,8 +168,8 @@ class Connections:
                     _rollback(conn)
                     raise
             return result
-        except sqlite3.Error as exc:
-            raise StoreError(self.url, f"{operation} failed: {exc}") from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise self._error(operation, exc) from exc
         finally:
             self._leave()
 
@@ -201,8 +202,14 @@ class Connections:
         self._check_open()
         try:
             yield
-        except sqlite3.Error as exc:
-            raise StoreError(self.url, f"{operation} failed: {exc}") from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise self._error(operation, exc) from exc
+
+    def _error(self, operation: str, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+        """The StoreError for ``exc``, said plainly when the file is read-only or damaged
+        (UnicodeDecodeError: SQLite's message quoted the damaged bytes)."""
+        said = explain(exc, self.url.removeprefix("sqlite:///")) or str(exc)
+        return StoreError(self.url, f"{operation} failed: {said}")
 
 
 class SharedConnection(Connections):
