@@ -80,6 +80,18 @@ def test_public_surface_is_sorted_and_importable() -> None:
     )
 
 
+def test_every_error_of_the_tree_is_public() -> None:
+    """What wfkit.errors draws in its tree, a user can catch as ``wfkit.<Name>``."""
+    import wfkit.errors
+
+    missing = sorted(set(wfkit.errors.__all__) - set(wfkit.__all__))
+    assert not missing, f"add to wfkit/__init__.py (_EXPORTS and TYPE_CHECKING): {missing}"
+    for name in wfkit.errors.__all__:
+        assert getattr(wfkit, name) is getattr(wfkit.errors, name)
+        if name != "Problem":
+            assert name in wfkit.errors.__doc__, f"{name} is not drawn in the tree"
+
+
 def test_every_public_module_has_a_docstring() -> None:
     missing = [
         str(path.relative_to(PACKAGE))

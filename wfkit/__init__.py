@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "ErrNotImplemented": "wfkit.errors",
     "ForeachTooWide": "wfkit.errors",
     "EventBufferFull": "wfkit.errors",
+    "ExpressionBudgetExceeded": "wfkit.errors",
     "Expression": "wfkit.definition",
     "GetRequest": "wfkit.engine.contract",
     "GraphView": "wfkit.graph",
@@ -156,6 +157,7 @@ if TYPE_CHECKING:
     from wfkit.errors import DefinitionError as DefinitionError
     from wfkit.errors import ErrNotImplemented as ErrNotImplemented
     from wfkit.errors import EventBufferFull as EventBufferFull
+    from wfkit.errors import ExpressionBudgetExceeded as ExpressionBudgetExceeded
     from wfkit.errors import IllegalTransition as IllegalTransition
     from wfkit.errors import InstanceAlreadyExists as InstanceAlreadyExists
     from wfkit.errors import InstanceError as InstanceError

@@ -256,12 +256,24 @@ def _settings() -> str:
             [
                 code(k),
                 code(f"WFKIT_{k.upper()}"),
-                code(v) if v else "the CPU count",
+                _setting_default(k, v),
                 SETTINGS[k],
             ]
             for k, v in DEFAULTS.items()
         ],
     )
+
+
+def _setting_default(name: str, value: str) -> str:
+    """A setting's default as the table shows it: the text default, else the value a
+    ``Settings()`` gets (the CPU count for workers, which depends on the machine)."""
+    from wfkit.runtime.settings import Settings
+
+    if value:
+        return code(value)
+    if name == "workers":
+        return "the CPU count"
+    return code(f"{getattr(Settings(), name):_}")
 
 
 def _not_implemented() -> str:

@@ -9,7 +9,7 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from wfkit.engine.jsontext import shortened
+from wfkit.engine.jsontext import read_stored, shortened
 
 if TYPE_CHECKING:
     from wfkit.engine.history import HistoryEvent
@@ -66,10 +66,7 @@ def stored_json(text: str | None) -> Any:
     depth limit) shortened, never a RecursionError."""
     if not text:
         return None
-    try:
-        return shortened(json.loads(text))
-    except RecursionError:
-        return "<nested too deep to show>"
+    return shortened(read_stored(text))
 
 
 def row_json(row: InstanceRow) -> dict[str, Any]:

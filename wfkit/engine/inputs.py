@@ -66,7 +66,7 @@ def prepare_input(definition: Definition, raw: Any, instance_id: str = "") -> di
         else:
             problems.append(f"input {name!r} is required ({_describe(spec.schema)})")
             continue
-        text, problem = jsontext.json_problem(value)
+        text, problem = jsontext.json_problem(value, f"inputs.{name}")
         if text is None:  # NaN would be stored as null
             problems.append(f"input {name!r} is not JSON: {problem}")
             continue

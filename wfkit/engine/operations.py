@@ -147,7 +147,7 @@ class Workflows:
         allowed :class:`EventBufferFull`. The append costs the same whatever the
         history's length: the row's summary says what it needs."""
         check_event_name(instance_id, name)
-        text, problem = jsontext.json_problem(data)
+        text, problem = jsontext.json_problem(data, "data")
         if text is None:
             raise InvalidEventData(instance_id, name, problem)
         limit = self.engine.settings.max_output_bytes

@@ -22,6 +22,7 @@ from typing import Any
 
 from wfkit.definition.display import mimebundle
 from wfkit.definition.model import Definition
+from wfkit.engine import jsontext
 from wfkit.engine.engine import Engine, EngineSettings
 from wfkit.engine.history import Failure, HistoryEvent
 from wfkit.engine.operations import Workflows
@@ -89,7 +90,7 @@ def _step_info(step: StepState) -> StepInfo:
     return StepInfo(
         id=step.id,
         status=step.status.value,
-        output=step.output,
+        output=jsontext.shortened(step.output),
         attempts=attempts,
         started_at=step.started_at,
         ended_at=step.ended_at,
@@ -285,7 +286,9 @@ class Instance:
     def output(self) -> Any:
         """The workflow's output (None until it completes)."""
         row = self.row()
-        return json.loads(row.output) if row.output else None
+        # what nests past the depth limit (stored by older versions) is shortened: as
+        # a whole it could not even be printed
+        return jsontext.shortened(jsontext.read_stored(row.output)) if row.output else None
 
     @property
     def failure(self) -> Failure | None:

@@ -117,7 +117,7 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         return failure(
             "OutputNotJSON",
             f"{step_label(task)}: {task.target} returned a value that is not JSON: "
-            f"{jsontext.json_problem(value)[1]}",
+            f"{jsontext.json_problem(value, 'output')[1]}",
         )
     return TaskOutcome(output=output, output_json=text)
 

@@ -46,7 +46,12 @@ from typing import IO, TYPE_CHECKING, Any
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label
 from wfkit.steps.output import new_output_file, read_output_file
-from wfkit.steps.process import KILL_GRACE, child_environment, kill_group_soon
+from wfkit.steps.process import (
+    KILL_GRACE,
+    child_environment,
+    kill_group_soon,
+    process_text_problem,
+)
 from wfkit.steps.watchdog import Watchdog, check_program
 
 if TYPE_CHECKING:
@@ -202,6 +207,9 @@ class NotebookHandler:
                 f"{step_label(task)} is a notebook step, which needs nbformat and nbclient "
                 f"({exc}); install them with: {INSTALL_HINT}",
             )
+        bad_env = process_text_problem(task.env)
+        if bad_env:
+            return failure("InvalidStepInput", f"{step_label(task)}: {bad_env}")
         path = os.path.join(task.definitions_dir, str(task.target))
         try:
             nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]

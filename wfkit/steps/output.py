@@ -85,9 +85,9 @@ def read_output_file(path: str, task: TaskSpec) -> tuple[Any, TaskOutcome | None
         return None, None
     try:
         value = json.loads(raw, parse_constant=_no_constant)
-        deep = jsontext.depth_problem(value)
+        problem = jsontext.depth_problem(value) or jsontext.text_problem(value, "output")
     except RecursionError:  # deeper than Python's JSON reads
-        value, deep = None, jsontext.too_deep()
+        value, problem = None, jsontext.too_deep()
     except ValueError as exc:  # also UnicodeDecodeError and json.JSONDecodeError
         head = raw[:200].decode("utf-8", errors="replace")
         more = "..." if len(raw) > 200 else ""
@@ -97,9 +97,10 @@ def read_output_file(path: str, task: TaskSpec) -> tuple[Any, TaskOutcome | None
             f"valid JSON ({exc}); the file starts with: {head!r}{more}. Write JSON, for "
             "example with json.dump(value, file) or wfkit.output(value)",
         )
-    if deep:
+    if problem:
         return None, failure(
-            "OutputNotJSON", f"{step_label(task)} wrote to ${OUTPUT_VARIABLE} a value that: {deep}"
+            "OutputNotJSON",
+            f"{step_label(task)} wrote to ${OUTPUT_VARIABLE} a value wfkit cannot take: {problem}",
         )
     return value, None
 

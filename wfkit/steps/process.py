@@ -17,6 +17,7 @@ import selectors
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from typing import IO
 
 from wfkit.engine.protocols import TaskSpec
@@ -29,6 +30,7 @@ __all__ = [
     "group_alive",
     "kill_group",
     "kill_group_soon",
+    "process_text_problem",
 ]
 
 KILL_GRACE = 2.0
@@ -197,3 +199,37 @@ def child_environment(task: TaskSpec, output_path: str, import_dirs: list[str]) 
         WFKIT_DEFINITIONS=os.path.abspath(task.definitions_dir),
     )
     return env
+
+
+def process_text_problem(env: dict[str, str], argv: Sequence[str] = ()) -> str:
+    """Why a step's ``env`` (or its ``argv``) cannot be handed to a process, or "": a NUL
+    character, which C strings cannot carry (Python's exec fails with "embedded null
+    byte"), or text the file system encoding cannot encode (a lone surrogate). The reason
+    names the item."""
+    for index, arg in enumerate(argv):
+        why = _os_text(arg)
+        if why:
+            return f"argv item {index} ({_clip(arg)}) {why}, which program arguments cannot hold"
+    for key, value in env.items():
+        why = _os_text(value)  # names were checked with the definition
+        if why:
+            return (
+                f"env {key[:60]}: its value ({_clip(value)}) {why}, which an environment "
+                "variable cannot hold; remove it, or pass such data in a file"
+            )
+    return ""
+
+
+def _os_text(text: str) -> str:
+    nul = text.find("\0")
+    if nul >= 0:
+        return f"holds a NUL character (\\x00, character {nul + 1})"
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        return f"holds {text[exc.start]!r} (character {exc.start + 1}), not valid Unicode"
+    return ""
+
+
+def _clip(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -43,7 +43,14 @@ from typing import Any
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label
 from wfkit.steps.output import new_output_file, read_output_file
-from wfkit.steps.process import KILL_GRACE, TAIL_BYTES, PipeCapture, child_environment, kill_group
+from wfkit.steps.process import (
+    KILL_GRACE,
+    TAIL_BYTES,
+    PipeCapture,
+    child_environment,
+    kill_group,
+    process_text_problem,
+)
 from wfkit.steps.watchdog import Watchdog, check_program
 
 __all__ = ["ShellHandler", "python_argv"]
@@ -146,6 +153,9 @@ def _check_argv(task: TaskSpec) -> list[str] | TaskOutcome:
             f"{step_label(task)}: a shell step takes a non-empty argv list of strings "
             f"(for example [python, -m, mypkg.check]), not {target!r}",
         )
+    problem = process_text_problem(task.env, target)
+    if problem:
+        return failure("InvalidStepInput", f"{step_label(task)}: {problem}")
     return python_argv(target)
 
 

@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TypeVar
 
 from wfkit.errors import StoreError
+from wfkit.store._sqlite_errors import explain
 
 __all__ = [
     "Connections",
@@ -43,7 +44,6 @@ __all__ = [
     "connect",
     "is_busy",
     "is_retryable",
-    "store_error",
 ]
 
 _log = logging.getLogger("wfkit.store")
@@ -111,11 +111,6 @@ def is_retryable(exc: sqlite3.Error) -> bool:
     if code is None:
         return not isinstance(exc, sqlite3.DataError | sqlite3.InterfaceError)
     return code & 0xFF not in _ABOUT_THE_DATA
-
-
-def store_error(url: str, operation: str, exc: sqlite3.Error) -> StoreError:
-    """The :class:`StoreError` for a failed operation, saying whether to retry it."""
-    return StoreError(url, f"{operation} failed: {exc}", retryable=is_retryable(exc))
 
 
 def is_busy(exc: sqlite3.Error) -> bool:
@@ -205,8 +200,8 @@ class Connections:
                     _rollback(conn)
                     raise
             return result
-        except sqlite3.Error as exc:
-            raise store_error(self.url, operation, exc) from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise self._error(operation, exc) from exc
         finally:
             self._leave()
 
@@ -246,8 +241,17 @@ class Connections:
         self._check_open()
         try:
             yield
-        except sqlite3.Error as exc:
-            raise store_error(self.url, operation, exc) from exc
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise self._error(operation, exc) from exc
+
+    def _error(self, operation: str, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+        """The StoreError for ``exc``, said plainly when the file is read-only or damaged
+        (UnicodeDecodeError: SQLite's message quoted the damaged bytes). Only an error
+        about what was written is not retryable (see :func:`is_retryable`): a read-only
+        or damaged file is the store's condition, which a person may mend."""
+        said = explain(exc, self.url.removeprefix("sqlite:///")) or str(exc)
+        retryable = is_retryable(exc) if isinstance(exc, sqlite3.Error) else True
+        return StoreError(self.url, f"{operation} failed: {said}", retryable=retryable)
 
 
 class SharedConnection(Connections):

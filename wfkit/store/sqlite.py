@@ -35,6 +35,7 @@ from wfkit.store._sqlite_connections import (
     connect,
     is_busy,
 )
+from wfkit.store._sqlite_errors import explain
 from wfkit.store._sqlite_rows import (
     DELETE_HISTORY,
     FIELDS,
@@ -115,8 +116,11 @@ class SqliteStore:
             if connections == "shared":
                 return SharedConnection(self.url, factory)
             return ThreadConnections(self.url, factory)
-        except sqlite3.Error as exc:
-            if is_busy(exc):
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            explained = explain(exc, self.path)
+            if explained is not None:
+                raise StoreError(self.url, f"cannot open it as a wfkit store: {explained}") from exc
+            if isinstance(exc, sqlite3.Error) and is_busy(exc):
                 why = f"another process held its write lock for more than {timeout:g} s"
             else:
                 why = "is it a damaged file, or another program's?"

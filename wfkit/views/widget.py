@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
+from wfkit.engine.jsontext import shortened
 from wfkit.engine.state import InstanceState
 from wfkit.engine.status import Outcome
 from wfkit.runtime.api import Instance
@@ -103,7 +104,9 @@ def output_html(value: Any) -> str:
         except Exception:  # fall back to text
             _log.debug("_repr_html_ of %s failed", type(value).__name__, exc_info=True)
     try:
-        text = pprint.pformat(value, width=100, sort_dicts=False)
+        # shortened: data nested past the depth limit (stored by older versions) would
+        # reach pprint's recursion limit
+        text = pprint.pformat(shortened(value), width=100, sort_dicts=False)
     except Exception:  # a broken __repr__
         text = f"<{type(value).__name__} that cannot be shown>"
     if len(text) > _OUTPUT_MAX:
