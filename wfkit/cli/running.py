@@ -285,10 +285,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runtime = open_runtime(args, engine=True, hooks=[log.hook])
     opened.append(runtime)
     ready.set()
-    print(
+    log.say(
         f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
-        f"{runtime.settings.workers} step slots; Ctrl-C to stop",
-        file=sys.stderr,
+        f"{runtime.settings.workers} step slots; Ctrl-C to stop"
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
@@ -299,10 +298,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         running = runtime.runner.unfinished()
         if args.grace > 0 and running:
-            print(
+            log.say(
                 f"stopping: {running} running step(s) get up to {args.grace:g} s to finish "
-                "and be recorded; Ctrl-C again to stop at once",
-                file=sys.stderr,
+                "and be recorded; Ctrl-C again to stop at once"
             )
             stop["draining"] = True
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -411,6 +412,13 @@ class WorkerLog:
             except BrokenPipeError:
                 self.closed = True
                 _discard_the_rest(self.stream)
+
+    def say(self, text: str, stream: Any = None) -> None:
+        """Print ``text`` (to standard error by default) as one whole line: the hook
+        writes from the engine's threads, and a plain ``print`` could land inside one
+        of its lines."""
+        with self.lock:
+            print(text, file=stream or sys.stderr, flush=True)
 
     def lines(
         self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState | None
