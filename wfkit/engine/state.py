@@ -96,6 +96,9 @@ class StepState:
     #: The highest attempt of any of its tasks (0 before the first).
     attempts: int = field(default=0, repr=False, compare=False)
     _pending_from: int = field(default=0, repr=False, compare=False)
+    #: The values of its ``with``/``env`` expressions that are the same for every item of
+    #: its foreach (derived, never stored): emptied whenever its tasks start over.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def task(self, index: int | None) -> TaskState:
         """The task for ``index`` (None for a step without foreach)."""
@@ -129,6 +132,7 @@ class StepState:
         self.failed_attempts = {}
         self.attempts = 0
         self._pending_from = 0
+        self.memo = {}
 
     def set_attempt(self, task: TaskState, attempt: int) -> None:
         """Set one task's attempt number, keeping :attr:`attempts`."""
