@@ -231,3 +231,49 @@ def test_an_expression_beside_a_big_list_costs_the_same_per_item(
     wide = _data_walked(plan, 600, monkeypatch)
     # linear: about 4x (the list itself is 4x longer); quadratic: about 16x
     assert wide <= 5 * narrow, f"{narrow} characters for 150 items, {wide} for 600"
+
+
+def test_the_runner_is_handed_only_what_it_can_start_soon(env: Any) -> None:
+    """A foreach of 500 items on 2 workers: the runner never holds more than a few tasks
+    per worker (it held all 500 at once); the rest wait in the engine, in order, and
+    every item runs once."""
+    env.define("wide", "inputs: {items: {type: array}}\nsteps:\n"
+               "  each: {call: STEPS:add, foreach: '${{ inputs.items }}',"
+               " with: {a: '${{ item }}', b: 1}}\n")  # fmt: skip
+    runtime = env.runtime(workers=2)
+    runner = runtime.runner
+    held: list[int] = []
+    submit = runner.submit
+
+    def counting_submit(task: Any, done: Any) -> None:
+        submit(task, done)
+        held.append(runner.unfinished())
+
+    runner.submit = counting_submit  # type: ignore[method-assign]
+    done = runtime.start("wide", {"items": list(range(500))}).wait(60)
+    assert done.status is RuntimeStatus.COMPLETED
+    assert done.steps["each"].output == [i + 1 for i in range(500)]
+    assert len(held) == 500
+    assert max(held) <= 2 * 3, f"the runner held up to {max(held)} tasks"
+
+
+def test_terminating_a_wide_foreach_drops_its_waiting_tasks(env: Any) -> None:
+    """The tasks a terminated foreach had waiting in the engine never run, and other
+    instances' tasks get the runner's places."""
+    env.define("slowfan", "inputs: {items: {type: array}}\nsteps:\n"
+               "  each: {call: STEPS:slow, foreach: '${{ inputs.items }}',"
+               " with: {name: s, seconds: 0.01}}\n")  # fmt: skip
+    env.define("wide", "inputs: {items: {type: array}}\nsteps:\n"
+               "  each: {call: STEPS:add, foreach: '${{ inputs.items }}',"
+               " with: {a: '${{ item }}', b: 1}}\n")  # fmt: skip
+    runtime = env.runtime(workers=2)
+    first = runtime.start("slowfan", {"items": list(range(300))})
+    env.eventually(lambda: len(env.notes("s")) > 4)
+    first.terminate()
+    assert first.wait(20).status is RuntimeStatus.TERMINATED
+    started = sum(1 for note in env.notes("s") if note["phase"] == "start")
+    other = runtime.start("wide", {"items": list(range(20))}).wait(30)
+    assert other.status is RuntimeStatus.COMPLETED
+    assert other.steps["each"].output == [i + 1 for i in range(20)]
+    later = sum(1 for note in env.notes("s") if note["phase"] == "start")
+    assert started < 300 and later <= started + 2  # at most what had just been taken

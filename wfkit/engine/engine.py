@@ -170,7 +170,7 @@ class Engine:
     def _give_up_all(self) -> None:
         owned = self._owned.ids()
         for instance_id in owned:
-            self.runner.cancel(instance_id)
+            self._dispatch.cancel(instance_id)
         self._leases.release(owned)
         self._owned.clear()
 
@@ -369,7 +369,7 @@ class Engine:
         # start over), an equal one tells the status the appender left in the store.
         row = self.store.get(instance_id)
         if row is None:  # purged under us
-            self.runner.cancel(instance_id)
+            self._dispatch.cancel(instance_id)
             self._drop(instance_id)
             return
         owned.stored_status = (
@@ -490,7 +490,7 @@ class Engine:
     def _lose(self, instance_id: str) -> None:
         """Another worker holds the instance now: stop its tasks here and forget it."""
         _log.warning("lost the lease of %s to another worker", instance_id)
-        self.runner.cancel(instance_id)
+        self._dispatch.cancel(instance_id)
         self._drop(instance_id)
 
     def _finish(self, instance_id: str) -> None:
