@@ -417,7 +417,9 @@ def _start_task(
     if index is not None and step.items is not None:
         context["item"] = step.items[index]
         context["index"] = index
-        memo = step.memo  # what every item reads alike is evaluated once per foreach
+        if step.memo is None:  # what every item reads alike is evaluated once per foreach
+            step.memo = {}
+        memo = step.memo
     try:
         data = render(spec.with_, context, plan.budget, memo)
         env = None

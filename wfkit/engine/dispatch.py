@@ -118,12 +118,21 @@ class Dispatcher:
         if not tasks:
             return
         with self._lock:
-            found = self._waiting.get(instance_id)
-            if found is None:
-                self._waiting[instance_id] = deque(tasks)
-            else:
-                found.extend(tasks)
-        self._top_up()
+            now: list[TaskSpec] = []
+            room = self.limit - self._in_runner
+            if room > 0 and not self._waiting:  # the usual case: straight to the runner
+                now = tasks if len(tasks) <= room else tasks[:room]
+                self._in_runner += len(now)
+                self._handed[instance_id] = self._handed.get(instance_id, 0) + len(now)
+                tasks = tasks[len(now) :] if now is not tasks else []
+            if tasks:
+                found = self._waiting.get(instance_id)
+                if found is None:
+                    self._waiting[instance_id] = deque(tasks)
+                else:
+                    found.extend(tasks)
+        for task in now:
+            self._submit(task)
 
     def _top_up(self) -> None:
         """Hand the runner waiting tasks while it holds fewer than :attr:`limit`, taking
@@ -140,32 +149,45 @@ class Dispatcher:
                     del self._waiting[instance_id]
                 self._in_runner += 1
                 self._handed[instance_id] = self._handed.get(instance_id, 0) + 1
-            try:
-                self.runner.submit(task, self._task_done)
-            except Exception:
-                self._returned(task)
-                raise
+            self._submit(task)
 
-    def _returned(self, task: TaskSpec) -> None:
-        """A task the runner held is no longer there."""
-        with self._lock:
-            handed = self._handed.get(task.instance_id)
-            if handed is None:
-                return  # cancelled meanwhile: already counted out
-            self._in_runner -= 1
-            if handed > 1:
-                self._handed[task.instance_id] = handed - 1
-            else:
-                del self._handed[task.instance_id]
+    def _submit(self, task: TaskSpec) -> None:
+        try:
+            self.runner.submit(task, self._task_done)
+        except Exception:
+            with self._lock:
+                self._count_out(task.instance_id)
+            raise
+
+    def _count_out(self, instance_id: str) -> None:
+        """A task the runner held is no longer there (called with the lock held)."""
+        handed = self._handed.get(instance_id)
+        if handed is None:
+            return  # cancelled meanwhile: already counted out
+        self._in_runner -= 1
+        if handed > 1:
+            self._handed[instance_id] = handed - 1
+        else:
+            del self._handed[instance_id]
 
     def _task_done(self, task: TaskSpec, outcome: TaskOutcome) -> None:
         """The runner's report (on its thread): the next waiting task takes the place
         (this worker runs it next), then the engine hears of the result."""
-        self._returned(task)
-        try:
-            self._top_up()
-        except Exception:  # a closed runner: the result is recorded all the same
-            _log.exception("could not hand the runner the next task")
+        instance_id = task.instance_id
+        with self._lock:  # _count_out, inlined: this runs once per task
+            handed = self._handed.get(instance_id)
+            if handed is not None:
+                self._in_runner -= 1
+                if handed > 1:
+                    self._handed[instance_id] = handed - 1
+                else:
+                    del self._handed[instance_id]
+            more = bool(self._waiting)
+        if more:
+            try:
+                self._top_up()
+            except Exception:  # a closed runner: the result is recorded all the same
+                _log.exception("could not hand the runner the next task")
         self.task_done(task, outcome)
 
     def _task_spec(self, instance_id: str, action: act.RunTask, owned: Owned | None) -> TaskSpec:

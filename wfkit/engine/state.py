@@ -98,7 +98,7 @@ class StepState:
     _pending_from: int = field(default=0, repr=False, compare=False)
     #: The values of its ``with``/``env`` expressions that are the same for every item of
     #: its foreach (derived, never stored): emptied whenever its tasks start over.
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     def task(self, index: int | None) -> TaskState:
         """The task for ``index`` (None for a step without foreach)."""
@@ -132,7 +132,7 @@ class StepState:
         self.failed_attempts = {}
         self.attempts = 0
         self._pending_from = 0
-        self.memo = {}
+        self.memo = None
 
     def set_attempt(self, task: TaskState, attempt: int) -> None:
         """Set one task's attempt number, keeping :attr:`attempts`."""
