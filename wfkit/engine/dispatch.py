@@ -109,10 +109,9 @@ class Dispatcher:
         self.runner.cancel(instance_id)
         self._top_up()  # their places in the runner are free
 
-    def waiting(self) -> int:
-        """How many tasks wait here for a place in the runner."""
-        with self._lock:
-            return sum(len(tasks) for tasks in self._waiting.values())
+    def has_waiting(self) -> bool:
+        """Whether tasks wait here for a place in the runner (a hint: it may be stale)."""
+        return bool(self._waiting)
 
     def _hand_over(self, instance_id: str, tasks: list[TaskSpec]) -> None:
         if not tasks:
@@ -133,6 +132,8 @@ class Dispatcher:
                     found.extend(tasks)
         for task in now:
             self._submit(task)
+        if room > len(now):  # places left while others waited: fill them in turn
+            self._top_up()
 
     def _top_up(self) -> None:
         """Hand the runner waiting tasks while it holds fewer than :attr:`limit`, taking
