@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,3 +130,23 @@ def test_a_long_operator_chain_is_a_positioned_definition_error_not_a_crash(
     assert "long.yaml:5:" in said
     assert "expression is too long" in said
     assert "Traceback" not in said
+
+
+def test_a_memo_keeps_what_reads_no_item_and_hands_out_copies() -> None:
+    """``Template.render(memo=...)``: an expression that reads neither ``item`` nor
+    ``index`` is evaluated once for all the renders given the same memo; each render
+    gets its own copy, so a step that changes its input changes no other's."""
+    from wfkit.definition.expressions import compile_template
+
+    template, problems = compile_template(
+        {"all": "${{ inputs.rows.map(r, r * 2) }}", "x": "${{ item + 1 }}"}
+    )
+    assert not problems
+    memo: dict[Any, Any] = {}
+    first = template.render({"inputs": {"rows": [1, 2]}, "item": 1}, memo=memo)
+    first["all"].append(99)
+    # the data changed, the memo was kept: the value kept is given (the caller's promise)
+    second = template.render({"inputs": {"rows": [5]}, "item": 2}, memo=memo)
+    assert first == {"all": [2, 4, 99], "x": 2}
+    assert second == {"all": [2, 4], "x": 3}
+    assert template.render({"inputs": {"rows": [5]}, "item": 2}) == {"all": [10], "x": 3}

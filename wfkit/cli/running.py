@@ -196,10 +196,13 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
 
     progress = show.Progress(stream, instance.id)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    state = None
     try:
         while True:
-            state = instance.state()
-            progress.update(instance.runtime.engine.plan_for(instance.row().definition_hash), state)
+            # only the events committed since the last look: a look per commit must not
+            # read the whole history again (following a long run was quadratic)
+            state = instance.state(since=state)
+            progress.update(instance.runtime.engine.plan_for(state.definition_hash), state)
             if state.status.is_terminal:
                 break
             if deadline is not None and time.monotonic() > deadline:

@@ -78,10 +78,21 @@ class Expression:
     """The check that evaluating it stays within a budget; None when it always does."""
     steps: frozenset[str] = field(init=False, repr=False)
     """The ids of the steps this expression reads."""
+    names: tuple[str, ...] | None = field(init=False, repr=False)
+    """The roots CEL is given (it converts its whole context at each evaluation, so a
+    big value beside them would be converted for nothing); None: a plain path, which
+    reads the context without converting it."""
+    per_item: bool = field(init=False, repr=False)
+    """Whether it reads ``item``, ``index`` or ``workflow`` (otherwise its value is the
+    same for every item of a foreach: see :meth:`Template.render`'s ``memo``)."""
 
     def __post_init__(self) -> None:
         found = frozenset(r.step for r in self.references if r.step is not None)
         object.__setattr__(self, "steps", found)
+        roots = frozenset(r.root for r in self.references)
+        names = None if isinstance(self.program, _PathProgram) else tuple(sorted(roots))
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "per_item", bool(roots & _PER_ITEM))
 
     @property
     def roots(self) -> frozenset[str]:
@@ -92,13 +103,13 @@ class Expression:
 
         Raises :class:`~wfkit.errors.ExpressionBudgetExceeded`, without evaluating, when
         that would cost more than ``budget`` allows."""
-        if self.cost is not None:
-            self.cost.check(context, budget, self.source)
-        return self.program.execute(dict(context))
+        return _execute(self, context if type(context) is dict else dict(context), budget)
 
     def __str__(self) -> str:
         return f"${{{{ {self.source.strip()} }}}}"
 
+
+_PER_ITEM = frozenset({"item", "index", "workflow"})
 
 _PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 
@@ -266,10 +277,22 @@ class Template:
         """Whether the whole value is one expression (so it keeps the expression's type)."""
         return isinstance(self.node, _Whole)
 
-    def render(self, context: Mapping[str, Any], budget: Budget = DEFAULT_BUDGET) -> Any:
+    def render(
+        self,
+        context: Mapping[str, Any],
+        budget: Budget = DEFAULT_BUDGET,
+        memo: dict[Expression, Any] | None = None,
+    ) -> Any:
         """The value with each expression evaluated in ``context`` (each within
-        ``budget``, see :meth:`Expression.evaluate`)."""
-        return _render(self.node, context if type(context) is dict else dict(context), budget)
+        ``budget``, see :meth:`Expression.evaluate`).
+
+        ``memo`` keeps the values of the expressions that read neither ``item``,
+        ``index`` nor ``workflow``, for the next renders: the caller gives the same
+        mapping only while the data those read cannot change (the items of one foreach,
+        whose input steps have all ended), so that ``size(inputs.big)`` is evaluated
+        once, not once per item."""
+        context = context if type(context) is dict else dict(context)
+        return _render(self.node, context, budget, memo)
 
 
 _Site = tuple[tuple[str | int, ...], int, Expression]
@@ -310,34 +333,51 @@ def _walk_expressions(node: _Node) -> Iterator[Expression]:
             yield from _walk_expressions(item)
 
 
-def _render(node: _Node, context: dict[str, Any], budget: Budget) -> Any:
+_Memo = dict[Expression, Any] | None
+
+
+def _render(node: _Node, context: dict[str, Any], budget: Budget, memo: _Memo) -> Any:
     # looked up by type: a step's input is rendered at every step
     render = _RENDERERS.get(type(node))
-    return node if render is None else render(node, context, budget)
+    return node if render is None else render(node, context, budget, memo)
 
 
-def _execute(expression: Expression, context: dict[str, Any], budget: Budget) -> Any:
+def _execute(
+    expression: Expression, context: dict[str, Any], budget: Budget, memo: _Memo = None
+) -> Any:
+    if memo is not None and not expression.per_item:
+        if expression in memo:
+            found = memo[expression]
+            return _copy(found) if isinstance(found, list | dict) else found
+        value = memo[expression] = _execute(expression, context, budget)
+        return _copy(value) if isinstance(value, list | dict) else value  # the kept one stays
+    names = expression.names
+    if names is not None and len(context) > len(names):
+        context = {name: context[name] for name in names if name in context}
     if expression.cost is not None:
         expression.cost.check(context, budget, expression.source)
     return expression.program.execute(context)
 
 
-def _render_whole(node: _Whole, context: dict[str, Any], budget: Budget) -> Any:
-    return _execute(node.expression, context, budget)
+def _render_whole(node: _Whole, context: dict[str, Any], budget: Budget, memo: _Memo) -> Any:
+    return _execute(node.expression, context, budget, memo)
 
 
-def _render_interpolated(node: _Interpolated, context: dict[str, Any], budget: Budget) -> str:
+def _render_interpolated(
+    node: _Interpolated, context: dict[str, Any], budget: Budget, memo: _Memo
+) -> str:
     return "".join(
-        p if isinstance(p, str) else _as_text(_execute(p, context, budget)) for p in node.parts
+        p if isinstance(p, str) else _as_text(_execute(p, context, budget, memo))
+        for p in node.parts
     )
 
 
-def _render_list(node: _List, context: dict[str, Any], budget: Budget) -> list[Any]:
-    return [_render(item, context, budget) for item in node.items]
+def _render_list(node: _List, context: dict[str, Any], budget: Budget, memo: _Memo) -> list[Any]:
+    return [_render(item, context, budget, memo) for item in node.items]
 
 
-def _render_map(node: _Map, context: dict[str, Any], budget: Budget) -> dict[str, Any]:
-    return {key: _render(item, context, budget) for key, item in node.items}
+def _render_map(node: _Map, context: dict[str, Any], budget: Budget, memo: _Memo) -> dict[str, Any]:
+    return {key: _render(item, context, budget, memo) for key, item in node.items}
 
 
 _RENDERERS: dict[type, Any] = {

@@ -19,7 +19,7 @@ from wfkit.engine.decide import advance
 from wfkit.engine.dispatch import Dispatcher
 from wfkit.engine.history import ExecutionCompleted, Failure, HistoryEvent
 from wfkit.engine.owned import OwnedInstances
-from wfkit.engine.protocols import EventRow, InstanceUpdate, Owner, StepRunner, Store
+from wfkit.engine.protocols import EventRow, InstanceUpdate, Owner, Store
 from wfkit.engine.records import event_rows, load_history
 from wfkit.engine.state import replay
 from wfkit.engine.status import TERMINAL_STATUSES
@@ -48,7 +48,6 @@ class CommitRecovery:
 
     store: Store
     owner: Owner
-    runner: StepRunner
     clock: Callable[[], float]
     _owned: OwnedInstances
     _dispatch: Dispatcher
@@ -124,7 +123,7 @@ class CommitRecovery:
         owned = self._owned.get(instance_id)
         if owned is None:
             return
-        self.runner.cancel(instance_id)
+        self._dispatch.cancel(instance_id)
         reason = str(exc)[:300]
         failure = Failure(
             "CommitFailed",

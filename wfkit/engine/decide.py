@@ -442,14 +442,18 @@ def _start_task(
     status = wf_status or ("RUNNING" if not spec.is_finally else _outcome(plan, out.progress))
     step = state.step(spec.id)
     context = context_for(plan, state, spec.refs, status, spec.id)
+    memo = None
     if index is not None and step.items is not None:
         context["item"] = step.items[index]
         context["index"] = index
+        if step.memo is None:  # what every item reads alike is evaluated once per foreach
+            step.memo = {}
+        memo = step.memo
     try:
-        data = render(spec.with_, context, plan.budget)
+        data = render(spec.with_, context, plan.budget, memo)
         env = None
         if spec.env is not None:
-            rendered = render(spec.env, context, plan.budget) or {}
+            rendered = render(spec.env, context, plan.budget, memo) or {}
             env = {k: env_text(v) for k, v in rendered.items()}
     except Exception as exc:
         _expression_failed(out, spec, exc, index, attempt)

@@ -5,11 +5,19 @@ engine's timer queue, cancellations to the runner, and the rest (starting or end
 child instances, telling a parent) to the operations layer through ``on_action``. Then
 the hooks hear what was committed. A failing action or hook is logged, never raised: the
 history is already committed, and recovery redoes what was in flight.
+
+The runner is handed only what it can start soon: about two tasks per worker beyond
+those running (:data:`AHEAD_PER_WORKER`); the rest of a wide ``foreach`` waits here, in
+order, and goes to the runner as results come back. Handing it 100,000 tasks at once
+made every task pay for a runner queue and job table that big, under the lock its
+worker threads share.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 
 from wfkit.engine import actions as act
@@ -22,6 +30,10 @@ from wfkit.engine.wakeups import TimerQueue
 __all__ = ["Dispatcher"]
 
 _log = logging.getLogger(__name__)
+
+AHEAD_PER_WORKER = 2
+"""Tasks handed to the runner beyond one per worker, per worker: enough that a worker
+never waits for the engine, few enough that the runner's structures stay small."""
 
 
 class Dispatcher:
@@ -57,26 +69,129 @@ class Dispatcher:
         #: While set (a graceful stop), tasks are not run: they stay scheduled in the
         #: history, and whoever runs the instance next runs them.
         self.draining = False
+        workers = getattr(runner, "workers", 0)
+        workers = workers if isinstance(workers, int) and workers > 0 else 4
+        #: How many tasks the runner holds at most (running or waiting for a worker).
+        self.limit = workers * (1 + AHEAD_PER_WORKER)
+        self._lock = threading.Lock()
+        self._waiting: OrderedDict[str, deque[TaskSpec]] = OrderedDict()  # by instance
+        self._handed: dict[str, int] = {}  # tasks of each instance the runner holds
+        self._in_runner = 0
 
     def perform(self, instance_id: str, actions: Sequence[act.Action], owned: Owned | None) -> None:
         """Carry out ``actions`` of an instance (``owned``: the engine's entry for it)."""
+        tasks: list[TaskSpec] = []
         for action in actions:
             try:
-                self._perform_one(instance_id, action, owned)
+                if isinstance(action, act.RunTask):
+                    if not self.draining:
+                        tasks.append(self._task_spec(instance_id, action, owned))
+                else:
+                    self._hand_over(instance_id, tasks)  # in the order decided
+                    tasks = []
+                    self._perform_one(instance_id, action)
             except Exception:
                 _log.exception("instance %s: could not carry out %r", instance_id, action)
+        self._hand_over(instance_id, tasks)
 
-    def _perform_one(self, instance_id: str, action: act.Action, owned: Owned | None) -> None:
-        if isinstance(action, act.RunTask):
-            if not self.draining:
-                self.runner.submit(self._task_spec(instance_id, action, owned), self.task_done)
-        elif isinstance(action, act.StartTimer):
+    def _perform_one(self, instance_id: str, action: act.Action) -> None:
+        if isinstance(action, act.StartTimer):
             self.timers.arm(action.fire_at, instance_id, action.timer_id)
             self.timer_armed()  # armed on a step thread, maybe: the loop may sleep less
         elif isinstance(action, act.CancelTasks):
-            self.runner.cancel(instance_id)
+            self.cancel(instance_id)
         elif self.on_action is not None:
             self.on_action(instance_id, action)
+
+    def cancel(self, instance_id: str) -> None:
+        """Cancel the instance's tasks: those waiting here and those the runner holds."""
+        with self._lock:
+            self._waiting.pop(instance_id, None)
+            self._in_runner -= self._handed.pop(instance_id, 0)  # never reported now
+        self.runner.cancel(instance_id)
+        self._top_up()  # their places in the runner are free
+
+    def has_waiting(self) -> bool:
+        """Whether tasks wait here for a place in the runner (a hint: it may be stale)."""
+        return bool(self._waiting)
+
+    def _hand_over(self, instance_id: str, tasks: list[TaskSpec]) -> None:
+        if not tasks:
+            return
+        with self._lock:
+            now: list[TaskSpec] = []
+            room = self.limit - self._in_runner
+            if room > 0 and not self._waiting:  # the usual case: straight to the runner
+                now = tasks if len(tasks) <= room else tasks[:room]
+                self._in_runner += len(now)
+                self._handed[instance_id] = self._handed.get(instance_id, 0) + len(now)
+                tasks = tasks[len(now) :] if now is not tasks else []
+            if tasks:
+                found = self._waiting.get(instance_id)
+                if found is None:
+                    self._waiting[instance_id] = deque(tasks)
+                else:
+                    found.extend(tasks)
+        for task in now:
+            self._submit(task)
+        if room > len(now):  # places left while others waited: fill them in turn
+            self._top_up()
+
+    def _top_up(self) -> None:
+        """Hand the runner waiting tasks while it holds fewer than :attr:`limit`, taking
+        the instances in turn."""
+        while not self.draining:
+            with self._lock:
+                if self._in_runner >= self.limit or not self._waiting:
+                    return
+                instance_id, tasks = next(iter(self._waiting.items()))
+                task = tasks.popleft()
+                if tasks:
+                    self._waiting.move_to_end(instance_id)
+                else:
+                    del self._waiting[instance_id]
+                self._in_runner += 1
+                self._handed[instance_id] = self._handed.get(instance_id, 0) + 1
+            self._submit(task)
+
+    def _submit(self, task: TaskSpec) -> None:
+        try:
+            self.runner.submit(task, self._task_done)
+        except Exception:
+            with self._lock:
+                self._count_out(task.instance_id)
+            raise
+
+    def _count_out(self, instance_id: str) -> None:
+        """A task the runner held is no longer there (called with the lock held)."""
+        handed = self._handed.get(instance_id)
+        if handed is None:
+            return  # cancelled meanwhile: already counted out
+        self._in_runner -= 1
+        if handed > 1:
+            self._handed[instance_id] = handed - 1
+        else:
+            del self._handed[instance_id]
+
+    def _task_done(self, task: TaskSpec, outcome: TaskOutcome) -> None:
+        """The runner's report (on its thread): the next waiting task takes the place
+        (this worker runs it next), then the engine hears of the result."""
+        instance_id = task.instance_id
+        with self._lock:  # _count_out, inlined: this runs once per task
+            handed = self._handed.get(instance_id)
+            if handed is not None:
+                self._in_runner -= 1
+                if handed > 1:
+                    self._handed[instance_id] = handed - 1
+                else:
+                    del self._handed[instance_id]
+            more = bool(self._waiting)
+        if more:
+            try:
+                self._top_up()
+            except Exception:  # a closed runner: the result is recorded all the same
+                _log.exception("could not hand the runner the next task")
+        self.task_done(task, outcome)
 
     def _task_spec(self, instance_id: str, action: act.RunTask, owned: Owned | None) -> TaskSpec:
         check_code = True

@@ -179,7 +179,7 @@ class Engine(CommitRecovery):
     def _give_up_all(self) -> None:
         owned = self._owned.ids()
         for instance_id in owned:
-            self.runner.cancel(instance_id)
+            self._dispatch.cancel(instance_id)
         try:
             self._leases.release(owned)
         except StoreError as exc:  # their leases run out instead: nothing is lost
@@ -399,7 +399,7 @@ class Engine(CommitRecovery):
         # start over), an equal one tells the status the appender left in the store.
         row = self.store.get(instance_id)
         if row is None:  # purged under us
-            self.runner.cancel(instance_id)
+            self._dispatch.cancel(instance_id)
             self._drop(instance_id)
             return
         owned.stored_status = (
@@ -474,7 +474,7 @@ class Engine(CommitRecovery):
     def _lose(self, instance_id: str) -> None:
         """Another worker holds the instance now: stop its tasks here and forget it."""
         _log.warning("lost the lease of %s to another worker", instance_id)
-        self.runner.cancel(instance_id)
+        self._dispatch.cancel(instance_id)
         self._drop(instance_id)
 
     def _finish(self, instance_id: str) -> None:
@@ -500,7 +500,7 @@ class Engine(CommitRecovery):
         )
         if not self._owned.queue(task.instance_id, event, wake=False):
             return
-        if self.runner.queued():
+        if self.runner.queued() or self._dispatch.has_waiting():
             # more tasks wait for this thread: run them and let the loop thread decide
             # meanwhile, on whatever results have gathered by then (a fan-out of 500
             # steps on one worker: 1 commit per step before, ~35 µs a step instead of

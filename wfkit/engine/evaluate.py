@@ -51,8 +51,14 @@ def context_for(
     return context
 
 
-def render(template: Template | None, context: dict[str, Any], budget: Budget) -> Any:
-    return None if template is None else template.render(context, budget)
+def render(
+    template: Template | None,
+    context: dict[str, Any],
+    budget: Budget,
+    memo: dict[Any, Any] | None = None,
+) -> Any:
+    """``template`` rendered (None stays None); ``memo``: see :meth:`Template.render`."""
+    return None if template is None else template.render(context, budget, memo)
 
 
 def env_text(value: Any) -> str:

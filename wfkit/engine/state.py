@@ -101,6 +101,9 @@ class StepState:
     #: The highest attempt of any of its tasks (0 before the first).
     attempts: int = field(default=0, repr=False, compare=False)
     _pending_from: int = field(default=0, repr=False, compare=False)
+    #: The values of its ``with``/``env`` expressions that are the same for every item of
+    #: its foreach (derived, never stored): emptied whenever its tasks start over.
+    memo: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     def task(self, index: int | None) -> TaskState:
         """The task for ``index`` (None for a step without foreach)."""
@@ -134,6 +137,7 @@ class StepState:
         self.failed_attempts = {}
         self.attempts = 0
         self._pending_from = 0
+        self.memo = None
 
     def set_attempt(self, task: TaskState, attempt: int) -> None:
         """Set one task's attempt number, keeping :attr:`attempts`."""

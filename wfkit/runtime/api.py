@@ -304,9 +304,10 @@ class Instance:
         returns them."""
         return stored_properties(self.row())
 
-    def state(self) -> InstanceState:
-        """The full state, replayed from history."""
-        return self._ops.state(self.id)
+    def state(self, since: InstanceState | None = None) -> InstanceState:
+        """The full state, replayed from history; with ``since`` (a state this returned
+        before), only the newer events are read and folded into it, in place."""
+        return self._ops.state(self.id, since)
 
     @property
     def steps(self) -> dict[str, StepInfo]:

@@ -146,6 +146,7 @@ class InstanceWidget:
         self._svg_error: tuple[Hashable, str] | None = None
         self._auto_picked = False
         self._hooks: list[Any] | None = None
+        self._state: InstanceState | None = None  # what the drawing thread read of the store
         self._lock = threading.Lock()
         self._build()
         self._draw(self.view)
@@ -273,8 +274,10 @@ class InstanceWidget:
     # -- drawing (the update thread; only traits are set) ---------------------------------
 
     def _draw_value(self, value: InstanceView | None) -> None:
-        if value is None:
-            self.plan, value = load_instance(self.instance)
+        if value is None:  # read the store: only what was recorded since the last read
+            self._state = self.instance.state(since=self._state)
+            self.plan = self.instance.runtime.engine.plan_for(self._state.definition_hash)
+            value = build_instance_view(self.plan, self._state)
         self._draw(value)
 
     def _draw(self, view: InstanceView) -> None:
