@@ -58,7 +58,7 @@ from types import ModuleType
 
 from _common import fill_instances, median, sample, sqlite_floor, table
 
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Instance, Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.store import SqliteStore
@@ -593,11 +593,11 @@ def _replayed_cpu(plan: object, history: list[object], batch: int) -> dict[str, 
     ``batch`` results per round (1 for a chain; the engine took about 25 per round on W2)."""
     from dataclasses import replace
 
-    from wfkit.engine.decide import advance
-    from wfkit.engine.history import TaskCompleted
-    from wfkit.engine.records import event_rows
-    from wfkit.engine.state import replay
-    from wfkit.engine.summary import update_for
+    from wfkit.engine.core.decide import advance
+    from wfkit.engine.core.history import TaskCompleted
+    from wfkit.engine.core.state import replay
+    from wfkit.engine.loop.records import event_rows
+    from wfkit.engine.wire.summary import update_for
 
     completed = [e for e in history if isinstance(e, TaskCompleted)]
     best: dict[str, float] = {}
@@ -628,7 +628,7 @@ def section_breakdown(
 ) -> None:
     """Per step: wall, CPU of each thread kind, time in the engine's stages (wrapped),
     commits per step; and the pure decide cost of a chain replayed in one thread."""
-    import wfkit.engine.engine as engine_module
+    import wfkit.engine.loop.engine as engine_module
 
     timers = _Timers()
     for attribute in ("advance", "update_for", "event_rows", "actions_for"):

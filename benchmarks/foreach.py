@@ -79,7 +79,7 @@ def _input(shape: str, width: int) -> dict[str, object]:
 
 def child(shape: str, width: int, runs: int) -> None:
     """Run in a fresh process: warm up, then ``runs`` runs of ``width`` items; print JSON."""
-    from wfkit.engine.status import RuntimeStatus
+    from wfkit.engine.core.status import RuntimeStatus
     from wfkit.runtime.api import Runtime
     from wfkit.runtime.settings import Settings
 

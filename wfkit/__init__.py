@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "EventBufferFull": "wfkit.errors",
     "ExpressionBudgetExceeded": "wfkit.errors",
     "Expression": "wfkit.definition",
-    "GetRequest": "wfkit.engine.contract",
+    "GetRequest": "wfkit.engine.wire.contract",
     "GraphView": "wfkit.graph",
     "IllegalTransition": "wfkit.errors",
     "InputSpec": "wfkit.definition",
@@ -54,30 +54,30 @@ _EXPORTS: dict[str, str] = {
     "InvalidInput": "wfkit.errors",
     "InvalidInstanceId": "wfkit.errors",
     "InvalidJsonText": "wfkit.errors",
-    "Metadata": "wfkit.engine.contract",
+    "Metadata": "wfkit.engine.wire.contract",
     "OnError": "wfkit.definition",
     "OutputTooLarge": "wfkit.errors",
-    "PauseRequest": "wfkit.engine.contract",
+    "PauseRequest": "wfkit.engine.wire.contract",
     "Problem": "wfkit.errors",
-    "PurgeRequest": "wfkit.engine.contract",
-    "RaiseEventRequest": "wfkit.engine.contract",
+    "PurgeRequest": "wfkit.engine.wire.contract",
+    "RaiseEventRequest": "wfkit.engine.wire.contract",
     "RenderError": "wfkit.errors",
-    "ResumeRequest": "wfkit.engine.contract",
+    "ResumeRequest": "wfkit.engine.wire.contract",
     "RetryPolicy": "wfkit.definition",
     "Runtime": "wfkit.runtime.api",
-    "RuntimeStatus": "wfkit.engine.status",
-    "StartRequest": "wfkit.engine.contract",
-    "StartResponse": "wfkit.engine.contract",
-    "StateResponse": "wfkit.engine.contract",
+    "RuntimeStatus": "wfkit.engine.core.status",
+    "StartRequest": "wfkit.engine.wire.contract",
+    "StartResponse": "wfkit.engine.wire.contract",
+    "StateResponse": "wfkit.engine.wire.contract",
     "Step": "wfkit.definition",
     "StepExecutor": "wfkit.runtime.executor",
     "StepInfo": "wfkit.runtime.api",
     "StepKind": "wfkit.definition",
-    "StepStatus": "wfkit.engine.status",
+    "StepStatus": "wfkit.engine.core.status",
     "StepView": "wfkit.graph",
     "StoreError": "wfkit.errors",
     "Template": "wfkit.definition",
-    "TerminateRequest": "wfkit.engine.contract",
+    "TerminateRequest": "wfkit.engine.wire.contract",
     "UnknownCondition": "wfkit.runtime.waiting",
     "UnknownEventWarning": "wfkit.errors",
     "UnknownStatus": "wfkit.errors",
@@ -86,8 +86,8 @@ _EXPORTS: dict[str, str] = {
     "VersionConflict": "wfkit.errors",
     "WaitSpec": "wfkit.definition",
     "WfkitError": "wfkit.errors",
-    "Workflow": "wfkit.engine.contract",
-    "WorkflowState": "wfkit.engine.contract",
+    "Workflow": "wfkit.engine.wire.contract",
+    "WorkflowState": "wfkit.engine.wire.contract",
     "build_graph": "wfkit.graph",
     "build_view": "wfkit.graph",
     "load_catalog": "wfkit.graph",
@@ -139,20 +139,20 @@ if TYPE_CHECKING:
     from wfkit.definition import WaitSpec as WaitSpec
     from wfkit.definition import load_schema as load_schema
     from wfkit.definition import schema_text as schema_text
-    from wfkit.engine.contract import GetRequest as GetRequest
-    from wfkit.engine.contract import Metadata as Metadata
-    from wfkit.engine.contract import PauseRequest as PauseRequest
-    from wfkit.engine.contract import PurgeRequest as PurgeRequest
-    from wfkit.engine.contract import RaiseEventRequest as RaiseEventRequest
-    from wfkit.engine.contract import ResumeRequest as ResumeRequest
-    from wfkit.engine.contract import StartRequest as StartRequest
-    from wfkit.engine.contract import StartResponse as StartResponse
-    from wfkit.engine.contract import StateResponse as StateResponse
-    from wfkit.engine.contract import TerminateRequest as TerminateRequest
-    from wfkit.engine.contract import Workflow as Workflow
-    from wfkit.engine.contract import WorkflowState as WorkflowState
-    from wfkit.engine.status import RuntimeStatus as RuntimeStatus
-    from wfkit.engine.status import StepStatus as StepStatus
+    from wfkit.engine.core.status import RuntimeStatus as RuntimeStatus
+    from wfkit.engine.core.status import StepStatus as StepStatus
+    from wfkit.engine.wire.contract import GetRequest as GetRequest
+    from wfkit.engine.wire.contract import Metadata as Metadata
+    from wfkit.engine.wire.contract import PauseRequest as PauseRequest
+    from wfkit.engine.wire.contract import PurgeRequest as PurgeRequest
+    from wfkit.engine.wire.contract import RaiseEventRequest as RaiseEventRequest
+    from wfkit.engine.wire.contract import ResumeRequest as ResumeRequest
+    from wfkit.engine.wire.contract import StartRequest as StartRequest
+    from wfkit.engine.wire.contract import StartResponse as StartResponse
+    from wfkit.engine.wire.contract import StateResponse as StateResponse
+    from wfkit.engine.wire.contract import TerminateRequest as TerminateRequest
+    from wfkit.engine.wire.contract import Workflow as Workflow
+    from wfkit.engine.wire.contract import WorkflowState as WorkflowState
     from wfkit.errors import ContractError as ContractError
     from wfkit.errors import DefinitionError as DefinitionError
     from wfkit.errors import ErrNotImplemented as ErrNotImplemented

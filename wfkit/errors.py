@@ -55,7 +55,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "SHOWN_LENGTH",
     "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
@@ -82,7 +81,6 @@ __all__ = [
     "UnknownWorkflow",
     "VersionConflict",
     "WfkitError",
-    "short",
 ]
 
 
@@ -222,7 +220,7 @@ class IllegalTransition(WfkitError):
     ``message`` is the prepared text (for the HTTP API's ``message`` field, exactly
     Dapr's wording where Dapr has one); ``hint`` is the likely fix. ``str()`` of the error
     is the message followed by ``; `` and the hint. ``status`` and ``operation`` are the
-    runtime status and operation names (string enums of :mod:`wfkit.engine.status`).
+    runtime status and operation names (string enums of :mod:`wfkit.engine.core.status`).
     """
 
     def __init__(

@@ -37,12 +37,12 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Dapr's workflow component",
         "The same engine behind Dapr's contract; see [wfkit and Dapr](dapr.md).",
     ),
-    "wfkit.engine.contract": (
+    "wfkit.engine.wire.contract": (
         "Contract records",
         "Dapr's request and response records. `to_json()` and `from_json()` use Dapr's "
         "JSON names; see [wfkit and Dapr](dapr.md).",
     ),
-    "wfkit.engine.status": (
+    "wfkit.engine.core.status": (
         "Statuses",
         "See [Statuses](../concepts/statuses.md).",
     ),

@@ -1,7 +1,7 @@
 """``reference/dapr.md``: how wfkit maps to Dapr's workflow component API.
 
 The prose is ``templates/dapr.md``. The record fields and their JSON names are read from
-the dataclasses of :mod:`wfkit.engine.contract`, the status strings from
+the dataclasses of :mod:`wfkit.engine.wire.contract`, the status strings from
 ``RuntimeStatus``, the ``dapr.workflow.*`` keys from the contract's constants, the
 ``wfkit.*`` keys from what the engine actually reports for a small instance, the
 settings from :mod:`wfkit.runtime.settings`, and the error text from
@@ -120,7 +120,7 @@ SETTINGS: dict[str, str] = {
 
 
 def _records() -> list[type]:
-    from wfkit.engine import contract
+    from wfkit.engine.wire import contract
 
     found = []
     for name in contract.__all__:
@@ -156,7 +156,7 @@ def _records_section() -> str:
 
 
 def _operations() -> str:
-    from wfkit.engine.contract import Workflow
+    from wfkit.engine.wire.contract import Workflow
 
     rows = []
     for go, python, request, response in OPERATIONS:
@@ -178,13 +178,13 @@ def _operations() -> str:
 
 
 def _statuses() -> str:
-    from wfkit.engine.status import RuntimeStatus
+    from wfkit.engine.core.status import RuntimeStatus
 
     return ", ".join(code(s.value) for s in RuntimeStatus)
 
 
 def _dapr_properties() -> str:
-    from wfkit.engine import contract
+    from wfkit.engine.wire import contract
 
     names = [n for n in DAPR_PROPERTIES if n in contract.__all__]
     declared = [n for n in contract.__all__ if n.startswith("PROP_")]
@@ -198,10 +198,10 @@ def _dapr_properties() -> str:
 
 def sample_properties() -> dict[str, str]:
     """The properties the engine reports for a one-step instance, computed purely."""
-    from wfkit.engine.decide import decide
-    from wfkit.engine.history import ExecutionStarted
-    from wfkit.engine.plan import WorkflowPlan
-    from wfkit.engine.summary import properties
+    from wfkit.engine.core.decide import decide
+    from wfkit.engine.core.history import ExecutionStarted
+    from wfkit.engine.core.plan import WorkflowPlan
+    from wfkit.engine.wire.summary import properties
     from wfkit.graph import parse_definition
 
     definition = parse_definition("wfkit: 1\nname: sample\nsteps:\n  a: {wait: go}\n")
@@ -214,8 +214,8 @@ def sample_properties() -> dict[str, str]:
 
 
 def _wfkit_properties() -> str:
-    from wfkit.engine.contract import WFKIT_PREFIX
-    from wfkit.engine.status import StepStatus
+    from wfkit.engine.core.status import StepStatus
+    from wfkit.engine.wire.contract import WFKIT_PREFIX
     from wfkit.runtime.ownership import Ownership
 
     owner = Ownership("ended", None, None, None, None, 0.0).properties()  # get adds these
@@ -310,5 +310,5 @@ def render() -> str:
             "http": _http(),
         },
     )
-    source = "`wfkit/engine/contract.py`, the engine and `docs/_gen/templates/dapr.md`"
+    source = "`wfkit/engine/wire/contract.py`, the engine and `docs/_gen/templates/dapr.md`"
     return banner(source) + text

@@ -1,7 +1,7 @@
 """``concepts/statuses.md``: runtime and step statuses and the lifecycle transition table.
 
 The prose is ``templates/statuses.md``; the status lists, the terminal set and the table
-of which operation does what in which status are read from :mod:`wfkit.engine.status`
+of which operation does what in which status are read from :mod:`wfkit.engine.core.status`
 (``RuntimeStatus``, ``StepStatus``, ``TERMINAL_STATUSES``, ``TRANSITIONS``).
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from docs._gen._common import banner, code, fill, table, template
 
 if TYPE_CHECKING:
-    from wfkit.engine.status import RuntimeStatus
+    from wfkit.engine.core.status import RuntimeStatus
 
 OUTPUT = "concepts/statuses.md"
 
@@ -51,7 +51,7 @@ def _check(meanings: dict[str, str], values: list[str], what: str) -> None:
 
 
 def _runtime_table() -> str:
-    from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus
+    from wfkit.engine.core.status import TERMINAL_STATUSES, RuntimeStatus
 
     statuses = [s.value for s in RuntimeStatus]
     _check(RUNTIME_MEANINGS, statuses, "runtime status")
@@ -65,7 +65,7 @@ def _runtime_table() -> str:
 
 
 def _step_table() -> str:
-    from wfkit.engine.status import StepStatus
+    from wfkit.engine.core.status import StepStatus
 
     _check(STEP_MEANINGS, [s.value for s in StepStatus], "step status")
     return table(
@@ -78,7 +78,7 @@ def _step_table() -> str:
 
 
 def _rule_text(rule: object) -> str:
-    from wfkit.engine.status import Outcome, Refusal
+    from wfkit.engine.core.status import Outcome, Refusal
 
     if rule is Outcome.APPLY:
         return "applies"
@@ -91,7 +91,7 @@ def _rule_text(rule: object) -> str:
 
 def _grouped_statuses() -> list[RuntimeStatus]:
     """Active statuses, then SUSPENDED, then terminal ones; Dapr's order within each."""
-    from wfkit.engine.status import RuntimeStatus
+    from wfkit.engine.core.status import RuntimeStatus
 
     def group(status: RuntimeStatus) -> int:
         return 2 if status.is_terminal else 1 if status is RuntimeStatus.SUSPENDED else 0
@@ -100,7 +100,7 @@ def _grouped_statuses() -> list[RuntimeStatus]:
 
 
 def _transitions_table() -> str:
-    from wfkit.engine.status import TRANSITIONS, Operation
+    from wfkit.engine.core.status import TRANSITIONS, Operation
 
     return table(
         ("status", *(code(op.value) for op in Operation)),
@@ -112,7 +112,7 @@ def _transitions_table() -> str:
 
 
 def _refusals_table() -> str:
-    from wfkit.engine.status import TRANSITIONS, Operation, Refusal
+    from wfkit.engine.core.status import TRANSITIONS, Operation, Refusal
 
     # Walked in enum order: TRANSITIONS' own order follows a frozenset, which varies
     # between processes.
@@ -146,5 +146,5 @@ def render() -> str:
             "refusals": _refusals_table(),
         },
     )
-    source = "`wfkit/engine/status.py` and `docs/_gen/templates/statuses.md`"
+    source = "`wfkit/engine/core/status.py` and `docs/_gen/templates/statuses.md`"
     return banner(source) + text

@@ -90,7 +90,7 @@ def test_the_cli_module_loads_no_engine_until_a_command_needs_one() -> None:
     probe = (
         "import sys\n"
         "import wfkit.cli.main\n"
-        "print('LOADED', sorted(m for m in ('wfkit.runtime.api', 'wfkit.engine.engine') "
+        "print('LOADED', sorted(m for m in ('wfkit.runtime.api', 'wfkit.engine.loop.engine') "
         "if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

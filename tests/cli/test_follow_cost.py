@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from wfkit.cli.main import main
-from wfkit.engine import operations
-from wfkit.engine.history import HistoryEvent
-from wfkit.engine.state import replay
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.history import HistoryEvent
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.loop import operations
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 

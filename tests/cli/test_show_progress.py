@@ -8,7 +8,7 @@ import io
 
 from wfkit import parse_definition
 from wfkit.cli.show import Progress
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     ExecutionResumed,
     ExecutionStarted,
     ExecutionSuspended,
@@ -16,8 +16,8 @@ from wfkit.engine.history import (
     TaskCompleted,
     TaskScheduled,
 )
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import replay
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import replay
 
 GATE = """\
 wfkit: 1

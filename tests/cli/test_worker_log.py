@@ -14,7 +14,7 @@ import pytest
 from wfkit import parse_definition
 from wfkit.cli.show import event_line, worker_event_json
 from wfkit.cli.worker_log import OperatorLines, WorkerLog, failure_text, took
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     BreakpointSet,
     EventRaised,
     ExecutionCompleted,
@@ -35,8 +35,8 @@ from wfkit.engine.history import (
     TaskScheduled,
     TimerCreated,
 )
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import replay
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import replay
 
 T0 = 1_800_000_000.0  # epoch seconds of the first event
 

@@ -245,7 +245,7 @@ def test_the_api_reference_lists_the_attributes_an_init_sets() -> None:
 
 
 def test_the_transition_table_covers_every_status_and_operation() -> None:
-    from wfkit.engine.status import Operation, RuntimeStatus
+    from wfkit.engine.core.status import Operation, RuntimeStatus
 
     page = _page("concepts/statuses.md")
     table = page.split("## Lifecycle operations by status", 1)[1]

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.errors import IllegalTransition, InstanceAlreadyExists
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     EventRaised,
     ExecutionCompleted,
     ExecutionTerminated,
@@ -35,7 +35,7 @@ from wfkit.engine.history import (
     TaskCompleted,
     TaskScheduled,
 )
-from wfkit.engine.records import load_history
+from wfkit.engine.loop.records import load_history
 from wfkit.store import SqliteStore
 
 HERE = Path(__file__).resolve().parent

@@ -40,8 +40,7 @@ from durability_support import (
     wait_worker_ready,
 )
 
-from wfkit.engine.engine import EngineSettings
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     EventRaised,
     TaskCompleted,
     TaskFailed,
@@ -49,8 +48,9 @@ from wfkit.engine.history import (
     TimerCreated,
     TimerFired,
 )
-from wfkit.engine.state import replay
-from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import Outcome, RuntimeStatus
+from wfkit.engine.settings import EngineSettings
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 

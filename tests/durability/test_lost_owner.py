@@ -24,8 +24,8 @@ from durability_support import (
     wait_worker_ready,
 )
 
-from wfkit.engine.history import TaskAbandoned, TaskCompleted, TaskScheduled
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.history import TaskAbandoned, TaskCompleted, TaskScheduled
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.views.instance import instance_view, summary_text

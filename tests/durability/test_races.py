@@ -1,7 +1,7 @@
 """Lifecycle operations racing the engine: pause, resume, terminate and raise_event fired
 from several threads of the process that runs the engine and from other processes (the
 ``wfkit`` command) while steps complete. Afterwards every instance's history must tell a
-legal story (checked by replaying it with :func:`wfkit.engine.state.replay`)."""
+legal story (checked by replaying it with :func:`wfkit.engine.core.state.replay`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from durability_support import (
     wait_ready,
 )
 
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     EventRaised,
     ExecutionResumed,
     ExecutionSuspended,
@@ -45,8 +45,8 @@ from wfkit.engine.history import (
     TaskCompleted,
     TaskScheduled,
 )
-from wfkit.engine.state import InstanceState, apply, replay
-from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.engine.core.state import InstanceState, apply, replay
+from wfkit.engine.core.status import Outcome, RuntimeStatus
 from wfkit.errors import IllegalTransition
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings

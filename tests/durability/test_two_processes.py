@@ -31,8 +31,8 @@ from durability_support import (
     spawn_worker_pair,
 )
 
-from wfkit.engine.engine import EngineSettings
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.settings import EngineSettings
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.store import SqliteStore

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.inputs import prepare_input
+from wfkit.engine.core.inputs import prepare_input
 from wfkit.errors import InvalidEventData, InvalidInput
 
 ECHO = """

@@ -14,8 +14,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wfkit.engine import contract, status
-from wfkit.engine.contract import (
+from wfkit.engine.core import status
+from wfkit.engine.core.status import (
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    IllegalTransition,
+    Operation,
+    Outcome,
+    RuntimeStatus,
+    StepStatus,
+    check_transition,
+)
+from wfkit.engine.wire import contract
+from wfkit.engine.wire.contract import (
     PROP_CUSTOM_STATUS,
     PROP_FAILURE_ERROR_MESSAGE,
     PROP_FAILURE_ERROR_TYPE,
@@ -38,16 +49,6 @@ from wfkit.engine.contract import (
     WorkflowState,
     format_time,
     parse_time,
-)
-from wfkit.engine.status import (
-    TERMINAL_STATUSES,
-    TRANSITIONS,
-    IllegalTransition,
-    Operation,
-    Outcome,
-    RuntimeStatus,
-    StepStatus,
-    check_transition,
 )
 from wfkit.errors import ErrNotImplemented, WfkitError
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from wfkit import parse_definition
-from wfkit.engine.actions import CancelTasks, NotifyParent, RunTask, StartChild, StartTimer
-from wfkit.engine.decide import Decision, decide
-from wfkit.engine.history import (
+from wfkit.engine.core.actions import CancelTasks, NotifyParent, RunTask, StartChild, StartTimer
+from wfkit.engine.core.decide import Decision, decide
+from wfkit.engine.core.history import (
     EventRaised,
     ExecutionCompleted,
     ExecutionResumed,
@@ -32,10 +32,10 @@ from wfkit.engine.history import (
     TimerCreated,
     TimerFired,
 )
-from wfkit.engine.inputs import prepare_input
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import replay
-from wfkit.engine.status import RuntimeStatus, StepStatus
+from wfkit.engine.core.inputs import prepare_input
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import RuntimeStatus, StepStatus
 
 
 class Run:
@@ -559,7 +559,7 @@ def test_replaying_any_prefix_gives_the_same_state_as_deciding_along() -> None:
     run.done("must")
     run.done("check")
     run.done("notify")
-    from wfkit.engine.state import replay
+    from wfkit.engine.core.state import replay
 
     assert replay("i1", run.history).steps == run.state.steps
     assert replay("i1", run.history).status is RuntimeStatus.COMPLETED
@@ -571,8 +571,8 @@ def _events_of(types: Sequence[str], decision: Decision) -> bool:
 
 @pytest.mark.parametrize("event", [StepSkipped(step="a"), StepFailed(step="a")])
 def test_every_event_type_has_a_fold_handler(event: HistoryEvent) -> None:
-    from wfkit.engine.history import EVENT_TYPES
-    from wfkit.engine.state import _HANDLERS
+    from wfkit.engine.core.history import EVENT_TYPES
+    from wfkit.engine.core.state import _HANDLERS
 
     assert set(_HANDLERS) == set(EVENT_TYPES.values())
     assert type(event) in _HANDLERS
@@ -584,7 +584,7 @@ def test_a_task_in_flight_at_a_takeover_is_recorded_abandoned_then_runs_again() 
     run = Run(CHAIN, {"n": 7})
     scheduled = next(e for e in run.history if isinstance(e, TaskScheduled))
     assert scheduled.input == {"n": 7}
-    from wfkit.engine.actions import abandoned_tasks, recovery_actions
+    from wfkit.engine.core.actions import abandoned_tasks, recovery_actions
 
     state = replay("i1", run.history)
     assert recovery_actions(run.plan, state) == []  # the task is not run again as attempt 1
@@ -638,9 +638,9 @@ def _counters(progress: Any) -> tuple[Any, ...]:
 def test_the_incremental_counters_match_counters_built_afresh(text: str) -> None:
     """The engine folds each decision into one state with counters kept up to date
     event by event; at every step they equal counters built from the state."""
-    from wfkit.engine.decide import advance
-    from wfkit.engine.progress import Progress
-    from wfkit.engine.state import InstanceState
+    from wfkit.engine.core.decide import advance
+    from wfkit.engine.core.progress import Progress
+    from wfkit.engine.core.state import InstanceState
 
     plan = WorkflowPlan.of(parse_definition(text))
     state = InstanceState("i1")

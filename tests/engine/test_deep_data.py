@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.inputs import prepare_input
-from wfkit.engine.jsontext import MAX_DEPTH
+from wfkit.common.jsontext import MAX_DEPTH
+from wfkit.engine.core.inputs import prepare_input
 from wfkit.errors import InvalidEventData, InvalidInput
 
 ECHO = """

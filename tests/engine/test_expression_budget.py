@@ -14,7 +14,7 @@ import pytest
 
 from wfkit.definition.cel_cost import Budget, estimate
 from wfkit.definition.expressions import compile_expression
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.errors import ExpressionBudgetExceeded
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings, SettingsError

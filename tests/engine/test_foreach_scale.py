@@ -21,9 +21,9 @@ import pytest
 import wfkit
 from wfkit import parse_definition
 from wfkit.definition import cel_cost
-from wfkit.engine.actions import RunTask, StartTimer
-from wfkit.engine.decide import advance
-from wfkit.engine.history import (
+from wfkit.engine.core.actions import RunTask, StartTimer
+from wfkit.engine.core.decide import advance
+from wfkit.engine.core.history import (
     ExecutionStarted,
     Failure,
     HistoryEvent,
@@ -31,10 +31,10 @@ from wfkit.engine.history import (
     TaskFailed,
     TimerFired,
 )
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import InstanceState
-from wfkit.engine.status import RuntimeStatus
-from wfkit.engine.summary import update_for
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.wire.summary import update_for
 from wfkit.runtime.api import Runtime
 from wfkit.views.instance import build_instance_view
 

@@ -8,8 +8,8 @@ import threading
 import time
 from typing import Any
 
-from wfkit.engine.history import TaskCompleted, TaskScheduled
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.history import TaskCompleted, TaskScheduled
+from wfkit.engine.core.status import RuntimeStatus
 
 CHAIN = """
 steps:

@@ -1,4 +1,4 @@
-"""wfkit.engine.jsontext: orjson where it gives what the standard library gives."""
+"""wfkit.common.jsontext: orjson where it gives what the standard library gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wfkit.engine import jsontext
+from wfkit.common import jsontext
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

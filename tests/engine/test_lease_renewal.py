@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Any
 
-from wfkit.engine.history import TaskCompleted, TaskScheduled
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.history import TaskCompleted, TaskScheduled
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 
 LEASE = 0.6

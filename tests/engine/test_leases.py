@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wfkit.engine.leases import CLAIM_BATCH, EngineSettings, Leases, new_owner
+from wfkit.engine.loop.leases import CLAIM_BATCH, Leases, new_owner
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate
+from wfkit.engine.settings import EngineSettings
 from wfkit.store import SqliteStore
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.history import EventRaised
-from wfkit.engine.state import replay
-from wfkit.engine.status import RuntimeStatus
-from wfkit.engine.summary import update_for
+from wfkit.engine.core.history import EventRaised
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.wire.summary import update_for
 from wfkit.errors import EventBufferFull, OutputTooLarge
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings

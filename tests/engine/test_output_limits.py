@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.store import sqlite as sqlite_store

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     ExecutionSuspended,
     TaskScheduled,
     TimerCreated,
 )
-from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.engine.core.status import Outcome, RuntimeStatus
 from wfkit.errors import (
     IllegalTransition,
     InstanceAlreadyExists,

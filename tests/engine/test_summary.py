@@ -7,18 +7,18 @@ import json
 import pytest
 
 from wfkit import parse_definition
-from wfkit.engine.decide import advance
-from wfkit.engine.history import (
+from wfkit.engine.core.decide import advance
+from wfkit.engine.core.history import (
     ExecutionStarted,
     Failure,
     HistoryEvent,
     TaskCompleted,
     TaskFailed,
 )
-from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState, replay
 from wfkit.engine.protocols import InstanceRow
-from wfkit.engine.state import InstanceState, replay
-from wfkit.engine.summary import properties, stored_properties, update_for
+from wfkit.engine.wire.summary import properties, stored_properties, update_for
 from wfkit.errors import InstanceError
 
 FLOW = """

@@ -26,7 +26,7 @@ import cel
 import jsonschema
 import yaml
 
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     ExecutionSuspended,
     HistoryEvent,
     StepFailed,
@@ -36,9 +36,9 @@ from wfkit.engine.history import (
     TaskFailed,
     TimerCreated,
 )
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.engine.protocols import InstanceRow
-from wfkit.engine.status import RuntimeStatus
-from wfkit.engine.summary import stored_properties
+from wfkit.engine.wire.summary import stored_properties
 from wfkit.runtime.api import Instance, Runtime
 from wfkit.runtime.settings import Settings
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from wfkit.engine.history import TimerCreated
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.history import TimerCreated
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 

@@ -90,7 +90,7 @@ output: ${{ steps.echo.output }}
 
 def test_whole_numbers_given_for_integer_inputs_arrive_as_int(tmp_path: Path) -> None:
     """JSON Schema counts 5.0 as an integer; a step given it for range(n) must get 5."""
-    from wfkit.engine.inputs import prepare_input
+    from wfkit.engine.core.inputs import prepare_input
     from wfkit.graph import parse_definition
 
     definition = parse_definition(COUNTS, "counts.yaml")

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import wfkit
-from wfkit.engine.history import ExecutionStarted
-from wfkit.engine.records import load_history
+from wfkit.engine.core.history import ExecutionStarted
+from wfkit.engine.loop.records import load_history
 from wfkit.store import SqliteStore
 
 PARENT = """\

@@ -55,9 +55,9 @@ from durability_support import (
     wait_ready,
 )
 
-from wfkit.engine.history import EventRaised
-from wfkit.engine.state import replay
-from wfkit.engine.status import Outcome, RuntimeStatus
+from wfkit.engine.core.history import EventRaised
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import Outcome, RuntimeStatus
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 

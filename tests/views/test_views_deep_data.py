@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import wfkit
-from wfkit.engine.jsontext import MAX_DEPTH
+from wfkit.common.jsontext import MAX_DEPTH
 from wfkit.runtime.api import Instance
 from wfkit.views.widget import InstanceWidget, details_html
 

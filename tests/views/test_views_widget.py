@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from wfkit.engine.history import EventRaised
-from wfkit.engine.state import replay
+from wfkit.engine.core.history import EventRaised
+from wfkit.engine.core.state import replay
 from wfkit.runtime.api import Instance, Runtime
 from wfkit.views.instance import StepRunView
 from wfkit.views.widget import InstanceWidget, Throttle, details_html, output_html

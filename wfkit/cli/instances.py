@@ -30,8 +30,8 @@ from wfkit.cli.options import (
 from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
-    from wfkit.engine.operations import Workflows
-    from wfkit.engine.status import Outcome
+    from wfkit.engine.core.status import Outcome
+    from wfkit.engine.loop.operations import Workflows
 
 __all__ = ["register"]
 

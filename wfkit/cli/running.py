@@ -34,7 +34,7 @@ from wfkit.cli.worker_log import WorkerLog
 from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
-    from wfkit.engine.plan import WorkflowPlan
+    from wfkit.engine.core.plan import WorkflowPlan
     from wfkit.runtime.api import Instance, Runtime
 
 __all__ = ["register_run", "register_worker"]
@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
-    from wfkit.engine.status import RuntimeStatus
+    from wfkit.engine.core.status import RuntimeStatus
 
     progress = show.Progress(stream, instance.id)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout

@@ -9,13 +9,13 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from wfkit.engine.jsontext import read_stored, shortened
+from wfkit.common.jsontext import read_stored, shortened
 
 if TYPE_CHECKING:
-    from wfkit.engine.history import HistoryEvent
-    from wfkit.engine.plan import WorkflowPlan
+    from wfkit.engine.core.history import HistoryEvent
+    from wfkit.engine.core.plan import WorkflowPlan
+    from wfkit.engine.core.state import InstanceState
     from wfkit.engine.protocols import InstanceRow
-    from wfkit.engine.state import InstanceState
     from wfkit.runtime.api import StepInfo
     from wfkit.runtime.ownership import Ownership
 
@@ -71,7 +71,7 @@ def stored_json(text: str | None) -> Any:
 
 def row_json(row: InstanceRow) -> dict[str, Any]:
     """An instance as JSON, with Dapr's names."""
-    from wfkit.engine.summary import stored_properties
+    from wfkit.engine.wire.summary import stored_properties
 
     owned = _ownership(row)
     return {
@@ -255,7 +255,7 @@ class Progress:
         self.pause: tuple[str, str] | None = None  # (reason, step) of the pause last told
 
     def update(self, plan: WorkflowPlan, state: InstanceState) -> None:
-        from wfkit.engine.summary import custom_status
+        from wfkit.engine.wire.summary import custom_status
 
         every = (*plan.main, *plan.final)
         statuses = {sid: state.step_status(sid).value for sid in every}

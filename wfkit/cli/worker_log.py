@@ -24,7 +24,7 @@ from wfkit.runtime.preview import clip
 
 if TYPE_CHECKING:
     from wfkit.definition.model import Step
-    from wfkit.engine.history import (
+    from wfkit.engine.core.history import (
         BreakpointSet,
         EventRaised,
         ExecutionCompleted,
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
         TaskScheduled,
         TimerCreated,
     )
-    from wfkit.engine.plan import WorkflowPlan
-    from wfkit.engine.state import InstanceState, TaskState
+    from wfkit.engine.core.plan import WorkflowPlan
+    from wfkit.engine.core.state import InstanceState, TaskState
 
 __all__ = [
     "WORKER_FORMS",

@@ -12,8 +12,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.expressions import ROOTS, Expression, Reference
-from wfkit.definition.schema import did_you_mean
 
 __all__ = ["WORKFLOW_FIELDS", "ReferenceContext", "steps_hint"]
 

@@ -9,7 +9,6 @@ file position of the offending key or value and a hint (did-you-mean for misspel
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Collection, Iterator
 from functools import cache
@@ -18,13 +17,13 @@ from typing import Any
 
 import jsonschema_rs
 
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.document import Path, Positions
 from wfkit.errors import Problem
 
 __all__ = [
     "SCHEMA_FILE",
     "STEP_KINDS",
-    "did_you_mean",
     "dotted",
     "load_schema",
     "schema_check",
@@ -78,12 +77,6 @@ def load_schema() -> dict[str, Any]:
 @cache
 def _validator() -> Any:
     return jsonschema_rs.validator_for(load_schema())
-
-
-def did_you_mean(word: str, choices: Any) -> str:
-    """A hint naming the closest choice to ``word``, or an empty string."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def dotted(path: Path) -> str:

@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.model import Definition, Step, StepKind
 from wfkit.definition.parse import ParseResult, parse_bytes, parse_text, paused_gc
-from wfkit.definition.schema import did_you_mean
 from wfkit.definition.source import MAX_BYTES
 from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
 from wfkit.graph.build import cycle_problems

@@ -20,16 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wfkit.common import jsontext
 from wfkit.definition.display import mimebundle
 from wfkit.definition.model import Definition
-from wfkit.engine import jsontext
-from wfkit.engine.engine import Engine, EngineSettings
-from wfkit.engine.history import Failure, HistoryEvent
-from wfkit.engine.operations import Workflows
+from wfkit.engine.core.history import Failure, HistoryEvent
+from wfkit.engine.core.state import InstanceState, StepState
+from wfkit.engine.core.status import Outcome, RuntimeStatus
+from wfkit.engine.loop.engine import Engine
+from wfkit.engine.loop.operations import Workflows
 from wfkit.engine.protocols import Hook, InstanceRow, StoreSpace
-from wfkit.engine.state import InstanceState, StepState
-from wfkit.engine.status import Outcome, RuntimeStatus
-from wfkit.engine.summary import stored_properties
+from wfkit.engine.settings import EngineSettings
+from wfkit.engine.wire.summary import stored_properties
 from wfkit.errors import InstanceFailed
 from wfkit.graph import Catalog, parse_definition
 from wfkit.runtime import waiting

@@ -14,7 +14,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from wfkit.engine.contract import (
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.wire.contract import (
     GetRequest,
     Metadata,
     PauseRequest,
@@ -28,8 +29,7 @@ from wfkit.engine.contract import (
     Workflow,
     WorkflowState,
 )
-from wfkit.engine.status import RuntimeStatus
-from wfkit.engine.summary import stored_properties
+from wfkit.engine.wire.summary import stored_properties
 from wfkit.errors import WfkitError
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.ownership import ownership

@@ -22,8 +22,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+from wfkit.engine.core.status import RuntimeStatus
 from wfkit.engine.protocols import InstanceRow
-from wfkit.engine.status import RuntimeStatus
 from wfkit.store import process_is_gone
 
 __all__ = ["Ownership", "ownership"]

@@ -16,8 +16,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
-from wfkit.definition.schema import did_you_mean
 from wfkit.errors import WfkitError
 from wfkit.store import DEFAULT_STORE_URL
 

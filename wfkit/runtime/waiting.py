@@ -32,11 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from wfkit.definition.schema import did_you_mean
-from wfkit.engine.engine import Engine
+from wfkit.common.suggest import did_you_mean
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.loop.engine import Engine
 from wfkit.engine.protocols import InstanceRow
-from wfkit.engine.status import RuntimeStatus
-from wfkit.engine.summary import stored_properties
+from wfkit.engine.wire.summary import stored_properties
 from wfkit.errors import WfkitError, short
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection
 from types import ModuleType, TracebackType
 from typing import Any
 
-from wfkit.engine import jsontext
+from wfkit.common import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.steps.base import CancelToken, failure, step_label, too_large
 

@@ -17,7 +17,7 @@ import os
 import tempfile
 from typing import Any
 
-from wfkit.engine import jsontext
+from wfkit.common import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import WfkitError
 from wfkit.steps.base import failure, step_label, too_large

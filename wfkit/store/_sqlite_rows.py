@@ -17,8 +17,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import fields
 
+from wfkit.engine.core.status import TERMINAL_STATUSES
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate
-from wfkit.engine.status import TERMINAL_STATUSES
 from wfkit.errors import StoreError, VersionConflict
 from wfkit.store._sqlite_schema import SEQ_BITS, SEQ_MASK
 

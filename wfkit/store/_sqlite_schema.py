@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from wfkit.engine.status import TERMINAL_STATUSES
+from wfkit.engine.core.status import TERMINAL_STATUSES
 from wfkit.errors import StoreError
 
 __all__ = [

@@ -12,7 +12,7 @@
   step status, a one-line summary and a legend. It never raises: without a renderer it
   shows a table of steps, and when even the store cannot be read, plain text.
 
-Statuses are those of :class:`~wfkit.engine.status.StepStatus`, plus ``paused`` for the
+Statuses are those of :class:`~wfkit.engine.core.status.StepStatus`, plus ``paused`` for the
 ``pause_before`` step at whose breakpoint the run is stopped.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from wfkit.definition.model import WaitSpec
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import InstanceState, StepState
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState, StepState
 from wfkit.runtime.ownership import ownership
 from wfkit.runtime.preview import preview
 from wfkit.views.dot import STATUS_COLORS

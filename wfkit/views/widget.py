@@ -31,9 +31,9 @@ import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
-from wfkit.engine.jsontext import shortened
-from wfkit.engine.state import InstanceState
-from wfkit.engine.status import Outcome
+from wfkit.common.jsontext import shortened
+from wfkit.engine.core.state import InstanceState
+from wfkit.engine.core.status import Outcome
 from wfkit.runtime.api import Instance
 from wfkit.views.instance import (
     InstanceView,

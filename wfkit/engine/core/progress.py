@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import InstanceState, StepState
-from wfkit.engine.status import STEP_STATUSES, StepStatus
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState, StepState
+from wfkit.engine.core.status import STEP_STATUSES, StepStatus
 
 __all__ = ["Progress"]
 

@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from wfkit.common import jsontext
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.model import Definition
-from wfkit.definition.schema import did_you_mean
-from wfkit.engine import actions as act
-from wfkit.engine import jsontext, pinning
-from wfkit.engine.engine import Engine
-from wfkit.engine.event_names import check_event_name, unheard_event
-from wfkit.engine.history import (
+from wfkit.engine.core import actions as act
+from wfkit.engine.core import pinning
+from wfkit.engine.core.history import (
     BreakpointSet,
     EventRaised,
     ExecutionResumed,
@@ -36,12 +35,14 @@ from wfkit.engine.history import (
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceFailed,
 )
-from wfkit.engine.inputs import check_instance_id, prepare_input
+from wfkit.engine.core.inputs import check_instance_id, prepare_input
+from wfkit.engine.core.state import InstanceState, apply, replay
+from wfkit.engine.core.status import Operation, Outcome, RuntimeStatus, check_transition
+from wfkit.engine.loop.engine import Engine
+from wfkit.engine.loop.event_names import check_event_name, unheard_event
+from wfkit.engine.loop.records import event_rows, load_history
 from wfkit.engine.protocols import InstanceRow, Store, StoreSpace
-from wfkit.engine.records import event_rows, load_history
-from wfkit.engine.state import InstanceState, apply, replay
-from wfkit.engine.status import Operation, Outcome, RuntimeStatus, check_transition
-from wfkit.engine.summary import buffered_events, dumps, update_after, update_for
+from wfkit.engine.wire.summary import buffered_events, dumps, update_after, update_for
 from wfkit.errors import (
     EventBufferFull,
     InstanceNotFound,

@@ -20,12 +20,12 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 
-from wfkit.engine import actions as act
-from wfkit.engine.history import HistoryEvent
-from wfkit.engine.owned import Owned
+from wfkit.engine.core import actions as act
+from wfkit.engine.core.history import HistoryEvent
+from wfkit.engine.core.state import InstanceState
+from wfkit.engine.loop.owned import Owned
+from wfkit.engine.loop.wakeups import TimerQueue
 from wfkit.engine.protocols import Hook, StepRunner, TaskOutcome, TaskSpec
-from wfkit.engine.state import InstanceState
-from wfkit.engine.wakeups import TimerQueue
 
 __all__ = ["Dispatcher"]
 

@@ -1,7 +1,7 @@
 """The state of one instance, folded from its history one event at a time.
 
 :func:`apply` is the whole reducer: a table from event type to a small handler. It is
-pure bookkeeping (no decisions, no I/O); :mod:`wfkit.engine.decide` reads the state to
+pure bookkeeping (no decisions, no I/O); :mod:`wfkit.engine.core.decide` reads the state to
 choose what happens next. Replaying a history from the start always gives the same state.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     BreakpointSet,
     EventRaised,
     ExecutionCompleted,
@@ -35,7 +35,7 @@ from wfkit.engine.history import (
     TimerCreated,
     TimerFired,
 )
-from wfkit.engine.status import RuntimeStatus, StepStatus
+from wfkit.engine.core.status import RuntimeStatus, StepStatus
 
 __all__ = ["InstanceState", "StepState", "TaskState", "TimerState", "apply", "replay"]
 
@@ -203,7 +203,7 @@ class InstanceState:
     children: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     breakpoints: set[str] = field(default_factory=set)
     rewinds: int = 0
-    #: Derived counters kept by the decider (a :class:`wfkit.engine.progress.Progress`);
+    #: Derived counters kept by the decider (a :class:`wfkit.engine.core.progress.Progress`);
     #: rebuilt from the rest whenever missing, never stored.
     derived: Any = field(default=None, repr=False, compare=False)
 

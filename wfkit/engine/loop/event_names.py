@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.model import Definition, StepKind, WaitSpec
-from wfkit.definition.schema import did_you_mean, load_schema
+from wfkit.definition.schema import load_schema
 from wfkit.errors import InvalidEventName, UnknownEventWarning, WfkitError, short
 
 if TYPE_CHECKING:
-    from wfkit.engine.engine import Engine
+    from wfkit.engine.loop.engine import Engine
 
 __all__ = ["MAX_EVENT_NAME", "check_event_name", "unheard_event", "wait_events"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import jsonschema_rs
 
+from wfkit.common import jsontext
+from wfkit.common.suggest import did_you_mean
 from wfkit.definition.model import Definition
-from wfkit.definition.schema import did_you_mean
-from wfkit.engine import jsontext
 from wfkit.errors import InvalidInput, InvalidInstanceId
 
 __all__ = [

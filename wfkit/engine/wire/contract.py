@@ -24,8 +24,8 @@ Encoding rules (DESIGN.md section 2 wins where it and Dapr's Go source differ):
 * Every problem in ``from_json`` raises :class:`ContractError`, naming the record, the
   JSON name and the Python name of the field.
 
-The field codecs and the records' shared base are in :mod:`wfkit.engine.contract_codec`,
-the time helpers in :mod:`wfkit.engine.contract_time`.
+The field codecs and the records' shared base are in :mod:`wfkit.engine.wire.codec`,
+the time helpers in :mod:`wfkit.engine.wire.timestamps`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from wfkit.engine.contract_codec import (
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.wire.codec import (
     BOOL,
     JSON_TEXT,
     STATUS,
@@ -52,8 +53,7 @@ from wfkit.engine.contract_codec import (
     kind_of,
     meta,
 )
-from wfkit.engine.contract_time import format_time, parse_time, utc_field
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.wire.timestamps import format_time, parse_time, utc_field
 from wfkit.errors import ContractError, ErrNotImplemented
 
 __all__ = [

@@ -12,9 +12,9 @@ from typing import Any
 
 from wfkit.definition.cel_cost import Budget
 from wfkit.definition.expressions import Template
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import InstanceState
-from wfkit.engine.status import StepStatus
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState
+from wfkit.engine.core.status import StepStatus
 
 __all__ = ["context_for", "describe", "env_text", "json_type", "render", "truthy"]
 

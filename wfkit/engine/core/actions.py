@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfkit.definition.model import StepKind
-from wfkit.engine.history import (
+from wfkit.engine.core.history import (
     ExecutionCompleted,
     ExecutionTerminated,
     Failure,
@@ -18,8 +18,8 @@ from wfkit.engine.history import (
     TaskScheduled,
     TimerCreated,
 )
-from wfkit.engine.plan import RUNNER_KINDS, WorkflowPlan
-from wfkit.engine.state import InstanceState
+from wfkit.engine.core.plan import RUNNER_KINDS, WorkflowPlan
+from wfkit.engine.core.state import InstanceState
 
 __all__ = [
     "Action",

@@ -2,7 +2,7 @@
 
 An engine owns the instances it has claimed. Task results, fired timers and wake-ups are
 queued; whoever holds the engine's decision lock folds the queued events of every touched
-instance with :func:`~wfkit.engine.decide.advance`, commits all their new events in one
+instance with :func:`~wfkit.engine.core.decide.advance`, commits all their new events in one
 store transaction, then dispatches tasks, arms timers and starts children. History is
 committed before anything it describes takes effect.
 
@@ -18,10 +18,10 @@ thread and runs the next task. Either way, results that arrive together are comm
 together.
 
 Anyone (another thread, another process) may append to an instance's history: lifecycle
-operations do so directly with an optimistic version check (:mod:`wfkit.engine.operations`).
+operations do so directly with an optimistic version check (:mod:`wfkit.engine.loop.operations`).
 The owner notices (at once for its own process, by polling versions for others),
 folds the new events and reacts. Leases make a crashed owner's instances claimable; a
-thread of their own renews them (:mod:`wfkit.engine.leases`), so that no decision, however
+thread of their own renews them (:mod:`wfkit.engine.loop.leases`), so that no decision, however
 long, lets them lapse, and every commit names this engine as the owner, so that once
 another worker has taken an instance over nothing more is recorded for it here.
 """
@@ -34,15 +34,19 @@ import time
 from collections.abc import Callable, Sequence
 
 from wfkit.definition.model import Definition
-from wfkit.engine import actions as act
-from wfkit.engine.commits import CommitRecovery, Deferred
-from wfkit.engine.decide import advance
-from wfkit.engine.dispatch import Dispatcher
-from wfkit.engine.history import HistoryEvent, TimerFired
-from wfkit.engine.leases import EngineSettings, Leases, new_owner
-from wfkit.engine.outage import Outage
-from wfkit.engine.owned import Owned, OwnedInstances
-from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.core import actions as act
+from wfkit.engine.core.decide import advance
+from wfkit.engine.core.history import HistoryEvent, TimerFired
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import apply, replay
+from wfkit.engine.core.status import TERMINAL_STATUSES
+from wfkit.engine.loop.commits import CommitRecovery, Deferred
+from wfkit.engine.loop.dispatch import Dispatcher
+from wfkit.engine.loop.leases import Leases, new_owner
+from wfkit.engine.loop.outage import Outage
+from wfkit.engine.loop.owned import Owned, OwnedInstances
+from wfkit.engine.loop.records import event_rows, load_history, outcome_event
+from wfkit.engine.loop.wakeups import CommitSignals, TimerQueue
 from wfkit.engine.protocols import (
     Hook,
     InstanceRow,
@@ -51,14 +55,11 @@ from wfkit.engine.protocols import (
     TaskOutcome,
     TaskSpec,
 )
-from wfkit.engine.records import event_rows, load_history, outcome_event
-from wfkit.engine.state import apply, replay
-from wfkit.engine.status import TERMINAL_STATUSES
-from wfkit.engine.summary import update_for
-from wfkit.engine.wakeups import CommitSignals, TimerQueue
+from wfkit.engine.settings import EngineSettings
+from wfkit.engine.wire.summary import update_for
 from wfkit.errors import StoreError
 
-__all__ = ["Engine", "EngineSettings"]  # EngineSettings lives in leases; kept here for importers
+__all__ = ["Engine"]
 
 _log = logging.getLogger(__name__)
 _TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)

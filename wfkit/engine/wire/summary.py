@@ -9,8 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from wfkit.engine import jsontext
-from wfkit.engine.contract import (
+from wfkit.common import jsontext
+from wfkit.engine.core.history import (
+    EventRaised,
+    ExecutionResumed,
+    ExecutionSuspended,
+    HistoryEvent,
+)
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.progress import Progress
+from wfkit.engine.core.state import InstanceState
+from wfkit.engine.core.status import STEP_STATUSES, RuntimeStatus, StepStatus
+from wfkit.engine.protocols import InstanceRow, InstanceUpdate
+from wfkit.engine.wire.contract import (
     PROP_CUSTOM_STATUS,
     PROP_FAILURE_ERROR_MESSAGE,
     PROP_FAILURE_ERROR_TYPE,
@@ -19,12 +30,6 @@ from wfkit.engine.contract import (
     PROP_OUTPUT,
     WFKIT_PREFIX,
 )
-from wfkit.engine.history import EventRaised, ExecutionResumed, ExecutionSuspended, HistoryEvent
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.progress import Progress
-from wfkit.engine.protocols import InstanceRow, InstanceUpdate
-from wfkit.engine.state import InstanceState
-from wfkit.engine.status import STEP_STATUSES, RuntimeStatus, StepStatus
 from wfkit.errors import InstanceError
 
 __all__ = [

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from wfkit.common import jsontext
 from wfkit.definition.model import OnError, Step, StepKind
-from wfkit.engine import jsontext
-from wfkit.engine.actions import Action, actions_for
-from wfkit.engine.evaluate import context_for, describe, env_text, json_type, render, truthy
-from wfkit.engine.history import (
+from wfkit.engine.core.actions import Action, actions_for
+from wfkit.engine.core.evaluate import context_for, describe, env_text, json_type, render, truthy
+from wfkit.engine.core.history import (
     ExecutionCompleted,
     ExecutionResumed,
     ExecutionRewound,
@@ -41,10 +41,10 @@ from wfkit.engine.history import (
     TimerCreated,
     TimerFired,
 )
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.progress import Progress
-from wfkit.engine.state import InstanceState, TaskState, apply, replay
-from wfkit.engine.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.progress import Progress
+from wfkit.engine.core.state import InstanceState, TaskState, apply, replay
+from wfkit.engine.core.status import TERMINAL_STATUSES, RuntimeStatus, StepStatus
 from wfkit.errors import ForeachTooWide, OutputTooLarge
 
 __all__ = ["Decision", "advance", "decide"]

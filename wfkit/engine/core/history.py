@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from wfkit.engine import jsontext
+from wfkit.common import jsontext
 from wfkit.errors import WfkitError
 
 __all__ = [

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from wfkit.engine.history import HistoryEvent
-from wfkit.engine.plan import WorkflowPlan
-from wfkit.engine.state import InstanceState
+from wfkit.engine.core.history import HistoryEvent
+from wfkit.engine.core.plan import WorkflowPlan
+from wfkit.engine.core.state import InstanceState
 
 __all__ = ["Owned", "OwnedInstances"]
 

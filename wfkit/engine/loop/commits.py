@@ -14,23 +14,23 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from wfkit.engine import actions as act
-from wfkit.engine.decide import advance
-from wfkit.engine.dispatch import Dispatcher
-from wfkit.engine.history import ExecutionCompleted, Failure, HistoryEvent
-from wfkit.engine.owned import OwnedInstances
+from wfkit.engine.core import actions as act
+from wfkit.engine.core.decide import advance
+from wfkit.engine.core.history import ExecutionCompleted, Failure, HistoryEvent
+from wfkit.engine.core.state import replay
+from wfkit.engine.core.status import TERMINAL_STATUSES
+from wfkit.engine.loop.dispatch import Dispatcher
+from wfkit.engine.loop.owned import OwnedInstances
+from wfkit.engine.loop.records import event_rows, load_history
 from wfkit.engine.protocols import EventRow, InstanceUpdate, Owner, Store
-from wfkit.engine.records import event_rows, load_history
-from wfkit.engine.state import replay
-from wfkit.engine.status import TERMINAL_STATUSES
-from wfkit.engine.summary import update_for
+from wfkit.engine.wire.summary import update_for
 from wfkit.errors import StoreError, VersionConflict
 
 __all__ = ["CommitRecovery", "Deferred"]
 
 _TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
-_log = logging.getLogger("wfkit.engine.engine")
+_log = logging.getLogger("wfkit.engine.loop.engine")
 
 Batch = Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
 

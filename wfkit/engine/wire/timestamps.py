@@ -3,7 +3,7 @@
 ``format_time`` writes ``2026-11-27T05:40:28.123456Z``; ``parse_time`` accepts any RFC 3339
 offset and any number of fractional digits, and gives an aware UTC datetime. Naive
 datetimes and times without an offset are refused with a
-:class:`~wfkit.errors.ContractError` (the rules are in :mod:`wfkit.engine.contract`).
+:class:`~wfkit.errors.ContractError` (the rules are in :mod:`wfkit.engine.wire.contract`).
 """
 
 from __future__ import annotations

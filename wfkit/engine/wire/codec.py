@@ -4,7 +4,7 @@ Each record field carries, in its dataclass metadata, its JSON name and a :class
 (``decode`` from a JSON value, ``encode`` to one); :class:`Record` turns those into
 ``to_json()`` and ``from_json()``. A codec raises :class:`CodecError`, which ``from_json``
 turns into a :class:`~wfkit.errors.ContractError` naming the record and the field. The
-encoding rules themselves are described in :mod:`wfkit.engine.contract`.
+encoding rules themselves are described in :mod:`wfkit.engine.wire.contract`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import MISSING, Field, dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
-from wfkit.engine.contract_time import format_time, parse_time
-from wfkit.engine.status import RuntimeStatus
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.wire.timestamps import format_time, parse_time
 from wfkit.errors import ContractError
 
 __all__ = [

@@ -8,8 +8,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from wfkit.engine import jsontext
-from wfkit.engine.history import (
+from wfkit.common import jsontext
+from wfkit.engine.core.history import (
     Failure,
     HistoryEvent,
     TaskCompleted,

@@ -5,7 +5,7 @@ start later (and theirs), so that editing or deleting a child's YAML file while 
 parent sleeps never changes a run already started. ``workflow:`` targets are fixed text
 (no expressions), so the set is known when the run starts. The texts are kept once per
 hash in the store's definitions; each instance keeps only the map ``name -> hash`` in
-its :class:`~wfkit.engine.history.ExecutionStarted` event.
+its :class:`~wfkit.engine.core.history.ExecutionStarted` event.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from wfkit.definition.model import Definition
-from wfkit.engine.plan import WorkflowPlan
+from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.errors import WfkitError
 
 __all__ = ["pin", "pinned_definition", "reachable", "subset"]
