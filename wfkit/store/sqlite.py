@@ -18,13 +18,13 @@ how rows hold instances and histories, and the statements that read and write th
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from wfkit.engine.liveness import this_host
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner, StoreSpace
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
 from wfkit.store._sqlite_claims import HAS_FREE, chunks, claim
@@ -82,7 +82,7 @@ class SqliteStore:
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
-        self._host = socket.gethostname()
+        self._host = this_host()
         if not create and self.path != ":memory:" and not os.path.exists(self.path):
             raise StoreError(
                 self.url,
