@@ -224,6 +224,21 @@ class Store(Protocol):
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists."""
 
+    def wait_for_change(self, timeout: float, after: int | None = None) -> int:
+        """A change token: with ``after`` None, the token now (at once); otherwise block
+        until something is committed to the store after the call that returned
+        ``after`` (then return the new token), or for ``timeout`` seconds (then return a
+        token that may equal ``after``).
+
+        Tokens are opaque numbers compared for equality only, valid for this store
+        object. A changed token says "look again", never what changed, and may change
+        without a visible change (waiters re-read). The pattern: ``token =
+        wait_for_change(0)``, read what matters, then ``wait_for_change(t, after=token)``.
+        A commit of this process must wake a waiter at once; another process's within
+        about the engine's poll interval. SQLite: an in-process condition, plus ``PRAGMA
+        data_version`` for other processes; PostgreSQL: ``LISTEN``/``NOTIFY`` (every
+        commit notifies a channel; a listening connection bumps the token)."""
+
     def find_ended(
         self, *, statuses: Sequence[str] = (), before: float, limit: int = 500, after: int = 0
     ) -> tuple[list[str], int]:
