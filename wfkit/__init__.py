@@ -80,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "TerminateRequest": "wfkit.engine.wire.contract",
     "UnknownCondition": "wfkit.runtime.waiting",
     "UnknownEventWarning": "wfkit.errors",
+    "UnknownRunner": "wfkit.errors",
     "UnknownStatus": "wfkit.errors",
     "UnknownStep": "wfkit.errors",
     "UnknownWorkflow": "wfkit.errors",
@@ -173,6 +174,7 @@ if TYPE_CHECKING:
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import StoreError as StoreError
     from wfkit.errors import UnknownEventWarning as UnknownEventWarning
+    from wfkit.errors import UnknownRunner as UnknownRunner
     from wfkit.errors import UnknownStatus as UnknownStatus
     from wfkit.errors import UnknownStep as UnknownStep
     from wfkit.errors import UnknownWorkflow as UnknownWorkflow

@@ -34,6 +34,8 @@
     │                               too big a result (.source, .measure, .estimate, .limit)
     ├── UnknownStatus               a runtime status name that does not exist; also a
     │                               ValueError
+    ├── UnknownRunner               a step runner name that no runner has (.name, .known);
+    │                               also a ValueError
     ├── StoreError                  the store cannot be opened or used (.url; .retryable
     │                               when the store's condition may pass: busy, disk full)
     ├── VersionConflict             an instance's history changed since it was read
@@ -76,6 +78,7 @@ __all__ = [
     "RenderError",
     "StoreError",
     "UnknownEventWarning",
+    "UnknownRunner",
     "UnknownStatus",
     "UnknownStep",
     "UnknownWorkflow",
@@ -452,6 +455,19 @@ class UnknownStatus(WfkitError, ValueError):
     def __init__(self, status: str, known: list[str], hint: str = "") -> None:
         self.status = status
         message = f"no runtime status {status!r}; the statuses are {', '.join(known)}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class UnknownRunner(WfkitError, ValueError):
+    """The ``runner`` setting names no step runner this installation has."""
+
+    def __init__(self, name: str, known: list[str], hint: str = "") -> None:
+        self.name = name
+        self.known = sorted(known)
+        message = (
+            f"no step runner named {short(name)!r}; the runners are {', '.join(self.known)} "
+            "(set by the runner setting, --runner or $WFKIT_RUNNER)"
+        )
         super().__init__(f"{message}; {hint}" if hint else message)
 
 

@@ -104,6 +104,8 @@ SETTINGS: dict[str, str] = {
     "definitions": "Folder of YAML definitions.",
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
+    "runner": "Which step runner runs the steps, by name: `local` (threads and "
+    "subprocesses of this process); an unknown name is an error naming the known ones.",
     "expression_budget": "What one evaluation of an expression may cost, in units of about "
     "one element copied; a costlier one fails its step ([limits](../concepts/limits.md)).",
     "expression_max_result": "The most characters (as JSON) an expression's result may have; "

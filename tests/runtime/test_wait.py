@@ -209,3 +209,31 @@ def test_an_instance_run_by_another_engine(rt: Runtime, folder: Path) -> None:
         assert job.properties["wfkit.paused_at"] == "done"
     finally:
         watcher.close()
+
+
+def test_a_watcher_reads_an_instance_run_elsewhere_only_when_the_store_changes(
+    rt: Runtime, folder: Path
+) -> None:
+    """Waiting in vain on an instance no commit touches reads its row a couple of times,
+    not at intervals (the store tells of changes: Store.wait_for_change)."""
+    settings = Settings(str(folder / "defs"), f"sqlite:///{folder / 'wait.db'}", 1)
+    watcher = Runtime(settings, run_engine=False)
+    try:
+        rt.start("gate", instance_id="gate-8")
+        rt.instance("gate-8").wait(10, until="waiting")
+        reads = 0
+        real_get = watcher.store.get
+
+        def counted(instance_id: str) -> object:
+            nonlocal reads
+            reads += 1
+            return real_get(instance_id)
+
+        watcher.store.get = counted  # type: ignore[method-assign,assignment]
+        with pytest.raises(TimeoutError):
+            watcher.instance("gate-8").wait(1.5, until=lambda j: False)
+        # polling read it 10 times; now: the first check, the last, the timeout message, and
+        # a look after each of the other engine's idle claims and renewals (write transactions)
+        assert reads <= 7
+    finally:
+        watcher.close()

@@ -30,6 +30,28 @@ BACKENDS: dict[str, Callable[[Path], Store]] = {
 }
 
 
+def _sqlite_file_url(tmp_path: Path) -> tuple[Store, str]:
+    path = tmp_path / "shared.db"
+    return SqliteStore(path), f"sqlite:///{path}"
+
+
+SHARED_BACKENDS: dict[str, Callable[[Path], tuple[Store, str]]] = {
+    "sqlite-file": _sqlite_file_url,
+}
+"""The backends other processes can reach too: a fresh store and the URL that opens it
+(``wfkit.store.open_store``) from a subprocess."""
+
+
+@pytest.fixture(params=sorted(SHARED_BACKENDS))
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    """A new, empty store that another process can open, and its URL; closed after."""
+    opened, url = SHARED_BACKENDS[request.param](tmp_path)
+    try:
+        yield opened, url
+    finally:
+        opened.close()
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A new, empty store of each backend; closed after the test."""

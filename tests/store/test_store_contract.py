@@ -596,6 +596,62 @@ def test_close_is_idempotent(store: Store) -> None:
     store.close()
 
 
+# -- change notification -------------------------------------------------------------------
+
+
+def _waiter(store: Store, after: int, timeout: float) -> tuple[threading.Thread, list[int]]:
+    """A thread blocked in ``wait_for_change(timeout, after)``; its result lands in the list."""
+    got: list[int] = []
+    thread = threading.Thread(target=lambda: got.append(store.wait_for_change(timeout, after)))
+    thread.start()
+    return thread, got
+
+
+def test_a_commit_moves_the_change_token(store: Store) -> None:
+    token = store.wait_for_change(0)
+    assert store.wait_for_change(0, after=token) == token
+    make(store, "a")
+    moved = store.wait_for_change(0, after=token)
+    assert moved != token
+    store.append("a", 1, events("Next"), InstanceUpdate())
+    assert store.wait_for_change(0, after=moved) != moved
+
+
+def test_a_commit_of_this_process_wakes_a_waiter(store: Store) -> None:
+    token = store.wait_for_change(0)
+    thread, got = _waiter(store, token, 120)  # woken by the commit, not by the timeout
+    make(store, "a")
+    thread.join(60)
+    assert not thread.is_alive() and got and got[0] != token
+
+
+def test_a_wait_for_change_with_nothing_committed_returns_after_its_timeout(
+    store: Store,
+) -> None:
+    make(store, "a")
+    token = store.wait_for_change(0)
+    assert store.wait_for_change(0.05, after=token) == token
+
+
+def test_a_commit_by_another_process_wakes_a_waiter(shared_store: tuple[Store, str]) -> None:
+    store, url = shared_store
+    make(store, "a")
+    token = store.wait_for_change(0)
+    thread, got = _waiter(store, token, 120)
+    script = (
+        "import sys\n"
+        "from wfkit.engine.protocols import EventRow, InstanceUpdate\n"
+        "from wfkit.store import open_store\n"
+        "s = open_store(sys.argv[1])\n"
+        "s.append('a', 1, [EventRow(0, 'FromAfar', 9.0, '{}')], InstanceUpdate())\n"
+        "s.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", script, url], check=True, timeout=60)
+    thread.join(60)
+    assert not thread.is_alive() and got and got[0] != token
+    assert [e.type for e in store.history("a", after=1)] == ["FromAfar"]
+
+
 # -- histories read from any point, summaries kept apart ------------------------------------
 
 

@@ -81,8 +81,9 @@ def _seconds(text: str, *, zero_allowed: bool) -> float:
 def settings_flags(
     parser: argparse.ArgumentParser, workers: bool = False, json_help: str = "print JSON"
 ) -> None:
-    """``--definitions``, ``--store``, ``--json`` (and ``--workers``): the settings
-    flags, with their ``$WFKIT_*`` variables."""
+    """``--definitions``, ``--store``, ``--json`` (and, for commands that run an engine,
+    ``--workers`` and ``--runner``): the settings flags, with their ``$WFKIT_*``
+    variables."""
     parser.add_argument("--definitions", help="definitions folder ($WFKIT_DEFINITIONS)")
     parser.add_argument(
         "--store", help="store URL ($WFKIT_STORE; default sqlite:///.wfkit/wfkit.db)"
@@ -92,6 +93,9 @@ def settings_flags(
             "--workers",
             type=at_least_one,
             help="steps run at once here, at least 1 ($WFKIT_WORKERS)",
+        )
+        parser.add_argument(
+            "--runner", help="the step runner, by name ($WFKIT_RUNNER; default local)"
         )
     parser.add_argument("--json", action="store_true", help=json_help)
 
@@ -216,6 +220,7 @@ def open_runtime(
         definitions=args.definitions,
         store=args.store,
         workers=_flag_text(getattr(args, "workers", None)),
+        runner=getattr(args, "runner", None),
     )
     return Runtime(
         settings, hooks, run_engine=engine, claim_free=claim_free, create_store=create_store

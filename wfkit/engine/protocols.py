@@ -7,6 +7,7 @@ here is plain data so that one contract test suite can run against every backend
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -223,6 +224,21 @@ class Store(Protocol):
     def versions(self, instance_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each instance that exists."""
 
+    def wait_for_change(self, timeout: float, after: int | None = None) -> int:
+        """A change token: with ``after`` None, the token now (at once); otherwise block
+        until something is committed to the store after the call that returned
+        ``after`` (then return the new token), or for ``timeout`` seconds (then return a
+        token that may equal ``after``).
+
+        Tokens are opaque numbers compared for equality only, valid for this store
+        object. A changed token says "look again", never what changed, and may change
+        without a visible change (waiters re-read). The pattern: ``token =
+        wait_for_change(0)``, read what matters, then ``wait_for_change(t, after=token)``.
+        A commit of this process must wake a waiter at once; another process's within
+        about the engine's poll interval. SQLite: an in-process condition, plus ``PRAGMA
+        data_version`` for other processes; PostgreSQL: ``LISTEN``/``NOTIFY`` (every
+        commit notifies a channel; a listening connection bumps the token)."""
+
     def find_ended(
         self, *, statuses: Sequence[str] = (), before: float, limit: int = 500, after: int = 0
     ) -> tuple[list[str], int]:
@@ -244,18 +260,40 @@ class Store(Protocol):
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One unit of work for a step runner: one attempt of one step (or foreach item)."""
+    """One unit of work for a step runner: one attempt of one step (or foreach item).
+
+    Plain data, so that a runner may send it to another process or machine (pickled, or
+    as JSON with a JSON ``input``). Two fields are paths that mean something only on the
+    engine's machine: ``workdir`` and ``definitions_dir``. A runner whose workers see
+    another filesystem (a Dask cluster, say) uses what is machine-independent instead:
+    :attr:`definitions_relative` (the definitions folder relative to the working
+    directory, for a worker that has the same project checked out), :attr:`call_module`
+    (what a ``call`` step imports) and a notebook ``target`` as written in the definition
+    (relative to the definitions folder).
+    """
 
     instance_id: str
     step: str
+    #: The step kind: ``call``, ``shell`` or ``notebook`` (what :meth:`StepRunner.kinds`
+    #: names).
     kind: str
+    #: What to run, as the definition says it: ``"module:function"`` for ``call``, an
+    #: argv list of strings for ``shell``, a notebook path (relative to the definitions
+    #: folder, or absolute on the engine's machine) for ``notebook``.
     target: Any
+    #: The step's ``with`` values, evaluated (JSON data).
     input: Any = None
+    #: The step's own ``env`` (evaluated, strings); not the engine process's environment.
     env: dict[str, str] = field(default_factory=dict)
     index: int | None = None
     attempt: int = 1
+    #: Seconds the task may run (None: no limit); the runner stops it when it runs over.
     timeout: float | None = None
+    #: The engine's working directory: an absolute path on the engine's machine (shell
+    #: steps run there, notebooks are saved under it, ``call`` imports from it).
     workdir: str = "."
+    #: The definitions folder: an absolute path on the engine's machine (``call``
+    #: modules and notebook targets are found there). See :attr:`definitions_relative`.
     definitions_dir: str = "."
     #: Whether a ``call`` step looks for edits of its module's source (a stat) and
     #: reloads it: the engine asks for it at the first task of an instance it runs and
@@ -271,6 +309,27 @@ class TaskSpec:
         """A name for logs and file names: ``instance/step[index]#attempt``."""
         item = "" if self.index is None else f"[{self.index}]"
         return f"{self.instance_id}/{self.step}{item}#{self.attempt}"
+
+    @property
+    def definitions_relative(self) -> str | None:
+        """The definitions folder relative to ``workdir`` (``"."``, ``"definitions"``,
+        ``"flows/defs"``), or None when it lies outside the working directory: what a
+        worker on another machine, started in its own checkout of the project, joins to
+        its working directory to find the definitions."""
+        relative = os.path.relpath(
+            os.path.abspath(self.definitions_dir), os.path.abspath(self.workdir)
+        )
+        return (
+            None if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+        )
+
+    @property
+    def call_module(self) -> str | None:
+        """The module a ``call`` task imports (``"churn.etl"`` of ``"churn.etl:pull"``),
+        found on a worker's import path; None for other kinds."""
+        if self.kind != "call" or not isinstance(self.target, str):
+            return None
+        return self.target.partition(":")[0] or None
 
 
 @dataclass(frozen=True)
@@ -293,16 +352,52 @@ class TaskOutcome:
 
 
 class StepRunner(Protocol):
-    """Runs tasks of the kinds it knows (call, shell, notebook) off the engine's thread."""
+    """Runs tasks of the kinds it knows (call, shell, notebook) off the engine's thread.
+
+    Runners are chosen by name (the ``runner`` setting; ``wfkit.steps.RUNNERS``) and
+    handed to the engine, which never imports one.
+
+    **The ``done`` callback.** ``submit(task, done)`` must lead to exactly one call of
+    ``done(task, outcome)`` (unless the task is cancelled or dropped by :meth:`drain`),
+    and the engine's ``done`` is its thread-safe entry for results:
+
+    * It may be called from any thread, typically the worker thread that ran the task,
+      but never from inside :meth:`submit` (the submitting thread holds the engine's
+      re-entrant decision lock: a result reported there would be decided in the middle
+      of another decision) and never while holding a lock that :meth:`submit`,
+      :meth:`cancel` or :meth:`queued` takes. A task that ends at once is reported after
+      ``submit`` has returned.
+    * It may decide and commit there (flat combining, see
+      :mod:`wfkit.engine.loop.engine`): when no other thread is deciding and no other
+      task waits, it folds the result, commits to the store (I/O, milliseconds on a
+      networked store), calls the hooks, and submits the next tasks from inside the call
+      (so :meth:`submit` must accept calls from within ``done``). It may therefore block
+      for as long as a commit takes.
+    * A runner whose results arrive as callbacks on an event loop of its own (a Dask
+      client's ``add_done_callback``, an asyncio future) must not call ``done`` on that
+      loop's thread: a commit there stalls every other result of the loop. It hands them
+      to a thread of its own (a queue drained by one or a few threads) that calls
+      ``done``; the engine then batches results that arrive together into one commit.
+    """
+
+    @property
+    def workers(self) -> int:
+        """How many tasks it runs at once (its slots, at least 1): the engine hands it
+        about three times as many and keeps the rest of a wide ``foreach`` itself."""
 
     def kinds(self) -> frozenset[str]:
         """The step kinds this runner can run."""
 
     def submit(self, task: TaskSpec, done: Callable[[TaskSpec, TaskOutcome], None]) -> None:
-        """Start ``task``; call ``done`` exactly once, from any thread, unless cancelled."""
+        """Start ``task``; call ``done`` exactly once, from any thread but after this
+        call has returned (see the class docstring), unless cancelled."""
 
     def queued(self) -> int:
         """How many submitted tasks wait for a free worker (a hint: it may be stale)."""
+
+    def unfinished(self) -> int:
+        """How many submitted tasks have not ended yet (running or waiting for a worker):
+        what a graceful stop says it waits for."""
 
     def cancel(self, instance_id: str) -> None:
         """Stop every running task of an instance: kill subprocesses, abandon threads

@@ -38,7 +38,7 @@ from wfkit.runtime.folder import DefinitionsFolder
 from wfkit.runtime.preview import clip, preview
 from wfkit.runtime.settings import Settings
 from wfkit.runtime.waiting import Until
-from wfkit.steps import LocalRunner
+from wfkit.steps import open_runner
 from wfkit.store import open_store
 
 __all__ = ["Instance", "Runtime", "StepInfo", "open_runtime"]
@@ -126,8 +126,9 @@ class Runtime:
         definitions_dir = str(Path(settings.definitions).resolve())
         #: The durable store of instances and their histories.
         self.store = open_store(settings.store, create=create_store)
-        #: Runs the steps, in threads (and subprocesses for shell and notebook steps).
-        self.runner = LocalRunner(workers=settings.workers)
+        #: Runs the steps: the runner the ``runner`` setting names (``local``: threads of
+        #: this process, and subprocesses for shell and notebook steps).
+        self.runner = open_runner(settings.runner, workers=settings.workers)
         #: Claims, decides and commits; its ``hooks`` hear of every commit.
         self.engine = Engine(
             store=self.store,

@@ -18,13 +18,12 @@ and the notebook views read it.
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass
 
 from wfkit.engine.core.status import RuntimeStatus
+from wfkit.engine.liveness import owner_is_lost, parse_owner
 from wfkit.engine.protocols import InstanceRow
-from wfkit.store import process_is_gone
 
 __all__ = ["Ownership", "ownership"]
 
@@ -107,30 +106,23 @@ class Ownership:
 
 def ownership(row: InstanceRow, now: float | None = None) -> Ownership:
     """Who runs the instance of ``row`` at ``now`` (default: the clock), and how sure
-    that is: an owner on this host whose process has exited is ``lost`` at once."""
+    that is, by the rule the stores' claims use (:mod:`wfkit.engine.liveness`): an owner
+    on this host whose process has exited is ``lost`` at once."""
     as_of = time.time() if now is None else now
     state = "ended"
     gone = False
     if not RuntimeStatus(row.status).is_terminal:
         if row.owner is None:
             state = "unclaimed"
-        elif row.lease_until is not None and row.lease_until <= as_of:
-            state = "lost"
         else:
-            gone = _process_gone(row.owner)
-            state = "lost" if gone else "owned"
+            host, pid = parse_owner(row.owner) or (None, None)
+            expired = row.lease_until is not None and row.lease_until <= as_of
+            lost = owner_is_lost(host=host, pid=pid, lease_until=row.lease_until, now=as_of)
+            gone = lost and not expired  # lost before its lease's end: its process exited
+            state = "lost" if lost else "owned"
     return Ownership(
         state, row.owner, row.lease_until, row.last_owner, row.last_owner_until, as_of, gone
     )
-
-
-def _process_gone(owner: str) -> bool:
-    """Whether ``owner`` (``host:pid:random``) is a process of this host that exited."""
-    parts = owner.split(":")
-    if len(parts) < 3 or not parts[-2].isdigit():
-        return False
-    host = ":".join(parts[:-2])
-    return host == socket.gethostname() and process_is_gone(int(parts[-2]))
 
 
 def _worker(owner: str | None) -> str:

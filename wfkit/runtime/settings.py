@@ -1,7 +1,8 @@
 """The component settings, shared by Python (``init`` properties), the CLI and the server.
 
-Three settings say where things are and how much runs: ``definitions`` (a folder of
-YAML files), ``store`` (a URL) and ``workers`` (step slots of this process); the others
+Four settings say where things are and how steps run: ``definitions`` (a folder of
+YAML files), ``store`` (a URL), ``workers`` (step slots of this process) and ``runner``
+(which step runner, by name: ``local`` threads by default); the others
 set limits (see docs/concepts/limits.md): ``expression_budget`` and
 ``expression_max_result`` bound one evaluation of an expression, ``max_foreach_items`` a
 foreach's width, ``max_output_bytes`` a step's output, ``max_buffered_events`` the events
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from wfkit.common.suggest import did_you_mean
 from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
 from wfkit.errors import WfkitError
+from wfkit.steps.runners import DEFAULT_RUNNER, runner_opener
 from wfkit.store import DEFAULT_STORE_URL
 
 __all__ = ["DEFAULTS", "Settings", "SettingsError"]
@@ -27,6 +29,7 @@ DEFAULTS = {
     "definitions": "definitions",
     "store": DEFAULT_STORE_URL,
     "workers": "",
+    "runner": DEFAULT_RUNNER,
     "expression_budget": str(DEFAULT_BUDGET.cost),
     "expression_max_result": str(DEFAULT_BUDGET.result_chars),
     "max_foreach_items": "1000000",
@@ -57,6 +60,8 @@ class Settings:
     max_buffered_events: int = int(DEFAULTS["max_buffered_events"])
     #: Seconds ``wfkit run`` keeps retrying a failing store before it gives up.
     store_outage_timeout: float = float(DEFAULTS["store_outage_timeout"])
+    #: Which step runner runs the steps (a name of ``wfkit.steps.RUNNERS``).
+    runner: str = DEFAULT_RUNNER
 
     @property
     def budget(self) -> Budget:
@@ -75,6 +80,7 @@ class Settings:
                 + (f" ({'; '.join(h for h in hints if h)})" if any(hints) else "")
             )
         values = {**DEFAULTS, **{k: v for k, v in properties.items() if v != ""}}
+        runner_opener(values["runner"])  # an unknown runner: UnknownRunner, naming the known
         return Settings(
             values["definitions"],
             values["store"],
@@ -87,6 +93,7 @@ class Settings:
             store_outage_timeout=_number(
                 "store_outage_timeout", values["store_outage_timeout"], 0, whole=False
             ),
+            runner=values["runner"],
         )
 
     @staticmethod

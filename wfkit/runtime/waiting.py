@@ -21,8 +21,10 @@ Conditions on the status alone wake on the engine's status changes
 the steps too, so they wake on each of the engine's commits
 (:meth:`Engine.wait_committed`) and read the instance's row then, at most
 ``1 / MIN_GAP`` times a second however busy the engine is. An instance that this
-process's engine does not own (a worker elsewhere runs it) is read at growing intervals,
-up to ``MAX_POLL`` seconds apart.
+process's engine does not own (a worker elsewhere runs it) is read again when the store
+tells of a change (:meth:`Store.wait_for_change
+<wfkit.engine.protocols.Store.wait_for_change>`: at once for this process's commits,
+within the store's poll interval for others'), as often at most.
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ MIN_GAP = 0.01
 #: The longest wait for a commit before reading the row anyway (a change made by another
 #: process, or a commit that came between the read and the wait).
 SLICE = 0.1
-#: The first and the longest interval between reads of an instance this engine does not own.
-FIRST_POLL = 0.02
-MAX_POLL = 0.5
+#: The longest wait for a change of the store before reading an instance this engine
+#: does not own anyway.
+MAX_WAIT = 1.0
 
 
 class UnknownCondition(WfkitError, ValueError):
@@ -203,12 +205,14 @@ def wait_for(
     """Call ``check()`` now and after the changes the engine commits until it is true;
     False when ``timeout`` seconds (None: no limit) pass first.
 
-    For an instance the engine owns, it wakes at each commit, reading no more often than
-    every ``MIN_GAP`` seconds, and at least every ``SLICE`` seconds; for one it does not
-    own, it reads at intervals growing from ``FIRST_POLL`` to ``MAX_POLL`` seconds.
+    For an instance the engine owns, it wakes at each commit, and at least every
+    ``SLICE`` seconds; for one it does not own, at each change the store tells of
+    (``store.wait_for_change``), and at least every ``MAX_WAIT`` seconds. Either way it
+    reads no more often than every ``MIN_GAP`` seconds.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    poll = FIRST_POLL
+    store = engine.store
+    token = store.wait_for_change(0)  # before the first read: a later commit moves it
     while True:
         checked = time.monotonic()
         if check():
@@ -218,12 +222,10 @@ def wait_for(
             return False
         if engine.running and engine.owns(instance_id):
             engine.wait_committed(SLICE if left is None else min(SLICE, left))
-            gap = checked + MIN_GAP - time.monotonic()
-            if deadline is not None:
-                gap = min(gap, deadline - time.monotonic())
-            if gap > 0:
-                time.sleep(gap)
-            poll = FIRST_POLL
-        else:
-            time.sleep(poll if left is None else min(poll, left))
-            poll = min(poll * 2, MAX_POLL)
+        else:  # run elsewhere: the store says when anything was committed
+            token = store.wait_for_change(MAX_WAIT if left is None else left, after=token)
+        gap = checked + MIN_GAP - time.monotonic()
+        if deadline is not None:
+            gap = min(gap, deadline - time.monotonic())
+        if gap > 0:
+            time.sleep(gap)

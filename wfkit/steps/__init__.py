@@ -4,7 +4,8 @@ Step kinds are plugins: a :class:`TaskHandler` has a ``kind`` name and a
 ``run(task, cancel)`` method, and a runner takes a plain mapping of kind to handler
 (:func:`default_handlers` gives the built-in ``call``, ``shell`` and ``notebook``).
 :class:`LocalRunner` is the :class:`~wfkit.engine.protocols.StepRunner` of one process:
-a pool of worker threads. Inside a shell or notebook step, ``output(value)`` of
+a pool of worker threads; :data:`RUNNERS` names the runners the ``runner`` setting may
+choose (:func:`open_runner`). Inside a shell or notebook step, ``output(value)`` of
 :mod:`wfkit.steps.output` (re-exported as ``wfkit.output``) records the step's result.
 
 Failures are outcomes, never exceptions. ``error_type`` is the Python exception's class
@@ -36,9 +37,12 @@ from wfkit.steps.call import CallHandler
 from wfkit.steps.notebook import NotebookHandler
 from wfkit.steps.output import OutputError
 from wfkit.steps.runner import Done, LocalRunner, default_handlers
+from wfkit.steps.runners import DEFAULT_RUNNER, RUNNERS, open_runner
 from wfkit.steps.shell import ShellHandler
 
 __all__ = [
+    "DEFAULT_RUNNER",
+    "RUNNERS",
     "CallHandler",
     "CancelToken",
     "Done",
@@ -48,4 +52,5 @@ __all__ = [
     "ShellHandler",
     "TaskHandler",
     "default_handlers",
+    "open_runner",
 ]

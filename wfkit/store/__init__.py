@@ -5,7 +5,7 @@ from a URL (default :data:`DEFAULT_STORE_URL`, a SQLite file under ``.wfkit``);
 :class:`SqliteStore` is the SQLite backend, for the threads and processes of one host.
 """
 
-from wfkit.store._sqlite_claims import process_is_gone
+from wfkit.engine.liveness import process_is_gone
 from wfkit.store.sqlite import SqliteStore
 from wfkit.store.url import DEFAULT_STORE_URL, open_store, redact
 

@@ -3,10 +3,8 @@
 An instance is *free* when it is not terminal and either has no owner or its lease has
 run out (:data:`FREE_AT` is the time from which it is free). An instance whose owner is
 a process of this host that no longer exists is taken too, at once, without waiting for
-the lease: the owner's host name and pid are stored with each claim, and the pid is
-probed with ``os.kill(pid, 0)`` (never on Windows, where that call kills the process) and,
-on Linux, ``/proc/<pid>/stat`` (an exited process whose parent has not reaped it yet is a
-zombie that ``kill`` still finds).
+the lease: the owner's host name and pid are stored with each claim, and judged by the
+rule every store and reader shares (:mod:`wfkit.engine.liveness`).
 
 Everything here runs inside the caller's ``BEGIN IMMEDIATE`` transaction, and each row is
 updated only if its owner is still the one the query saw, so a claim never takes an
@@ -15,15 +13,14 @@ instance from an owner it did not judge free or dead.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import sys
 from collections.abc import Iterator, Sequence
 
+from wfkit.engine.liveness import owner_process_gone
 from wfkit.engine.protocols import Owner
 from wfkit.store._sqlite_schema import ACTIVE, FREE_AT
 
-__all__ = ["HAS_FREE", "chunks", "claim", "process_is_gone"]
+__all__ = ["HAS_FREE", "chunks", "claim"]
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -100,7 +97,7 @@ def _orphans(
     exited (``where`` narrows the search to some ids)."""
     found: list[tuple[str, str | None]] = []
     for dead_owner, pid in conn.execute(_OWNERS_OF_HOST.format(where=where), params).fetchall():
-        if len(found) >= limit or not process_is_gone(pid):
+        if len(found) >= limit or not owner_process_gone(str(params["host"]), pid):
             continue
         rows = conn.execute(
             "SELECT instance_id FROM instances WHERE owner_host = :host AND owner = :owner "
@@ -110,34 +107,6 @@ def _orphans(
         ).fetchall()
         found += [(instance_id, dead_owner) for (instance_id,) in rows]
     return found
-
-
-def process_is_gone(pid: int | None) -> bool:
-    """True only when the process with this pid on this host has exited (so its leases
-    are void): no such process, or (on Linux) a zombie its parent has not yet reaped.
-
-    Any doubt (no pid, pid 0 or below, a process of another user, Windows) is "alive":
-    the instance then waits for its lease to run out instead of being taken.
-    """
-    if pid is None or pid <= 0 or sys.platform == "win32":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: it exists, under another user
-        return False
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """True when /proc says the process has exited and waits to be reaped (state Z)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rpartition(b")")[2].split()
-    except OSError:  # no /proc (macOS...), or the process went away meanwhile
-        return False
-    return bool(fields) and fields[0] in (b"Z", b"X")
 
 
 def chunks(ids: Sequence[str]) -> Iterator[list[str]]:

@@ -141,6 +141,10 @@ class _Held:
             self.conn.close()
 
 
+def _nothing() -> None:
+    pass
+
+
 class Connections:
     """Base of the strategies: hands out a connection for a read or a write transaction."""
 
@@ -150,6 +154,8 @@ class Connections:
         self._closed = False
         #: Serialises this process's write transactions (see the module docstring).
         self._writer = threading.Lock()
+        #: Called after each write transaction commits (the store's change signal).
+        self.on_commit: Callable[[], None] = _nothing
 
     def _acquire(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -199,6 +205,7 @@ class Connections:
                 except BaseException:
                     _rollback(conn)
                     raise
+            self.on_commit()
             return result
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise self._error(operation, exc) from exc
@@ -218,6 +225,7 @@ class Connections:
             except BaseException:
                 _rollback(conn)
                 raise
+            self.on_commit()
 
     @contextmanager
     def exclusive(self, operation: str) -> Iterator[sqlite3.Connection]:

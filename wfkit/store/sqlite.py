@@ -18,15 +18,16 @@ how rows hold instances and histories, and the statements that read and write th
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from wfkit.engine.liveness import this_host
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner, StoreSpace
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound, StoreError, VersionConflict
+from wfkit.store._sqlite_changes import ChangeWatch, signal_for
 from wfkit.store._sqlite_claims import HAS_FREE, chunks, claim
 from wfkit.store._sqlite_connections import (
     Connections,
@@ -82,7 +83,7 @@ class SqliteStore:
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
-        self._host = socket.gethostname()
+        self._host = this_host()
         if not create and self.path != ":memory:" and not os.path.exists(self.path):
             raise StoreError(
                 self.url,
@@ -90,6 +91,10 @@ class SqliteStore:
                 "the first instance is started",
             )
         self._conns = self._open(timeout, connections)
+        signal = signal_for(self.path)
+        self._conns.on_commit = signal.changed
+        memory = self.path == ":memory:"
+        self._changes = ChangeWatch(signal, None if memory else lambda: connect(self.path, timeout))
 
     def _open(self, timeout: float, connections: str | None) -> Connections:
         """Build or upgrade the schema, then the connections the threads will use."""
@@ -412,6 +417,17 @@ class SqliteStore:
                 [(now, instance_id, owner.id) for instance_id in instance_ids],
             )
 
+    def wait_for_change(self, timeout: float, after: int | None = None) -> int:
+        """A change token now (``after`` None), or once something was committed since
+        ``after`` was returned: at once for commits of this process (on any store object
+        of this file), within about 50 ms for other processes' (``PRAGMA data_version``);
+        or after ``timeout`` seconds, returning ``after`` unchanged."""
+        try:
+            return self._changes.wait_for_change(timeout, after)
+        except sqlite3.Error as exc:
+            raise StoreError(self.url, f"wait_for_change failed: {exc}", retryable=True) from exc
+
     def close(self) -> None:
         """Close every connection (idempotent); the store cannot be used afterwards."""
         self._conns.close()
+        self._changes.close()

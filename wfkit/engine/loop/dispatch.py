@@ -69,8 +69,7 @@ class Dispatcher:
         #: While set (a graceful stop), tasks are not run: they stay scheduled in the
         #: history, and whoever runs the instance next runs them.
         self.draining = False
-        workers = getattr(runner, "workers", 0)
-        workers = workers if isinstance(workers, int) and workers > 0 else 4
+        workers = max(1, runner.workers)
         #: How many tasks the runner holds at most (running or waiting for a worker).
         self.limit = workers * (1 + AHEAD_PER_WORKER)
         self._lock = threading.Lock()

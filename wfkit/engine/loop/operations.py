@@ -337,6 +337,7 @@ class Workflows:
         done = until or (lambda row: RuntimeStatus(row.status).is_terminal)
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: str | None = None
+        token = self.store.wait_for_change(0)  # before the first read
         while True:
             known = self.engine.known_status(instance_id)
             if seen is None or known is None or known != seen:
@@ -349,11 +350,12 @@ class Workflows:
                 raise TimeoutError(
                     f"workflow {short(instance_id)!r} is still {seen} after {timeout} s"
                 )
-            pause = 0.05 if left is None else min(0.05, left)
             if known is not None:
-                self.engine.wait_status_change(pause)
-            else:
-                time.sleep(pause)
+                self.engine.wait_status_change(0.05 if left is None else min(0.05, left))
+            else:  # run elsewhere: read again when the store tells of a commit
+                seen = None
+                token = self.store.wait_for_change(1.0 if left is None else left, after=token)
+                time.sleep(0.01)  # at most 100 reads a second, however busy the store
 
     # -- helpers --------------------------------------------------------------------------
 
