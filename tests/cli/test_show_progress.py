@@ -18,6 +18,7 @@ from wfkit.engine.core.history import (
 )
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import replay
+from wfkit.runtime.snapshot import build_snapshot
 
 GATE = """\
 wfkit: 1
@@ -42,14 +43,14 @@ def test_a_terminal_gets_one_line_and_the_event_hint_once() -> None:
     ]
     screen = Terminal()
     progress = Progress(screen, "g-1")
-    progress.update(plan, replay("g-1", history))
+    progress.update(build_snapshot(plan, replay("g-1", history)))
     assert screen.getvalue() == "\r\x1b[2Kg-1 RUNNING   [0/2] running prep"
     history += [
         TaskCompleted(at=2.0, seq=3, step="prep", attempt=1, output=1),
         TaskScheduled(at=2.0, seq=4, step="ok", attempt=1, kind="wait"),
     ]
     for _ in range(3):  # polled again and again while it waits: told once
-        progress.update(plan, replay("g-1", history))
+        progress.update(build_snapshot(plan, replay("g-1", history)))
     progress.close()
     shown = screen.getvalue().split("\r\x1b[2K")
     hint = "  ok waits for event 'approved'; send it with: wfkit raise-event g-1 approved [DATA]\n"
@@ -82,19 +83,19 @@ def test_a_pause_is_said_with_why_and_how_to_go_on_and_so_is_the_resume() -> Non
     screen = io.StringIO()  # not a terminal: a line per change
     progress = Progress(screen, "b-1")
     for _ in range(2):  # polled again while it waits: told once
-        progress.update(plan, replay("b-1", history))
+        progress.update(build_snapshot(plan, replay("b-1", history)))
     history += [
         ExecutionResumed(at=3.0, seq=5),
         TaskScheduled(at=3.0, seq=6, step="b", attempt=1, kind="call"),
     ]
-    progress.update(plan, replay("b-1", history))
+    progress.update(build_snapshot(plan, replay("b-1", history)))
     history.append(ExecutionSuspended(at=3.5, seq=7, reason="pause"))
-    progress.update(plan, replay("b-1", history))
+    progress.update(build_snapshot(plan, replay("b-1", history)))
     history += [
         ExecutionResumed(at=4.0, seq=8, single_step=True),
         ExecutionSuspended(at=4.0, seq=9, reason="step"),
     ]
-    progress.update(plan, replay("b-1", history))
+    progress.update(build_snapshot(plan, replay("b-1", history)))
     assert screen.getvalue().splitlines() == [
         "✓ a completed",
         "  paused at the breakpoint before step b; go on with: wfkit resume b-1",
@@ -110,7 +111,7 @@ def test_a_terminal_gets_the_pause_line_above_the_progress_line() -> None:
     history = _at_the_breakpoint()
     screen = Terminal()
     progress = Progress(screen, "b 2")  # an id the shell must quote
-    progress.update(plan, replay("b 2", history))
+    progress.update(build_snapshot(plan, replay("b 2", history)))
     assert screen.getvalue().split("\r\x1b[2K")[1:] == [
         "  paused at the breakpoint before step b; go on with: wfkit resume 'b 2'\n",
         "b 2 SUSPENDED [1/2] paused at the breakpoint before b",

@@ -37,6 +37,7 @@ from wfkit.engine.core.history import (
 )
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import replay
+from wfkit.runtime.snapshot import SnapshotBuilder, build_snapshot
 
 T0 = 1_800_000_000.0  # epoch seconds of the first event
 
@@ -58,12 +59,12 @@ def at(seconds: float) -> str:
 
 
 class Worker:
-    """Feeds events to an :class:`OperatorLines` in batches, as the engine's hook does:
-    each batch with the state after it."""
+    """Feeds events to an :class:`OperatorLines` in batches, as the runtime's hook does:
+    each batch with a snapshot of the state after it."""
 
     def __init__(self, instance_id: str = "p-1", *, created_by_start: bool = True) -> None:
         self.instance_id = instance_id
-        self.lines = OperatorLines(plan_for=lambda digest: PLAN)
+        self.lines = OperatorLines()
         self.history: list[HistoryEvent] = []
         if created_by_start:  # `wfkit start` committed it: the worker never hears of it
             self.history.append(self._numbered(ExecutionStarted(name="pipeline")))
@@ -77,14 +78,15 @@ class Worker:
     def claim(self) -> list[str]:
         """What the engine's hook says when it takes the instance: no events."""
         state = replay(self.instance_id, self.history)
-        return self.lines.lines(self.instance_id, [], state)
+        return self.lines.lines(self.instance_id, [], build_snapshot(PLAN, state))
 
     def commit(self, *events: HistoryEvent) -> list[str]:
         batch = [self._numbered(e) for e in events]
         self.history.extend(batch)
         state = replay(self.instance_id, self.history)
         state.definition_hash = state.definition_hash or "h"
-        return self.lines.lines(self.instance_id, batch, state)
+        snapshot = SnapshotBuilder().build(PLAN, state, batch)
+        return self.lines.lines(self.instance_id, batch, snapshot)
 
 
 def fetch_events(first_at: float = 1.0) -> list[HistoryEvent]:
@@ -178,13 +180,15 @@ def test_resume_step_says_which_steps_run_before_it_pauses_again() -> None:
     assert done == [f"{at(3)} p-1 pipeline: step check completed (0.500s)"]
 
 
-def test_without_a_plan_a_wait_says_where_to_look() -> None:
-    lines = OperatorLines()  # no plan_for
+def test_a_wait_the_snapshot_does_not_know_says_where_to_look() -> None:
+    lines = OperatorLines()
     history = [
         ExecutionStarted(at=T0, seq=1, name="pipeline"),
         TaskScheduled(at=T0, seq=2, step="approve", kind="wait"),
     ]
-    said = lines.lines("p-3", history[1:], replay("p-3", history))
+    other = WorkflowPlan.of(parse_definition("wfkit: 1\nname: pipeline\nsteps: {a: {sleep: 1}}"))
+    state = replay("p-3", history)
+    said = lines.lines("p-3", history[1:], SnapshotBuilder().build(other, state, history[1:]))
     assert said[1].endswith("step approve waits for an event (wfkit get p-3 says which)")
 
 
@@ -339,7 +343,10 @@ def test_the_log_writes_each_form_to_its_stream() -> None:
         ("json", lambda text: json.loads(text)["type"] == "TaskScheduled"),
     ):
         out = io.StringIO()
-        WorkerLog(out, form).hook(instance_id="p-1", events=history[1:], state=state, status="x")
+        snapshot = build_snapshot(PLAN, state)
+        WorkerLog(out, form).hook(
+            instance_id="p-1", events=history[1:], snapshot=snapshot, status="x"
+        )
         assert check(out.getvalue()), (form, out.getvalue())
     with pytest.raises(ValueError, match="form must be one of"):
         WorkerLog(io.StringIO(), "xml")
@@ -353,7 +360,8 @@ def test_the_log_keeps_lines_whole_across_threads() -> None:
         history = [ExecutionStarted(at=T0, seq=1, name="pipeline")]
         for seq in range(2, 202):
             event = TaskScheduled(at=T0, seq=seq, step="fetch", index=seq, kind="call")
-            log.hook(instance_id=instance_id, events=[event], state=replay(instance_id, history))
+            snapshot = build_snapshot(PLAN, replay(instance_id, history))
+            log.hook(instance_id=instance_id, events=[event], snapshot=snapshot)
 
     threads = [threading.Thread(target=hook_many, args=(f"i-{n}",)) for n in range(4)]
     for thread in threads:
@@ -374,9 +382,9 @@ class ClosedPipe(io.StringIO):
 def test_the_log_stops_writing_once_its_reader_is_gone() -> None:
     log = WorkerLog(ClosedPipe(), "json")
     event = TaskScheduled(at=T0, seq=2, step="check", kind="call")
-    log.hook(instance_id="p-1", events=[event], state=None)
+    log.hook(instance_id="p-1", events=[event], snapshot=None)
     assert log.closed
-    log.hook(instance_id="p-1", events=[event], state=None)  # nothing raised, nothing tried
+    log.hook(instance_id="p-1", events=[event], snapshot=None)  # nothing raised, nothing tried
 
 
 def test_without_a_state_the_default_form_prints_every_event() -> None:
@@ -400,5 +408,5 @@ class Pipe(io.StringIO):
 def test_each_line_is_flushed_as_it_is_written() -> None:
     pipe = Pipe()
     events = [TaskScheduled(at=T0, seq=seq, step="fetch", index=seq, kind="call") for seq in (2, 3)]
-    WorkerLog(pipe, "json").hook(instance_id="p-1", events=events, state=None)
+    WorkerLog(pipe, "json").hook(instance_id="p-1", events=events, snapshot=None)
     assert [text.count("\n") for text in pipe.seen] == [1, 2]

@@ -3,7 +3,7 @@
 Work is counted, not timed: the lines of wfkit's code that run (``sys.settrace``) while
 an engine's deciding goes through a fan-out one result at a time (the worst case: one
 commit per result), with what each commit also does beside deciding (the summary the
-store keeps, the snapshot a live widget takes). Four times the items must cost about
+store keeps, the snapshot the runtime's hooks are handed). Four times the items must cost about
 four times the lines; a scan of every item at every result costs sixteen.
 """
 
@@ -36,7 +36,7 @@ from wfkit.engine.core.state import InstanceState
 from wfkit.engine.core.status import RuntimeStatus
 from wfkit.engine.wire.summary import update_for
 from wfkit.runtime.api import Runtime
-from wfkit.views.instance import build_instance_view
+from wfkit.runtime.snapshot import SnapshotBuilder
 
 FANOUT = """
 wfkit: 1
@@ -76,6 +76,7 @@ def _run(
     data = {"items": list(range(width))} if input is None else input
     started = ExecutionStarted(at=clock, name=plan.definition.name, input=data)
     todo: deque[Any] = deque(advance(plan, state, [started], now=clock).actions)
+    snapshots = SnapshotBuilder()  # what the runtime hands its hooks (a live widget, a worker)
     while todo:
         action = todo.popleft()
         clock += 1
@@ -87,7 +88,7 @@ def _run(
             continue
         decision = advance(plan, state, [event], now=clock, owned=True)
         update_for(plan, state)  # what the engine stores with each commit
-        build_instance_view(plan, state, now=clock)  # what a live widget takes
+        snapshots.build(plan, state, decision.events, now=clock)
         todo.extend(decision.actions)
     return state
 

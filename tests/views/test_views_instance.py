@@ -16,7 +16,8 @@ from wfkit.definition.display import mimebundle
 from wfkit.graph import build_view
 from wfkit.graph.view import GraphView
 from wfkit.runtime.api import Instance, Runtime
-from wfkit.views import build_instance_view, instance_mimebundle, instance_view, preview
+from wfkit.runtime.snapshot import build_snapshot
+from wfkit.views import instance_mimebundle, instance_view, preview
 from wfkit.views.dot import STATUS_COLORS
 from wfkit.views.instance import StatusSvg, draw_status_svg, plain_text, summary_text
 
@@ -102,7 +103,7 @@ def test_view_of_a_waiting_instance(runtime: Runtime) -> None:
     instance = waiting(runtime.start("gated"), "approve")
     state = instance.state()
     plan = runtime.engine.plan_for(state.definition_hash)
-    view = build_instance_view(plan, state, now=state.updated_at + 5)
+    view = build_snapshot(plan, state, now=state.updated_at + 5)
     assert [s.id for s in view.steps] == ["first", "approve", "last", "tidy"]
     assert view.statuses == {
         "first": "completed",
@@ -134,16 +135,16 @@ def test_foreach_items_count_in_progress_and_layout(runtime: Runtime) -> None:
 def test_breakpoint_step_shows_as_paused(runtime: Runtime) -> None:
     instance = runtime.run("breaky", timeout=20)
     view = instance_view(instance)
-    assert view.status == "SUSPENDED" and view.step("publish").status == "paused"
+    assert view.status == "SUSPENDED" and view.step("publish").shown == "paused"
     assert "paused before publish" in summary_text(view)
 
 
 def test_failed_step_carries_its_error_and_traceback(runtime: Runtime) -> None:
     view = instance_view(runtime.run("failing", timeout=20))
     bad = view.step("bad")
-    assert bad.status == "failed" and bad.error == "RuntimeError: boom"
+    assert bad.status == "failed" and bad.error_text == "RuntimeError: boom"
     assert "Traceback" in bad.traceback and "boom" in bad.traceback
-    assert view.step("ok").error == "" and view.status == "FAILED"
+    assert view.step("ok").error_text == "" and view.status == "FAILED"
     assert "bad  failed" in plain_text(view) and "RuntimeError: boom" in plain_text(view)
 
 
@@ -214,7 +215,7 @@ def test_bundle_without_a_renderer_is_a_table(
 class _Broken:
     id = "broken-1"
 
-    def state(self) -> Any:
+    def snapshot(self) -> Any:
         raise OSError("the store is gone")
 
 
@@ -223,7 +224,7 @@ class _NoId:
     def id(self) -> str:
         raise RuntimeError("no id either")
 
-    def state(self) -> Any:
+    def snapshot(self) -> Any:
         raise RuntimeError("nothing")
 
 

@@ -127,7 +127,7 @@ def test_widget_follows_a_run_to_the_end(runtime: Runtime, make_widget: Any) -> 
     assert widget.table.value.count("<tr") == 4
     assert all(b.disabled for b in (widget.pause_button, widget.terminate_button))
     assert not widget.listening  # finished: the hook is gone
-    assert len(runtime.engine.hooks) == 0
+    assert len(runtime.hooks) == 0
 
 
 def test_a_burst_of_hook_calls_redraws_a_handful_of_times(
@@ -141,7 +141,7 @@ def test_a_burst_of_hook_calls_redraws_a_handful_of_times(
     states = [replay(instance.id, history[:k]) for k in range(2, len(history) + 1)]
     for index in range(300):
         state = states[min(index, len(states) - 1)]
-        for hook in list(runtime.engine.hooks):
+        for hook in list(runtime.engine.hooks):  # the runtime's: it hands the widget snapshots
             hook(instance_id=instance.id, events=[], status=state.status.value, state=state)
     assert widget.flush(5)
     assert widget.draws - before <= 3
@@ -155,10 +155,10 @@ def test_hooks_of_other_instances_and_future_arguments_are_ignored(
     widget = make_widget(waiting(runtime.start("gated")))
     assert widget.flush(5)
     before = widget.draws
-    for hook in list(runtime.engine.hooks):
+    for hook in list(runtime.hooks):
         hook(instance_id="someone-else", events=[], status="RUNNING", brand_new=1)
     assert widget.flush(5) and widget.draws == before
-    for hook in list(runtime.engine.hooks):  # no state: the widget reads the store
+    for hook in list(runtime.hooks):  # no snapshot: the widget reads the store
         hook(instance_id=widget.instance.id, events=[], status="RUNNING", brand_new=1)
     assert widget.flush(5) and widget.draws == before + 1
 
@@ -190,7 +190,7 @@ def test_pause_resume_and_terminate_buttons_change_the_instance(
 def test_step_button_runs_past_a_breakpoint(runtime: Runtime, make_widget: Any) -> None:
     instance = runtime.run("breaky", timeout=20)
     widget = make_widget(instance)
-    assert widget.view.step("publish").status == "paused"
+    assert widget.view.step("publish").shown == "paused"
     assert "paused before publish" in widget.summary.value
     assert not widget.step_button.disabled
     widget.step_button.click()
@@ -261,7 +261,7 @@ def test_details_show_whole_outputs() -> None:
     assert output_html(Frame()) == "<table><tr><td>frame</td></tr></table>"
     assert "&lt;b&gt;" in output_html({"html": "<b>"})  # escaped
     assert "more characters" in output_html("x" * 30_000)
-    step = StepRunView("s", "call", "completed", attempts=2, items=3, items_done=3, output=[1])
+    step = StepRunView("s", "completed", kind="call", attempts=2, items=3, items_done=3, output=[1])
     page = details_html(step)
     assert "attempt 2" in page and "3/3 items" in page and "[1]" in page
     assert details_html(None) == ""
@@ -280,9 +280,9 @@ def test_without_a_renderer_the_table_still_tells_it_all(
 
 def test_close_stops_listening(runtime: Runtime) -> None:
     widget = InstanceWidget(waiting(runtime.start("gated")))
-    assert widget.listening and len(runtime.engine.hooks) == 1
+    assert widget.listening and len(runtime.hooks) == 1
     widget.close()
-    assert not widget.listening and runtime.engine.hooks == []
+    assert not widget.listening and runtime.hooks == []
     assert widget.box.comm is None
 
 

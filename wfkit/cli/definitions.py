@@ -240,12 +240,14 @@ def _instance(args: argparse.Namespace) -> tuple[Definition, InstanceView] | Non
     except StoreError:
         return None
     try:
-        plan, view = load_instance(runtime.instance(args.target))
+        view = load_instance(runtime.instance(args.target))
     except InstanceNotFound:
         return None
     finally:
         runtime.close()
-    return plan.definition, view
+    if view.definition is None:  # a snapshot read from the store always has it
+        return None
+    return view.definition, view
 
 
 def graph_json(definition: Definition) -> dict[str, Any]:
@@ -275,7 +277,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
     of an instance, with its steps coloured (and listed, in JSON) by status."""
     from wfkit.graph import build_view
     from wfkit.views.dot import to_dot
-    from wfkit.views.instance import instance_graph
     from wfkit.views.render import render_file
 
     definition, instance = _resolve(args)
@@ -289,7 +290,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if instance is None:
         dot = to_dot(build_view(definition))
     else:
-        dot = to_dot(instance_graph(definition, instance), statuses=instance.statuses)
+        dot = to_dot(instance.graph(), statuses=instance.statuses)
     if not args.output:
         sys.stdout.write(dot if dot.endswith("\n") else dot + "\n")
         return EXIT_OK

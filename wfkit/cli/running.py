@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +33,7 @@ from wfkit.cli.worker_log import WorkerLog
 from wfkit.errors import WfkitError
 
 if TYPE_CHECKING:
-    from wfkit.engine.core.plan import WorkflowPlan
-    from wfkit.runtime.api import Instance, Runtime
+    from wfkit.runtime.api import Instance
 
 __all__ = ["register_run", "register_worker"]
 
@@ -196,18 +194,18 @@ def _follow(instance: Instance, args: argparse.Namespace, stream: Any) -> int:
 
     progress = show.Progress(stream, instance.id)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    state = None
+    # only the events committed since the last look: a look per commit must not read the
+    # whole history again (following a long run was quadratic)
+    reader = instance.follow()
     try:
         while True:
-            # only the events committed since the last look: a look per commit must not
-            # read the whole history again (following a long run was quadratic)
-            state = instance.state(since=state)
-            progress.update(instance.runtime.engine.plan_for(state.definition_hash), state)
-            if state.status.is_terminal:
+            state = reader.read()
+            progress.update(state)
+            if state.is_terminal:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 progress.close()
-                print(_still_there(instance.id, state.status.value, args.timeout), file=stream)
+                print(_still_there(instance.id, state.status, args.timeout), file=stream)
                 return EXIT_STILL_RUNNING
             engine = instance.runtime.engine
             if engine.store_failing_for() > instance.runtime.settings.store_outage_timeout:
@@ -275,19 +273,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     _something_to_do(args)
     signal.signal(signal.SIGTERM, on_signal)
-    # the log is a hook from the start, so that it hears of the first claims too; those
-    # can come before open_runtime returns, so the hook waits for the runtime to exist
-    opened: list[Runtime] = []
-    ready = threading.Event()
-
-    def plan_for(digest: str) -> WorkflowPlan:
-        ready.wait()
-        return opened[0].engine.plan_for(digest)
-
-    log = _worker_log(args, plan_for=plan_for)
+    # a hook from the start, so that it hears of the first claims too: the snapshots it
+    # is handed say all it prints
+    log = _worker_log(args)
     runtime = open_runtime(args, engine=True, hooks=[log.hook])
-    opened.append(runtime)
-    ready.set()
     log.say(
         f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
         f"{runtime.settings.workers} step slots; Ctrl-C to stop"
@@ -331,10 +320,10 @@ def _something_to_do(args: argparse.Namespace) -> None:
         )
 
 
-def _worker_log(args: argparse.Namespace, plan_for: Callable[[str], WorkflowPlan]) -> WorkerLog:
+def _worker_log(args: argparse.Namespace) -> WorkerLog:
     """The worker's log in the form its flags ask for: JSON Lines on stdout, or lines for
     people on stderr (every event with -v)."""
     if args.json:
         return WorkerLog(sys.stdout, "json")
     form = "verbose" if args.verbose else "human"
-    return WorkerLog(sys.stderr, form, plan_for=plan_for)
+    return WorkerLog(sys.stderr, form)

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 from wfkit.common.jsontext import read_stored, shortened
 
 if TYPE_CHECKING:
-    from wfkit.engine.core.history import HistoryEvent
-    from wfkit.engine.core.plan import WorkflowPlan
-    from wfkit.engine.core.state import InstanceState
     from wfkit.engine.protocols import InstanceRow
     from wfkit.runtime.api import StepInfo
+    from wfkit.runtime.events import HistoryEvent
     from wfkit.runtime.ownership import Ownership
+    from wfkit.runtime.snapshot import InstanceSnapshot
 
 __all__ = [
     "CAPTURED_KEYS",
@@ -135,12 +134,14 @@ def instance_json(row: InstanceRow, steps: dict[str, StepInfo]) -> dict[str, Any
 
 def summary(row: InstanceRow) -> str:
     """One or two lines: the outcome of an instance."""
+    from wfkit.runtime.snapshot import decode_failure
+
     line = f"{row.instance_id} {row.workflow_name}: {row.status}"
     if row.output:
         line += f"\noutput: {_short(stored_json(row.output), 200)}"
-    if row.failure:
-        failure = stored_json(row.failure)
-        line += f"\nfailure: {failure['type']}: {failure['message']}"
+    failure = decode_failure(row.failure)
+    if failure is not None:
+        line += f"\nfailure: {failure.type}: {failure.message}"
     return line
 
 
@@ -254,19 +255,13 @@ class Progress:
         self.told: set[str] = set()  # wait steps whose event was explained
         self.pause: tuple[str, str] | None = None  # (reason, step) of the pause last told
 
-    def update(self, plan: WorkflowPlan, state: InstanceState) -> None:
-        from wfkit.engine.wire.summary import custom_status
-
-        every = (*plan.main, *plan.final)
-        statuses = {sid: state.step_status(sid).value for sid in every}
-        done = sum(
-            1 for s in statuses.values() if s in ("completed", "skipped", "failed", "canceled")
-        )
-        count = f"[{done}/{len(every)}]"
-        line = f"{self.instance_id[:12]} {state.status.value:<9} {count} "
-        line += custom_status(plan, state)
+    def update(self, state: InstanceSnapshot) -> None:
+        statuses = {step.id: step.status for step in state.steps}
+        count = f"[{state.steps_done}/{len(state.steps)}]"
+        line = f"{self.instance_id[:12]} {state.status:<9} {count} "
+        line += state.custom_status
         before = self._resumed_hint(state)  # said before the steps it lets start
-        after = self._paused_hint(state) + self._event_hints(plan, statuses)
+        after = self._paused_hint(state) + self._event_hints(state)
         hints = before + after
         if self.tty:
             if hints:
@@ -283,16 +278,15 @@ class Progress:
             self.seen = statuses
         self.last = line
 
-    def _event_hints(self, plan: WorkflowPlan, statuses: dict[str, str]) -> list[str]:
+    def _event_hints(self, state: InstanceSnapshot) -> list[str]:
         hints = []
-        for sid in plan.waits:
-            if statuses.get(sid) == "waiting" and sid not in self.told:
-                self.told.add(sid)
-                event = plan.spec(sid).target.event
-                hints.append("  " + raise_event_hint(self.instance_id, sid, event))
+        for step in state.steps:
+            if step.event and step.status == "waiting" and step.id not in self.told:
+                self.told.add(step.id)
+                hints.append("  " + raise_event_hint(self.instance_id, step.id, step.event))
         return hints
 
-    def _paused_hint(self, state: InstanceState) -> list[str]:
+    def _paused_hint(self, state: InstanceSnapshot) -> list[str]:
         """A line, once, when the instance became suspended (or suspended for another
         reason): why, and the command that resumes it."""
         now = (state.suspend_reason or "pause", state.suspended_at_step or "")
@@ -301,7 +295,7 @@ class Progress:
         self.pause = now
         return ["  " + pause_line(self.instance_id, *now)]
 
-    def _resumed_hint(self, state: InstanceState) -> list[str]:
+    def _resumed_hint(self, state: InstanceSnapshot) -> list[str]:
         """A line, once, when the suspended instance runs again (its end, if it ended
         instead, is said by the summary)."""
         if state.suspended or self.pause is None:

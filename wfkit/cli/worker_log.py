@@ -23,8 +23,7 @@ from wfkit.cli.show import event_line, raise_event_hint, worker_event_json
 from wfkit.runtime.preview import clip
 
 if TYPE_CHECKING:
-    from wfkit.definition.model import Step
-    from wfkit.engine.core.history import (
+    from wfkit.runtime.events import (
         BreakpointSet,
         EventRaised,
         ExecutionCompleted,
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
         ExecutionRewound,
         ExecutionSuspended,
         ExecutionTerminated,
-        Failure,
         HistoryEvent,
         StepFailed,
         StepSkipped,
@@ -42,8 +40,7 @@ if TYPE_CHECKING:
         TaskScheduled,
         TimerCreated,
     )
-    from wfkit.engine.core.plan import WorkflowPlan
-    from wfkit.engine.core.state import InstanceState, TaskState
+    from wfkit.runtime.snapshot import Failure, InstanceSnapshot, StepSnapshot, TaskSnapshot
 
 __all__ = [
     "WORKER_FORMS",
@@ -88,9 +85,8 @@ class _Batch:
     """What the handlers of :class:`OperatorLines` read about one hook call."""
 
     instance_id: str
-    state: InstanceState
+    snapshot: InstanceSnapshot
     told: set[tuple[str, str]]  # (what, step) said once already: ("done", "x"), ("wait", "x")
-    plan: WorkflowPlan | None
     events: Sequence[HistoryEvent] = ()  # every event of the commit, in order
 
     def once(self, what: str, step: str) -> bool:
@@ -100,21 +96,16 @@ class _Batch:
         self.told.add((what, step))
         return True
 
-    def spec(self, step: str) -> Step | None:
-        """The step's definition, when the plan is known."""
-        if self.plan is None:
-            return None
-        return self.plan.specs.get(step)
-
-    def task(self, step: str, index: int | None) -> TaskState | None:
-        """The state of one task of a step, if it has started."""
-        found = self.state.steps.get(step)
-        if found is None or not found.tasks:
-            return None
+    def step(self, step: str) -> StepSnapshot | None:
+        """The snapshot of one step (None: not a step of the definition)."""
         try:
-            return found.task(index)
-        except IndexError:
+            return self.snapshot.step(step)
+        except KeyError:
             return None
+
+    def task(self, step: str, index: int | None) -> TaskSnapshot | None:
+        """One task of a step that the commit touched."""
+        return self.snapshot.task(step, index)
 
 
 def _label(step: str, index: int | None) -> str:
@@ -125,12 +116,12 @@ def _step_done(batch: _Batch, step_id: str | None) -> str | None:
     """``step x completed (24 tasks, 1.20s)``, once, when the whole step has completed."""
     if not step_id:
         return None
-    step = batch.state.steps.get(step_id)
-    if step is None or step.status.value != "completed" or not batch.once("done", step_id):
+    step = batch.step(step_id)
+    if step is None or step.status != "completed" or not batch.once("done", step_id):
         return None
     extent = []
     if step.items is not None:
-        extent.append(f"{len(step.tasks)} task{'' if len(step.tasks) == 1 else 's'}")
+        extent.append(f"{step.items} task{'' if step.items == 1 else 's'}")
     if step.started_at is not None and step.ended_at is not None:
         extent.append(took(step.ended_at - step.started_at))
     return f"step {step_id} completed" + (f" ({', '.join(extent)})" if extent else "")
@@ -141,8 +132,7 @@ def _on_task_completed(batch: _Batch, event: Any) -> str | None:
 
 
 def _on_child_completed(batch: _Batch, event: SubOrchestrationInstanceCompleted) -> str | None:
-    where = batch.state.children.get(event.child_id)
-    return _step_done(batch, where[0] if where else None)
+    return _step_done(batch, batch.snapshot.child_steps.get(event.child_id))
 
 
 def _on_step_started(batch: _Batch, event: StepStarted) -> str | None:
@@ -161,10 +151,10 @@ def _on_task_scheduled(batch: _Batch, event: TaskScheduled) -> str | None:
         return None
     if not batch.once("wait", event.step):
         return None
-    spec = batch.spec(event.step)
-    if spec is None:
+    step = batch.step(event.step)
+    if step is None or step.event is None:
         return f"step {event.step} waits for an event (wfkit get {batch.instance_id} says which)"
-    return "step " + raise_event_hint(batch.instance_id, event.step, spec.target.event)
+    return "step " + raise_event_hint(batch.instance_id, event.step, step.event)
 
 
 def _on_timer_created(batch: _Batch, event: TimerCreated) -> str | None:
@@ -172,8 +162,8 @@ def _on_timer_created(batch: _Batch, event: TimerCreated) -> str | None:
         return f"step {event.step} sleeps until {clock(event.fire_at)}"
     if event.purpose != "retry":
         return None
-    spec = batch.spec(event.step)
-    of = f" of {spec.retry.max_attempts}" if spec is not None and spec.retry else ""
+    step = batch.step(event.step)
+    of = f" of {step.max_attempts}" if step is not None and step.max_attempts else ""
     task = batch.task(event.step, event.index)
     failure = failure_text(task.failure if task else None)
     return (
@@ -258,7 +248,7 @@ def _on_event_raised(batch: _Batch, event: EventRaised) -> str:
 
 def _ended(batch: _Batch, event: HistoryEvent, status: str, why: str) -> str:
     """``COMPLETED in 1.20s``, ``FAILED in 0.50s: ValueError: ...``: the instance's end."""
-    created = batch.state.created_at
+    created = batch.snapshot.created_at
     line = f"{status} in {took(max(0.0, event.at - created))}" if created else status
     return f"{line}: {why}" if why else line
 
@@ -295,7 +285,7 @@ _OPERATOR_HANDLERS: dict[str, _Handler] = {
 }
 
 
-def _taken_up(state: InstanceState, first: HistoryEvent | None) -> str:
+def _taken_up(state: InstanceSnapshot, first: HistoryEvent | None) -> str:
     """How an instance came to this worker: started here, or picked up from the store
     (new, or with a history: released by a worker that stopped or crashed, retried)."""
     if first is not None and first.TYPE == "ExecutionStarted":
@@ -319,19 +309,17 @@ class OperatorLines:
     wait in the same commit) or sleeps; a pause, a resume, a breakpoint; an event
     arriving; the instance's end, with its status and duration.
 
-    It reads the state each hook call brings, and remembers per instance only what it
-    said once already (forgotten when the instance ends). ``plan_for`` gives a
-    definition's plan by hash (for the event a wait step waits for and a step's number
-    of attempts); without it those lines say less. Not thread-safe: :class:`WorkerLog`
-    holds a lock around it.
+    It reads the snapshot each hook call brings (the event a wait step waits for, a
+    step's number of attempts, the tasks the commit touched are all in it), and
+    remembers per instance only what it said once already (forgotten when the instance
+    ends). Not thread-safe: :class:`WorkerLog` holds a lock around it.
     """
 
-    def __init__(self, plan_for: Callable[[str], WorkflowPlan] | None = None) -> None:
-        self.plan_for = plan_for
+    def __init__(self) -> None:
         self.told: dict[str, set[tuple[str, str]]] = {}
 
     def lines(
-        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState
+        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceSnapshot
     ) -> list[str]:
         """The lines for one hook call: ``events`` just committed, ``state`` after them."""
         said: list[tuple[float, str]] = []
@@ -340,7 +328,7 @@ class OperatorLines:
             told = self.told[instance_id] = set()
             first = events[0] if events else None  # none: claimed, nothing committed yet
             said.append((first.at if first else time.time(), _taken_up(state, first)))
-        batch = _Batch(instance_id, state, told, self._plan(state), events)
+        batch = _Batch(instance_id, state, told, events)
         for event in events:
             handler = _OPERATOR_HANDLERS.get(event.TYPE)
             text = handler(batch, event) if handler is not None else None
@@ -350,14 +338,6 @@ class OperatorLines:
             del self.told[instance_id]  # a long-running worker keeps no memory of it
         where = f"{instance_id} {state.name}" if state.name else instance_id
         return [f"{clock(at)} {where}: {text}" for at, text in said]
-
-    def _plan(self, state: InstanceState) -> WorkflowPlan | None:
-        if self.plan_for is None or not state.definition_hash:
-            return None
-        try:
-            return self.plan_for(state.definition_hash)
-        except LookupError:
-            return None
 
 
 WORKER_FORMS = ("human", "verbose", "json")
@@ -378,33 +358,28 @@ class WorkerLog:
     lock keeps lines whole and in order.
     """
 
-    def __init__(
-        self,
-        stream: Any,
-        form: str = "human",
-        plan_for: Callable[[str], WorkflowPlan] | None = None,
-    ) -> None:
+    def __init__(self, stream: Any, form: str = "human") -> None:
         if form not in WORKER_FORMS:
             raise ValueError(f"form must be one of {WORKER_FORMS}, not {form!r}")
         self.stream = stream
         self.form = form
         self.lock = threading.Lock()
         self.closed = False
-        self._operator = OperatorLines(plan_for)
+        self._operator = OperatorLines()
 
     def hook(
         self,
         *,
         instance_id: str,
         events: list[HistoryEvent],
-        state: InstanceState | None = None,
+        snapshot: InstanceSnapshot | None = None,
         **future_kwargs: Any,
     ) -> None:
-        """Print what was committed for an instance (the engine's hook signature)."""
+        """Print what was committed for an instance (the runtime's hook signature)."""
         with self.lock:
             if self.closed:
                 return
-            lines = self.lines(instance_id, events, state)
+            lines = self.lines(instance_id, events, snapshot)
             try:
                 for line in lines:
                     self.stream.write(line + "\n")
@@ -421,9 +396,9 @@ class WorkerLog:
             print(text, file=stream or sys.stderr, flush=True)
 
     def lines(
-        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceState | None
+        self, instance_id: str, events: Sequence[HistoryEvent], state: InstanceSnapshot | None
     ) -> list[str]:
-        """The lines for one hook call, in this log's form. Without a state (a caller
+        """The lines for one hook call, in this log's form. Without a snapshot (a caller
         that passes none), the default form prints one line per event, as ``-v`` does."""
         if self.form == "json":
             name = state.name if state is not None else ""

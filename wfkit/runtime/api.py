@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import importlib
-import json
+import logging
 import os
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from wfkit.common import jsontext
 from wfkit.definition.display import mimebundle
 from wfkit.definition.model import Definition
 from wfkit.engine.core.history import Failure, HistoryEvent
-from wfkit.engine.core.state import InstanceState, StepState
+from wfkit.engine.core.state import InstanceState
 from wfkit.engine.core.status import Outcome, RuntimeStatus
 from wfkit.engine.loop.engine import Engine
 from wfkit.engine.loop.operations import Workflows
@@ -35,70 +36,25 @@ from wfkit.errors import InstanceFailed
 from wfkit.graph import Catalog, parse_definition
 from wfkit.runtime import waiting
 from wfkit.runtime.folder import DefinitionsFolder
-from wfkit.runtime.preview import clip, preview
+from wfkit.runtime.ownership import ownership
 from wfkit.runtime.settings import Settings
+from wfkit.runtime.snapshot import InstanceSnapshot, SnapshotBuilder, StepSnapshot, decode_failure
 from wfkit.runtime.waiting import Until
 from wfkit.steps import open_runner
 from wfkit.store import open_store
 
-__all__ = ["Instance", "Runtime", "StepInfo", "open_runtime"]
+__all__ = ["Instance", "Runtime", "SnapshotReader", "StepInfo", "open_runtime"]
+
+_log = logging.getLogger(__name__)
+
+_BUILDERS_KEPT = 4096
+"""Instances whose last snapshot is kept for the next commit's (the oldest are dropped:
+an instance released unfinished is never heard of again here)."""
 
 
-@dataclass(frozen=True)
-class StepInfo:
-    """One step of an instance, as people want to see it."""
-
-    id: str
-    status: str
-    output: Any
-    attempts: int
-    started_at: float | None
-    ended_at: float | None
-    error: Failure | None
-    items: int | None
-    details: dict[str, Any] | None
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from the step's start to its end (None until it ended)."""
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return self.ended_at - self.started_at
-
-    def __repr__(self) -> str:
-        # short, for a notebook showing instance.steps: the whole output is .output
-        parts = [f"{self.id!r}", self.status]
-        if self.output is not None:
-            parts.append(f"output={preview(self.output, _REPR_WIDTH)}")
-        if self.error is not None:
-            parts.append(f"error={clip(f'{self.error.type}: {self.error.message}', _REPR_WIDTH)}")
-        if self.attempts > 1:
-            parts.append(f"attempts={self.attempts}")
-        if self.duration is not None:
-            parts.append(f"{self.duration:.2f} s")
-        return f"<StepInfo {' '.join(parts)}>"
-
-
-_REPR_WIDTH = 70
-
-
-def _step_info(step: StepState) -> StepInfo:
-    attempts = step.attempts
-    details = next((t.details for t in reversed(step.tasks) if t.details), None)
-    error = None  # the failure of a step that failed; a step that completed after retries has none
-    if step.status.value == "failed":
-        error = step.failure or next((t.failure for t in step.tasks if t.failure), None)
-    return StepInfo(
-        id=step.id,
-        status=step.status.value,
-        output=jsontext.shortened(step.output),
-        attempts=attempts,
-        started_at=step.started_at,
-        ended_at=step.ended_at,
-        error=error,
-        items=None if step.items is None else len(step.items),
-        details=details,
-    )
+StepInfo = StepSnapshot
+"""One step of an instance, as people want to see it (the name ``instance.steps`` has
+always used for :class:`~wfkit.runtime.snapshot.StepSnapshot`)."""
 
 
 class Runtime:
@@ -129,13 +85,20 @@ class Runtime:
         #: Runs the steps: the runner the ``runner`` setting names (``local``: threads of
         #: this process, and subprocesses for shell and notebook steps).
         self.runner = open_runner(settings.runner, workers=settings.workers)
-        #: Claims, decides and commits; its ``hooks`` hear of every commit.
+        #: Listeners told of every commit, with keyword arguments ``instance_id``,
+        #: ``events``, ``status`` and ``snapshot`` (an :class:`InstanceSnapshot` after the
+        #: commit), and more in later versions: accept ``**future_kwargs``. Append to it
+        #: and remove from it at any time, from any thread.
+        self.hooks: list[Hook] = list(hooks)
+        self._builders: OrderedDict[str, SnapshotBuilder] = OrderedDict()
+        self._builders_lock = threading.Lock()
+        #: Claims, decides and commits; the runtime hears of every commit from it.
         self.engine = Engine(
             store=self.store,
             runner=self.runner,
             resolve=self.definition,
             parse=parse_definition,
-            hooks=hooks,
+            hooks=[self._publish],
             settings=EngineSettings(
                 workdir=os.getcwd(),
                 definitions_dir=definitions_dir,
@@ -152,6 +115,43 @@ class Runtime:
             sys.path.insert(0, definitions_dir)
         if run_engine:
             self.engine.start_background()
+
+    def _publish(
+        self, *, instance_id: str, events: Sequence[HistoryEvent], state: Any = None, **_: Any
+    ) -> None:
+        """The engine's hook: a snapshot of the instance for every listener of
+        :attr:`hooks` (made once per commit, and only when someone listens)."""
+        if not self.hooks or not isinstance(state, InstanceState):
+            return
+        snapshot = self._snapshot(instance_id, state, events)
+        for hook in tuple(self.hooks):  # listeners may remove themselves from any thread
+            try:
+                hook(
+                    instance_id=instance_id,
+                    events=list(events),
+                    status=snapshot.status,
+                    snapshot=snapshot,
+                )
+            except Exception:  # a broken listener never stops a run
+                _log.exception("a wfkit hook failed (ignored)")
+
+    def _snapshot(
+        self, instance_id: str, state: InstanceState, events: Sequence[HistoryEvent]
+    ) -> InstanceSnapshot:
+        with self._builders_lock:
+            builder = self._builders.get(instance_id)
+            if builder is None:
+                builder = self._builders[instance_id] = SnapshotBuilder()
+                while len(self._builders) > _BUILDERS_KEPT:
+                    self._builders.popitem(last=False)
+            else:
+                self._builders.move_to_end(instance_id)
+        # the engine tells one instance's commits one at a time: the builder needs no lock
+        snapshot = builder.build(self.engine.plan_for(state.definition_hash), state, events)
+        if snapshot.is_terminal:
+            with self._builders_lock:
+                self._builders.pop(instance_id, None)
+        return snapshot
 
     # -- definitions ----------------------------------------------------------------------
 
@@ -294,11 +294,8 @@ class Instance:
 
     @property
     def failure(self) -> Failure | None:
-        row = self.row()
-        if not row.failure:
-            return None
-        data = json.loads(row.failure)
-        return Failure(data["type"], data["message"], data.get("stack_trace", ""))
+        """Why the run failed or was terminated (None otherwise)."""
+        return decode_failure(self.row().failure)
 
     @property
     def properties(self) -> dict[str, str]:
@@ -311,15 +308,23 @@ class Instance:
         before), only the newer events are read and folded into it, in place."""
         return self._ops.state(self.id, since)
 
+    def snapshot(self) -> InstanceSnapshot:
+        """The instance now, frozen: status, owner, steps, waited events, progress
+        (read from the store; what views, the CLI and hooks read)."""
+        state = self.state()
+        plan = self.runtime.engine.plan_for(state.definition_hash)
+        owned = ownership(self.row())
+        return SnapshotBuilder().build(plan, state, ownership=owned, scan_tasks=True)
+
+    def follow(self) -> SnapshotReader:
+        """A reader of this instance's snapshots that reads only the events recorded
+        since its last read (for following a run as it goes)."""
+        return SnapshotReader(self)
+
     @property
     def steps(self) -> dict[str, StepInfo]:
         """Every step's status, output, attempts and timings, in definition order."""
-        state = self.state()
-        plan = self.runtime.engine.plan_for(self.row().definition_hash)
-        out = {}
-        for sid in (*plan.main, *plan.final):
-            out[sid] = _step_info(state.steps.get(sid) or StepState(sid, state.step_status(sid)))
-        return out
+        return {step.id: step for step in self.snapshot().steps}
 
     def history(self) -> list[HistoryEvent]:
         """Every history event, oldest first."""
@@ -424,6 +429,22 @@ class Instance:
         """
         views = importlib.import_module("wfkit.views.widget")  # views sit above runtime
         return views.InstanceWidget(self, interval=interval, poll_interval=poll_interval)
+
+
+class SnapshotReader:
+    """Snapshots of one instance read from the store, each read folding only the events
+    recorded since the one before (see :meth:`Instance.follow`)."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self._state: InstanceState | None = None
+        self._builder = SnapshotBuilder()
+
+    def read(self) -> InstanceSnapshot:
+        """The instance as recorded now."""
+        self._state = state = self.instance.state(since=self._state)
+        plan = self.instance.runtime.engine.plan_for(state.definition_hash)
+        return self._builder.build(plan, state)
 
 
 def open_runtime(

@@ -17,7 +17,6 @@ from wfkit.views.dot import STATUS_COLORS, to_dot
 from wfkit.views.instance import (
     InstanceView,
     StepRunView,
-    build_instance_view,
     instance_mimebundle,
     instance_view,
     preview,
@@ -29,7 +28,6 @@ __all__ = [
     "STATUS_COLORS",
     "InstanceView",
     "StepRunView",
-    "build_instance_view",
     "definition_mimebundle",
     "find_renderer",
     "instance_mimebundle",

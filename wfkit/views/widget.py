@@ -7,8 +7,8 @@ or the traceback) of a step picked from a list. Because it is built from core wi
 only, the saved notebook (``metadata.widgets``) shows the last state in nbconvert and
 offline viewers.
 
-How it updates: an engine hook (``instance.runtime.engine.hooks``) snapshots the
-instance into a frozen :class:`~wfkit.views.instance.InstanceView` after each commit,
+How it updates: a runtime hook (``instance.runtime.hooks``) receives a frozen
+:class:`~wfkit.runtime.snapshot.InstanceSnapshot` of the instance after each commit,
 and a :class:`Throttle` hands the latest snapshot to a background thread that only sets
 widget traits (safe from threads), at most once per ``interval`` (0.2 s: 5 redraws a
 second); the last state is always drawn. When no commit arrives for ``poll_interval``
@@ -32,18 +32,15 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from wfkit.common.jsontext import shortened
-from wfkit.engine.core.state import InstanceState
 from wfkit.engine.core.status import Outcome
-from wfkit.runtime.api import Instance
+from wfkit.runtime.api import Instance, SnapshotReader
 from wfkit.views.instance import (
     InstanceView,
     StatusSvg,
     StepRunView,
-    build_instance_view,
     draw_status_svg,
     format_clock,
     format_seconds,
-    instance_graph,
     legend_html,
     load_instance,
     steps_table_html,
@@ -72,7 +69,7 @@ def details_html(step: StepRunView | None) -> str:
     """Everything about one step: status, timings, the error and traceback, the output."""
     if step is None:
         return ""
-    facts = [f"<b>{html.escape(step.id)}</b> ({html.escape(step.kind)}): {step.status}"]
+    facts = [f"<b>{html.escape(step.id)}</b> ({html.escape(step.kind)}): {step.shown}"]
     if step.attempts:
         facts.append(f"attempt {step.attempts}")
     if step.items is not None:
@@ -84,8 +81,8 @@ def details_html(step: StepRunView | None) -> str:
     parts = [f"<p>{' · '.join(facts)}</p>"]
     if step.skip_reason:
         parts.append(f"<p>skipped: {html.escape(step.skip_reason)}</p>")
-    if step.error:
-        parts.append(f'<p style="color:#b00020">{html.escape(step.error)}</p>')
+    if step.error_text:
+        parts.append(f'<p style="color:#b00020">{html.escape(step.error_text)}</p>')
         if step.traceback:
             parts.append(_pre(step.traceback))
     if step.output is not None:
@@ -139,14 +136,14 @@ class InstanceWidget:
         self, instance: Instance, *, interval: float = 0.2, poll_interval: float = 2.0
     ) -> None:
         self.instance = instance
-        self.plan, self.view = load_instance(instance)
+        self.view = load_instance(instance)
         self.draws = 0
         self.layouts = 0
         self._svg: StatusSvg | None = None
         self._svg_error: tuple[Hashable, str] | None = None
         self._auto_picked = False
         self._hooks: list[Any] | None = None
-        self._state: InstanceState | None = None  # what the drawing thread read of the store
+        self._reader: SnapshotReader = instance.follow()  # the drawing thread's store reads
         self._lock = threading.Lock()
         self._build()
         self._draw(self.view)
@@ -275,9 +272,7 @@ class InstanceWidget:
 
     def _draw_value(self, value: InstanceView | None) -> None:
         if value is None:  # read the store: only what was recorded since the last read
-            self._state = self.instance.state(since=self._state)
-            self.plan = self.instance.runtime.engine.plan_for(self._state.definition_hash)
-            value = build_instance_view(self.plan, self._state)
+            value = self._reader.read()
         self._draw(value)
 
     def _draw(self, view: InstanceView) -> None:
@@ -302,7 +297,7 @@ class InstanceWidget:
             if self._svg_error is not None and self._svg_error[0] == key:
                 return self._svg_error[1]
             try:
-                self._svg = draw_status_svg(instance_graph(self.plan.definition, view), key)
+                self._svg = draw_status_svg(view.graph(), key)
                 self.layouts += 1
             except Exception as exc:  # no renderer: the table below still says it all
                 _log.info("cannot draw the graph of %s", view.instance_id, exc_info=True)
@@ -360,17 +355,14 @@ class InstanceWidget:
         self.refresh()
         return True
 
-    def _on_commit(self, *, instance_id: str = "", state: Any = None, **_future: Any) -> None:
-        """The engine hook: snapshot the state (hooks run under the engine's decision lock,
-        so it cannot change meanwhile) and queue a redraw."""
+    def _on_commit(self, *, instance_id: str = "", snapshot: Any = None, **_future: Any) -> None:
+        """The runtime hook: queue a redraw of the snapshot it brings."""
         if instance_id != self.instance.id:
             return
-        if not isinstance(state, InstanceState):
+        if not isinstance(snapshot, InstanceView):
             self.refresh()
             return
-        if state.definition_hash != self.view.definition_hash:
-            self.plan = self.instance.runtime.engine.plan_for(state.definition_hash)
-        self._throttle.submit(build_instance_view(self.plan, state))
+        self._throttle.submit(snapshot)
 
     def _poll(self) -> bool:
         """No commit for a while: read the store while the instance is not finished."""
@@ -382,7 +374,7 @@ class InstanceWidget:
     def _attach(self) -> None:
         with self._lock:
             if self._hooks is None:
-                self._hooks = self.instance.runtime.engine.hooks
+                self._hooks = self.instance.runtime.hooks
                 self._hooks.append(self._on_commit)
 
     def _detach(self) -> None:
