@@ -33,32 +33,89 @@ def _layer(module: str) -> int | None:
     return None
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+_IMPORT_FUNCTIONS = {"import_module", "__import__"}
+
+
+def _imports(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, how) for each import of ``path``: ``import``/``from`` statements, and
+    ``importlib.import_module("...")`` / ``__import__("...")`` calls with a literal name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
+            found.append((node.lineno, node.module, "imports"))
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
+            found += [(node.lineno, alias.name, "imports") for alias in node.names]
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if (
+                name in _IMPORT_FUNCTIONS
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+            ):
+                found.append((node.lineno, first.value, f"loads by {name}()"))
     return found
 
 
-def test_no_module_imports_a_higher_layer() -> None:
+def upward_imports(package: Path) -> list[str]:
+    """Every import (static, or dynamic with a literal module name) in the package at
+    ``package`` that points to a higher layer or a sibling of the same layer.
+
+    The package's own ``__init__.py`` is the facade above every layer (the public
+    surface, not a layer): its lazy table of names and the module it asks to load for
+    notebook display are not layer imports, and it is not checked."""
+    root = package.name
     wrong = []
-    for path in PACKAGE.rglob("*.py"):
-        module = ".".join(("wfkit", *path.relative_to(PACKAGE).with_suffix("").parts))
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join((root, *path.relative_to(package).with_suffix("").parts))
         own = _layer(module)
         if own is None:
             continue
-        for line, imported in _imports(path):
+        for line, imported, how in _imports(path):
             other = _layer(imported)
             same_group = other is not None and LAYERS[other] == LAYERS[own]
+            where = f"{path.relative_to(package)}:{line}"
             if other is not None and other > own:
-                wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {imported}")
+                wrong.append(f"{where} {how} {imported}")
             elif same_group and imported.split(".")[1] != module.split(".")[1]:
-                wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports sibling {imported}")
+                wrong.append(f"{where} {how} sibling {imported}")
+    return wrong
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    wrong = upward_imports(PACKAGE)
     assert not wrong, "imports must point down only:\n" + "\n".join(wrong)
+
+
+def test_the_layer_check_sees_static_and_dynamic_imports(tmp_path: Path) -> None:
+    """The checker itself, on a small made-up tree, so that it cannot pass by seeing nothing."""
+    package = tmp_path / "wfkit"
+    files = {
+        "__init__.py": 'import importlib\nimportlib.import_module("wfkit.views")\n',
+        "engine/__init__.py": "",
+        "engine/up.py": "from wfkit.runtime import api\n",
+        "engine/down.py": "from wfkit.errors import WfkitError\n",
+        "runtime/__init__.py": "",
+        "runtime/api.py": 'import importlib\nw = importlib.import_module("wfkit.views.widget")\n',
+        "runtime/bare.py": 'from importlib import import_module\nimport_module("wfkit.cli")\n',
+        "runtime/dunder.py": '__import__("wfkit.server.app")\n',
+        "runtime/variable.py": "import importlib\nname = 'x'\nimportlib.import_module(name)\n",
+        "runtime/fine.py": 'import importlib\nimportlib.import_module("wfkit.steps.call")\n',
+        "store/side.py": 'import importlib\nimportlib.import_module("wfkit.steps.call")\n',
+        "views/widget.py": "import wfkit.runtime.api\n",
+    }
+    for name, text in files.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text, encoding="utf-8")
+    assert upward_imports(package) == [
+        "engine/up.py:1 imports wfkit.runtime",
+        "runtime/api.py:2 loads by import_module() wfkit.views.widget",
+        "runtime/bare.py:2 loads by import_module() wfkit.cli",
+        "runtime/dunder.py:1 loads by __import__() wfkit.server.app",
+        "store/side.py:2 loads by import_module() sibling wfkit.steps.call",
+    ]
 
 
 def test_import_linter_contract_is_kept() -> None:

@@ -23,7 +23,11 @@ from wfkit.definition.display import register_renderer_module
 
 __version__ = "0.1.0"
 
-# Notebook renderers (the views layer) load on the first display, not at import.
+# This module is the facade above every layer, not a layer: its lazy table below and the
+# module names given here point down from the top, and the layer checks
+# (tests/test_architecture.py) do not count them. It runs before any wfkit module, so the
+# views layer it names here is always found when needed: notebook renderers and the live
+# panel of instance.widget() load on the first display or panel, not at import.
 register_renderer_module("wfkit.views")
 
 #: Public name -> the module that defines it ("module:attribute" when renamed). Loaded on

@@ -6,7 +6,8 @@
     ├── DefinitionError             a definition (file, folder or text) is not valid;
     │                               .problems lists every Problem at once, sorted by place
     ├── UnknownWorkflow             a workflow name is not in the catalog (.name, .known)
-    ├── RenderError                 a graph could not be drawn (no dot executable, dot failed)
+    ├── RenderError                 a graph or a live panel could not be drawn (no dot
+    │                               executable, dot failed, no widget views loaded)
     ├── ContractError               a contract record (StartRequest, ...) has a bad field
     │                               (.record, .json_name, .field, .problem); also a ValueError
     ├── InvalidJsonText             text given as JSON (event data or an input typed on a
@@ -174,7 +175,8 @@ class UnknownWorkflow(WfkitError):
 
 
 class RenderError(WfkitError):
-    """A graph could not be rendered to SVG or PNG."""
+    """A graph could not be rendered to SVG or PNG, or no live panel is registered for an
+    object (the views layer is not loaded)."""
 
 
 class ContractError(WfkitError, ValueError):
