@@ -157,3 +157,95 @@ def test_every_public_module_has_a_docstring() -> None:
         if path.stat().st_size and ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert not missing, missing
+
+
+PUBLIC_NAMES = [
+    "Catalog", "ContractError", "Definition", "DefinitionError", "Duration", "EdgeView",
+    "ErrNotImplemented", "ErrorCategory", "EventBufferFull", "Expression",
+    "ExpressionBudgetExceeded", "ForeachTooWide", "GetRequest", "GraphView", "HistoryDecodeError",
+    "IllegalTransition", "InputSpec", "Instance", "InstanceAlreadyExists", "InstanceBusy",
+    "InstanceError", "InstanceFailed", "InstanceNotFound", "InvalidEventData", "InvalidEventName",
+    "InvalidInput", "InvalidInstanceId", "InvalidJsonText", "InvalidPurgeFilter", "Metadata",
+    "NotInitialized", "OnError", "OutputError", "OutputTooLarge", "PauseRequest",
+    "PinnedDefinitionMissing", "Problem", "PurgeRequest", "RaiseEventRequest", "RenderError",
+    "ResumeRequest", "RetryPolicy", "RunnerClosed", "Runtime", "RuntimeStatus", "SettingsError",
+    "StartRequest", "StartResponse", "StateResponse", "Step", "StepExecutor", "StepInfo",
+    "StepKind", "StepStatus", "StepView", "StoreError", "Template", "TerminateRequest",
+    "UnknownCondition", "UnknownEventWarning", "UnknownStatus", "UnknownStep", "UnknownWorkflow",
+    "VersionConflict", "WaitSpec", "WfkitError", "Workflow", "WorkflowState", "build_graph",
+    "build_view", "load_catalog", "load_definition", "load_schema", "open", "output",
+    "parse_definition", "schema_text",
+]  # fmt: skip
+
+
+def test_the_public_surface_is_exactly_this() -> None:
+    """A name added to (or dropped from) ``wfkit`` is a decision: write it here too."""
+    assert wfkit.__all__ == PUBLIC_NAMES
+
+
+def test_the_facade_lazy_table_and_its_type_checking_imports_agree() -> None:
+    """``wfkit/__init__.py`` names each public name twice (``_EXPORTS`` for the lazy
+    loader, ``TYPE_CHECKING`` imports for type checkers and editors): the same names from
+    the same places."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        alias.asname or alias.name: f"{node.module}:{alias.name}"
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    lazy = {
+        name: where if ":" in where else f"{where}:{name}" for name, where in wfkit._EXPORTS.items()
+    }
+    assert typed == lazy
+
+
+def _wfkit_error_classes() -> list[type]:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(wfkit.__path__, "wfkit."):
+        if not info.name.startswith("wfkit.__main__"):
+            importlib.import_module(info.name)
+    found, todo = [], [wfkit.WfkitError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def test_every_error_lives_in_the_tree_with_a_category() -> None:
+    """Each error wfkit raises on purpose is defined in ``wfkit.errors``, drawn in its tree
+    and carries its own ``category`` (what the HTTP server maps to a status code)."""
+    import wfkit.errors
+
+    classes = _wfkit_error_classes()
+    elsewhere = sorted(
+        f"{c.__module__}.{c.__qualname__}" for c in classes if c.__module__ != "wfkit.errors"
+    )
+    assert not elsewhere, f"define these in wfkit/errors.py (re-export them): {elsewhere}"
+    for cls in classes:
+        assert cls.__name__ in wfkit.errors.__all__, cls
+        assert isinstance(vars(cls).get("category"), wfkit.errors.ErrorCategory), (
+            f"{cls.__name__} has no category of its own"
+        )
+
+
+def test_no_module_raises_the_bare_base_error() -> None:
+    """``raise WfkitError(...)`` has no category a caller can act on: name the error."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and ast.unparse(node.exc.func) in {"WfkitError", "errors.WfkitError"}
+            ):
+                bare.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not bare, bare
