@@ -23,7 +23,11 @@ from wfkit.definition.display import register_renderer_module
 
 __version__ = "0.1.0"
 
-# Notebook renderers (the views layer) load on the first display, not at import.
+# This module is the facade above every layer, not a layer: its lazy table below and the
+# module names given here point down from the top, and the layer checks
+# (tests/test_architecture.py) do not count them. It runs before any wfkit module, so the
+# views layer it names here is always found when needed: notebook renderers and the live
+# panel of instance.widget() load on the first display or panel, not at import.
 register_renderer_module("wfkit.views")
 
 #: Public name -> the module that defines it ("module:attribute" when renamed). Loaded on
@@ -36,16 +40,19 @@ _EXPORTS: dict[str, str] = {
     "Duration": "wfkit.definition",
     "EdgeView": "wfkit.graph",
     "ErrNotImplemented": "wfkit.errors",
-    "ForeachTooWide": "wfkit.errors",
+    "ErrorCategory": "wfkit.errors",
     "EventBufferFull": "wfkit.errors",
-    "ExpressionBudgetExceeded": "wfkit.errors",
     "Expression": "wfkit.definition",
+    "ExpressionBudgetExceeded": "wfkit.errors",
+    "ForeachTooWide": "wfkit.errors",
     "GetRequest": "wfkit.engine.wire.contract",
     "GraphView": "wfkit.graph",
+    "HistoryDecodeError": "wfkit.errors",
     "IllegalTransition": "wfkit.errors",
     "InputSpec": "wfkit.definition",
     "Instance": "wfkit.runtime.api",
     "InstanceAlreadyExists": "wfkit.errors",
+    "InstanceBusy": "wfkit.errors",
     "InstanceError": "wfkit.errors",
     "InstanceFailed": "wfkit.errors",
     "InstanceNotFound": "wfkit.errors",
@@ -54,18 +61,24 @@ _EXPORTS: dict[str, str] = {
     "InvalidInput": "wfkit.errors",
     "InvalidInstanceId": "wfkit.errors",
     "InvalidJsonText": "wfkit.errors",
+    "InvalidPurgeFilter": "wfkit.errors",
     "Metadata": "wfkit.engine.wire.contract",
+    "NotInitialized": "wfkit.errors",
     "OnError": "wfkit.definition",
+    "OutputError": "wfkit.errors",
     "OutputTooLarge": "wfkit.errors",
     "PauseRequest": "wfkit.engine.wire.contract",
+    "PinnedDefinitionMissing": "wfkit.errors",
     "Problem": "wfkit.errors",
     "PurgeRequest": "wfkit.engine.wire.contract",
     "RaiseEventRequest": "wfkit.engine.wire.contract",
     "RenderError": "wfkit.errors",
     "ResumeRequest": "wfkit.engine.wire.contract",
     "RetryPolicy": "wfkit.definition",
+    "RunnerClosed": "wfkit.errors",
     "Runtime": "wfkit.runtime.api",
     "RuntimeStatus": "wfkit.engine.core.status",
+    "SettingsError": "wfkit.errors",
     "StartRequest": "wfkit.engine.wire.contract",
     "StartResponse": "wfkit.engine.wire.contract",
     "StateResponse": "wfkit.engine.wire.contract",
@@ -78,7 +91,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "wfkit.errors",
     "Template": "wfkit.definition",
     "TerminateRequest": "wfkit.engine.wire.contract",
-    "UnknownCondition": "wfkit.runtime.waiting",
+    "UnknownCondition": "wfkit.errors",
     "UnknownEventWarning": "wfkit.errors",
     "UnknownRunner": "wfkit.errors",
     "UnknownStatus": "wfkit.errors",
@@ -157,10 +170,14 @@ if TYPE_CHECKING:
     from wfkit.errors import ContractError as ContractError
     from wfkit.errors import DefinitionError as DefinitionError
     from wfkit.errors import ErrNotImplemented as ErrNotImplemented
+    from wfkit.errors import ErrorCategory as ErrorCategory
     from wfkit.errors import EventBufferFull as EventBufferFull
     from wfkit.errors import ExpressionBudgetExceeded as ExpressionBudgetExceeded
+    from wfkit.errors import ForeachTooWide as ForeachTooWide
+    from wfkit.errors import HistoryDecodeError as HistoryDecodeError
     from wfkit.errors import IllegalTransition as IllegalTransition
     from wfkit.errors import InstanceAlreadyExists as InstanceAlreadyExists
+    from wfkit.errors import InstanceBusy as InstanceBusy
     from wfkit.errors import InstanceError as InstanceError
     from wfkit.errors import InstanceFailed as InstanceFailed
     from wfkit.errors import InstanceNotFound as InstanceNotFound
@@ -169,10 +186,17 @@ if TYPE_CHECKING:
     from wfkit.errors import InvalidInput as InvalidInput
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
     from wfkit.errors import InvalidJsonText as InvalidJsonText
+    from wfkit.errors import InvalidPurgeFilter as InvalidPurgeFilter
+    from wfkit.errors import NotInitialized as NotInitialized
+    from wfkit.errors import OutputError as OutputError
     from wfkit.errors import OutputTooLarge as OutputTooLarge
+    from wfkit.errors import PinnedDefinitionMissing as PinnedDefinitionMissing
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
+    from wfkit.errors import RunnerClosed as RunnerClosed
+    from wfkit.errors import SettingsError as SettingsError
     from wfkit.errors import StoreError as StoreError
+    from wfkit.errors import UnknownCondition as UnknownCondition
     from wfkit.errors import UnknownEventWarning as UnknownEventWarning
     from wfkit.errors import UnknownRunner as UnknownRunner
     from wfkit.errors import UnknownStatus as UnknownStatus

@@ -6,7 +6,21 @@
     ├── DefinitionError             a definition (file, folder or text) is not valid;
     │                               .problems lists every Problem at once, sorted by place
     ├── UnknownWorkflow             a workflow name is not in the catalog (.name, .known)
-    ├── RenderError                 a graph could not be drawn (no dot executable, dot failed)
+    ├── RenderError                 a graph or a live panel could not be drawn (no dot
+    │                               executable, dot failed, no widget views loaded)
+    ├── SettingsError               a setting is unknown or has a bad value
+    ├── NotInitialized              a StepExecutor operation was called before init
+    ├── UnknownCondition            Instance.wait(until=...) got a name it does not know
+    │                               (.name, .known); also a ValueError
+    ├── InvalidPurgeFilter          a purge asked for instances in statuses that are not
+    │                               terminal (.statuses); also a ValueError
+    ├── PinnedDefinitionMissing     the definition a run was pinned to is missing from the
+    │                               store (.name, .definition_hash)
+    ├── HistoryDecodeError          a stored history record cannot be read (unknown type,
+    │                               newer schema)
+    ├── OutputError                 wfkit.output() outside a step, or with a value that is
+    │                               not JSON; also a RuntimeError
+    ├── RunnerClosed                a task was handed to a step runner after its close
     ├── ContractError               a contract record (StartRequest, ...) has a bad field
     │                               (.record, .json_name, .field, .problem); also a ValueError
     ├── InvalidJsonText             text given as JSON (event data or an input typed on a
@@ -15,6 +29,8 @@
     ├── IllegalTransition           an operation is not allowed in the instance's status
     │                               (.instance_id, .status, .operation, .message, .hint)
     ├── InstanceError               something about one instance (.instance_id)
+    │   ├── InstanceBusy            its history changed under every try of an operation
+    │   │                           (.operation); retry
     │   ├── InstanceNotFound        no instance has this id
     │   ├── InstanceAlreadyExists   start with the id of an instance that is not terminal
     │   ├── InvalidInstanceId       the id is too long or has characters not allowed
@@ -47,6 +63,10 @@
     └── UnknownEventWarning         raise_event sent an event that no wait step of the
                                     instance's workflow takes (it is buffered, unused)
 
+Every error class has a ``category`` (an :class:`ErrorCategory`: NOT_FOUND,
+INVALID_ARGUMENT, CONFLICT, ...), the kind of failure that the HTTP server maps to a
+status code, so that the mapping lives in one place.
+
 Each error says what happened, why, and the likely fix; structured fields carry the
 details (path, line, column, step id) so that tools need not parse the message. Ids and
 names echoed in a message are cut to :data:`SHOWN_LENGTH` characters (:func:`short`).
@@ -54,17 +74,21 @@ names echoed in a message are cut to :data:`SHOWN_LENGTH` characters (:func:`sho
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 __all__ = [
     "ContractError",
     "DefinitionError",
     "ErrNotImplemented",
+    "ErrorCategory",
     "EventBufferFull",
     "ExpressionBudgetExceeded",
     "ForeachTooWide",
+    "HistoryDecodeError",
     "IllegalTransition",
     "InstanceAlreadyExists",
+    "InstanceBusy",
     "InstanceError",
     "InstanceFailed",
     "InstanceNotFound",
@@ -73,10 +97,17 @@ __all__ = [
     "InvalidInput",
     "InvalidInstanceId",
     "InvalidJsonText",
+    "InvalidPurgeFilter",
+    "NotInitialized",
+    "OutputError",
     "OutputTooLarge",
+    "PinnedDefinitionMissing",
     "Problem",
     "RenderError",
+    "RunnerClosed",
+    "SettingsError",
     "StoreError",
+    "UnknownCondition",
     "UnknownEventWarning",
     "UnknownRunner",
     "UnknownStatus",
@@ -100,12 +131,38 @@ def short(text: str, width: int = SHOWN_LENGTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+class ErrorCategory(enum.StrEnum):
+    """The kind of an error, as a wire protocol sees it: each error class's ``category``.
+
+    The HTTP server maps each to one status code; the names are gRPC's status codes."""
+
+    NOT_FOUND = "NOT_FOUND"
+    """What the request names does not exist (an instance, a workflow)."""
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    """The request itself is wrong; sending it again cannot succeed."""
+    CONFLICT = "CONFLICT"
+    """The request collides with the current state or a concurrent change."""
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    """The request is valid but not in the target's current state (pause a finished run)."""
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    """A documented limit was reached (a size, a count, a budget)."""
+    UNAVAILABLE = "UNAVAILABLE"
+    """A resource wfkit needs (the store, the runner) cannot serve now; may pass."""
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
+    """The component does not do this operation."""
+    INTERNAL = "INTERNAL"
+    """Something wfkit relies on is broken (a stored record it cannot read, a missing
+    executable); not the caller's fault."""
+
+
 class WfkitError(Exception):
     """Base class of every error wfkit raises on purpose.
 
     IPython and Jupyter show one as its type and message, without the frames: the
     message says what went wrong and what to do, and the frames would be wfkit's own
     (``%debug`` and ``traceback.print_last()`` still reach them)."""
+
+    category = ErrorCategory.INTERNAL
 
     def _render_traceback_(self) -> list[str]:
         """The lines IPython shows instead of a traceback (IPython's protocol)."""
@@ -154,6 +211,8 @@ class DefinitionError(WfkitError):
     beneath, sorted by position, so printing the exception is enough for a person.
     """
 
+    category = ErrorCategory.INVALID_ARGUMENT
+
     def __init__(self, problems: list[Problem]) -> None:
         if not problems:
             raise ValueError("DefinitionError needs at least one problem")
@@ -166,6 +225,8 @@ class DefinitionError(WfkitError):
 class UnknownWorkflow(WfkitError):
     """A workflow name asked for is not in the loaded definitions."""
 
+    category = ErrorCategory.NOT_FOUND
+
     def __init__(self, name: str, known: list[str], hint: str = "") -> None:
         self.name = name
         self.known = sorted(known)
@@ -177,7 +238,93 @@ class UnknownWorkflow(WfkitError):
 
 
 class RenderError(WfkitError):
-    """A graph could not be rendered to SVG or PNG."""
+    """A graph could not be rendered to SVG or PNG, or no live panel is registered for an
+    object (the views layer is not loaded)."""
+
+    category = ErrorCategory.INTERNAL
+
+
+class SettingsError(WfkitError):
+    """A setting is unknown or has a bad value."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
+
+
+class NotInitialized(WfkitError):
+    """A :class:`~wfkit.runtime.executor.StepExecutor` operation was called before ``init``."""
+
+    category = ErrorCategory.FAILED_PRECONDITION
+
+    def __init__(self) -> None:
+        super().__init__("the step executor is not initialised: call init(Metadata(...)) first")
+
+
+class UnknownCondition(WfkitError, ValueError):
+    """``Instance.wait(until=...)`` got a name it does not know; ``.name`` is that name,
+    ``.known`` the names it knows."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
+
+    def __init__(self, name: str, known: list[str], hint: str = "") -> None:
+        self.name = name
+        self.known = known
+        super().__init__(
+            f"cannot wait until {name!r}: wait for one of {', '.join(map(repr, known))}, "
+            "or pass a function of the instance" + (f" ({hint})" if hint else "")
+        )
+
+
+class InvalidPurgeFilter(WfkitError, ValueError):
+    """A purge of many instances asked for statuses that are not terminal (``statuses``):
+    only ended instances can be purged. Nothing was purged."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        super().__init__(
+            f"cannot purge instances that are {', '.join(statuses)}: only ended ones "
+            "(COMPLETED, FAILED, TERMINATED, CANCELED) can be purged; terminate them first"
+        )
+
+
+class PinnedDefinitionMissing(WfkitError):
+    """The definition a run was pinned to (workflow ``name``, content hash
+    ``definition_hash``) is missing from the store."""
+
+    category = ErrorCategory.INTERNAL
+
+    def __init__(self, name: str, definition_hash: str) -> None:
+        self.name = name
+        self.definition_hash = definition_hash
+        super().__init__(
+            f"the definition of workflow {short(name)!r} this run was pinned to "
+            f"({definition_hash[:12]}) is missing from the store; was the store edited "
+            "by hand? Start the run again"
+        )
+
+
+class HistoryDecodeError(WfkitError):
+    """A stored history record cannot be read (unknown type or newer schema)."""
+
+    category = ErrorCategory.INTERNAL
+
+
+class OutputError(WfkitError, RuntimeError):
+    """:func:`wfkit.output` cannot record a result: not inside a step, or the value is
+    not JSON."""
+
+    category = ErrorCategory.FAILED_PRECONDITION
+
+
+class RunnerClosed(WfkitError):
+    """A task was handed to a step runner after it was closed (``task`` is its key)."""
+
+    category = ErrorCategory.UNAVAILABLE
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        super().__init__(f"the step runner is closed; cannot run {task}")
 
 
 class ContractError(WfkitError, ValueError):
@@ -187,6 +334,8 @@ class ContractError(WfkitError, ValueError):
     field in JSON and in Python (both empty when the document as a whole is wrong);
     ``problem`` says what is wrong with it.
     """
+
+    category = ErrorCategory.INVALID_ARGUMENT
 
     def __init__(self, record: str, json_name: str, field: str, problem: str) -> None:
         self.record = record
@@ -204,6 +353,8 @@ class InvalidJsonText(WfkitError, ValueError):
     JSON. ``what`` names the text, ``line`` and ``column`` (1-based; 0 for the text as a
     whole) say where JSON stopped making sense, ``reason`` why, and ``hint`` how to send
     text instead."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
 
     def __init__(self, what: str, line: int, column: int, reason: str, hint: str) -> None:
         self.what = what
@@ -226,6 +377,8 @@ class IllegalTransition(WfkitError):
     runtime status and operation names (string enums of :mod:`wfkit.engine.core.status`).
     """
 
+    category = ErrorCategory.FAILED_PRECONDITION
+
     def __init__(
         self, *, instance_id: str, status: str, operation: str, message: str, hint: str
     ) -> None:
@@ -240,13 +393,31 @@ class IllegalTransition(WfkitError):
 class InstanceError(WfkitError):
     """Something about one workflow instance; ``instance_id`` names it."""
 
+    category = ErrorCategory.INTERNAL
+
     def __init__(self, instance_id: str, message: str) -> None:
         self.instance_id = instance_id
         super().__init__(message)
 
 
+class InstanceBusy(InstanceError):
+    """``operation`` found the instance's history changed under it on every try (other
+    writers kept appending); nothing was changed. Retry."""
+
+    category = ErrorCategory.CONFLICT
+
+    def __init__(self, instance_id: str, operation: str) -> None:
+        self.operation = operation
+        super().__init__(
+            instance_id,
+            f"workflow {short(instance_id)!r} changes too fast to {operation}; retry",
+        )
+
+
 class InstanceNotFound(InstanceError):
     """No instance has this id (it never existed, or was purged)."""
+
+    category = ErrorCategory.NOT_FOUND
 
     def __init__(self, instance_id: str) -> None:
         super().__init__(
@@ -259,6 +430,8 @@ class InstanceNotFound(InstanceError):
 class InstanceAlreadyExists(InstanceError):
     """Start was asked with the id of an instance that is not terminal (Dapr's wording)."""
 
+    category = ErrorCategory.CONFLICT
+
     def __init__(self, instance_id: str) -> None:
         super().__init__(
             instance_id, f"an active workflow with ID '{short(instance_id)}' already exists"
@@ -267,6 +440,8 @@ class InstanceAlreadyExists(InstanceError):
 
 class InvalidInstanceId(InstanceError):
     """An instance id breaks the rules: at most 64 letters, digits, '_' and '-'."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
 
     def __init__(self, instance_id: str, reason: str) -> None:
         super().__init__(
@@ -283,6 +458,8 @@ class InvalidInput(InstanceError):
     traceback and the command line show them one under the other.
     """
 
+    category = ErrorCategory.INVALID_ARGUMENT
+
     def __init__(self, instance_id: str, workflow_name: str, problems: list[str]) -> None:
         self.workflow_name = workflow_name
         self.problems = problems
@@ -296,6 +473,8 @@ class InvalidInput(InstanceError):
 class InvalidEventData(InstanceError):
     """An event's data is not JSON (NaN or infinity, a set, an object...); nothing was
     sent. ``event`` is the event's name and ``reason`` what is wrong."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
 
     def __init__(self, instance_id: str, event: str, reason: str) -> None:
         self.event = event
@@ -313,6 +492,8 @@ class InvalidEventName(InstanceError):
     allows (``limit`` characters), or with control characters. Nothing was sent.
     ``event`` is the name and ``reason`` what is wrong with it."""
 
+    category = ErrorCategory.INVALID_ARGUMENT
+
     def __init__(self, instance_id: str, event: str, reason: str, limit: int) -> None:
         self.event = event
         self.reason = reason
@@ -328,6 +509,8 @@ class InvalidEventName(InstanceError):
 class InstanceFailed(InstanceError):
     """An instance ended FAILED or TERMINATED; ``error_type``, ``error_message`` and
     ``stack_trace`` are the failure's (the failed step's error, when a step failed)."""
+
+    category = ErrorCategory.FAILED_PRECONDITION
 
     def __init__(
         self, instance_id: str, status: str, error_type: str, error_message: str, stack_trace: str
@@ -353,6 +536,8 @@ class InstanceFailed(InstanceError):
 class UnknownStep(InstanceError):
     """A step id that the instance's definition does not have."""
 
+    category = ErrorCategory.INVALID_ARGUMENT
+
     def __init__(self, instance_id: str, step: str, hint: str = "") -> None:
         self.step = step
         message = f"workflow {short(instance_id)!r} has no step {short(step)!r}"
@@ -366,6 +551,8 @@ class ExpressionBudgetExceeded(WfkitError):
     """Evaluating an expression with the data it would see was refused before it ran: its
     estimated cost (``measure`` "cost", in units of about one element copied) or the
     size of its result (``measure`` "result", characters of JSON) is over ``limit``."""
+
+    category = ErrorCategory.RESOURCE_EXHAUSTED
 
     def __init__(self, source: str, measure: str, estimate: int, limit: int) -> None:
         self.source = source
@@ -393,6 +580,8 @@ class ForeachTooWide(InstanceError):
     this error (not retried) instead of scheduling them. ``step`` is the step, ``items``
     how many its list had and ``limit`` the limit."""
 
+    category = ErrorCategory.RESOURCE_EXHAUSTED
+
     def __init__(self, instance_id: str, step: str, items: int, limit: int) -> None:
         self.step = step
         self.items = items
@@ -419,6 +608,8 @@ class OutputTooLarge(InstanceError):
     output), ``size`` the size found (or a lower bound of it) and ``limit`` the limit,
     both in bytes; ``what`` says what was too large."""
 
+    category = ErrorCategory.RESOURCE_EXHAUSTED
+
     def __init__(self, instance_id: str, step: str, what: str, size: int, limit: int) -> None:
         self.step = step
         self.size = size
@@ -437,6 +628,8 @@ class EventBufferFull(InstanceError):
     """An instance already holds ``limit`` events that no wait step has consumed yet;
     the event ``event`` was not sent."""
 
+    category = ErrorCategory.RESOURCE_EXHAUSTED
+
     def __init__(self, instance_id: str, event: str, limit: int) -> None:
         self.event = event
         self.limit = limit
@@ -452,6 +645,8 @@ class EventBufferFull(InstanceError):
 class UnknownStatus(WfkitError, ValueError):
     """A runtime status asked for (to filter a listing, say) that does not exist."""
 
+    category = ErrorCategory.INVALID_ARGUMENT
+
     def __init__(self, status: str, known: list[str], hint: str = "") -> None:
         self.status = status
         message = f"no runtime status {status!r}; the statuses are {', '.join(known)}"
@@ -460,6 +655,8 @@ class UnknownStatus(WfkitError, ValueError):
 
 class UnknownRunner(WfkitError, ValueError):
     """The ``runner`` setting names no step runner this installation has."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
 
     def __init__(self, name: str, known: list[str], hint: str = "") -> None:
         self.name = name
@@ -479,6 +676,8 @@ class StoreError(WfkitError):
     it comes from what was written (a value too big for the store, say): retrying that
     write can never succeed."""
 
+    category = ErrorCategory.UNAVAILABLE
+
     def __init__(self, url: str, message: str, *, retryable: bool = False) -> None:
         self.url = url
         self.retryable = retryable
@@ -487,6 +686,8 @@ class StoreError(WfkitError):
 
 class VersionConflict(WfkitError):
     """The instance's history changed since it was read; read it again and retry."""
+
+    category = ErrorCategory.CONFLICT
 
     def __init__(self, instance_id: str, expected: int, actual: int | None) -> None:
         self.instance_id = instance_id
@@ -500,6 +701,8 @@ class VersionConflict(WfkitError):
 
 class ErrNotImplemented(WfkitError, NotImplementedError):
     """Dapr's ``ErrNotImplemented``: this component does not do the requested operation."""
+
+    category = ErrorCategory.NOT_IMPLEMENTED
 
     MESSAGE = "this component doesn't implement the current API operation"
 

@@ -343,6 +343,8 @@ def render() -> str:
         tree = _example(getattr(import_module(module), "__doc__", None) or "")
         if module == "wfkit.errors" and tree:
             body.append("```text\n" + tree + "\n```\n")
+        if module == "wfkit.errors":
+            body.append(_categories_table() + "\n")
         body += [_entry(name, getattr(wfkit, name), module) for name in names]
         sections.append("\n".join(body))
     top = [
@@ -356,6 +358,24 @@ def render() -> str:
         "| section | names |\n|---|---|\n" + "\n".join(index_rows) + "\n",
     ]
     return "\n".join(top) + "\n" + "\n".join(sections)
+
+
+def _categories_table() -> str:
+    """Each error of the tree with its ``category``, the kind of failure that a wire
+    protocol (the HTTP server) maps to a status code."""
+    import wfkit.errors
+
+    rows = [
+        f"| [`{name}`](#{name.lower()}) | `{cls.category}` |"
+        for name in wfkit.errors.__all__
+        if isinstance(cls := getattr(wfkit.errors, name), type)
+        and issubclass(cls, wfkit.errors.WfkitError)
+    ]
+    return (
+        "Each error's `category` ([`ErrorCategory`](#errorcategory)) says what kind of "
+        "failure it is; the HTTP server maps each category to one status code.\n\n"
+        "| error | category |\n|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def _example(doc: str) -> str:

@@ -379,9 +379,7 @@ def _run_in_background(cwd: Path, name: str, instance_id: str) -> subprocess.Pop
     )
 
 
-def _wait_for_step(
-    cwd: Path, instance_id: str, step: str, status: str, *or_later: str
-) -> None:
+def _wait_for_step(cwd: Path, instance_id: str, step: str, status: str, *or_later: str) -> None:
     """Poll ``wfkit get`` until the step has the status, or one of ``or_later`` (a loaded
     machine may poll past a short step's window), 30 s at most."""
     deadline = time.monotonic() + 30

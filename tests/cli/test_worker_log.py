@@ -13,7 +13,8 @@ import pytest
 
 from wfkit import parse_definition
 from wfkit.cli.show import event_line, worker_event_json
-from wfkit.cli.worker_log import OperatorLines, WorkerLog, failure_text, took
+from wfkit.cli.worker_log import OperatorLines, WorkerLog, failure_text
+from wfkit.definition.durations import format_seconds
 from wfkit.engine.core.history import (
     BreakpointSet,
     EventRaised,
@@ -104,7 +105,7 @@ def test_a_foreach_step_is_one_line_once_all_its_tasks_completed() -> None:
     done = worker.commit(
         TaskCompleted(at=2.0, step="fetch", index=0), TaskCompleted(at=2.5, step="fetch", index=1)
     )
-    assert done == [f"{at(2.5)} p-1 pipeline: step fetch completed (3 tasks, 1.50s)"]
+    assert done == [f"{at(2.5)} p-1 pipeline: step fetch completed (3 tasks, 1.5s)"]
 
 
 def test_a_retry_says_the_attempt_its_failure_and_when_then_the_step_fails() -> None:
@@ -129,7 +130,7 @@ def test_a_retry_says_the_attempt_its_failure_and_when_then_the_step_fails() -> 
     )
     assert failed == [
         f"{at(5)} p-1 pipeline: step check failed after 2 attempts: KeyError: 'id'",
-        f"{at(5)} p-1 pipeline: FAILED in 4.90s: KeyError: step 'check' failed: 'id'",
+        f"{at(5)} p-1 pipeline: FAILED in 4.9s: KeyError: step 'check' failed: 'id'",
     ]
 
 
@@ -146,7 +147,7 @@ def test_a_wait_step_says_which_event_and_the_command_that_sends_it_once() -> No
     )
     assert arrived == [
         f"{at(3)} p 2 pipeline: event 'approved' arrived",
-        f"{at(3)} p 2 pipeline: step approve completed (2.00s)",
+        f"{at(3)} p 2 pipeline: step approve completed (2s)",
     ]
 
 
@@ -160,7 +161,7 @@ def test_a_wait_that_a_buffered_event_ends_at_once_is_not_said_to_wait() -> None
     )
     assert [line.split(": ", 1)[1] for line in said] == [
         "picked up (2 events already recorded)",
-        "step approve completed (0.000s)",
+        "step approve completed (0ms)",
     ]
 
 
@@ -177,7 +178,7 @@ def test_resume_step_says_which_steps_run_before_it_pauses_again() -> None:
         f"{at(2.5)} p-1 pipeline: running step check, then paused; go on with: wfkit resume p-1"
     ]
     done = worker.commit(TaskCompleted(at=3.0, step="check"))
-    assert done == [f"{at(3)} p-1 pipeline: step check completed (0.500s)"]
+    assert done == [f"{at(3)} p-1 pipeline: step check completed (500ms)"]
 
 
 def test_a_wait_the_snapshot_does_not_know_says_where_to_look() -> None:
@@ -213,7 +214,7 @@ def test_skips_pauses_breakpoints_resumes_and_termination() -> None:
         "running the next ready steps, then paused; go on with: wfkit resume p-1",
         "resumed",
         "paused; go on with: wfkit resume p-1",
-        "TERMINATED in 6.90s: not needed",
+        "TERMINATED in 6.9s: not needed",
     ]
 
 
@@ -249,7 +250,7 @@ def test_a_child_workflow_step_completes_with_its_child() -> None:
         SubOrchestrationInstanceCreated(at=1.0, step="check", child_id="p-1:1", name="kid")
     )
     done = worker.commit(SubOrchestrationInstanceCompleted(at=3.0, child_id="p-1:1"))
-    assert done == [f"{at(3)} p-1 pipeline: step check completed (2.00s)"]
+    assert done == [f"{at(3)} p-1 pipeline: step check completed (2s)"]
 
 
 def test_an_ended_instance_is_forgotten_and_a_retried_one_tells_again() -> None:
@@ -264,13 +265,13 @@ def test_an_ended_instance_is_forgotten_and_a_retried_one_tells_again() -> None:
         "retried: fetch run again",
     ]
     redone = worker.commit(*(TaskCompleted(at=5.0, step="fetch", index=i) for i in range(3)))
-    assert redone == [f"{at(5)} p-1 pipeline: step fetch completed (3 tasks, 1.00s)"]
+    assert redone == [f"{at(5)} p-1 pipeline: step fetch completed (3 tasks, 1s)"]
 
 
 def test_an_empty_foreach_completes_as_it_starts() -> None:
     worker = Worker()
     said = worker.commit(StepStarted(at=1.0, step="fetch", items=[]))
-    assert said[1] == f"{at(1)} p-1 pipeline: step fetch completed (0 tasks, 0.000s)"
+    assert said[1] == f"{at(1)} p-1 pipeline: step fetch completed (0 tasks, 0ms)"
 
 
 def test_failure_text_is_one_clipped_line() -> None:
@@ -283,10 +284,24 @@ def test_failure_text_is_one_clipped_line() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.0123, "0.012s"), (4.2, "4.20s"), (42.46, "42.5s"), (125, "2m05s"), (3720, "1h02m")],
+    [
+        (None, ""),
+        (0.0123, "12ms"),
+        (2.0, "2s"),
+        (4.2, "4.2s"),
+        (4.256, "4.26s"),
+        (42.46, "42.5s"),
+        (125, "2m05s"),
+        (3720, "1h02m"),
+        (90000, "1d01h"),
+    ],
 )
-def test_took(seconds: float, text: str) -> None:
-    assert took(seconds) == text
+def test_one_duration_form_for_every_printed_duration(seconds: float | None, text: str) -> None:
+    """The worker's log and the notebook views print durations the same way."""
+    from wfkit.views.instance import format_seconds as views_format_seconds
+
+    assert format_seconds(seconds) == text
+    assert views_format_seconds is format_seconds
 
 
 def test_verbose_lines_keep_the_old_form_with_the_foreach_index() -> None:
@@ -410,3 +425,13 @@ def test_each_line_is_flushed_as_it_is_written() -> None:
     events = [TaskScheduled(at=T0, seq=seq, step="fetch", index=seq, kind="call") for seq in (2, 3)]
     WorkerLog(pipe, "json").hook(instance_id="p-1", events=events, snapshot=None)
     assert [text.count("\n") for text in pipe.seen] == [1, 2]
+
+
+def test_one_clip_folds_white_space_unless_told_to_keep_it() -> None:
+    """The runtime's previews fold white space; ``wfkit get``'s tail of captured output
+    keeps it (indentation means something there). Both cut the same way."""
+    from wfkit.runtime.preview import clip
+
+    assert clip("a  b\n   c", 60) == "a b c"
+    assert clip("    indented  line", 60, fold_space=False) == "    indented  line"
+    assert clip("x" * 100, 10, fold_space=False) == "x" * 9 + "…"

@@ -331,3 +331,26 @@ def test_widget_of_a_run_that_no_worker_has_says_so(
         widget = make_widget(instance)
         assert "not claimed: no worker has it; a worker will pick it up" in widget.summary.value
         widget.close()
+
+
+def test_instance_widget_needs_only_import_wfkit(tmp_path: Path, view_definitions: Path) -> None:
+    """``instance.widget()`` in a fresh process that imported only ``wfkit``: the views
+    layer registers the panel's factory when the facade's named module loads, and the
+    runtime never names the views layer."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, wfkit\n"
+        f"rt = wfkit.open({str(view_definitions)!r}, 'sqlite:///{tmp_path / 'w.db'}', 1)\n"
+        "inst = rt.run('three', n=1)\n"
+        "before = 'wfkit.views' in sys.modules\n"
+        "panel = inst.widget()\n"
+        "panel.close(); rt.close()\n"
+        "print(before, type(panel).__module__, type(panel).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "wfkit.views.widget", "InstanceWidget"]

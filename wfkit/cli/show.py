@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit.common.jsontext import read_stored, shortened
+from wfkit.runtime.preview import clip
 
 if TYPE_CHECKING:
     from wfkit.engine.protocols import InstanceRow
@@ -57,7 +58,7 @@ def iso_time(seconds: float | None) -> str:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    return _clip_line(json.dumps(value, default=str), width)
+    return clip(json.dumps(value, default=str), width, fold_space=False)
 
 
 def stored_json(text: str | None) -> Any:
@@ -203,7 +204,7 @@ def captured_tails(found: dict[str, Any] | None) -> list[str]:
         tail = kept[-TAIL_LINES:]
         cut = len(kept) > len(tail) or bool(details.get(f"{key}_dropped"))
         lines.append(f"      {key}, last {len(tail)} lines:" if cut else f"      {key}:")
-        lines += [f"      | {_clip_line(line, TAIL_WIDTH)}".rstrip() for line in tail]
+        lines += [f"      | {clip(line, TAIL_WIDTH, fold_space=False)}".rstrip() for line in tail]
     return lines
 
 
@@ -211,11 +212,6 @@ def _ownership(row: InstanceRow) -> Ownership:
     from wfkit.runtime.ownership import ownership  # the CLI module loads no store at import
 
     return ownership(row)
-
-
-def _clip_line(line: str, width: int) -> str:
-    """One line cut to ``width`` characters, with an ellipsis when cut."""
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def history(events: list[HistoryEvent]) -> str:

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit.cli.show import event_line, raise_event_hint, worker_event_json
+from wfkit.definition.durations import format_seconds
 from wfkit.runtime.preview import clip
 
 if TYPE_CHECKING:
@@ -48,28 +49,12 @@ __all__ = [
     "WorkerLog",
     "clock",
     "failure_text",
-    "took",
 ]
 
 
 def clock(seconds: float) -> str:
     """``HH:MM:SS`` in local time: what a person watching a worker wants to read."""
     return datetime.fromtimestamp(seconds).strftime("%H:%M:%S")
-
-
-def took(seconds: float) -> str:
-    """A duration, short: ``0.012s``, ``4.20s``, ``42.5s``, ``2m05s``, ``1h02m``."""
-    if seconds < 1:
-        return f"{seconds:.3f}s"
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def failure_text(failure: Failure | None, width: int = 160) -> str:
@@ -123,7 +108,7 @@ def _step_done(batch: _Batch, step_id: str | None) -> str | None:
     if step.items is not None:
         extent.append(f"{step.items} task{'' if step.items == 1 else 's'}")
     if step.started_at is not None and step.ended_at is not None:
-        extent.append(took(step.ended_at - step.started_at))
+        extent.append(format_seconds(step.ended_at - step.started_at))
     return f"step {step_id} completed" + (f" ({', '.join(extent)})" if extent else "")
 
 
@@ -249,7 +234,7 @@ def _on_event_raised(batch: _Batch, event: EventRaised) -> str:
 def _ended(batch: _Batch, event: HistoryEvent, status: str, why: str) -> str:
     """``COMPLETED in 1.20s``, ``FAILED in 0.50s: ValueError: ...``: the instance's end."""
     created = batch.snapshot.created_at
-    line = f"{status} in {took(max(0.0, event.at - created))}" if created else status
+    line = f"{status} in {format_seconds(max(0.0, event.at - created))}" if created else status
     return f"{line}: {why}" if why else line
 
 

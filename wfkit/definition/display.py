@@ -6,6 +6,12 @@ type here when it is imported. ``import wfkit`` names the module that does so wi
 :func:`register_renderer_module`, and it is imported on the first display, so that
 programs that never display anything never load it. Until then, and whenever a
 renderer fails, objects fall back to their plain text.
+
+Live panels work the same way: the views layer registers a widget factory per type
+(:func:`register_widget`), and ``instance.widget()`` asks :func:`make_widget`, which
+loads the named modules first. So the runtime never names the views layer, and
+``instance.widget()`` works in a notebook that imported only ``wfkit`` (the package's
+``__init__``, which names ``wfkit.views``, always runs before any of its modules).
 """
 
 from __future__ import annotations
@@ -15,12 +21,24 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Renderer", "mimebundle", "register_renderer", "register_renderer_module"]
+from wfkit.errors import RenderError
+
+__all__ = [
+    "Renderer",
+    "WidgetFactory",
+    "make_widget",
+    "mimebundle",
+    "register_renderer",
+    "register_renderer_module",
+    "register_widget",
+]
 
 Renderer = Callable[[Any], dict[str, Any]]
+WidgetFactory = Callable[..., Any]
 
 _log = logging.getLogger(__name__)
 _renderers: dict[type, Renderer] = {}
+_widgets: dict[type, WidgetFactory] = {}
 _modules: list[str] = []
 
 
@@ -30,12 +48,14 @@ def register_renderer_module(name: str) -> None:
         _modules.append(name)
 
 
-def _load_modules() -> None:
+def _load_modules(*, strict: bool = False) -> None:
     while _modules:
         name = _modules.pop(0)
         try:
             importlib.import_module(name)
         except Exception:  # a display must never break the cell that shows it
+            if strict:
+                raise
             _log.warning("could not load the renderers of %s", name, exc_info=True)
 
 
@@ -59,3 +79,26 @@ def mimebundle(obj: object, fallback_text: str) -> dict[str, Any]:
         bundle.setdefault("text/plain", fallback_text)
         return bundle
     return {"text/plain": fallback_text}
+
+
+def register_widget(cls: type, factory: WidgetFactory) -> None:
+    """Make ``factory(obj, **options)`` build the live panel of instances of ``cls``."""
+    _widgets[cls] = factory
+
+
+def make_widget(obj: object, **options: Any) -> Any:
+    """The live panel of ``obj``, built by the factory registered for its type.
+
+    Unlike a display, this raises: the modules named with
+    :func:`register_renderer_module` are imported first, and their errors (a missing
+    ``ipywidgets``, say) reach the caller; :class:`~wfkit.errors.RenderError` when no
+    factory is registered for ``obj``'s type."""
+    _load_modules(strict=True)
+    for cls in type(obj).__mro__:
+        factory = _widgets.get(cls)
+        if factory is not None:
+            return factory(obj, **options)
+    raise RenderError(
+        f"no live panel is registered for {type(obj).__name__}: the views layer was not "
+        "loaded; import wfkit.views (pip install 'wfkit[jupyter]' for the widgets)"
+    )

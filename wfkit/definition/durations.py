@@ -55,12 +55,17 @@ def _short(value: object) -> str:
     return text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text):,} characters)"
 
 
-def format_seconds(seconds: float) -> str:
-    """A short human form of a number of seconds (``1.5s``, ``2m05s``, ``3h10m``)."""
+def format_seconds(seconds: float | None) -> str:
+    """A duration as people read it, the one form wfkit prints everywhere (the worker's
+    log, notebook views): ``12ms``, ``4.2s``, ``42.5s``, ``2m05s``, ``3h10m``, ``1d02h``;
+    an empty string for None (not started, or not ended)."""
+    if seconds is None:
+        return ""
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
-        return f"{seconds:.1f}s".replace(".0s", "s")
+        digits = 2 if seconds < 10 else 1
+        return f"{seconds:.{digits}f}".rstrip("0").rstrip(".") + "s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"

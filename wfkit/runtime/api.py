@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wfkit.common import jsontext
-from wfkit.definition.display import mimebundle
+from wfkit.definition.display import make_widget, mimebundle
 from wfkit.definition.model import Definition
 from wfkit.engine.core.history import Failure, HistoryEvent
 from wfkit.engine.core.state import InstanceState
@@ -427,8 +426,9 @@ class Instance:
 
         Returns a :class:`wfkit.views.widget.InstanceWidget`; ``close()`` it when done.
         """
-        views = importlib.import_module("wfkit.views.widget")  # views sit above runtime
-        return views.InstanceWidget(self, interval=interval, poll_interval=poll_interval)
+        # The views layer registers the factory (wfkit.definition.display): runtime sits
+        # below views and never names it.
+        return make_widget(self, interval=interval, poll_interval=poll_interval)
 
 
 class SnapshotReader:

@@ -30,19 +30,12 @@ from wfkit.engine.wire.contract import (
     WorkflowState,
 )
 from wfkit.engine.wire.summary import stored_properties
-from wfkit.errors import WfkitError
+from wfkit.errors import NotInitialized
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.ownership import ownership
 from wfkit.runtime.settings import Settings
 
 __all__ = ["StepExecutor"]
-
-
-class NotInitialized(WfkitError):
-    """An operation was called before ``init``."""
-
-    def __init__(self) -> None:
-        super().__init__("the step executor is not initialised: call init(Metadata(...)) first")
 
 
 class StepExecutor(Workflow):

@@ -7,6 +7,8 @@ import reprlib
 from itertools import islice
 from typing import Any
 
+from wfkit.errors import short
+
 __all__ = ["clip", "preview"]
 
 
@@ -46,11 +48,14 @@ def preview(value: Any, width: int = 60) -> str:
     return clip(text, width)
 
 
-def clip(text: str, width: int = 60) -> str:
-    """``text`` on one line (runs of white space made one space), cut to ``width``
-    characters with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def clip(text: str, width: int = 60, *, fold_space: bool = True) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis, the one way wfkit shortens
+    what it prints. With ``fold_space`` (the default) it is put on one line first, runs of
+    white space made one space; without, white space is kept as it is (a line of captured
+    output, whose indentation means something)."""
+    if fold_space:
+        text = " ".join(text.split())
+    return short(text, width)
 
 
 def _preview(value: Any) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from wfkit.common.suggest import did_you_mean
 from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
-from wfkit.errors import WfkitError
+from wfkit.errors import SettingsError
 from wfkit.steps.runners import DEFAULT_RUNNER, runner_opener
 from wfkit.store import DEFAULT_STORE_URL
 
@@ -37,10 +37,6 @@ DEFAULTS = {
     "max_buffered_events": "10000",
     "store_outage_timeout": "60",
 }
-
-
-class SettingsError(WfkitError):
-    """A setting is unknown or has a bad value."""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from wfkit.engine.core.status import RuntimeStatus
 from wfkit.engine.loop.engine import Engine
 from wfkit.engine.protocols import InstanceRow
 from wfkit.engine.wire.summary import stored_properties
-from wfkit.errors import WfkitError, short
+from wfkit.errors import UnknownCondition, short
 
 if TYPE_CHECKING:
     from wfkit.runtime.api import Instance
@@ -69,18 +69,6 @@ SLICE = 0.1
 #: The longest wait for a change of the store before reading an instance this engine
 #: does not own anyway.
 MAX_WAIT = 1.0
-
-
-class UnknownCondition(WfkitError, ValueError):
-    """``Instance.wait(until=...)`` got a name it does not know; ``.name`` is that name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        hint = did_you_mean(name, CONDITIONS)
-        super().__init__(
-            f"cannot wait until {name!r}: wait for one of {', '.join(map(repr, CONDITIONS))}, "
-            "or pass a function of the instance" + (f" ({hint})" if hint else "")
-        )
 
 
 def _properties(row: InstanceRow) -> dict[str, str]:
@@ -136,7 +124,7 @@ def named(until: str) -> _Named:
     """The named condition ``until``; :class:`UnknownCondition` when there is none."""
     found = CONDITIONS.get(until)
     if found is None:
-        raise UnknownCondition(until)
+        raise UnknownCondition(until, list(CONDITIONS), did_you_mean(until, CONDITIONS))
     return found
 
 

@@ -19,17 +19,13 @@ from typing import Any
 
 from wfkit.common import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.errors import WfkitError
+from wfkit.errors import OutputError
 from wfkit.steps.base import failure, step_label, too_large
 
 __all__ = ["OUTPUT_VARIABLE", "OutputError", "new_output_file", "output", "read_output_file"]
 
 OUTPUT_VARIABLE = "WFKIT_OUTPUT"
 """The environment variable naming the file a step writes its JSON result to."""
-
-
-class OutputError(WfkitError, RuntimeError):
-    """:func:`output` cannot record a result: not inside a step, or the value is not JSON."""
 
 
 def output(value: Any) -> None:

@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Mapping
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.errors import WfkitError
+from wfkit.errors import RunnerClosed
 from wfkit.steps.base import CancelToken, TaskHandler, failure, step_label
 from wfkit.steps.call import CallHandler
 from wfkit.steps.notebook import NotebookHandler
@@ -111,11 +111,12 @@ class LocalRunner:
 
     def submit(self, task: TaskSpec, done: Done) -> None:
         """Queue ``task``; ``done(task, outcome)`` is called once from a worker thread,
-        unless the task is cancelled first. Raises :class:`WfkitError` after close."""
+        unless the task is cancelled first. Raises :class:`~wfkit.errors.RunnerClosed`
+        after close."""
         job = _Job(task, done)
         with self._lock:
             if self._closed:
-                raise WfkitError(f"the step runner is closed; cannot run {task.key}")
+                raise RunnerClosed(task.key)
             jobs = self._jobs.get(task.instance_id)
             if jobs is None:
                 jobs = self._jobs[task.instance_id] = set()

@@ -10,7 +10,9 @@ IPython only by :mod:`wfkit.views.widget` (``InstanceWidget``) and
 
 from __future__ import annotations
 
-from wfkit.definition.display import register_renderer
+from typing import Any
+
+from wfkit.definition.display import register_renderer, register_widget
 from wfkit.definition.model import Definition
 from wfkit.runtime.api import Instance
 from wfkit.views.dot import STATUS_COLORS, to_dot
@@ -38,5 +40,14 @@ __all__ = [
     "to_dot",
 ]
 
+
+def _instance_widget(instance: Instance, **options: Any) -> Any:
+    # imported on the first panel: ipywidgets is loaded only then
+    from wfkit.views.widget import InstanceWidget
+
+    return InstanceWidget(instance, **options)
+
+
 register_renderer(Definition, definition_mimebundle)
 register_renderer(Instance, instance_mimebundle)
+register_widget(Instance, _instance_widget)

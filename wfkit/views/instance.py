@@ -22,6 +22,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from wfkit.definition.durations import format_seconds
 from wfkit.runtime.preview import preview
 from wfkit.runtime.snapshot import InstanceSnapshot, StepSnapshot
 from wfkit.views.dot import STATUS_COLORS
@@ -82,20 +83,6 @@ def instance_graph(view: InstanceView) -> GraphView:
 
 
 # -- text and HTML ----------------------------------------------------------------------
-
-
-def format_seconds(seconds: float | None) -> str:
-    """``0.12 s``, ``12.3 s``, ``4 min 5 s``, ``2 h 3 min``; empty for None."""
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def format_clock(at: float | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from wfkit.common import jsontext
-from wfkit.errors import WfkitError
+from wfkit.errors import HistoryDecodeError
 
 __all__ = [
     "EVENT_TYPES",
@@ -336,10 +336,6 @@ _FIELDS: dict[type[HistoryEvent], tuple[str, ...]] = {
     for cls in EVENT_TYPES.values()
 }
 _dumps = jsontext.dumps
-
-
-class HistoryDecodeError(WfkitError):
-    """A stored history record cannot be read (unknown type or newer schema)."""
 
 
 def encode_event(event: HistoryEvent) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from wfkit.definition.model import Definition
 from wfkit.engine.core.plan import WorkflowPlan
-from wfkit.errors import WfkitError
+from wfkit.errors import PinnedDefinitionMissing, WfkitError
 
 __all__ = ["pin", "pinned_definition", "reachable", "subset"]
 
@@ -80,8 +80,4 @@ def pinned_definition(
     try:
         return plan_for(pinned[name]).definition
     except LookupError:
-        raise WfkitError(
-            f"the definition of workflow {name!r} this run was pinned to "
-            f"({pinned[name][:12]}) is missing from the store; was the store edited "
-            "by hand? Start the run again"
-        ) from None
+        raise PinnedDefinitionMissing(name, pinned[name]) from None

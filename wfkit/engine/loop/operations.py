@@ -45,8 +45,10 @@ from wfkit.engine.protocols import InstanceRow, Store, StoreSpace
 from wfkit.engine.wire.summary import buffered_events, dumps, update_after, update_for
 from wfkit.errors import (
     EventBufferFull,
+    InstanceBusy,
     InstanceNotFound,
     InvalidEventData,
+    InvalidPurgeFilter,
     OutputTooLarge,
     UnknownStatus,
     UnknownStep,
@@ -272,10 +274,7 @@ class Workflows:
         wanted = [_runtime_status(s) for s in status]
         active = [s for s in wanted if not RuntimeStatus(s).is_terminal]
         if active:
-            raise WfkitError(
-                f"cannot purge instances that are {', '.join(active)}: only ended ones "
-                "(COMPLETED, FAILED, TERMINATED, CANCELED) can be purged; terminate them first"
-            )
+            raise InvalidPurgeFilter(active)
         until = self.engine.clock() if before is None else before
         purged, position = 0, 0
         while True:
@@ -383,9 +382,7 @@ class Workflows:
                 continue
             self.engine.touch(instance_id)
             return outcome
-        raise WfkitError(
-            f"workflow {short(instance_id)!r} changes too fast to {operation.value}; retry"
-        )
+        raise InstanceBusy(instance_id, operation.value)
 
     def _descendants(self, instance_id: str) -> list[str]:
         found: list[str] = []
