@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from wfkit.definition.model import WaitSpec
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState, StepState
+from wfkit.engine.core.status import TaskPhase
 from wfkit.runtime.ownership import ownership
 from wfkit.runtime.preview import preview
 from wfkit.views.dot import STATUS_COLORS
@@ -227,7 +228,9 @@ def _step_view(plan: WorkflowPlan, step: StepState, status: str, now: float) -> 
         started_at=step.started_at,
         duration=None if duration is None else max(0.0, duration),
         items=None if step.items is None else len(step.items),
-        items_done=step.count("completed") + step.count("failed") if step.items is not None else 0,
+        items_done=step.count(TaskPhase.COMPLETED) + step.count(TaskPhase.FAILED)
+        if step.items is not None
+        else 0,
         output=step.output,
         error=f"{shown.type}: {shown.message}" if shown else "",
         traceback=shown.stack_trace if shown else "",
