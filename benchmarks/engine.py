@@ -591,7 +591,8 @@ def _replayed_cpu(plan: object, history: list[object], batch: int) -> dict[str, 
     """Seconds per step of the engine's pure stages, replaying a finished instance's task
     results in this thread (no threads, no SQLite): the first result alone, then
     ``batch`` results per round (1 for a chain; the engine took about 25 per round on W2)."""
-    from dataclasses import replace
+    from dataclasses import fields
+    from functools import partial
 
     from wfkit.engine.core.decide import advance
     from wfkit.engine.core.history import TaskCompleted
@@ -607,9 +608,15 @@ def _replayed_cpu(plan: object, history: list[object], batch: int) -> dict[str, 
         rest = completed[1:]
         rounds = [[], completed[:1], *[rest[i : i + batch] for i in range(0, len(rest), batch)]]
         for events in rounds:
-            fresh = [replace(e) for e in events]  # the engine hands advance() new events
+            # the engine hands advance() drafts of its results, which it builds numbered
+            fresh = [
+                partial(
+                    type(e), **{f.name: getattr(e, f.name) for f in fields(e) if f.name != "seq"}
+                )
+                for e in events
+            ]
             t0 = time.perf_counter()
-            decision = advance(plan, state, fresh, owned=True)  # type: ignore[arg-type]
+            decision = advance(plan, state, fresh)  # type: ignore[arg-type]
             t1 = time.perf_counter()
             update_for(plan, state)  # type: ignore[arg-type]
             t2 = time.perf_counter()

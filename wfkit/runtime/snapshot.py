@@ -29,6 +29,7 @@ from wfkit.definition.model import Definition, Step, WaitSpec
 from wfkit.engine.core.history import Failure, HistoryEvent
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState, StepState
+from wfkit.engine.core.status import TaskPhase
 from wfkit.engine.wire.summary import custom_status
 from wfkit.runtime.preview import clip, preview
 
@@ -424,7 +425,7 @@ def _step_snapshot(
         details=details,
         kind=spec.kind.value,
         duration=duration,
-        items_done=step.count("completed") + step.count("failed") if foreach else 0,
+        items_done=step.count(TaskPhase.COMPLETED) + step.count(TaskPhase.FAILED) if foreach else 0,
         event=spec.target.event if isinstance(spec.target, WaitSpec) else None,
         is_finally=spec.is_finally,
         skip_reason=step.skip_reason,

@@ -20,6 +20,7 @@ from wfkit.engine.core.history import (
 )
 from wfkit.engine.core.plan import RUNNER_KINDS, WorkflowPlan
 from wfkit.engine.core.state import InstanceState
+from wfkit.engine.core.status import TaskPhase
 
 __all__ = [
     "Action",
@@ -175,7 +176,7 @@ def abandoned_tasks(
         for sid, step in state.steps.items()
         if plan.spec(sid).kind in RUNNER_KINDS
         for task in step.tasks
-        if task.phase == "running"
+        if task.phase is TaskPhase.RUNNING
     ]
 
 
@@ -189,7 +190,7 @@ def recovery_actions(plan: WorkflowPlan, state: InstanceState) -> list[Action]:
     for sid, step in state.steps.items():
         spec = plan.spec(sid)
         for task in step.tasks:
-            if task.phase == "running" and spec.kind is StepKind.WORKFLOW and task.child_id:
+            if task.phase is TaskPhase.RUNNING and spec.kind is StepKind.WORKFLOW and task.child_id:
                 actions.append(
                     StartChild(task.child_id, spec.target, task.input, sid, state.pinned)
                 )

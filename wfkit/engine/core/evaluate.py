@@ -14,12 +14,13 @@ from wfkit.definition.cel_cost import Budget
 from wfkit.definition.expressions import Template
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState
-from wfkit.engine.core.status import StepStatus
+from wfkit.engine.core.status import RuntimeStatus, StepStatus
 
 __all__ = ["context_for", "describe", "env_text", "json_type", "render", "truthy"]
 
 # a plain str for expressions; reading the enum's .value costs about 0.5 µs a time
 _STATUS_TEXT = {status: status.value for status in StepStatus}
+_RUNTIME_TEXT: dict[str, str] = {status: status.value for status in RuntimeStatus}
 
 
 def describe(exc: Exception) -> str:
@@ -47,7 +48,8 @@ def context_for(
     if "inputs" in roots:
         context["inputs"] = state.input if isinstance(state.input, dict) else {}
     if "workflow" in roots:
-        context["workflow"] = {"id": state.instance_id, "name": state.name, "status": wf_status}
+        status = _RUNTIME_TEXT.get(wf_status, wf_status)
+        context["workflow"] = {"id": state.instance_id, "name": state.name, "status": status}
     return context
 
 

@@ -11,11 +11,13 @@ JSON with a schema version, so records written today can be read by later versio
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from wfkit.common import jsontext
-from wfkit.errors import HistoryDecodeError
+from wfkit.engine.core.status import RuntimeStatus, SuspendReason, TimerPurpose
+from wfkit.errors import HistoryDecodeError, short
 
 __all__ = [
     "EVENT_TYPES",
@@ -99,10 +101,12 @@ class ExecutionStarted(HistoryEvent):
 
 @dataclass(frozen=True)
 class ExecutionSuspended(HistoryEvent):
-    """Paused: by a person (``reason='pause'``) or at a breakpoint (``'breakpoint'``)."""
+    """Paused: by a person (``reason='pause'``), at a breakpoint (``'breakpoint'``) or
+    after one step (``'step'``): a :class:`SuspendReason` (kept a ``str`` in the type,
+    so that a reason a later wfkit adds still reads)."""
 
     TYPE: ClassVar[str] = "ExecutionSuspended"
-    reason: str = "pause"
+    reason: str = SuspendReason.PAUSE
     step: str | None = None
 
 
@@ -157,7 +161,7 @@ class ExecutionCompleted(HistoryEvent):
     """The instance reached a terminal status (COMPLETED, FAILED or TERMINATED)."""
 
     TYPE: ClassVar[str] = "ExecutionCompleted"
-    status: str = "COMPLETED"
+    status: RuntimeStatus = RuntimeStatus.COMPLETED
     output: Any = None
     failure: Failure | None = None
 
@@ -243,13 +247,13 @@ class StepSkipped(HistoryEvent):
 
 @dataclass(frozen=True)
 class TimerCreated(HistoryEvent):
-    """A durable timer: ``purpose`` is ``sleep``, ``retry`` or ``timeout`` of a step.
+    """A durable timer of a step, for its sleep, its next attempt or its timeout.
 
     The timer's id is the ``seq`` of this event."""
 
     TYPE: ClassVar[str] = "TimerCreated"
     fire_at: float = 0.0
-    purpose: str = "sleep"
+    purpose: TimerPurpose = TimerPurpose.SLEEP
     step: str = ""
     index: int | None = None
     attempt: int = 1
@@ -335,6 +339,11 @@ _FIELDS: dict[type[HistoryEvent], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls) if f.name not in ("seq", "at"))
     for cls in EVENT_TYPES.values()
 }
+#: Fields stored as text and read back as an enum member (the text is the member's value).
+_ENUM_FIELDS: dict[type[HistoryEvent], tuple[tuple[str, type[enum.StrEnum]], ...]] = {
+    ExecutionCompleted: (("status", RuntimeStatus),),
+    TimerCreated: (("purpose", TimerPurpose),),
+}
 _dumps = jsontext.dumps
 
 
@@ -365,4 +374,14 @@ def decode_event(type_name: str, at: float, seq: int, text: str) -> HistoryEvent
     kwargs = {k: v for k, v in data.items() if k in known}
     if "failure" in kwargs and isinstance(kwargs["failure"], dict):
         kwargs["failure"] = Failure(**kwargs["failure"])
+    for name, kind in _ENUM_FIELDS.get(cls, ()):
+        if name in kwargs:
+            try:
+                kwargs[name] = kind(kwargs[name])
+            except ValueError:
+                raise HistoryDecodeError(
+                    f"history event {seq} ({type_name}) has an unknown {name} "
+                    f"{short(str(kwargs[name]))!r}; it was written by another wfkit: "
+                    "upgrade wfkit to read it"
+                ) from None
     return cls(at=at, seq=seq, **kwargs)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState, StepState
-from wfkit.engine.core.status import STEP_STATUSES, StepStatus
+from wfkit.engine.core.status import STEP_STATUSES, StepStatus, TaskPhase
 
 __all__ = ["Progress"]
 
@@ -39,26 +39,30 @@ _ONE_PENDING: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, True, False) for s 
 _NONE_ACTIVE: dict[StepStatus, _Share] = {s: _Share(s, 0, 0, False, False) for s in StepStatus}
 
 
+_RUNNING, _WAITING, _PENDING = TaskPhase.RUNNING, TaskPhase.WAITING, TaskPhase.PENDING
+_FAILED_ATTEMPT = TaskPhase.FAILED_ATTEMPT
+
+
 def _share_of(step: StepState | None, status: StepStatus) -> _Share:
     if step is None or not step.tasks:
         return _NONE_ACTIVE[status]
     tasks = step.tasks
     if len(tasks) == 1:  # most steps: no foreach; shares of one task are kept, not made
         phase = tasks[0].phase
-        if phase == "running":
+        if phase is _RUNNING:
             return _ONE_RUNNING[status]
-        if phase == "waiting":
+        if phase is _WAITING:
             return _ONE_WAITING[status]
-        if phase == "pending":
+        if phase is _PENDING:
             return _ONE_PENDING[status]
-        if phase != "failed_attempt":
+        if phase is not _FAILED_ATTEMPT:
             return _NONE_ACTIVE[status]
     # counts the fold keeps: a foreach of many items is not scanned at each event
     return _Share(
         status,
         step.active_tasks,
-        step.count("running"),
-        step.count("pending") > 0,
+        step.count(_RUNNING),
+        step.count(_PENDING) > 0,
         bool(step.failed_attempts),
     )
 

@@ -1,7 +1,10 @@
-"""Statuses of instances and steps, and which lifecycle operations each status allows.
+"""Statuses of instances, steps and tasks, and which lifecycle operations each status allows.
 
 :class:`RuntimeStatus` holds Dapr's runtime status strings; :class:`StepStatus` holds the
-step statuses a definition's expressions see (``steps.<id>.status``).
+step statuses a definition's expressions see (``steps.<id>.status``); :class:`TaskPhase`
+where one task of a step is; :class:`TimerPurpose` what a durable timer is for; and
+:class:`SuspendReason` why a run was suspended. All are :class:`enum.StrEnum`: their values
+are the strings stored in histories, so records read and write the same text.
 
 Which lifecycle operation may act on an instance in which status is one table,
 :data:`TRANSITIONS`, keyed by ``(status, operation)``. Each entry is one of:
@@ -57,6 +60,9 @@ __all__ = [
     "Refusal",
     "RuntimeStatus",
     "StepStatus",
+    "SuspendReason",
+    "TaskPhase",
+    "TimerPurpose",
     "check_transition",
 ]
 
@@ -113,6 +119,51 @@ STEP_STATUSES: tuple[StepStatus, ...] = tuple(StepStatus)
 _STEP_TERMINAL = frozenset(
     {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED}
 )
+
+
+class TaskPhase(enum.StrEnum):
+    """Where one task (a step, or one item of a foreach) is, across its attempts."""
+
+    PENDING = "pending"
+    """Not scheduled yet."""
+    RUNNING = "running"
+    """Handed to the runner, or a child instance started."""
+    WAITING = "waiting"
+    """A wait for an event, a sleep, or a retry timer."""
+    FAILED_ATTEMPT = "failed_attempt"
+    """An attempt failed (or was lost with its owner): retry or fail is still to be decided."""
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        """True for completed and failed: the task will not change again."""
+        return self in _PHASE_DONE
+
+
+_PHASE_DONE = frozenset({TaskPhase.COMPLETED, TaskPhase.FAILED})
+
+
+class TimerPurpose(enum.StrEnum):
+    """What a durable timer of a step is for."""
+
+    SLEEP = "sleep"
+    """The whole of a ``sleep`` step."""
+    RETRY = "retry"
+    """The delay before the next attempt of a failed task."""
+    TIMEOUT = "timeout"
+    """The deadline of a ``wait`` or ``workflow`` step's attempt."""
+
+
+class SuspendReason(enum.StrEnum):
+    """Why a run was suspended (:class:`~wfkit.engine.core.history.ExecutionSuspended`)."""
+
+    PAUSE = "pause"
+    """Someone paused it."""
+    BREAKPOINT = "breakpoint"
+    """It reached a step with a breakpoint (``pause_before`` or one set at run time)."""
+    STEP = "step"
+    """It was resumed for one step only, and that step started."""
 
 
 class Operation(enum.StrEnum):

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from wfkit.engine.core import actions as act
 from wfkit.engine.core.decide import advance
-from wfkit.engine.core.history import ExecutionCompleted, Failure, HistoryEvent
+from wfkit.engine.core.history import ExecutionCompleted, Failure
+from wfkit.engine.core.outbox import Incoming
 from wfkit.engine.core.state import replay
-from wfkit.engine.core.status import TERMINAL_STATUSES
+from wfkit.engine.core.status import TERMINAL_STATUSES, RuntimeStatus
 from wfkit.engine.loop.dispatch import Dispatcher
 from wfkit.engine.loop.owned import OwnedInstances
 from wfkit.engine.loop.records import event_rows, load_history
@@ -65,7 +66,7 @@ class CommitRecovery:
         raise NotImplementedError
 
     def _after_failed_commit(
-        self, decided: Sequence[tuple[str, list[HistoryEvent], object, int]]
+        self, decided: Sequence[tuple[str, list[Incoming], object, int]]
     ) -> None:
         """The store refused a commit: the states were folded ahead of it. Reload each
         from the store and queue its events again; one that cannot be reloaded is left to
@@ -134,7 +135,10 @@ class CommitRecovery:
         try:
             state = replay(instance_id, load_history(self.store, instance_id))
             version = state.version
-            ended = ExecutionCompleted(at=self.clock(), status="FAILED", failure=failure)
+            failed = RuntimeStatus.FAILED
+            ended = ExecutionCompleted(
+                at=self.clock(), seq=version + 1, status=failed, failure=failure
+            )
             decision = advance(owned.plan, state, [ended], now=self.clock(), owned=True)
             update = update_for(owned.plan, state)
             item = (instance_id, version, event_rows(decision.events), update)
@@ -151,7 +155,7 @@ class CommitRecovery:
         self._finish(instance_id)
 
     def _retry_after_conflict(
-        self, instance_id: str, events: list[HistoryEvent], committed: int
+        self, instance_id: str, events: list[Incoming], committed: int
     ) -> None:
         """Someone appended between our read and our commit: take their events (doing
         what they call for here, such as killing tasks of a terminated instance) and

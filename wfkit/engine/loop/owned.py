@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from wfkit.engine.core.history import HistoryEvent
+from wfkit.engine.core.outbox import Incoming
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState
 
@@ -38,7 +38,7 @@ class OwnedInstances:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._items: dict[str, Owned] = {}
-        self._pending: dict[str, list[HistoryEvent]] = {}
+        self._pending: dict[str, list[Incoming]] = {}
         self._reload: set[str] = set()
         self.closed = False
 
@@ -83,7 +83,7 @@ class OwnedInstances:
 
     # -- the queues -----------------------------------------------------------------------
 
-    def queue(self, instance_id: str, event: HistoryEvent, *, wake: bool = True) -> bool:
+    def queue(self, instance_id: str, event: Incoming, *, wake: bool = True) -> bool:
         """Queue an event for an owned instance; False (and nothing queued) when not owned.
         ``wake=False`` leaves the loop asleep, for a caller that decides itself next."""
         with self._lock:
@@ -94,7 +94,7 @@ class OwnedInstances:
                 self._wake.notify()
         return True
 
-    def requeue(self, instance_id: str, events: Sequence[HistoryEvent], *, wake: bool) -> None:
+    def requeue(self, instance_id: str, events: Sequence[Incoming], *, wake: bool) -> None:
         """Put events back at the front of an instance's queue (or just queue a decision
         when ``events`` is empty): they were not committed and are decided again."""
         with self._lock:
@@ -102,7 +102,7 @@ class OwnedInstances:
             if wake:
                 self._wake.notify()
 
-    def take_pending(self) -> dict[str, list[HistoryEvent]]:
+    def take_pending(self) -> dict[str, list[Incoming]]:
         """Everything queued, leaving the queues empty."""
         with self._lock:
             pending, self._pending = self._pending, {}

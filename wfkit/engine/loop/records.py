@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import jsonschema_rs
@@ -17,6 +18,7 @@ from wfkit.engine.core.history import (
     decode_event,
     encode_event,
 )
+from wfkit.engine.core.outbox import EventDraft
 from wfkit.engine.protocols import EventRow, Store, TaskOutcome, TaskSpec
 from wfkit.errors import OutputTooLarge
 
@@ -40,23 +42,24 @@ def outcome_event(
     now: float,
     *,
     limit: int | None = None,
-) -> HistoryEvent:
-    """The history event for a task's outcome; an output that breaks the step's
-    ``outputs`` schema, is not JSON, or is over ``limit`` bytes of JSON (whatever the
-    runner or handler checked) is a failure."""
+) -> EventDraft:
+    """The history event for a task's outcome, as a draft that the decision numbers
+    (it is built once, with its ``seq``); an output that breaks the step's ``outputs``
+    schema, is not JSON, or is over ``limit`` bytes of JSON (whatever the runner or
+    handler checked) is a failure."""
     details = outcome.details or None
     common: dict[str, Any] = {"step": task.step, "index": task.index, "attempt": task.attempt}
     if not outcome.ok:
         failure = Failure(outcome.error_type or "Error", outcome.error_message, outcome.stack_trace)
-        return TaskFailed(at=now, failure=failure, details=details, **common)
+        return partial(TaskFailed, at=now, failure=failure, details=details, **common)
     too_large = _size_problem(task, outcome, limit)
     if too_large is not None:
-        return TaskFailed(at=now, failure=too_large, details=details, **common)
+        return partial(TaskFailed, at=now, failure=too_large, details=details, **common)
     problem = _output_problem(outcome.output, outputs, outcome.output_json is not None)
     if problem:
         failure = Failure("OutputInvalid", f"step {task.step!r} returned {problem}")
-        return TaskFailed(at=now, failure=failure, details=details, **common)
-    return TaskCompleted(at=now, output=outcome.output, details=details, **common)
+        return partial(TaskFailed, at=now, failure=failure, details=details, **common)
+    return partial(TaskCompleted, at=now, output=outcome.output, details=details, **common)
 
 
 def _size_problem(task: TaskSpec, outcome: TaskOutcome, limit: int | None) -> Failure | None:
