@@ -19,7 +19,8 @@ together.
 
 Anyone (another thread, another process) may append to an instance's history: lifecycle
 operations do so directly with an optimistic version check (:mod:`wfkit.engine.loop.operations`).
-The owner notices (at once for its own process, by polling versions for others),
+The owner notices (at once for its own process; for others, when the store tells of a
+commit (:mod:`wfkit.engine.loop.changes`), by reading versions),
 folds the new events and reacts. Leases make a crashed owner's instances claimable; a
 thread of their own renews them (:mod:`wfkit.engine.loop.leases`), so that no decision, however
 long, lets them lapse, and every commit names this engine as the owner, so that once
@@ -40,6 +41,7 @@ from wfkit.engine.core.history import HistoryEvent, TimerFired
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import apply, replay
 from wfkit.engine.core.status import TERMINAL_STATUSES
+from wfkit.engine.loop.changes import ChangeWatcher
 from wfkit.engine.loop.commits import CommitRecovery, Deferred
 from wfkit.engine.loop.dispatch import Dispatcher
 from wfkit.engine.loop.leases import Leases, new_owner
@@ -116,6 +118,7 @@ class Engine(CommitRecovery):
         self._stopping = False  # a graceful stop: claim no more instances
         self._closing = threading.Event()  # cuts a pause after a failed round short
         self._outage = Outage(self.settings.poll_interval, self.settings.store_retry_max)
+        self._changes = ChangeWatcher(store, self._store_changed, self.settings.poll_interval)
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -146,6 +149,9 @@ class Engine(CommitRecovery):
         """Start the loop thread (idempotent)."""
         if self._thread is None:
             self._closing.clear()
+            self._changes.gap = self.settings.poll_interval
+            self._changes.start()  # before the loop's first poll: no commit is missed
+            self._leases.notified = True
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
             self._leases.start_renewing(self._owned.ids, self._owned.wake)
@@ -165,6 +171,8 @@ class Engine(CommitRecovery):
                     self._decide_all()
         self._owned.close()
         self._closing.set()
+        self._changes.stop()
+        self._leases.notified = False
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -344,6 +352,11 @@ class Engine(CommitRecovery):
         if timer is not None:
             wake_at = min(wake_at, timer)
         return max(0.0, wake_at - self.clock())
+
+    def _store_changed(self) -> None:
+        """The watcher's call: something was committed; look at the store again soon."""
+        self._leases.note_change()
+        self._owned.wake()
 
     def _round(self) -> None:
         now = self.clock()
