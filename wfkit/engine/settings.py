@@ -28,6 +28,9 @@ class EngineSettings:
     lease_seconds: float = 8.0
     claim_interval: float = 1.0
     poll_interval: float = 0.05
+    #: How often an idle engine reads versions and looks for free instances although the
+    #: store told of no commit (it wakes at each one, at most every ``poll_interval``).
+    safety_poll_interval: float = 1.0
     workdir: str = "."
     definitions_dir: str = "."
     claim_free: bool = True

@@ -83,12 +83,15 @@ class ChangeWatch:
         self._conn: sqlite3.Connection | None = None
         self._seen: int | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _look(self) -> None:
         """Read ``data_version``; bump the signal when another connection committed."""
         if self._factory is None:
             return
         with self._lock:
+            if self._closed:  # a waiter that outlived the store: never reopen it
+                raise sqlite3.ProgrammingError("the store is closed")
             if self._conn is None:
                 self._conn = self._factory()
             (version,) = self._conn.execute("PRAGMA data_version").fetchone()
@@ -113,6 +116,7 @@ class ChangeWatch:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -19,7 +19,8 @@ together.
 
 Anyone (another thread, another process) may append to an instance's history: lifecycle
 operations do so directly with an optimistic version check (:mod:`wfkit.engine.loop.operations`).
-The owner notices (at once for its own process, by polling versions for others),
+The owner notices (at once for its own process; for others, when the store tells of a
+commit (:mod:`wfkit.engine.loop.changes`), by reading versions),
 folds the new events and reacts. Leases make a crashed owner's instances claimable; a
 thread of their own renews them (:mod:`wfkit.engine.loop.leases`), so that no decision, however
 long, lets them lapse, and every commit names this engine as the owner, so that once
@@ -38,18 +39,18 @@ from wfkit.engine.core import actions as act
 from wfkit.engine.core.decide import advance
 from wfkit.engine.core.history import HistoryEvent, TimerFired
 from wfkit.engine.core.plan import WorkflowPlan
-from wfkit.engine.core.state import apply, replay
 from wfkit.engine.core.status import TERMINAL_STATUSES
+from wfkit.engine.loop.changes import ChangeWatcher
 from wfkit.engine.loop.commits import CommitRecovery, Deferred
 from wfkit.engine.loop.dispatch import Dispatcher
+from wfkit.engine.loop.intake import Intake
 from wfkit.engine.loop.leases import Leases, new_owner
 from wfkit.engine.loop.outage import Outage
-from wfkit.engine.loop.owned import Owned, OwnedInstances
-from wfkit.engine.loop.records import event_rows, load_history, outcome_event
+from wfkit.engine.loop.owned import OwnedInstances
+from wfkit.engine.loop.records import event_rows, outcome_event
 from wfkit.engine.loop.wakeups import CommitSignals, TimerQueue
 from wfkit.engine.protocols import (
     Hook,
-    InstanceRow,
     StepRunner,
     Store,
     TaskOutcome,
@@ -65,7 +66,7 @@ _log = logging.getLogger(__name__)
 _TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
-class Engine(CommitRecovery):
+class Engine(Intake, CommitRecovery):
     """Runs workflow instances from a store with a step runner, in a background thread.
 
     ``resolve`` gives the definition of a workflow name (for starts and child workflows);
@@ -116,6 +117,7 @@ class Engine(CommitRecovery):
         self._stopping = False  # a graceful stop: claim no more instances
         self._closing = threading.Event()  # cuts a pause after a failed round short
         self._outage = Outage(self.settings.poll_interval, self.settings.store_retry_max)
+        self._changes = ChangeWatcher(store, self._store_changed, self.settings.poll_interval)
 
     @property
     def on_action(self) -> Callable[[str, act.Action], None] | None:
@@ -136,16 +138,15 @@ class Engine(CommitRecovery):
     def settings(self, settings: EngineSettings) -> None:
         self._settings = self._leases.settings = settings
 
-    @property
-    def _max_items(self) -> int:
-        return self._settings.max_foreach_items
-
     # -- lifecycle of the engine ----------------------------------------------------------
 
     def start_background(self) -> None:
         """Start the loop thread (idempotent)."""
         if self._thread is None:
             self._closing.clear()
+            self._changes.gap = self.settings.poll_interval
+            self._changes.start()  # before the loop's first poll: no commit is missed
+            self._leases.notified = True
             self._thread = threading.Thread(target=self._run, name="wfkit-engine", daemon=True)
             self._thread.start()
             self._leases.start_renewing(self._owned.ids, self._owned.wake)
@@ -165,6 +166,8 @@ class Engine(CommitRecovery):
                     self._decide_all()
         self._owned.close()
         self._closing.set()
+        self._changes.stop()
+        self._leases.notified = False
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -202,75 +205,6 @@ class Engine(CommitRecovery):
         return self._outage.last_error
 
     # -- what other threads call ----------------------------------------------------------
-
-    def plan_for(self, definition_hash: str) -> WorkflowPlan:
-        """The plan of a stored definition (cached by hash)."""
-        plan = self._plans.get(definition_hash)
-        if plan is None:
-            found = self.store.load_definition(definition_hash)
-            if found is None:
-                raise LookupError(f"definition {definition_hash[:12]} is not in the store")
-            name, text = found
-            definition = self._parse(text, f"<{name}@{definition_hash[:12]}>")
-            plan = WorkflowPlan.of(definition, self.settings.expression_budget)
-            self._plans[definition_hash] = plan
-        return plan
-
-    def remember(self, definition: Definition) -> WorkflowPlan:
-        """Keep a definition's text in the store and its plan in memory."""
-        plan = self._plans.get(definition.content_hash)
-        if plan is None:
-            self.store.save_definition(definition.content_hash, definition.name, definition.source)
-            plan = self._plans[definition.content_hash] = WorkflowPlan.of(
-                definition, self.settings.expression_budget
-            )
-        return plan
-
-    def adopt(self, instance_id: str) -> bool:
-        """Claim a (new) instance for this engine now; False when another process has it."""
-        if not self._leases.claim_one(instance_id):
-            return False
-        with self._deciding:
-            self._take(instance_id)
-        return True
-
-    def create_owned(self, plan: WorkflowPlan, row: InstanceRow, started: HistoryEvent) -> None:
-        """Store a new instance already claimed by this engine, with its first decision
-        (the first steps scheduled), in one transaction; then run those steps.
-
-        What :meth:`adopt` after ``store.create`` would do, with one commit instead of
-        three. Raises what ``store.create`` raises (then nothing is kept).
-
-        Done under the decision lock, like every other decision: a thread starting
-        instances beside the step threads that decide made them all slower (200
-        instances of a 5-step chain: 190 µs a step without the lock, 135 with it). Step
-        results that arrive meanwhile are left for the loop thread, woken after: deciding
-        them here made starts slower than the time it saved."""
-        with self._deciding:
-            state = replay(row.instance_id, [started])
-            decision = advance(
-                plan, state, [], now=started.at, owned=True,
-                max_foreach_items=self._max_items, max_output_bytes=self._limit,
-            )  # fmt: skip
-            update = update_for(plan, state)
-            row.status = update.status or row.status
-            row.updated_at = state.updated_at
-            row.custom_status = update.custom_status
-            row.properties = update.properties or row.properties
-            row.output = update.output or row.output  # it may end in its first decision
-            row.failure = update.failure or row.failure
-            events = [started, *decision.events]
-            self.store.create(
-                row, event_rows(events), owner=self.owner, lease_seconds=self._leases.seconds
-            )
-            # hooks first, before a task can change the state
-            self._dispatch.notify_hooks(row.instance_id, events, state)
-            self._owned.add(row.instance_id, Owned(plan, state, row.status))
-            self._perform(row.instance_id, decision.actions)
-            if state.is_terminal:
-                self._finish(row.instance_id)
-        self._signals.status_changed()
-        self._owned.wake(if_pending=True)
 
     def deliver(self, instance_id: str, event: HistoryEvent) -> bool:
         """Queue an event for an instance this engine owns; False when it does not."""
@@ -345,6 +279,11 @@ class Engine(CommitRecovery):
             wake_at = min(wake_at, timer)
         return max(0.0, wake_at - self.clock())
 
+    def _store_changed(self) -> None:
+        """The watcher's call: something was committed; look at the store again soon."""
+        self._leases.note_change()
+        self._owned.wake()
+
     def _round(self) -> None:
         now = self.clock()
         self._fire_timers(now)
@@ -369,58 +308,6 @@ class Engine(CommitRecovery):
         for instance_id, timer_id in self._timers.due(now):
             if instance_id in self._owned:
                 self.deliver(instance_id, TimerFired(at=now, timer_id=timer_id))
-
-    def _take(self, instance_id: str) -> None:
-        """Load a newly claimed instance and redo what was in flight (at-least-once): the
-        tasks that were running are recorded as abandoned by the last owner, then run
-        again as their next attempts."""
-        row = self.store.get(instance_id)
-        if row is None:
-            return
-        try:
-            plan = self.plan_for(row.definition_hash)
-        except LookupError:
-            _log.error("instance %s: its definition is missing from the store", instance_id)
-            return
-        state = replay(instance_id, load_history(self.store, instance_id))
-        self._owned.add(instance_id, Owned(plan, state, row.status), decide=True)
-        # recorded (committed with the next decision) before they run again
-        for event in act.abandoned_tasks(plan, state, row.last_owner or "", row.last_owner_until):
-            self._owned.queue(instance_id, event, wake=False)
-        self._perform(instance_id, act.recovery_actions(plan, state))
-        self._dispatch.notify_hooks(instance_id, [], state)  # this engine runs it now
-
-    def _refresh(self, instance_id: str) -> None:
-        """Fold events someone else appended, and do what they call for locally."""
-        owned = self._owned.get(instance_id)
-        if owned is None:
-            return
-        foreign = load_history(self.store, instance_id, after=owned.state.version)
-        # Read after the history: a row newer than it makes our next append conflict (and
-        # start over), an equal one tells the status the appender left in the store.
-        row = self.store.get(instance_id)
-        if row is None:  # purged under us
-            self._dispatch.cancel(instance_id)
-            self._drop(instance_id)
-            return
-        owned.stored_status = (
-            row.status if row.version == owned.state.version + len(foreign) else ""
-        )
-        for event in foreign:
-            apply(owned.state, event)
-        local = [
-            a
-            for a in act.actions_for(owned.plan, owned.state, foreign)
-            if isinstance(a, act.RunTask | act.StartTimer | act.CancelTasks)
-        ]
-        self._perform(instance_id, local)
-        self._dispatch.notify_hooks(instance_id, foreign, owned.state)
-        if foreign:
-            self._signals.status_changed()
-        if owned.state.is_terminal:  # terminated by someone else: nothing left to run
-            self._finish(instance_id)
-            return
-        self._owned.requeue(instance_id, [], wake=False)
 
     def _decide_all(self) -> None:
         batch, decided = [], []

@@ -61,6 +61,12 @@ class Leases:
         self._next_renew = 0.0
         self._next_poll = 0.0
         self._renewed_at = 0.0  # when the leases were last renewed (or first claimed)
+        #: Set when a :class:`~wfkit.engine.loop.changes.ChangeWatcher` tells of the
+        #: store's commits: then looks and polls run only after :meth:`note_change`, or
+        #: every ``safety_poll_interval`` seconds, instead of every poll interval.
+        self.notified = False
+        self._look_moved = self._poll_moved = True  # the store changed since the last one
+        self._next_safety_look = self._next_safety_poll = 0.0
         self._lost: set[str] = set()  # found held by another owner, for the loop to drop
         self._lost_lock = threading.Lock()
         self._stop = threading.Event()
@@ -74,8 +80,28 @@ class Leases:
     def next_due(self, polling: bool, looking: bool = False) -> float:
         """The clock time of the next claim, (when ``polling``) poll, or (when
         ``looking``, for an engine that claims free instances) look for new ones."""
-        due = min(self._next_claim, self._next_look) if looking else self._next_claim
-        return min(due, self._next_poll) if polling else due
+        due = self._next_claim
+        if looking:
+            due = min(due, self._due(self._next_look, self._look_moved, self._next_safety_look))
+        if polling:
+            due = min(due, self._due(self._next_poll, self._poll_moved, self._next_safety_poll))
+        return due
+
+    def _due(self, at: float, moved: bool, safety: float) -> float:
+        return at if moved or not self.notified else max(at, safety)
+
+    def note_change(self) -> None:
+        """The store tells of a commit (any thread): look and poll when they are next due."""
+        self._look_moved = self._poll_moved = True
+
+    def _may_look(self, now: float) -> bool:
+        """Whether a look for free instances is worth a read: the store changed since the
+        last one, or the safety interval passed (or no one tells of changes)."""
+        if self.notified and not self._look_moved and now < self._next_safety_look:
+            return False
+        self._look_moved = False  # before the read: a change during it counts again
+        self._next_safety_look = now + self.settings.safety_poll_interval
+        return True
 
     @property
     def renew_interval(self) -> float:
@@ -137,7 +163,7 @@ class Leases:
         process has just started."""
         free = self.settings.claim_free
         if now < self._next_claim:
-            if not free or now < self._next_look:
+            if not free or now < self._next_look or not self._may_look(now):
                 return []
             self._next_look = now + self.settings.poll_interval
             if not self.store.has_free():
@@ -174,9 +200,14 @@ class Leases:
 
     def changed(self, now: float, versions: Callable[[], Mapping[str, int]]) -> list[str]:
         """The instances whose stored version differs from the one in ``versions()``
-        (someone else appended, or purged them), when a poll is due."""
+        (someone else appended, or purged them), when a poll is due (and, when
+        :attr:`notified`, the store changed since the last poll or a safety poll is due)."""
         if now < self._next_poll:
             return []
+        if self.notified and not self._poll_moved and now < self._next_safety_poll:
+            return []  # nothing was committed since the last poll
+        self._poll_moved = False  # before the read: a change during it counts again
+        self._next_safety_poll = now + self.settings.safety_poll_interval
         self._next_poll = now + self.settings.poll_interval
         known = versions()
         if not known:

@@ -10,7 +10,6 @@ beyond one instance: starting children, terminating them, telling parents.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +19,6 @@ from typing import Any
 from wfkit.common import jsontext
 from wfkit.common.suggest import did_you_mean
 from wfkit.definition.model import Definition
-from wfkit.engine.core import actions as act
 from wfkit.engine.core import pinning
 from wfkit.engine.core.history import (
     BreakpointSet,
@@ -30,27 +28,24 @@ from wfkit.engine.core.history import (
     ExecutionStarted,
     ExecutionSuspended,
     ExecutionTerminated,
-    Failure,
     HistoryEvent,
-    SubOrchestrationInstanceCompleted,
-    SubOrchestrationInstanceFailed,
 )
 from wfkit.engine.core.inputs import check_instance_id, prepare_input
 from wfkit.engine.core.state import InstanceState, apply, replay
 from wfkit.engine.core.status import Operation, Outcome, RuntimeStatus, check_transition
 from wfkit.engine.loop.engine import Engine
 from wfkit.engine.loop.event_names import check_event_name, unheard_event
+from wfkit.engine.loop.family import Family, stamped
+from wfkit.engine.loop.purges import Purges, runtime_status
 from wfkit.engine.loop.records import event_rows, load_history
-from wfkit.engine.protocols import InstanceRow, Store, StoreSpace
+from wfkit.engine.protocols import InstanceRow, Store
 from wfkit.engine.wire.summary import buffered_events, dumps, update_after, update_for
 from wfkit.errors import (
     EventBufferFull,
     InstanceBusy,
     InstanceNotFound,
     InvalidEventData,
-    InvalidPurgeFilter,
     OutputTooLarge,
-    UnknownStatus,
     UnknownStep,
     VersionConflict,
     WfkitError,
@@ -62,7 +57,7 @@ __all__ = ["Workflows"]
 _RETRIES = 200
 
 
-class Workflows:
+class Workflows(Purges, Family):
     """The operations of the Workflow contract over an :class:`Engine` and its store."""
 
     def __init__(self, engine: Engine) -> None:
@@ -167,7 +162,7 @@ class Workflows:
                 raise EventBufferFull(instance_id, name, most)
 
         outcome = self._append(
-            instance_id, Operation.RAISE_EVENT, lambda now: _at(event, now), check=check
+            instance_id, Operation.RAISE_EVENT, lambda now: stamped(event, now), check=check
         )
         if outcome is Outcome.APPLY:
             warning = unheard_event(self.engine, instance_id, event.name)
@@ -242,59 +237,6 @@ class Workflows:
             Operation.BREAK,
             lambda now: BreakpointSet(at=now, step=step, enabled=enabled),
         )
-
-    def purge(self, instance_id: str, *, recursive: bool = True) -> int:
-        """Delete a terminal instance's state and history (and its children's)."""
-        row = self._row(instance_id)
-        check_transition(RuntimeStatus(row.status), Operation.PURGE, instance_id)
-        ids = [instance_id]
-        if recursive:
-            ids += self._descendants(instance_id)
-        purged = self.store.purge(ids)
-        if purged:
-            self.store.reclaim()
-        return purged
-
-    def purge_ended(
-        self,
-        *,
-        status: Sequence[str] = (),
-        before: float | None = None,
-        recursive: bool = True,
-        batch: int = 500,
-    ) -> int:
-        """Purge every terminal instance with one of ``status`` (any terminal one when
-        empty) last updated before ``before`` (epoch seconds; None: now), and their
-        children when ``recursive``; returns how many instances were deleted.
-
-        Linear in the instances stored: the store is walked once, in batches of
-        ``batch`` instances, each purged in its own short transaction (workers go on
-        between them), and an instance that is not terminal is never deleted. The space
-        freed is then given back to the disk (``store.reclaim``)."""
-        wanted = [_runtime_status(s) for s in status]
-        active = [s for s in wanted if not RuntimeStatus(s).is_terminal]
-        if active:
-            raise InvalidPurgeFilter(active)
-        until = self.engine.clock() if before is None else before
-        purged, position = 0, 0
-        while True:
-            ids, position = self.store.find_ended(
-                statuses=wanted, before=until, limit=batch, after=position
-            )
-            if recursive:
-                ids += [child for found in ids for child in self._descendants(found)]
-            if ids:
-                purged += self.store.purge(ids)
-            if position == 0:
-                break
-        if purged:
-            self.store.reclaim()
-        return purged
-
-    def reclaim(self, *, full: bool = False) -> StoreSpace:
-        """Give the store's free space back to the disk; ``full`` rebuilds the file (a
-        store made by an earlier wfkit needs that once). Returns the space after."""
-        return self.store.reclaim(full=full)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -384,81 +326,6 @@ class Workflows:
             return outcome
         raise InstanceBusy(instance_id, operation.value)
 
-    def _descendants(self, instance_id: str) -> list[str]:
-        found: list[str] = []
-        for child in self.store.children(instance_id):
-            found += [child, *self._descendants(child)]
-        return found
-
-    def _on_action(self, instance_id: str, action: act.Action) -> None:
-        if isinstance(action, act.StartChild):
-            self._start_child(instance_id, action)
-        elif isinstance(action, act.TerminateChildren):
-            for child in action.child_ids:
-                with contextlib.suppress(WfkitError):
-                    self.terminate(child, action.reason)
-        elif isinstance(action, act.NotifyParent):
-            self._notify(action)
-
-    def _start_child(self, parent_id: str, action: act.StartChild) -> None:
-        existing = self.store.get(action.child_id)
-        if existing is not None:
-            if RuntimeStatus(existing.status).is_terminal:
-                self._tell_parent(action.child_id)  # it finished while nobody listened
-            return
-        try:
-            definition = pinning.pinned_definition(action.name, action.pinned, self.engine.plan_for)
-            self.start(
-                action.name,
-                action.input,
-                action.child_id,
-                parent_id=parent_id,
-                parent_step=action.step or None,
-                definition=definition,
-                pinned=action.pinned,
-            )
-        except WfkitError as exc:
-            failure = Failure(type(exc).__name__, f"could not start child workflow: {exc}")
-            self._deliver(
-                parent_id, SubOrchestrationInstanceFailed(child_id=action.child_id, failure=failure)
-            )
-
-    def _tell_parent(self, child_id: str) -> None:
-        row = self.store.get(child_id)
-        if row is None or row.parent_id is None:
-            return
-        failure = None
-        if row.failure:
-            data = json.loads(row.failure)
-            failure = Failure(
-                data.get("type", "Error"), data.get("message", ""), data.get("stack_trace", "")
-            )
-        output = json.loads(row.output) if row.output else None
-        self._notify(act.NotifyParent(row.parent_id, child_id, row.status, output, failure))
-
-    def _notify(self, action: act.NotifyParent) -> None:
-        event: HistoryEvent
-        if action.status == RuntimeStatus.COMPLETED.value:
-            event = SubOrchestrationInstanceCompleted(
-                child_id=action.child_id, output=action.output
-            )
-        else:
-            failure = action.failure or Failure(action.status.title(), f"child {action.status}")
-            event = SubOrchestrationInstanceFailed(child_id=action.child_id, failure=failure)
-        self._deliver(action.parent_id, event)
-
-    def _deliver(self, instance_id: str, event: HistoryEvent) -> None:
-        """Hand an event to the owning engine, or append it to the store directly."""
-        event = _at(event, self.engine.clock())
-        if self.engine.deliver(instance_id, event):
-            return
-        for _ in range(_RETRIES):
-            row = self.store.get(instance_id)
-            if row is None or RuntimeStatus(row.status).is_terminal:
-                return
-            if self._append_after(row, event):
-                return
-
     def _append_after(self, row: InstanceRow, event: HistoryEvent) -> bool:
         """Append ``event`` to the history ``row`` was read with, with the row fields it
         leads to; False when someone appended meanwhile (read again and retry).
@@ -490,20 +357,8 @@ class Workflows:
     ) -> list[InstanceRow]:
         """Instances, newest first. Statuses may be given in any case; an unknown one
         raises :class:`UnknownStatus` (instead of matching nothing)."""
-        wanted = [_runtime_status(s) for s in status]
+        wanted = [runtime_status(s) for s in status]
         return self.store.list_instances(status=wanted, name=name, limit=limit, after=after)
-
-
-def _runtime_status(text: str) -> str:
-    try:
-        return RuntimeStatus(text.upper()).value
-    except ValueError:
-        known = [s.value for s in RuntimeStatus]
-        raise UnknownStatus(text, known, did_you_mean(text.upper(), known)) from None
-
-
-def _at(event: HistoryEvent, now: float) -> HistoryEvent:
-    return event if event.at else replace(event, at=now)
 
 
 def _numbered(event: HistoryEvent, seq: int) -> HistoryEvent:
