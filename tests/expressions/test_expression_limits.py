@@ -136,7 +136,7 @@ def test_a_memo_keeps_what_reads_no_item_and_hands_out_copies() -> None:
     """``Template.render(memo=...)``: an expression that reads neither ``item`` nor
     ``index`` is evaluated once for all the renders given the same memo; each render
     gets its own copy, so a step that changes its input changes no other's."""
-    from wfkit.definition.expressions import compile_template
+    from wfkit.definition.templates import compile_template
 
     template, problems = compile_template(
         {"all": "${{ inputs.rows.map(r, r * 2) }}", "x": "${{ item + 1 }}"}

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wfkit.definition.expressions import (
-    ExpressionSyntaxError,
-    compile_expression,
-    compile_template,
-    scan_references,
-)
+from wfkit.definition.expressions import ExpressionSyntaxError, compile_expression, scan_references
+from wfkit.definition.templates import compile_template
 
 
 def test_numbers_compare_as_people_expect() -> None:

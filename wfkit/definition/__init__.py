@@ -2,7 +2,7 @@
 beyond reading text)."""
 
 from wfkit.definition.durations import format_seconds, parse_duration
-from wfkit.definition.expressions import Expression, Template
+from wfkit.definition.expressions import Expression
 from wfkit.definition.model import (
     Definition,
     Duration,
@@ -14,6 +14,7 @@ from wfkit.definition.model import (
     WaitSpec,
 )
 from wfkit.definition.schema import load_schema, schema_text
+from wfkit.definition.templates import Template
 
 __all__ = [
     "Definition",

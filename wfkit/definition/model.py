@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wfkit.definition.display import mimebundle
-from wfkit.definition.expressions import Expression, Template
+from wfkit.definition.expressions import Expression
+from wfkit.definition.templates import Template
 
 __all__ = [
     "Definition",

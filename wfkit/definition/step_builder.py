@@ -15,12 +15,7 @@ from typing import Any
 import jsonschema_rs
 
 from wfkit.definition.document import Path
-from wfkit.definition.expressions import (
-    Expression,
-    Template,
-    compile_expression,
-    contains_expression,
-)
+from wfkit.definition.expressions import Expression, compile_expression
 from wfkit.definition.model import (
     Duration,
     OnError,
@@ -32,6 +27,7 @@ from wfkit.definition.model import (
 from wfkit.definition.references import ReferenceContext
 from wfkit.definition.reporter import first_line
 from wfkit.definition.schema import STEP_KINDS
+from wfkit.definition.templates import Template, contains_expression
 from wfkit.definition.values import ValueBuilder, int_or_none, text_or_empty
 
 __all__ = ["StepBuilder"]

@@ -11,18 +11,12 @@ from typing import Any, TypeGuard
 
 from wfkit.definition.document import Path
 from wfkit.definition.durations import parse_duration
-from wfkit.definition.expressions import (
-    Expression,
-    ExpressionSyntaxError,
-    Template,
-    compile_expression,
-    compile_template,
-    expression_sites,
-)
+from wfkit.definition.expressions import Expression, ExpressionSyntaxError, compile_expression
 from wfkit.definition.model import Duration, RetryPolicy
 from wfkit.definition.references import ReferenceContext
 from wfkit.definition.reporter import Reporter
 from wfkit.definition.schema import dotted
+from wfkit.definition.templates import Template, compile_template, expression_sites
 
 __all__ = ["ValueBuilder", "int_or_none", "is_number", "text_or_empty"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from wfkit.definition.cel_cost import Budget
-from wfkit.definition.expressions import Template
+from wfkit.definition.templates import Template
 from wfkit.engine.core.plan import WorkflowPlan
 from wfkit.engine.core.state import InstanceState
 from wfkit.engine.core.status import RuntimeStatus, StepStatus

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wfkit.definition.cel_cost import DEFAULT_BUDGET, Budget
-from wfkit.definition.expressions import Expression, Template
+from wfkit.definition.expressions import Expression
 from wfkit.definition.model import Definition, Step, StepKind
+from wfkit.definition.templates import Template
 from wfkit.graph.order import topological_order
 
 __all__ = ["RUNNER_KINDS", "WorkflowPlan"]
