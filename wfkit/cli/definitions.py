@@ -30,6 +30,12 @@ def _definitions_default() -> str:
 
 def register(sub: Any) -> None:
     """Add the definition commands to the subcommand parsers."""
+    _register_validate(sub)
+    _register_graph(sub)
+    _register_schema(sub)
+
+
+def _register_validate(sub: Any) -> None:
     validate = sub.add_parser(
         "validate",
         help="check definitions and report every problem",
@@ -58,6 +64,8 @@ def register(sub: Any) -> None:
     validate.add_argument("--json", action="store_true", help="print a JSON report")
     validate.set_defaults(func=cmd_validate)
 
+
+def _register_graph(sub: Any) -> None:
     graph = sub.add_parser(
         "graph",
         help="draw a workflow's step graph, or an instance's coloured by step status",
@@ -82,6 +90,8 @@ def register(sub: Any) -> None:
     )
     graph.set_defaults(func=cmd_graph)
 
+
+def _register_schema(sub: Any) -> None:
     schema = sub.add_parser(
         "schema",
         help="print the JSON Schema of the definition language",

@@ -38,6 +38,13 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     """Add the client commands about instances to the subcommand parsers."""
+    _register_start(sub)
+    _register_lifecycle(sub)
+    _register_raise_event(sub)
+    _register_list(sub)
+
+
+def _register_start(sub: Any) -> None:
     start = sub.add_parser(
         "start",
         help="start a workflow instance (a worker runs it)",
@@ -49,6 +56,8 @@ def register(sub: Any) -> None:
     settings_flags(start)
     start.set_defaults(func=cmd_start)
 
+
+def _register_lifecycle(sub: Any) -> None:
     for name, helptext in (
         ("get", "show an instance: status, steps, output or failure"),
         ("history", "show an instance's history events"),
@@ -67,11 +76,12 @@ def register(sub: Any) -> None:
             )
         if name == "terminate":
             command.add_argument("--reason", default="", help="why (kept in the failure details)")
-        if name == "terminate":
             command.add_argument("--no-recursive", action="store_true", help="leave children alone")
         settings_flags(command)
         command.set_defaults(func=_COMMANDS[name])
 
+
+def _register_raise_event(sub: Any) -> None:
     raise_event = sub.add_parser(
         "raise-event",
         help="send an event to an instance",
@@ -97,6 +107,8 @@ def register(sub: Any) -> None:
     settings_flags(raise_event)
     raise_event.set_defaults(func=cmd_raise_event)
 
+
+def _register_list(sub: Any) -> None:
     listing = sub.add_parser(
         "list", help="list instances, newest first", description="List instances, newest first."
     )
