@@ -239,6 +239,9 @@ def test_wfkit_runs_a_workflow_on_postgres_and_reads_it_back(
     assert history.returncode == 0, history.stderr
     kinds = [event["type"] for event in json.loads(history.stdout)]
     assert kinds.count("TaskCompleted") == 3 and kinds[-1] == "ExecutionCompleted"
+    vacuumed = wfkit("db", "vacuum")
+    assert vacuumed.returncode == 0, vacuumed.stderr
+    assert "run this again to give it back" in vacuumed.stdout  # not SQLite's "by itself"
 
 
 def test_a_worker_and_a_runtime_on_postgres_never_show_the_password(
