@@ -1,51 +1,110 @@
 """The ``store`` fixture: every backend the contract suite runs against.
 
 Each parameter opens a fresh, empty store. A new backend is one more entry in
-:data:`BACKENDS` (for PostgreSQL: a function that opens a store on a fresh database or
-schema and fails, never skips, when the server is missing).
+:data:`BACKENDS` (and in :data:`SHARED_BACKENDS` when another process can reach it).
+
+PostgreSQL: one server for the whole test session (:func:`postgres_server`), the one
+``WFKIT_TEST_POSTGRES_URL`` names when it is set, otherwise a throw-away server started
+from the ``pgserver`` wheel (PostgreSQL 16, about 3 s, deleted at the end); each test gets
+a schema of its own (:func:`postgres_url`), dropped after it. A missing server or wheel
+fails the tests, never skips them.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import psycopg
 import pytest
 
 from wfkit.engine.protocols import Store
-from wfkit.store import SqliteStore
+from wfkit.store import SqliteStore, open_store
+
+Opener = Callable[[pytest.FixtureRequest, Path], Store]
 
 
-def _sqlite_file(tmp_path: Path) -> Store:
+def _sqlite_file(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return SqliteStore(tmp_path / "store.db")
 
 
-def _sqlite_memory(tmp_path: Path) -> Store:
+def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return SqliteStore(":memory:")
 
 
-BACKENDS: dict[str, Callable[[Path], Store]] = {
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return open_store(request.getfixturevalue("postgres_url"))
+
+
+BACKENDS: dict[str, Opener] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgres": _postgres,
 }
 
 
-def _sqlite_file_url(tmp_path: Path) -> tuple[Store, str]:
+def _sqlite_file_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Store, str]:
     path = tmp_path / "shared.db"
     return SqliteStore(path), f"sqlite:///{path}"
 
 
-SHARED_BACKENDS: dict[str, Callable[[Path], tuple[Store, str]]] = {
+def _postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Store, str]:
+    url = request.getfixturevalue("postgres_url")
+    return open_store(url), url
+
+
+SHARED_BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], tuple[Store, str]]] = {
     "sqlite-file": _sqlite_file_url,
+    "postgres": _postgres_url,
 }
 """The backends other processes can reach too: a fresh store and the URL that opens it
 (``wfkit.store.open_store``) from a subprocess."""
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server (its maintenance database) for this test session."""
+    given = os.environ.get("WFKIT_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    import pgserver  # the dev extra's throw-away server
+
+    with tempfile.TemporaryDirectory(prefix="wfkit-pg-") as folder:
+        server = pgserver.get_server(folder, cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with the store's tables put in ``schema`` (libpq's ``options``)."""
+    option = quote(f"-csearch_path={schema}", safe="")
+    return f"{url}{'&' if '?' in url else '?'}options={option}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL of the session's server whose store lives in a new, empty schema."""
+    schema = f"wfkit_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_schema(postgres_server, schema)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture(params=sorted(SHARED_BACKENDS))
 def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
     """A new, empty store that another process can open, and its URL; closed after."""
-    opened, url = SHARED_BACKENDS[request.param](tmp_path)
+    opened, url = SHARED_BACKENDS[request.param](request, tmp_path)
     try:
         yield opened, url
     finally:
@@ -55,7 +114,7 @@ def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A new, empty store of each backend; closed after the test."""
-    opened = BACKENDS[request.param](tmp_path)
+    opened = BACKENDS[request.param](request, tmp_path)
     try:
         yield opened
     finally:

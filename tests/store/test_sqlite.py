@@ -443,18 +443,6 @@ def test_memory_url() -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["postgresql://bob:s3cret@db.example/wfkit", "postgres://bob:s3cret@db/wfkit?sslmode=require"],
-)
-def test_postgres_is_not_installed_yet_and_the_password_is_hidden(url: str) -> None:
-    with pytest.raises(StoreError) as caught:
-        open_store(url)
-    assert "PostgreSQL support is not installed yet" in str(caught.value)
-    assert "s3cret" not in str(caught.value) and "s3cret" not in caught.value.url
-    assert "bob:***@" in caught.value.url
-
-
-@pytest.mark.parametrize(
     ("url", "problem"),
     [
         ("mysql://user:hunter2@host/db", "unsupported store scheme 'mysql'"),

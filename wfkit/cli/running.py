@@ -277,8 +277,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # is handed say all it prints
     log = _worker_log(args)
     runtime = open_runtime(args, engine=True, hooks=[log.hook])
+    from wfkit.store import redact
+
     log.say(
-        f"worker {runtime.engine.owner.id} on {runtime.settings.store}, "
+        f"worker {runtime.engine.owner.id} on {redact(runtime.settings.store)}, "
         f"{runtime.settings.workers} step slots; Ctrl-C to stop"
     )
     deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -310,11 +312,13 @@ def _something_to_do(args: argparse.Namespace) -> None:
     """Refuse to start a worker (and create a store) where there is neither a store nor
     a definitions folder: nothing could ever be started there for it to run."""
     from wfkit.runtime.settings import Settings
+    from wfkit.store import redact
 
     settings = Settings.from_environment(definitions=args.definitions, store=args.store)
     if NewStore(args).missing and not Path(settings.definitions).is_dir():
         raise UsageError(
-            f"nothing to run here: there is no store at {settings.store} and no definitions "
+            f"nothing to run here: there is no store at {redact(settings.store)} and no "
+            "definitions "
             f"folder {settings.definitions!r}; start the worker where your definitions are, "
             "or point --definitions or --store (or $WFKIT_DEFINITIONS, $WFKIT_STORE) at them"
         )

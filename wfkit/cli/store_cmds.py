@@ -118,9 +118,14 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"before": before.to_dict(), "after": after.to_dict()}))
     else:
+        then = (
+            "freed space now goes back to the disk by itself"
+            if after.incremental
+            else "later purges free space for reuse; run this again to give it back"
+        )
         print(
             f"store file: {_mb(before.file_bytes)} before ({_mb(before.free_bytes)} free), "
-            f"{_mb(after.file_bytes)} after; freed space now goes back to the disk by itself"
+            f"{_mb(after.file_bytes)} after; {then}"
         )
     return EXIT_OK
 

@@ -113,9 +113,14 @@ class Owner:
 class Store(Protocol):
     """Durable instances and their histories. Every method is one transaction.
 
-    Implemented by :mod:`wfkit.store.sqlite`; a PostgreSQL backend, for engines on several
-    machines, is to pass the same contract tests (``tests/store``). Terminal statuses are
-    COMPLETED, FAILED, TERMINATED and CANCELED.
+    Implemented by :mod:`wfkit.store.sqlite` and, for engines on several machines,
+    :mod:`wfkit.store.postgres`; both pass the same contract tests (``tests/store``).
+    Terminal statuses are COMPLETED, FAILED, TERMINATED and CANCELED.
+
+    Times in rows and events are the caller's (the engine's clock). Lease ends are the
+    store's own: ``claim``, ``renew``, ``create(owner=...)`` and ``has_free`` take a
+    duration (``lease_seconds``) and time it by the store's clock, which for PostgreSQL
+    is the database's ``now()``, shared by every machine.
     """
 
     def save_definition(self, definition_hash: str, name: str, text: str) -> None:

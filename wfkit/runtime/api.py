@@ -33,7 +33,7 @@ from wfkit.runtime.instance import Instance, SnapshotReader, StepInfo
 from wfkit.runtime.settings import Settings
 from wfkit.runtime.snapshot import InstanceSnapshot, SnapshotBuilder
 from wfkit.steps import open_runner
-from wfkit.store import open_store
+from wfkit.store import open_store, redact
 
 __all__ = ["Instance", "Runtime", "SnapshotReader", "StepInfo", "open_runtime"]
 
@@ -240,7 +240,7 @@ class Runtime:
     def __repr__(self) -> str:
         return (
             f"<wfkit runtime: {len(self.catalog)} workflows from {self.settings.definitions}, "
-            f"store {self.settings.store}, {self.settings.workers} workers>"
+            f"store {redact(self.settings.store)}, {self.settings.workers} workers>"
         )
 
 

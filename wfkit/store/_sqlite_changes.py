@@ -12,7 +12,6 @@ that moved says "look again", never what changed.
 
 from __future__ import annotations
 
-import itertools
 import os
 import sqlite3
 import threading
@@ -20,38 +19,13 @@ import time
 import weakref
 from collections.abc import Callable
 
+from wfkit.store._change_signal import ChangeSignal
+
 __all__ = ["CHANGE_POLL", "ChangeSignal", "ChangeWatch", "signal_for"]
 
 CHANGE_POLL = 0.05
 """Seconds between two looks at ``PRAGMA data_version`` while a waiter waits (the same
 interval as the engine's poll of versions)."""
-
-
-class ChangeSignal:
-    """A counter that commits bump and waiters sleep on (any thread)."""
-
-    def __init__(self) -> None:
-        self._counter = itertools.count(1)
-        self.token = 0
-        self._cond = threading.Condition(threading.Lock())
-        self._waiters = 0
-
-    def changed(self) -> None:
-        """Say that something was committed: bump the token, wake the waiters."""
-        self.token = next(self._counter)  # atomic under the GIL; tokens only grow
-        if self._waiters:  # a waiter counts itself (under the lock) before it looks
-            with self._cond:
-                self._cond.notify_all()
-
-    def wait(self, after: int, timeout: float) -> None:
-        """Sleep until the token is not ``after``, or ``timeout`` seconds."""
-        with self._cond:
-            self._waiters += 1
-            try:
-                if self.token == after:
-                    self._cond.wait(timeout)
-            finally:
-                self._waiters -= 1
 
 
 _signals: weakref.WeakValueDictionary[str, ChangeSignal] = weakref.WeakValueDictionary()

@@ -8,8 +8,12 @@ new backend is one entry. The forms accepted:
 ``sqlite:////absolute/path.db``    an absolute path (four slashes)
 ``sqlite:///:memory:``             a private in-memory database
 ``path/to/file.db``                a bare path ending in ``.db``
-``postgresql://user@host/db``      not installed yet (a later release adds it)
+``postgresql://user:pw@host/db``   a PostgreSQL database (``postgres://`` too)
 =================================  ==========================================
+
+A PostgreSQL URL is libpq's (``?host=/socket/dir``, ``?sslmode=require``, and
+``?options=-csearch_path%3Dmyschema`` to keep the store's tables in a schema of their
+own); it needs the ``postgres`` extra: ``pip install 'wfkit[postgres]'``.
 
 Parent folders of a SQLite file are created, unless the store is opened with
 ``create=False`` (readers), where a missing file is an error. Errors name the URL with any password
@@ -30,7 +34,10 @@ __all__ = ["BACKENDS", "DEFAULT_STORE_URL", "SUPPORTED", "open_store", "redact"]
 DEFAULT_STORE_URL = "sqlite:///.wfkit/wfkit.db"
 """Where a store lives unless told otherwise: a file under ``.wfkit`` in the working folder."""
 
-SUPPORTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:"
+SUPPORTED = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite:///:memory:, "
+    "postgresql://user:password@host:5432/database"
+)
 """The URL forms this installation can open, for error messages."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
@@ -53,12 +60,22 @@ def _open_sqlite(url: str, rest: str, create: bool) -> Store:
     return SqliteStore(path, create=create)
 
 
+_POSTGRES_DRIVERS = ("psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c")
+
+
 def _open_postgres(url: str, rest: str, create: bool) -> Store:
-    raise StoreError(
-        url,
-        "PostgreSQL support is not installed yet (a later wfkit release adds it); "
-        f"use a SQLite store meanwhile: {SUPPORTED}",
-    )
+    """``rest`` is what follows ``postgresql://`` (or ``postgres://``): libpq's URL."""
+    try:
+        from wfkit.store.postgres import PostgresStore
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in _POSTGRES_DRIVERS:
+            raise
+        raise StoreError(
+            url,
+            f"a PostgreSQL store needs psycopg 3 and psycopg_pool, which are not installed "
+            f"({exc.name} is missing): pip install 'wfkit[postgres]'",
+        ) from exc
+    return PostgresStore(f"postgresql://{rest}", shown=url, create=create)
 
 
 BACKENDS: dict[str, Callable[[str, str, bool], Store]] = {

@@ -1,0 +1,119 @@
+"""Connections of the PostgreSQL store: a pool shared by the threads, and transactions.
+
+Every store method is one transaction on a connection of a ``psycopg_pool`` pool
+(:meth:`Connections.transact`). A transaction that changes an instance also sends a
+``NOTIFY`` on the store's channel before it commits (PostgreSQL delivers it with the
+commit, never for a rollback), and tells this process's waiters at once.
+
+A deadlock or a serialization failure rolls the whole transaction back, so it is run
+again, a few times. Any other ``psycopg`` error becomes :class:`StoreError` naming the
+store by its redacted URL: ``retryable`` when it comes from the server's or network's
+condition (a lost connection, a shutdown, no free connection), not when it comes from
+what was written (a constraint, a value the column refuses).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import errors
+
+from wfkit.errors import StoreError
+
+__all__ = ["RETRIES", "Connections", "as_store_error", "connect"]
+
+T = TypeVar("T")
+
+RETRIES = 5
+"""How often a transaction that hit a deadlock or a serialization failure is tried."""
+
+_log = logging.getLogger("wfkit.store")
+
+_ABOUT_THE_DATA = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
+_TRY_AGAIN = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A new connection to ``url`` (the real one, with its password)."""
+    return psycopg.connect(url, autocommit=autocommit)
+
+
+def as_store_error(shown: str, doing: str, exc: BaseException) -> StoreError:
+    """The :class:`StoreError` for a failure of ``doing``, naming the store as ``shown``."""
+    retryable = not isinstance(exc, _ABOUT_THE_DATA)
+    said = str(exc).strip() or type(exc).__name__
+    said = said if len(said) <= 300 else said[:297] + "..."
+    hint = " (is the server running and reachable?)" if _is_connection(exc) else ""
+    return StoreError(shown, f"{doing} failed: {said}{hint}", retryable=retryable)
+
+
+def _is_connection(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.OperationalError) and not isinstance(
+        exc, errors.QueryCanceled | psycopg_pool.PoolTimeout
+    )
+
+
+class Connections:
+    """A pool of connections to one store, and transactions that notify its waiters.
+
+    ``url`` is the real URL (with any password), ``shown`` the redacted one for errors;
+    ``channel`` the ``NOTIFY`` channel of the store; ``size`` the most connections open
+    at once; ``on_commit`` is called after each commit that notified."""
+
+    def __init__(
+        self, url: str, shown: str, channel: str, size: int, on_commit: Callable[[], None]
+    ) -> None:
+        self.shown = shown
+        self.channel = channel
+        self.on_commit = on_commit
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max(size, 1), open=True, name="wfkit", num_workers=1
+        )
+
+    def transact(
+        self,
+        label: str,
+        work: Callable[[psycopg.Connection], T],
+        changed: Callable[[T], bool] | None = None,
+    ) -> T:
+        """Run ``work`` in one transaction and commit; returns what it returned.
+
+        ``changed`` says from ``work``'s result whether it changed something (None:
+        never; pass ``lambda _: True`` for always): then the transaction notifies the
+        store's channel before it commits. Domain errors raised by ``work`` roll back
+        and propagate as they are."""
+        if self._closed:
+            raise StoreError(self.shown, f"{label} failed: the store is closed")
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    result = work(conn)
+                    notify = changed is not None and changed(result)
+                    if notify:
+                        conn.execute("SELECT pg_notify(%s, '')", (self.channel,))
+            except _TRY_AGAIN as exc:
+                if attempt == RETRIES:
+                    raise as_store_error(self.shown, label, exc) from exc
+                _log.debug("%s: %s; trying again", label, exc)
+                continue
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                raise as_store_error(self.shown, label, exc) from exc
+            if notify:
+                self.on_commit()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close every connection (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pool.close()
