@@ -17,6 +17,7 @@ consumed once, and no task ran more than twice (the journal). Prints a summary a
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -309,6 +310,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=random.randrange(10**6))
     args = parser.parse_args()
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # one line per cut connection
     folder = Path(tempfile.mkdtemp(prefix="wfkit-pg-soak-"))
     folder.chmod(0o755)
     stop: Callable[[], None] | None = None
