@@ -42,14 +42,16 @@ def sample(fn: Callable[[], object], calls: int) -> list[float]:
     return times
 
 
-def sqlite_floor(folder: str, rows: int = 2000, rounds: int = 5) -> float:
+def sqlite_floor(
+    folder: str, rows: int = 2000, rounds: int = 5, *, synchronous: str = "NORMAL"
+) -> float:
     """Seconds per row of the least a durable step can cost: plain ``sqlite3``, WAL,
-    ``synchronous=NORMAL``, one ``BEGIN`` + ``INSERT`` of a small JSON payload +
+    ``synchronous`` (NORMAL unless told), one ``BEGIN`` + ``INSERT`` of a small JSON payload +
     ``COMMIT`` per row (median over ``rounds`` of the mean of ``rows`` rows)."""
     path = os.path.join(folder, f"floor-{time.time_ns()}.db")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(
         "CREATE TABLE history (instance_id TEXT NOT NULL, seq INTEGER NOT NULL, "
         "type TEXT NOT NULL, at REAL NOT NULL, data TEXT NOT NULL, "

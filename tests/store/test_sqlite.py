@@ -449,7 +449,7 @@ def test_memory_url() -> None:
         ("somewhere/file.txt", "not a store URL"),
         ("sqlite://host/file.db", "has no host"),
         ("sqlite:///", "names no file"),
-        ("sqlite:///x.db?mode=ro", "no options"),
+        ("sqlite:///x.db?mode=ro", "unknown SQLite store option 'mode'"),
     ],
 )
 def test_bad_urls_list_the_supported_forms(url: str, problem: str) -> None:
@@ -568,3 +568,37 @@ def test_a_reader_does_not_create_a_store_where_there_is_none(tmp_path: Path) ->
     open_store(f"sqlite:///{missing}").close()  # a writer creates it, folders and all
     open_store(f"sqlite:///{missing}", create=False).close()  # then readers open it
     open_store("sqlite:///:memory:", create=False).close()  # nothing to mistype there
+
+
+@pytest.mark.parametrize(("option", "pragma"), [("", 1), ("?synchronous=full", 2),
+                                                ("?synchronous=NORMAL", 1)])  # fmt: skip
+def test_the_url_chooses_synchronous_full_for_power_loss_durability(
+    tmp_path: Path, option: str, pragma: int
+) -> None:
+    """``?synchronous=full`` fsyncs every commit (SQLite's FULL is 2, NORMAL 1): the
+    pragma that the store's own connections run with."""
+    path = tmp_path / "sync.db"
+    store = open_store(f"sqlite:///{path}{option}")
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.path == str(path)
+        store.create(_row("a"), _started())
+        with store._conns.read("test") as conn:  # the store's connection, not a new one
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [("?synchronous=off", "synchronous='off' is not a choice"),
+     ("?journal=wal", "unknown SQLite store option 'journal'")],
+)  # fmt: skip
+def test_a_wrong_sqlite_url_option_is_a_store_error_naming_the_choices(
+    tmp_path: Path, query: str, words: str
+) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(f"sqlite:///{tmp_path / 'x.db'}{query}")
+    assert words in str(caught.value)
+    assert "synchronous=full" in str(caught.value)
+    assert not (tmp_path / "x.db").exists()

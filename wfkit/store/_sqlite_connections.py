@@ -51,8 +51,9 @@ _log = logging.getLogger("wfkit.store")
 T = TypeVar("T")
 
 
-def connect(path: str, timeout: float) -> sqlite3.Connection:
-    """A new connection: autocommit mode, WAL (for files), ``synchronous=NORMAL``."""
+def connect(path: str, timeout: float, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A new connection: autocommit mode, WAL (for files), ``synchronous`` (``NORMAL``:
+    safe against a process crash; ``FULL``: against power loss too, an fsync a commit)."""
     conn = sqlite3.connect(
         path, timeout=timeout, isolation_level=None, check_same_thread=False,
         cached_statements=256,
@@ -67,7 +68,7 @@ def connect(path: str, timeout: float) -> sqlite3.Connection:
             mode = _switch_to_wal(conn, timeout)
             if mode.lower() != "wal":
                 _log.warning("%s: SQLite refused WAL mode (journal mode %s)", path, mode)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
     except BaseException:
         conn.close()
         raise

@@ -70,7 +70,10 @@ class SqliteStore:
     ``timeout`` is how long a write waits for another process's transaction, in seconds.
     ``connections`` picks how threads share the database: ``"thread"`` (one connection
     per thread, the default for files) or ``"shared"`` (one connection and a lock; the
-    only choice for ``":memory:"``).
+    only choice for ``":memory:"``). ``synchronous`` is SQLite's pragma: ``"normal"``
+    (the default) survives a process crash but may lose the last commits on power loss;
+    ``"full"`` fsyncs every commit and survives power loss too, at about 150-200 µs more
+    per commit (store URL option ``?synchronous=full``).
     """
 
     def __init__(
@@ -80,8 +83,10 @@ class SqliteStore:
         timeout: float = 10.0,
         connections: Literal["thread", "shared"] | None = None,
         create: bool = True,
+        synchronous: Literal["normal", "full"] = "normal",
     ) -> None:
         self.path = str(path)
+        self.synchronous = synchronous
         self.url = f"sqlite:///{self.path}"
         self._host = this_host()
         if not create and self.path != ":memory:" and not os.path.exists(self.path):
@@ -105,7 +110,7 @@ class SqliteStore:
             self._make_parent()
 
         def factory() -> sqlite3.Connection:
-            return connect(self.path, timeout)
+            return connect(self.path, timeout, self.synchronous.upper())
 
         try:
             if memory:  # each connection would be another database: build it in this one

@@ -3,17 +3,25 @@
 The scheme picks a backend from one small table, :data:`BACKENDS` (scheme -> opener), so a
 new backend is one entry. The forms accepted:
 
-=================================  ==========================================
-``sqlite:///relative/path.db``     a file relative to the working directory
-``sqlite:////absolute/path.db``    an absolute path (four slashes)
-``sqlite:///:memory:``             a private in-memory database
-``path/to/file.db``                a bare path ending in ``.db``
-``postgresql://user:pw@host/db``   a PostgreSQL database (``postgres://`` too)
-=================================  ==========================================
+========================================  ==========================================
+``sqlite:///relative/path.db``            a file relative to the working directory
+``sqlite:////absolute/path.db``           an absolute path (four slashes)
+``sqlite:///:memory:``                    a private in-memory database
+``sqlite:///path.db?synchronous=full``    fsync every commit: survives power loss
+``path/to/file.db``                       a bare path ending in ``.db``
+``postgresql://user:pw@host/db``          a PostgreSQL database (``postgres://`` too)
+========================================  ==========================================
 
 A PostgreSQL URL is libpq's (``?host=/socket/dir``, ``?sslmode=require``, and
 ``?options=-csearch_path%3Dmyschema`` to keep the store's tables in a schema of their
 own); it needs the ``postgres`` extra: ``pip install 'wfkit[postgres]'``.
+
+A SQLite URL takes one option, ``synchronous``: ``normal`` (the default: a commit
+survives a crash of the process, but the last ones may be lost on power loss) or ``full``
+(every commit is fsynced: it survives power loss too, at about 150-200 µs more a commit
+on a typical SSD; see ``benchmarks/postgres.py``). PostgreSQL fsyncs every commit by
+default (its ``synchronous_commit``, which a libpq ``?options=-csynchronous_commit%3Doff``
+turns off).
 
 Parent folders of a SQLite file are created, unless the store is opened with
 ``create=False`` (readers), where a missing file is an error. Errors name the URL with any password
@@ -24,6 +32,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal
+from urllib.parse import parse_qs
 
 from wfkit.engine.protocols import Store
 from wfkit.errors import StoreError
@@ -55,9 +65,34 @@ def _open_sqlite(url: str, rest: str, create: bool) -> Store:
     path = rest[1:]
     if not path:
         raise StoreError(url, "the SQLite URL names no file; e.g. sqlite:///.wfkit/wfkit.db")
-    if "?" in path:
-        raise StoreError(url, "SQLite store URLs take no options (nothing after '?')")
-    return SqliteStore(path, create=create)
+    path, _, query = path.partition("?")
+    synchronous = _sqlite_synchronous(url, query)
+    return SqliteStore(path, create=create, synchronous=synchronous)
+
+
+_SYNCHRONOUS: dict[str, Literal["normal", "full"]] = {"normal": "normal", "full": "full"}
+
+
+def _sqlite_synchronous(url: str, query: str) -> Literal["normal", "full"]:
+    """The ``synchronous`` option of a SQLite URL's query (``normal`` when absent)."""
+    options = parse_qs(query, keep_blank_values=True) if query else {}
+    unknown = sorted(set(options) - {"synchronous"})
+    if unknown:
+        raise StoreError(
+            url,
+            f"unknown SQLite store option {unknown[0][:40]!r}: the only option is "
+            "synchronous=normal|full (e.g. sqlite:///.wfkit/wfkit.db?synchronous=full)",
+        )
+    if not options:
+        return "normal"
+    value = options["synchronous"][-1].lower()
+    if value not in _SYNCHRONOUS:
+        raise StoreError(
+            url,
+            f"synchronous={value[:20]!r} is not a choice: use synchronous=normal (the "
+            "default) or synchronous=full (fsync every commit: survives power loss)",
+        )
+    return _SYNCHRONOUS[value]
 
 
 _POSTGRES_DRIVERS = ("psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c")
