@@ -402,9 +402,18 @@ class Workflows:
 
     def _start_child(self, parent_id: str, action: act.StartChild) -> None:
         existing = self.store.get(action.child_id)
-        if existing is not None:
+        parent = self.store.get(parent_id)
+        # the parent's id may be reused (a terminal instance is replaced): a child made
+        # before this run of the parent began is an earlier run's, never this one's
+        earlier = existing is not None and (
+            parent is None or existing.created_at < parent.created_at
+        )
+        if existing is not None and not earlier:
             if RuntimeStatus(existing.status).is_terminal:
                 self._tell_parent(action.child_id)  # it finished while nobody listened
+            return
+        if existing is not None and not RuntimeStatus(existing.status).is_terminal:
+            self._deliver(parent_id, _child_id_taken(parent_id, action.child_id, existing))
             return
         try:
             definition = pinning.pinned_definition(action.name, action.pinned, self.engine.plan_for)
@@ -492,6 +501,21 @@ class Workflows:
         raises :class:`UnknownStatus` (instead of matching nothing)."""
         wanted = [_runtime_status(s) for s in status]
         return self.store.list_instances(status=wanted, name=name, limit=limit, after=after)
+
+
+def _child_id_taken(
+    parent_id: str, child_id: str, existing: InstanceRow
+) -> SubOrchestrationInstanceFailed:
+    """The child step's failure when its id is held by an active child of an earlier run
+    of the parent (the parent's id was reused after a non-recursive terminate)."""
+    message = (
+        f"could not start child workflow: an active workflow with ID '{short(child_id)}' "
+        f"already exists: it is {existing.status}, left by an earlier run of "
+        f"'{short(parent_id)}' that ended without it; terminate it "
+        f"(wfkit terminate {short(child_id)}), then retry this run"
+    )
+    failure = Failure("InstanceAlreadyExists", message)
+    return SubOrchestrationInstanceFailed(child_id=child_id, failure=failure)
 
 
 def _runtime_status(text: str) -> str:
