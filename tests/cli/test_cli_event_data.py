@@ -4,6 +4,9 @@ as real subprocesses on a real SQLite file (helpers from test_cli_instances)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from test_cli_instances import cwd, wfkit
@@ -96,3 +99,27 @@ def test_data_nested_too_deep_is_a_usage_error_not_a_crash(cwd: Path) -> None:
     assert "Traceback" not in refused.stderr
     as_input = wfkit(cwd, "run", "hello", "-i", f"extra={deep}")
     assert as_input.returncode == 2 and "it nests too deep" in as_input.stderr
+
+
+def test_raise_event_reads_data_from_stdin_past_the_argument_size_limit(cwd: Path) -> None:
+    """One command-line argument holds at most 128 KiB on Linux, far below the 16 MiB an
+    event's data may have: DATA ``-`` reads it from standard input instead."""
+    assert wfkit(cwd, "start", "gate", "--id", "g").returncode == 0
+    big = json.dumps({"rows": ["x" * 100] * 20_000})  # 2 MB of JSON
+    env = {**os.environ, "WFKIT_STORE": f"sqlite:///{cwd / 'state.db'}"}
+    argv = [sys.executable, "-m", "wfkit", "raise-event", "g", "go", "-"]
+
+    def send(data: bytes, **extra: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            argv, cwd=cwd, env={**env, **extra}, input=data, capture_output=True, timeout=60
+        )
+
+    over = send(big.encode(), WFKIT_MAX_OUTPUT_BYTES="1000000")
+    assert over.returncode == 1 and b"Traceback" not in over.stderr, over.stderr
+    assert b"max_output_bytes" in over.stderr
+    wrong = send(b"{oops")
+    assert wrong.returncode == 2 and b"line 1, column 2" in wrong.stderr
+    assert send(b"\xff").returncode == 2
+    sent = send(big.encode())
+    assert sent.returncode == 0, sent.stderr
+    assert [e.get("data") for e in _events(cwd, "g")] == [json.loads(big)]

@@ -485,6 +485,9 @@ def test_list_pages_are_at_least_one_and_say_more_only_when_there_is_more(cwd: P
     assert "older" in last.stdout and "(more:" not in last.stderr
     page = json.loads(wfkit(cwd, "list", "--limit", "1", "--json").stdout)
     assert [row["instanceID"] for row in page] == ["newer"]
+    huge = wfkit(cwd, "list", "--limit", str(2**63))  # past SQLite's 64-bit integers
+    assert huge.returncode == 0 and "Traceback" not in huge.stderr, huge.stderr
+    assert "older" in huge.stdout and "newer" in huge.stdout
 
 
 @pytest.mark.parametrize(

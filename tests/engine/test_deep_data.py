@@ -68,7 +68,9 @@ def test_a_step_output_nested_past_the_limit_fails_that_step(env: Any) -> None:
     error = run.steps["a"].error
     assert error is not None
     assert error.type == "OutputNotJSON"
-    assert "nests more than 100 levels" in error.message
+    assert "deepout:make returned a value that is not JSON: it nests more than 100 levels" in (
+        error.message
+    )
 
 
 def test_a_deep_value_stored_by_older_code_is_shown_shortened(env: Any) -> None:

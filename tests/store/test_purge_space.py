@@ -164,3 +164,6 @@ def test_purge_needs_an_id_or_a_filter(tmp_path: Path) -> None:
     assert both.returncode == 2 and "not both" in both.stderr
     running = _wfkit(tmp_path, "purge", "--status", "running")
     assert running.returncode == 1 and "only ended ones" in running.stderr
+    ancient = _wfkit(tmp_path, "purge", "--before", "0001-01-01")  # before year 1 in UTC
+    assert ancient.returncode == 2 and "Traceback" not in ancient.stderr
+    assert "argument --before: '0001-01-01' is out of range" in ancient.stderr

@@ -294,6 +294,8 @@ def test_list_is_newest_first_and_filters(store: Store) -> None:
     assert ids(store.list_instances(status=["TERMINATED"])) == []
     assert ids(store.list_instances(limit=2)) == ["i5", "i4"]
     assert store.list_instances(limit=0) == []
+    # a page bigger than any database integer is every instance, not an OverflowError
+    assert ids(store.list_instances(limit=2**64)) == ["i5", "i4", "i3", "i2", "i1"]
     full = store.list_instances(status=["PENDING"])
     assert full == [store.get("i5")]
 

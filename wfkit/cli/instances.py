@@ -96,8 +96,9 @@ def _register_raise_event(sub: Any) -> None:
         "data",
         metavar="DATA",
         nargs="?",
-        help="the event's data as JSON (default null); JSON that is wrong is an error "
-        "with its line and column, nothing is sent",
+        help="the event's data as JSON (default null); - reads it from standard input "
+        "(for data past the 128 KiB a command-line argument may hold); JSON that is wrong "
+        "is an error with its line and column, nothing is sent",
     )
     raise_event.add_argument(
         "--text",
@@ -261,11 +262,24 @@ def _data(args: argparse.Namespace) -> Any:
         return args.text
     if args.data is None:
         return None
+    if args.data == "-":
+        args.data = _stdin_text()
     data = args.data if len(args.data) <= 40 else "DATA"
     words = " ".join(shlex.quote(w) for w in (args.instance_id, args.event))
     hint = "to send it as a string instead, add --text: "
     hint += f"wfkit raise-event {words} --text {shlex.quote(data)}"
     return as_usage(parse_json, args.data, "DATA", hint)
+
+
+def _stdin_text() -> str:
+    """All of standard input, as UTF-8 text (``raise-event ID EVENT -``)."""
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"DATA read from standard input is not UTF-8 text (byte {exc.start}); "
+            "JSON must be UTF-8"
+        ) from None
 
 
 def _said(args: argparse.Namespace, data: dict[str, Any], text: str) -> int:

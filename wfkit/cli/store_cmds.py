@@ -79,7 +79,12 @@ def parse_before(text: str) -> float:
             f"must be a time such as 2026-01-31 or 2026-01-31T18:00Z, or an age such as 7d "
             f"or 12h, not {text[:40]!r}"
         ) from None
-    return moment.timestamp()  # a time without a zone is local time
+    try:
+        return moment.timestamp()  # a time without a zone is local time
+    except (ValueError, OverflowError):  # 0001-01-01 local time is before year 1 in UTC
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is out of range: give a time between the years 2 and 9999"
+        ) from None
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

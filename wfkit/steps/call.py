@@ -106,7 +106,10 @@ def call_task(task: TaskSpec) -> TaskOutcome:
         return _exception(exc)
     deep = jsontext.depth_problem(value)
     if deep:
-        return failure("OutputNotJSON", f"{step_label(task)}: {task.target} returned {deep}")
+        return failure(
+            "OutputNotJSON",
+            f"{step_label(task)}: {task.target} returned a value that is not JSON: {deep}",
+        )
     try:
         # the output as JSON gives it back: what is recorded is what later steps get,
         # whatever the function does later with the objects it returned

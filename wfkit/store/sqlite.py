@@ -61,6 +61,7 @@ from wfkit.store._sqlite_space import checkpoint, find_ended, reclaim_step, spac
 __all__ = ["SqliteStore"]
 
 _Batch = Sequence[tuple[str, int, Sequence[EventRow], InstanceUpdate]]
+_LARGEST_INTEGER = 2**63 - 1
 
 
 class SqliteStore:
@@ -289,7 +290,8 @@ class SqliteStore:
                 params += mark
             sql = SELECT_ROW + (" WHERE " + " AND ".join(where) if where else "")
             sql += " ORDER BY created_at DESC, instance_id DESC LIMIT ?"
-            rows = conn.execute(sql, [*params, max(limit, 0)]).fetchall()
+            page = min(max(limit, 0), _LARGEST_INTEGER)  # SQLite integers are 64-bit
+            rows = conn.execute(sql, [*params, page]).fetchall()
         return [assemble(found) for found in rows]
 
     def children(self, instance_id: str) -> list[str]:

@@ -22,7 +22,7 @@ from wfkit.engine.core.history import (
 from wfkit.engine.core.status import Outcome, RuntimeStatus
 from wfkit.engine.loop.engine import Engine
 from wfkit.engine.protocols import InstanceRow, Store
-from wfkit.errors import WfkitError
+from wfkit.errors import WfkitError, short
 
 __all__ = ["Family", "stamped"]
 
@@ -66,9 +66,18 @@ class Family:
 
     def _start_child(self, parent_id: str, action: act.StartChild) -> None:
         existing = self.store.get(action.child_id)
-        if existing is not None:
+        parent = self.store.get(parent_id)
+        # the parent's id may be reused (a terminal instance is replaced): a child made
+        # before this run of the parent began is an earlier run's, never this one's
+        earlier = existing is not None and (
+            parent is None or existing.created_at < parent.created_at
+        )
+        if existing is not None and not earlier:
             if RuntimeStatus(existing.status).is_terminal:
                 self._tell_parent(action.child_id)  # it finished while nobody listened
+            return
+        if existing is not None and not RuntimeStatus(existing.status).is_terminal:
+            self._deliver(parent_id, _child_id_taken(parent_id, action.child_id, existing))
             return
         try:
             definition = pinning.pinned_definition(action.name, action.pinned, self.engine.plan_for)
@@ -127,3 +136,18 @@ class Family:
 def stamped(event: HistoryEvent, now: float) -> HistoryEvent:
     """``event`` with its time set to ``now`` unless it has one."""
     return event if event.at else replace(event, at=now)
+
+
+def _child_id_taken(
+    parent_id: str, child_id: str, existing: InstanceRow
+) -> SubOrchestrationInstanceFailed:
+    """The child step's failure when its id is held by an active child of an earlier run
+    of the parent (the parent's id was reused after a non-recursive terminate)."""
+    message = (
+        f"could not start child workflow: an active workflow with ID '{short(child_id)}' "
+        f"already exists: it is {existing.status}, left by an earlier run of "
+        f"'{short(parent_id)}' that ended without it; terminate it "
+        f"(wfkit terminate {short(child_id)}), then retry this run"
+    )
+    failure = Failure("InstanceAlreadyExists", message)
+    return SubOrchestrationInstanceFailed(child_id=child_id, failure=failure)
