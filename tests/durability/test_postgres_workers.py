@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -218,3 +219,49 @@ def test_a_worker_lives_through_killed_backend_connections(box: PgSandbox) -> No
     finally:
         worker.stop()
         store.close()
+
+
+SERVER_SCRIPT = Path(__file__).resolve().parents[1] / "postgres_server.sh"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _server(*argv: str) -> str:
+    done = subprocess.run(
+        ["bash", str(SERVER_SCRIPT), *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_worker_lives_through_a_database_restart(tmp_path: Path) -> None:
+    """Debian's server of our own (tests/postgres_server.sh), restarted mid-run."""
+    # not under tmp_path: the server runs as the user postgres, who cannot enter it
+    data = Path(tempfile.mkdtemp(prefix="wfkit-restart-"))
+    url = _server("start", str(data), str(_free_port()))
+    box = PgSandbox(make_sandbox(tmp_path / "box").root, url)
+    worker: Proc | None = None
+    store = open_store(url)
+    try:
+        worker = spawn_worker(box, "A", workers=4)
+        ids = [f"chain-{n}" for n in range(4)]
+        for instance_id in ids:
+            start_chain(box, instance_id, 200, 300)
+        poll_until(lambda: any(e for i in ids for e in events(store, i)
+                               if type(e).__name__ == "TaskCompleted"), 60, "a first step")  # fmt: skip
+        _server("restart", str(data))
+        poll_until(lambda: all(status(store, i) == "COMPLETED" for i in ids), 90, "all chains",
+                   interval=0.2)  # fmt: skip
+        check_exactly_once(store, ids)
+        assert worker.popen.poll() is None
+    finally:
+        if worker is not None:
+            worker.stop()
+        store.close()
+        _server("stop", str(data))
