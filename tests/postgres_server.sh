@@ -3,7 +3,7 @@
 # the store tests: `start` makes a cluster in DIR, starts it as the unprivileged user
 # `postgres` on 127.0.0.1:PORT only (and a unix socket in DIR), creates the database
 # wfkit_test and prints its URL, for WFKIT_TEST_POSTGRES_URL; `stop` stops it and deletes
-# DIR. Local connections are trusted: for tests on this machine only.
+# DIR; `restart` restarts it (fast shutdown: connections are cut). Local connections are trusted: for tests on this machine only.
 #
 #   export WFKIT_TEST_POSTGRES_URL="$(bash tests/postgres_server.sh start)"
 #   .venv/bin/python -m pytest tests/store
@@ -37,6 +37,9 @@ start)
     as_postgres "'$BIN/createdb' -h 127.0.0.1 -p $PORT -U postgres wfkit_test"
     echo "postgresql://postgres@127.0.0.1:$PORT/wfkit_test"
     ;;
+restart)
+    as_postgres "'$BIN/pg_ctl' -D '$DIR/data' -l '$DIR/server.log' -m fast -w restart >/dev/null"
+    ;;
 stop)
     if [ -d "$DIR/data" ]; then
         as_postgres "'$BIN/pg_ctl' -D '$DIR/data' -m fast -w stop >/dev/null" || true
@@ -44,7 +47,7 @@ stop)
     rm -rf "$DIR"
     ;;
 *)
-    echo "usage: $0 start|stop [DIR] [PORT]" >&2
+    echo "usage: $0 start|restart|stop [DIR] [PORT]" >&2
     exit 2
     ;;
 esac

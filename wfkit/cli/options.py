@@ -222,6 +222,12 @@ def open_runtime(
         workers=_flag_text(getattr(args, "workers", None)),
         runner=getattr(args, "runner", None),
     )
+    if engine and settings.workers == 0:
+        raise UsageError(
+            "WFKIT_WORKERS=0 makes a client that runs no steps, but this command runs "
+            "them: unset WFKIT_WORKERS (or give --workers N), or follow a run elsewhere "
+            "with `wfkit run --attach ID`"
+        )
     return Runtime(
         settings, hooks, run_engine=engine, claim_free=claim_free, create_store=create_store
     )

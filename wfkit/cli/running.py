@@ -59,8 +59,16 @@ def register_run(sub: Any) -> None:
     run.add_argument(
         "name",
         metavar="NAME|PATH",
+        nargs="?",
         help="the workflow to run: its name, or the path of its YAML file (whose folder "
         "is then the definitions folder, for its child workflows and its steps' imports)",
+    )
+    run.add_argument(
+        "--attach",
+        metavar="ID",
+        help="run nothing here: follow instance ID, which `wfkit worker` processes run "
+        "(on this machine or others), until it ends, with the same progress and exit "
+        "codes; it wakes on the store's change notifications, not a poll",
     )
     input_flags(run)
     run.add_argument(
@@ -149,7 +157,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     SIGTERM (from ``timeout``, a scheduler, ``kill``) stops the run as ``wfkit worker``
     stops: running steps are cancelled and the instance is released, still RUNNING, for
-    the next worker; it is not paused, as Ctrl-C pauses it."""
+    the next worker; it is not paused, as Ctrl-C pauses it. ``--attach ID`` follows an
+    instance run elsewhere instead (:mod:`wfkit.cli.attach`)."""
+    if args.attach is not None:
+        from wfkit.cli.attach import attach
+
+        return attach(args, sys.stderr)
+    if args.name is None:
+        raise UsageError("say which workflow to run (NAME or PATH), or --attach ID")
     run_file(args)
     new = NewStore(args)
     try:

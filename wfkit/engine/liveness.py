@@ -9,6 +9,12 @@ time. The stores' claims (:mod:`wfkit.store`) and the readers that show ownershi
 (:mod:`wfkit.runtime.ownership`) apply this rule, so that what ``wfkit get`` calls
 ``lost`` is what the next claim takes.
 
+The host is the machine's name (``socket.gethostname()``) unless ``WFKIT_HOST`` names
+another: a process started with ``WFKIT_HOST=elsewhere`` records and judges owners as
+if it ran on a machine of that name. Tests use it to play a worker on another machine
+(whose instances this host may take only when their lease runs out, as it cannot see its
+process); so can two containers that share a host name.
+
 The process probe is ``os.kill(pid, 0)`` (never on Windows, where that call kills the
 process) and, on Linux, ``/proc/<pid>/stat`` (an exited process that its parent has not
 reaped yet is a zombie that ``kill`` still finds).
@@ -20,12 +26,23 @@ import os
 import socket
 import sys
 
-__all__ = ["owner_is_lost", "owner_process_gone", "parse_owner", "process_is_gone", "this_host"]
+__all__ = [
+    "HOST_VARIABLE",
+    "owner_is_lost",
+    "owner_process_gone",
+    "parse_owner",
+    "process_is_gone",
+    "this_host",
+]
+
+HOST_VARIABLE = "WFKIT_HOST"
+"""The environment variable that overrides this machine's host name for owners."""
 
 
 def this_host() -> str:
-    """The name owners of this machine record as their host."""
-    return socket.gethostname()
+    """The name owners of this machine record as their host: ``$WFKIT_HOST`` when it is
+    set, the machine's host name otherwise."""
+    return os.environ.get(HOST_VARIABLE) or socket.gethostname()
 
 
 def process_is_gone(pid: int | None) -> bool:

@@ -56,7 +56,8 @@ class Runtime:
         claim_free: bool = True,
         create_store: bool = True,
     ) -> None:
-        """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does);
+        """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does),
+        and so does ``settings.workers == 0`` (a client: its instances run elsewhere);
         ``claim_free=False`` runs only the instances started here and their children,
         leaving the store's other free instances to workers (as ``wfkit run`` does);
         ``create_store=False`` refuses a store that does not exist yet (for readers)."""
@@ -71,7 +72,7 @@ class Runtime:
         self.store = open_store(settings.store, create=create_store)
         #: Runs the steps: the runner the ``runner`` setting names (``local``: threads of
         #: this process, and subprocesses for shell and notebook steps).
-        self.runner = open_runner(settings.runner, workers=settings.workers)
+        self.runner = open_runner(settings.runner, workers=max(settings.workers, 1))
         #: Listeners told of every commit, with keyword arguments ``instance_id``,
         #: ``events``, ``status`` and ``snapshot`` (an :class:`InstanceSnapshot` after the
         #: commit), and more in later versions: accept ``**future_kwargs``. Append to it
@@ -100,7 +101,7 @@ class Runtime:
         self.workflows = Workflows(self.engine)
         if definitions_dir not in sys.path:
             sys.path.insert(0, definitions_dir)
-        if run_engine:
+        if run_engine and settings.workers > 0:
             self.engine.start_background()
 
     def _publish(
@@ -254,7 +255,9 @@ def open_runtime(
     """Open definitions and a store and start an engine in this process.
 
     Defaults come from ``WFKIT_DEFINITIONS``, ``WFKIT_STORE`` and ``WFKIT_WORKERS``, then
-    ``definitions``, ``sqlite:///.wfkit/wfkit.db`` and the CPU count.
+    ``definitions``, ``sqlite:///.wfkit/wfkit.db`` and the CPU count. ``workers=0``
+    attaches as a client: no engine runs here, and what it starts, waits for and shows
+    is run by ``wfkit worker`` processes on the same store (docs/concepts/scaling-out.md).
     """
     settings = Settings.from_environment(
         definitions=None if definitions is None else os.fspath(definitions),

@@ -2,7 +2,8 @@
 
 Four settings say where things are and how steps run: ``definitions`` (a folder of
 YAML files), ``store`` (a URL), ``workers`` (step slots of this process) and ``runner``
-(which step runner, by name: ``local`` threads by default); the others
+(which step runner, by name: ``local`` threads by default; ``workers=0`` is a client
+that runs no steps: it starts, watches and steers instances that workers run); the others
 set limits (see docs/concepts/limits.md): ``expression_budget`` and
 ``expression_max_result`` bound one evaluation of an expression, ``max_foreach_items`` a
 foreach's width, ``max_output_bytes`` a step's output, ``max_buffered_events`` the events
@@ -80,7 +81,7 @@ class Settings:
         return Settings(
             values["definitions"],
             values["store"],
-            workers=_count("workers", values["workers"]) if values["workers"] else _cpus(),
+            workers=_workers(values["workers"]) if values["workers"] else _cpus(),
             expression_budget=_count("expression_budget", values["expression_budget"]),
             expression_max_result=_count("expression_max_result", values["expression_max_result"]),
             max_foreach_items=_count("max_foreach_items", values["max_foreach_items"]),
@@ -118,6 +119,11 @@ def _number(name: str, text: str, least: float, *, whole: bool = True) -> float:
     if not value >= least:  # also refuses NaN
         raise SettingsError(f"{name} must be at least {least:g}, not {text[:40]}")
     return value
+
+
+def _workers(text: str) -> int:
+    """The ``workers`` setting: step slots, or 0 for a client that runs no steps."""
+    return int(_number("workers", text.replace("_", ""), 0))
 
 
 def _cpus() -> int:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from wfkit.engine.liveness import this_host
 from wfkit.engine.protocols import Owner, Store
 from wfkit.engine.settings import EngineSettings
 
@@ -38,7 +38,7 @@ _log = logging.getLogger(__name__)
 
 def new_owner() -> Owner:
     """A new owner identity for an engine of this process: ``host:pid:random``."""
-    host = socket.gethostname()
+    host = this_host()
     return Owner(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}", host, os.getpid())
 
 

@@ -32,6 +32,11 @@ T = TypeVar("T")
 RETRIES = 5
 """How often a transaction that hit a deadlock or a serialization failure is tried."""
 
+_RECONNECT_FOREVER = 365 * 86400.0
+"""How long the pool keeps trying to refill itself while the server is away (psycopg_pool
+gives up after 5 min by default, and a store that gave up never recovers): the engine's
+outage handling decides how long to wait, not the pool."""
+
 _log = logging.getLogger("wfkit.store")
 
 _ABOUT_THE_DATA = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError)
@@ -73,8 +78,18 @@ class Connections:
         self.on_commit = on_commit
         self._closed = False
         self._lock = threading.Lock()
+        # check: a connection the server dropped while it sat in the pool (a restart,
+        # pg_terminate_backend) is replaced before it is handed out, instead of failing
+        # the next transaction; one that breaks during a transaction is discarded on return
         self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=max(size, 1), open=True, name="wfkit", num_workers=1
+            url,
+            min_size=1,
+            max_size=max(size, 1),
+            open=True,
+            name="wfkit",
+            num_workers=1,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            reconnect_timeout=_RECONNECT_FOREVER,
         )
 
     def transact(
