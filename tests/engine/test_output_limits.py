@@ -99,8 +99,8 @@ def test_a_value_over_sqlites_own_limit_fails_its_instance_and_the_other_complet
     1 GB one: the engine's own limit is set above it, so the store refuses the commit."""
     real_connect = sqlite_store.connect
 
-    def small_connect(path: str, timeout: float) -> sqlite3.Connection:
-        conn = real_connect(path, timeout)
+    def small_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50_000)
         return conn
 

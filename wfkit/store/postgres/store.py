@@ -241,7 +241,8 @@ class PostgresStore:
                 params.extend(mark)
             query = SELECT_ROW + (" WHERE " + " AND ".join(where) if where else "")
             query += " ORDER BY created_at DESC, instance_id DESC LIMIT %s"
-            rows = conn.execute(query, [*params, max(limit, 0)]).fetchall()
+            page = min(max(limit, 0), 2**63 - 1)  # a LIMIT is a bigint
+            rows = conn.execute(query, [*params, page]).fetchall()
             return [assemble(found) for found in rows]
 
         return self._conns.transact("list_instances", work)
