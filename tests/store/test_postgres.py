@@ -309,3 +309,24 @@ def test_a_connection_cut_before_the_commit_is_retried_once_on_a_new_one(
     assert not [r for r in caplog.records if r.name.startswith("psycopg")]
     ours = [r for r in caplog.records if r.name == "wfkit.store"]
     assert len(ours) <= 1
+
+
+def test_a_cut_listening_connection_is_said_once_per_outage_and_listened_again(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wfkit.store.postgres._connections import CUTS
+
+    store = open_store(postgres_url)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):  # cut the listener three times: waiters look again each time
+                token = store.wait_for_change(0)
+                cuts = CUTS.dropped
+                _sql(postgres_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")  # fmt: skip
+                assert store.wait_for_change(30, after=token) != token
+                assert CUTS.dropped > cuts
+    finally:
+        store.close()
+    assert not [r for r in caplog.records if "listening for changes" in r.getMessage()]
+    assert len([r for r in caplog.records if r.name == "wfkit.store"]) <= 1

@@ -34,7 +34,7 @@ from psycopg import errors
 
 from wfkit.errors import StoreError
 
-__all__ = ["RETRIES", "Connections", "PoolNoise", "as_store_error", "connect"]
+__all__ = ["CUTS", "RETRIES", "Connections", "PoolNoise", "as_store_error", "connect"]
 
 T = TypeVar("T")
 
@@ -90,11 +90,17 @@ class PoolNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.WARNING or not str(record.msg).startswith(self.NOISE):
             return True
+        self.cut(f"psycopg.pool: {record.getMessage()}")
+        return False
+
+    def cut(self, detail: str) -> None:
+        """Note a connection the server closed (``detail`` is logged at debug level);
+        the first of an outage is said in one warning."""
         now = time.monotonic()
         with self._lock:
             self.dropped += 1
             first, self._last = now - self._last > self.quiet, now
-        _log.debug("psycopg.pool: %s", record.getMessage())
+        _log.debug("%s", detail)
         if first:
             _log.warning(
                 "connections to the PostgreSQL store were closed by the server (a restart, "
@@ -102,11 +108,12 @@ class PoolNoise(logging.Filter):
                 "more of it until %g s pass without any",
                 self.quiet,
             )
-        return False
 
 
-_NOISE = PoolNoise()
-logging.getLogger("psycopg.pool").addFilter(_NOISE)
+CUTS = PoolNoise()
+"""The one filter of this process: connections cut are said once per outage, whichever
+store or listener saw them."""
+logging.getLogger("psycopg.pool").addFilter(CUTS)
 
 
 class Connections:
