@@ -8,10 +8,12 @@ A real server throughout (``postgres_url`` in conftest.py: a fresh schema per te
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -263,3 +265,68 @@ def test_a_worker_and_a_runtime_on_postgres_never_show_the_password(
         assert ":***@" in repr(runtime) and PASSWORD not in repr(runtime)
     finally:
         runtime.close()
+
+
+# -- connections the server cuts -----------------------------------------------------------
+
+
+def _cutting(times: int) -> tuple[list[int], Any]:
+    """A transaction's work that ends its own connection (``pg_terminate_backend``, as an
+    administrator or a server restart does) the first ``times`` times it runs."""
+    pids: list[int] = []
+
+    def work(conn: psycopg.Connection) -> int:
+        pids.append(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+        if len(pids) <= times:
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return int(conn.execute("SELECT 42").fetchone()[0])
+
+    return pids, work
+
+
+def test_a_connection_cut_before_the_commit_is_retried_once_on_a_new_one(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wfkit.store.postgres._connections import Connections, PoolNoise
+
+    conns = Connections(postgres_url, "the-store", "wfkit_test", 2, lambda: None)
+    noise = next(f for f in logging.getLogger("psycopg.pool").filters if isinstance(f, PoolNoise))
+    dropped = noise.dropped
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):  # three cuts: the call succeeds each time, on a new backend
+                pids, work = _cutting(1)
+                assert conns.transact("reading", work) == 42
+                assert len(pids) == 2 and pids[0] != pids[1]
+            pids, work = _cutting(2)  # cut again on the retry: the error is the caller's
+            with pytest.raises(StoreError, match="terminating connection") as caught:
+                conns.transact("reading", work)
+            assert caught.value.retryable and len(pids) == 2
+    finally:
+        conns.close()
+    # the pool's "discarding closed connection" lines: none reach the log, one of ours
+    assert noise.dropped >= dropped + 3
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")]
+    ours = [r for r in caplog.records if r.name == "wfkit.store"]
+    assert len(ours) <= 1
+
+
+def test_a_cut_listening_connection_is_said_once_per_outage_and_listened_again(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wfkit.store.postgres._connections import CUTS
+
+    store = open_store(postgres_url)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):  # cut the listener three times: waiters look again each time
+                token = store.wait_for_change(0)
+                cuts = CUTS.dropped
+                _sql(postgres_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")  # fmt: skip
+                assert store.wait_for_change(30, after=token) != token
+                assert CUTS.dropped > cuts
+    finally:
+        store.close()
+    assert not [r for r in caplog.records if "listening for changes" in r.getMessage()]
+    assert len([r for r in caplog.records if r.name == "wfkit.store"]) <= 1

@@ -354,3 +354,50 @@ def test_instance_widget_needs_only_import_wfkit(tmp_path: Path, view_definition
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "wfkit.views.widget", "InstanceWidget"]
+
+
+# -- following a run of another process ------------------------------------------------
+
+
+def _wfkit(store: str, defs: Path, *args: str) -> None:
+    """Run one ``wfkit`` command in another process (its commits are not this one's)."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "wfkit", *args, "--store", store, "--definitions", str(defs)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+
+
+def test_a_client_widget_wakes_on_another_process_commit_and_reads_nothing_when_idle(
+    tmp_path: Path, view_definitions: Path, make_widget: Any
+) -> None:
+    """A ``workers=0`` client: its engine commits nothing, so only the store's change
+    notification can wake the widget. It reads the store once per change of its own
+    instance, never for another instance's commit, and never while nothing happens."""
+    from wfkit.runtime.settings import Settings
+
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    settings = Settings(definitions=str(view_definitions), store=store, workers=0)
+    with Runtime(settings) as client:
+        instance = client.start("gated")
+        widget = make_widget(instance)
+        other = make_widget(client.start("three", n=2))
+        watchers = [t for t in threading.enumerate() if t.name == "wfkit-changes"]
+        assert len(watchers) == 1 and client.changes.watching  # one for both widgets
+        assert widget.flush(10) and other.flush(10)
+        reads = widget.reads
+
+        _wfkit(store, view_definitions, "pause", instance.id)  # another process commits
+        eventually(lambda: widget.view.status == "SUSPENDED")
+        assert widget.reads == reads + 1  # woken once, read once
+        reads, looks = widget.reads, client.changes.looks
+
+        _wfkit(store, view_definitions, "start", "three")  # a commit to another instance
+        eventually(lambda: client.changes.looks > looks)
+        assert widget.flush(10)
+        assert widget.reads == reads  # idle through it all: no poll, no read
+        assert other.reads <= 1 and widget.listening
+
+        widget.close()
+        other.close()
+        assert not client.changes.watching

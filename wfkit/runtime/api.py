@@ -28,6 +28,7 @@ from wfkit.engine.loop.operations import Workflows
 from wfkit.engine.protocols import Hook, StoreSpace
 from wfkit.engine.settings import EngineSettings
 from wfkit.graph import Catalog, parse_definition
+from wfkit.runtime.changes import InstanceChanges
 from wfkit.runtime.folder import DefinitionsFolder
 from wfkit.runtime.instance import Instance, SnapshotReader, StepInfo
 from wfkit.runtime.settings import Settings
@@ -99,6 +100,9 @@ class Runtime:
         )
         #: The operations of the Workflow contract on this store (what ``Instance`` uses).
         self.workflows = Workflows(self.engine)
+        #: Tells followers (notebook widgets) that their instance changed in the store,
+        #: from one thread waiting on the store's change notification.
+        self.changes = InstanceChanges(self.store)
         if definitions_dir not in sys.path:
             sys.path.insert(0, definitions_dir)
         if run_engine and settings.workers > 0:
@@ -229,6 +233,7 @@ class Runtime:
         ``drain`` seconds, running steps first get that long to finish and be recorded,
         while nothing new starts."""
         self.engine.stop(drain=drain)
+        self.changes.close()
         self.runner.close()
         self.store.close()
 

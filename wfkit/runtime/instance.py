@@ -195,7 +195,7 @@ class Instance:
             text = f"<Instance {self.id}>"
         return mimebundle(self, text)
 
-    def widget(self, *, interval: float = 0.2, poll_interval: float = 2.0) -> Any:
+    def widget(self, *, interval: float = 0.2) -> Any:
         """A live ipywidgets panel of this instance (``pip install 'wfkit[jupyter]'``):
         graph, progress, step table, pause/resume/step/terminate and raise-event.
 
@@ -203,7 +203,7 @@ class Instance:
         """
         # The views layer registers the factory (wfkit.definition.display): runtime sits
         # below views and never names it.
-        return make_widget(self, interval=interval, poll_interval=poll_interval)
+        return make_widget(self, interval=interval)
 
 
 class SnapshotReader:

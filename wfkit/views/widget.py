@@ -11,9 +11,13 @@ How it updates: a runtime hook (``instance.runtime.hooks``) receives a frozen
 :class:`~wfkit.runtime.snapshot.InstanceSnapshot` of the instance after each commit,
 and a :class:`Throttle` hands the latest snapshot to a background thread that only sets
 widget traits (safe from threads), at most once per ``interval`` (0.2 s: 5 redraws a
-second); the last state is always drawn. When no commit arrives for ``poll_interval``
-seconds it reads the store instead (an instance run by another process). Once the
-instance is finished and drawn, the hook is removed and the thread ends.
+second); the last state is always drawn. An instance run by another process (or seen
+from a ``workers=0`` client) is followed through the runtime's
+:class:`~wfkit.runtime.changes.InstanceChanges`: one thread per runtime, shared by all
+widgets, waits on the store's change notification and wakes a widget only when its
+instance's version moved; the widget then reads only the events recorded since its last
+read. An idle instance costs no store read. Once the instance is finished and drawn, the
+hook and the follower are removed and the thread ends.
 
 The graph is laid out once (:class:`StatusSvg`); redraws only change each step's
 ``class`` and fill in the SVG text. It is laid out again when it changes shape, i.e.
@@ -34,6 +38,7 @@ from typing import Any, TypeVar
 from wfkit.common.jsontext import shortened
 from wfkit.engine.core.status import Outcome
 from wfkit.runtime.api import Instance, SnapshotReader
+from wfkit.runtime.changes import Follower
 from wfkit.views.instance import (
     InstanceView,
     StatusSvg,
@@ -126,18 +131,18 @@ def _pre(text: str) -> str:
 class InstanceWidget:
     """A live ipywidgets panel of ``instance``; display it, and :meth:`close` it when done.
 
-    ``interval`` is the shortest time between redraws, ``poll_interval`` how long to wait
-    for an engine commit before reading the store. The widgets are attributes (``graph``,
-    ``progress``, ``table``, ``pause_button``, ``event_name``, ...) and ``box`` holds
-    them all; ``view`` is the last snapshot drawn.
+    ``interval`` is the shortest time between redraws. The widgets are attributes
+    (``graph``, ``progress``, ``table``, ``pause_button``, ``event_name``, ...) and ``box``
+    holds them all; ``view`` is the last snapshot drawn; ``reads`` counts the widget's
+    reads of the store after the first.
     """
 
-    def __init__(
-        self, instance: Instance, *, interval: float = 0.2, poll_interval: float = 2.0
-    ) -> None:
+    def __init__(self, instance: Instance, *, interval: float = 0.2) -> None:
         self.instance = instance
         self.view = load_instance(instance)
+        self._latest = self.view.version  # of the newest snapshot drawn or queued
         self.draws = 0
+        self.reads = 0
         self.layouts = 0
         self._svg: StatusSvg | None = None
         self._svg_error: tuple[Hashable, str] | None = None
@@ -147,12 +152,9 @@ class InstanceWidget:
         self._lock = threading.Lock()
         self._build()
         self._draw(self.view)
+        self._follower = Follower(instance.id, lambda: self._latest, self.refresh)
         self._throttle: Throttle[InstanceView | None] = Throttle(
-            self._draw_value,
-            interval=interval,
-            idle=self._poll,
-            idle_interval=poll_interval,
-            name=f"wfkit-widget-{instance.id[:8]}",
+            self._draw_value, interval=interval, name=f"wfkit-widget-{instance.id[:8]}"
         )
         if not self.view.is_terminal:
             self._attach()
@@ -273,10 +275,12 @@ class InstanceWidget:
     def _draw_value(self, value: InstanceView | None) -> None:
         if value is None:  # read the store: only what was recorded since the last read
             value = self._reader.read()
+            self.reads += 1
         self._draw(value)
 
     def _draw(self, view: InstanceView) -> None:
         self.view = view
+        self._latest = max(self._latest, view.version)
         self.summary.value = summary_html(view)
         self.graph.value = self._graph_html(view)
         done, total = view.progress
@@ -362,23 +366,20 @@ class InstanceWidget:
         if not isinstance(snapshot, InstanceView):
             self.refresh()
             return
+        self._latest = max(self._latest, snapshot.version)
         self._throttle.submit(snapshot)
-
-    def _poll(self) -> bool:
-        """No commit for a while: read the store while the instance is not finished."""
-        if self.view.is_terminal:
-            return False
-        self.refresh()
-        return True
 
     def _attach(self) -> None:
         with self._lock:
             if self._hooks is None:
                 self._hooks = self.instance.runtime.hooks
                 self._hooks.append(self._on_commit)
+                self.instance.runtime.changes.follow(self._follower)
 
     def _detach(self) -> None:
         with self._lock:
             hooks, self._hooks = self._hooks, None
-        if hooks is not None and self._on_commit in hooks:
-            hooks.remove(self._on_commit)
+        if hooks is not None:
+            self.instance.runtime.changes.leave(self._follower)
+            if self._on_commit in hooks:
+                hooks.remove(self._on_commit)

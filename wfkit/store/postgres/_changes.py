@@ -13,7 +13,6 @@ again) and is opened anew at the next wait.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +22,10 @@ from psycopg import sql
 
 from wfkit.errors import StoreError
 from wfkit.store._change_signal import ChangeSignal
-from wfkit.store.postgres._connections import as_store_error, connect
+from wfkit.store.postgres._connections import CUTS, as_store_error, connect
 
 __all__ = ["ChangeListener", "channel_for"]
 
-_log = logging.getLogger("wfkit.store")
 
 _POLL = 0.5  # seconds between two looks at the stop flag while nothing is notified
 _CHANNEL_BYTES = 63  # PostgreSQL's longest identifier
@@ -89,8 +87,9 @@ class ChangeListener:
                 for _ in conn.notifies(timeout=_POLL):
                     self.signal.changed()
         except psycopg.Error as exc:
-            if not self._stop.is_set():
-                _log.warning("%s: listening for changes stopped: %s", self._shown, exc)
+            if not self._stop.is_set():  # one line per outage, with the pool's cuts
+                said = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                CUTS.cut(f"{self._shown}: listening for changes stopped: {said}")
                 self.signal.changed()  # waiters look again; the next wait listens anew
         finally:
             conn.close()

@@ -6,16 +6,25 @@ Every store method is one transaction on a connection of a ``psycopg_pool`` pool
 commit, never for a rollback), and tells this process's waiters at once.
 
 A deadlock or a serialization failure rolls the whole transaction back, so it is run
-again, a few times. Any other ``psycopg`` error becomes :class:`StoreError` naming the
+again, a few times. So is, once, a transaction whose connection the server cut before the
+commit was sent (a restart, ``pg_terminate_backend``): the server rolled it back, and a
+one-shot command such as ``wfkit get`` should not fail for a connection that sat idle in
+the pool when it was cut. A connection lost during the commit is not retried (the commit
+may have happened). Any other ``psycopg`` error becomes :class:`StoreError` naming the
 store by its redacted URL: ``retryable`` when it comes from the server's or network's
 condition (a lost connection, a shutdown, no free connection), not when it comes from
 what was written (a constraint, a value the column refuses).
+
+psycopg_pool logs a warning for every connection it discards as closed or broken: dozens
+of lines for one server restart. :class:`PoolNoise` turns them into one ``wfkit.store``
+line per outage (the details stay at debug level).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,7 +34,7 @@ from psycopg import errors
 
 from wfkit.errors import StoreError
 
-__all__ = ["RETRIES", "Connections", "as_store_error", "connect"]
+__all__ = ["CUTS", "RETRIES", "Connections", "PoolNoise", "as_store_error", "connect"]
 
 T = TypeVar("T")
 
@@ -61,6 +70,50 @@ def _is_connection(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and not isinstance(
         exc, errors.QueryCanceled | psycopg_pool.PoolTimeout
     )
+
+
+class PoolNoise(logging.Filter):
+    """A filter of the ``psycopg.pool`` logger: its warnings about discarded connections
+    become one ``wfkit.store`` warning per outage (a first one, or one after ``quiet``
+    seconds without any), the rest debug lines."""
+
+    NOISE = ("discarding closed connection", "discarding broken connection")
+
+    def __init__(self, quiet: float = 60.0) -> None:
+        super().__init__()
+        self.quiet = quiet
+        #: Pool warnings filtered out so far.
+        self.dropped = 0
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not str(record.msg).startswith(self.NOISE):
+            return True
+        self.cut(f"psycopg.pool: {record.getMessage()}")
+        return False
+
+    def cut(self, detail: str) -> None:
+        """Note a connection the server closed (``detail`` is logged at debug level);
+        the first of an outage is said in one warning."""
+        now = time.monotonic()
+        with self._lock:
+            self.dropped += 1
+            first, self._last = now - self._last > self.quiet, now
+        _log.debug("%s", detail)
+        if first:
+            _log.warning(
+                "connections to the PostgreSQL store were closed by the server (a restart, "
+                "or pg_terminate_backend); wfkit opens new ones and retries, and says no "
+                "more of it until %g s pass without any",
+                self.quiet,
+            )
+
+
+CUTS = PoolNoise()
+"""The one filter of this process: connections cut are said once per outage, whichever
+store or listener saw them."""
+logging.getLogger("psycopg.pool").addFilter(CUTS)
 
 
 class Connections:
@@ -106,19 +159,26 @@ class Connections:
         and propagate as they are."""
         if self._closed:
             raise StoreError(self.shown, f"{label} failed: the store is closed")
+        cut_retried = False
         for attempt in range(1, RETRIES + 1):
+            committing = False
             try:
                 with self._pool.connection() as conn, conn.transaction():
                     result = work(conn)
                     notify = changed is not None and changed(result)
                     if notify:
                         conn.execute("SELECT pg_notify(%s, '')", (self.channel,))
+                    committing = True
             except _TRY_AGAIN as exc:
                 if attempt == RETRIES:
                     raise as_store_error(self.shown, label, exc) from exc
                 _log.debug("%s: %s; trying again", label, exc)
                 continue
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                if attempt < RETRIES and not (committing or cut_retried) and _is_connection(exc):
+                    cut_retried = True  # rolled back by the server: safe to run again
+                    _log.debug("%s: connection cut (%s); trying again", label, exc)
+                    continue
                 raise as_store_error(self.shown, label, exc) from exc
             if notify:
                 self.on_commit()
