@@ -83,6 +83,22 @@ def test_an_append_and_a_read_cost_one_round_trip_each(postgres_url: str) -> Non
             assert [e.seq for e in store.history(instance_id)] == list(range(1, 38))
 
 
+def test_a_busy_channel_wakes_a_listening_store_a_few_times_not_once_a_commit(
+    postgres_url: str,
+) -> None:
+    """Each commit of any process notifies every listening store; under a stream of them
+    the listener passes them on once per short pause, not one wake-up (and a turn of
+    the GIL) per commit, while a waiter still hears of each burst."""
+    with PostgresStore(postgres_url) as other, PostgresStore(postgres_url) as store:
+        other.create(_row("a"), [EventRow(1, "ExecutionStarted", 1.0, "{}")])
+        token = start = store.wait_for_change(0)
+        for version in range(1, 301):
+            other.append("a", version, [EventRow(0, "Note", 2.0, "{}")], InstanceUpdate())
+        while (moved := store.wait_for_change(0.5, after=token)) != token:
+            token = moved
+    assert 1 <= token - start < 100  # one a notification before: 300
+
+
 # -- opening ---------------------------------------------------------------------------------
 
 
