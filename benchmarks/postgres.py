@@ -217,28 +217,59 @@ def drain_window(store: str) -> float:
     return float(row[1] - row[0])
 
 
+def hold(store: str, held: bool) -> None:
+    """Make every instance of the backlog unclaimable (``held``: owned, with a lease that
+    never ends, by no process) or free again, in one write (one that PostgreSQL's workers
+    hear of at once)."""
+    owner = ("'bench-hold'", "1e12") if held else ("NULL", "NULL")
+    sets = f"owner = {owner[0]}, lease_until = {owner[1]}"
+    if store.startswith("sqlite:///"):
+        conn = sqlite3.connect(store.removeprefix("sqlite:///"), timeout=30)
+        try:
+            with conn:
+                conn.execute(f"UPDATE instances SET {sets}")
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(store) as conn:
+        conn.execute(f"UPDATE wfkit_instances SET {sets}")
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        conn.execute("SELECT pg_notify(%s, '')", (f"wfkit_changes:{schema[0] if schema else ''}",))
+
+
 def drain(bench: Bench, store: str, instances: int, processes: int) -> float:
-    """Start ``processes`` ``wfkit worker`` processes on a stored backlog; wait until all
-    ``instances`` are COMPLETED; the drain window in seconds."""
+    """Start ``processes`` ``wfkit worker`` processes on a stored backlog, held until all
+    of them are up (so that the drain measures them working together, not some starting
+    Python while the first runs everything); wait until all ``instances`` are COMPLETED;
+    the drain window in seconds."""
     argv = [sys.executable, "-m", "wfkit", "worker", "--definitions", str(bench.defs),
             "--store", store, "--workers", str(CORES), "--for", "900"]  # fmt: skip
-    log = open(bench.folder / "workers.log", "a")  # noqa: SIM115 - closed below
+    hold(store, True)
+    logs = [bench.folder / f"worker-{uuid.uuid4().hex[:6]}.log" for _ in range(processes)]
+    files = [log.open("w") for log in logs]
     procs = [
-        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, cwd=bench.folder)
-        for _ in range(processes)
+        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=out, cwd=bench.folder)
+        for out in files
     ]
     try:
+        while not all("Ctrl-C to stop" in log.read_text() for log in logs):
+            dead = [p.returncode for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a worker exited early ({dead}): see {logs}")
+            time.sleep(0.05)
+        hold(store, False)
         while completed(store) < instances:
             dead = [p.returncode for p in procs if p.poll() is not None]
             if dead:
-                raise RuntimeError(f"a worker exited early ({dead}): see {log.name}")
+                raise RuntimeError(f"a worker exited early ({dead}): see {logs}")
             time.sleep(0.05)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
-        log.close()
+        for out in files:
+            out.close()
     return drain_window(store)
 
 

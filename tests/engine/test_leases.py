@@ -122,6 +122,23 @@ def test_a_claim_that_took_a_full_batch_claims_again_at_once(store: SqliteStore)
     assert batches == [CLAIM_BATCH, CLAIM_BATCH, 50, 0]  # the last was not full: wait
 
 
+def test_an_engine_claims_only_up_to_a_batch_in_all_leaving_the_rest_to_others(
+    store: SqliteStore,
+) -> None:
+    """Two workers on one backlog share it: the first to claim does not take it all,
+    batch after batch, while the other starts; it tops up to one batch as it finishes."""
+    clock = Clock()
+    first = _leases(store, clock, claim_interval=60.0, poll_interval=0.05)
+    for n in range(CLAIM_BATCH * 3):
+        _create(store, f"i{n:03d}")
+    assert len(first.claimed(clock.now, held=0)) == CLAIM_BATCH
+    assert first.claimed(clock.now, held=CLAIM_BATCH) == []  # full: no claim, no read
+    assert first.next_due(polling=False, looking=True) > clock.now  # and no busy loop
+    assert len(first.claimed(clock.now + 0.1, held=CLAIM_BATCH - 30)) == 30
+    second = Leases(store, new_owner(), first.settings, clock)
+    assert len(second.claimed(clock.now + 0.1, held=0)) == CLAIM_BATCH
+
+
 def test_instances_another_process_starts_are_claimed_at_the_next_look(
     store: SqliteStore,
 ) -> None:

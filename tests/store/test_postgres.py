@@ -18,12 +18,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from wfkit.engine.protocols import EventRow, InstanceRow
+from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner
 from wfkit.errors import StoreError
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.store import open_store
 from wfkit.store.postgres import PostgresStore
+
+from .pg_wire import RoundTrips
 
 PASSWORD = "s3cret-Pw"
 
@@ -44,6 +46,59 @@ def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(statement)  # type: ignore[call-overload]
         return cursor.fetchall() if cursor.description else []
+
+
+# -- round trips ----------------------------------------------------------------------------
+
+
+def test_an_append_and_a_read_cost_one_round_trip_each(postgres_url: str) -> None:
+    """A step's append is on the engine's critical path: its cost on PostgreSQL is counted
+    in round trips (each ends with one ReadyForQuery of the server). An append, fenced by
+    version and owner, with its events and notification, is one; so is a read."""
+    alice = Owner("alice", "h", 1)
+    with RoundTrips(postgres_url) as wire, PostgresStore(wire.url) as store:
+        store.create(_row("a"), [EventRow(1, "ExecutionStarted", 1.0, "{}")])
+        store.create(_row("b"), [EventRow(1, "ExecutionStarted", 1.0, "{}")])
+        assert store.claim(alice, 30.0) == ["a", "b"]
+        version = 1
+
+        def step() -> list[str]:
+            nonlocal version
+            events = [EventRow(0, "TaskCompleted", 2.0, "{}"), EventRow(0, "Scheduled", 2.0, "{}")]
+            batch = [(i, version, events, InstanceUpdate(updated_at=2.0)) for i in "ab"]
+            version += 2
+            return store.append_many(batch, owner=alice)
+
+        for _ in range(8):  # psycopg prepares a statement at its 5th use: past that
+            assert step() == [] and store.get("a") is not None
+        before = wire.count
+        for _ in range(10):
+            assert step() == []
+        appends = wire.count - before
+        before = wire.count
+        for _ in range(10):
+            assert store.get("b") is not None
+        reads = wire.count - before
+    assert (appends, reads) == (10, 10)
+    with PostgresStore(postgres_url) as store:
+        for instance_id in "ab":
+            assert [e.seq for e in store.history(instance_id)] == list(range(1, 38))
+
+
+def test_a_busy_channel_wakes_a_listening_store_a_few_times_not_once_a_commit(
+    postgres_url: str,
+) -> None:
+    """Each commit of any process notifies every listening store; under a stream of them
+    the listener passes them on once per short pause, not one wake-up (and a turn of
+    the GIL) per commit, while a waiter still hears of each burst."""
+    with PostgresStore(postgres_url) as other, PostgresStore(postgres_url) as store:
+        other.create(_row("a"), [EventRow(1, "ExecutionStarted", 1.0, "{}")])
+        token = start = store.wait_for_change(0)
+        for version in range(1, 301):
+            other.append("a", version, [EventRow(0, "Note", 2.0, "{}")], InstanceUpdate())
+        while (moved := store.wait_for_change(0.5, after=token)) != token:
+            token = moved
+    assert 1 <= token - start < 100  # one a notification before: 300
 
 
 # -- opening ---------------------------------------------------------------------------------

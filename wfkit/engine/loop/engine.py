@@ -288,7 +288,7 @@ class Engine(Intake, CommitRecovery):
         now = self.clock()
         self._fire_timers(now)
         if not self._stopping:
-            for instance_id in self._leases.claimed(now):
+            for instance_id in self._leases.claimed(now, len(self._owned)):
                 if instance_id not in self._owned:  # not its own lease, run out and taken again
                     self._take(instance_id)
         for instance_id in self._leases.take_lost():

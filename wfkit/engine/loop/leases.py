@@ -31,7 +31,10 @@ from wfkit.engine.settings import EngineSettings
 __all__ = ["CLAIM_BATCH", "Leases", "new_owner"]
 
 CLAIM_BATCH = 100
-"""How many free instances one claim takes at most (a full batch claims again at once)."""
+"""How many free instances one claim takes at most (a full batch claims again at once),
+and how many an engine holds at most by claiming: a worker takes no more than it can
+keep busy, so that the workers sharing a backlog share it instead of the first to claim
+taking it all (a backlog of 600 went to one of two workers, the other idle)."""
 
 _log = logging.getLogger(__name__)
 
@@ -156,12 +159,18 @@ class Leases:
         renew) never records anything for them."""
         return self.clock() <= self._renewed_at + self.settings.lease_seconds * 2 / 3
 
-    def claimed(self, now: float) -> list[str]:
+    def claimed(self, now: float, held: int = 0) -> list[str]:
         """The free instances claimed for this owner, when a claim is due: every claim
         interval, at once after a claim that took a full batch, and as soon as a look
         (every poll interval, a cheap read) finds free instances, such as those another
-        process has just started."""
+        process has just started. ``held``: how many instances the engine holds now; it
+        claims only up to :data:`CLAIM_BATCH` in all."""
         free = self.settings.claim_free
+        room = CLAIM_BATCH - held
+        if room <= 0:  # busy enough: look again at the next poll, without a read
+            self._next_look = max(self._next_look, now + self.settings.poll_interval)
+            self._next_claim = max(self._next_claim, now + self.settings.poll_interval)
+            return []
         if now < self._next_claim:
             if not free or now < self._next_look or not self._may_look(now):
                 return []
@@ -174,8 +183,8 @@ class Leases:
         self._next_claim = now + self.settings.claim_interval * random.uniform(0.5, 1.5)
         if not free:
             return []
-        taken = self.store.claim(self.owner, self.settings.lease_seconds, CLAIM_BATCH)
-        if len(taken) >= CLAIM_BATCH:
+        taken = self.store.claim(self.owner, self.settings.lease_seconds, room)
+        if len(taken) >= room:
             self._next_claim = now  # a full batch: more may be waiting, claim again now
         return taken
 

@@ -53,6 +53,9 @@ class OwnedInstances:
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def ids(self) -> list[str]:
         """The owned instance ids, as of now."""
         return list(self._items)

@@ -8,6 +8,13 @@ costs no connection), and a thread of its own turns each notification into a bum
 store's :class:`~wfkit.store._change_signal.ChangeSignal`. This process's commits bump
 it directly too, at once. A lost listening connection bumps the token (waiters look
 again) and is opened anew at the next wait.
+
+A busy channel wakes the thread at most once per :data:`GAP`: after a bump it pauses,
+then takes every notification that arrived meanwhile as one more bump. The first commit
+after a quiet spell is passed on at once; under load, waiters hear of commits at most
+``GAP`` late. Woken at each notification, the thread cost a 200-step chain on one
+engine about 90 µs a step (a wake-up and a turn of the GIL for each commit, its own
+included), a quarter of the step.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ __all__ = ["ChangeListener", "channel_for"]
 
 
 _POLL = 0.5  # seconds between two looks at the stop flag while nothing is notified
+GAP = 0.01
+"""Seconds the listening thread pauses after passing a notification on."""
 _CHANNEL_BYTES = 63  # PostgreSQL's longest identifier
 
 
@@ -84,8 +93,10 @@ class ChangeListener:
     def _listen(self, conn: psycopg.Connection) -> None:
         try:
             while not self._stop.is_set():
-                for _ in conn.notifies(timeout=_POLL):
+                if self._heard(conn, _POLL):
                     self.signal.changed()
+                    while not self._stop.wait(GAP) and self._heard(conn, 0.0):
+                        self.signal.changed()  # commits during the pause: one more bump
         except psycopg.Error as exc:
             if not self._stop.is_set():  # one line per outage, with the pool's cuts
                 said = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
@@ -93,6 +104,18 @@ class ChangeListener:
                 self.signal.changed()  # waiters look again; the next wait listens anew
         finally:
             conn.close()
+
+    @staticmethod
+    def _heard(conn: psycopg.Connection, timeout: float) -> bool:
+        """Whether notifications arrived (within ``timeout`` seconds): all of those
+        already received are taken, so that they count once."""
+        heard = False
+        for _ in conn.notifies(timeout=timeout, stop_after=None if timeout == 0 else 1):
+            heard = True
+        if heard and timeout:
+            for _ in conn.notifies(timeout=0):
+                pass
+        return heard
 
     def close(self, wake: Callable[[], None] | None = None) -> None:
         """Stop listening (idempotent): ``wake`` (a NOTIFY on the channel) ends the

@@ -1,9 +1,17 @@
 """Connections of the PostgreSQL store: a pool shared by the threads, and transactions.
 
-Every store method is one transaction on a connection of a ``psycopg_pool`` pool
+Every store method is one transaction on a connection of a ``psycopg_pool`` pool. The
+connections are in autocommit mode, so that a method that is one statement (a read, an
+append: :mod:`._appends`) costs one round trip (:meth:`Connections.statement`), with no
+``BEGIN`` and ``COMMIT`` around it; the others run in an explicit transaction
 (:meth:`Connections.transact`). A transaction that changes an instance also sends a
-``NOTIFY`` on the store's channel before it commits (PostgreSQL delivers it with the
-commit, never for a rollback), and tells this process's waiters at once.
+``NOTIFY`` on the store's channel (PostgreSQL delivers it with the commit, never for a
+rollback), and tells this process's waiters at once.
+
+A pooled connection is checked before it is handed out only when the server has sent
+something on it while it sat idle (:func:`_check`): a restart or ``pg_terminate_backend``
+sends a last message and closes the socket, so a dropped connection is still replaced
+before use, without paying a round trip on every method for the healthy ones.
 
 A deadlock or a serialization failure rolls the whole transaction back, so it is run
 again, a few times. So is, once, a transaction whose connection the server cut before the
@@ -23,6 +31,7 @@ line per outage (the details stay at debug level).
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +73,16 @@ def as_store_error(shown: str, doing: str, exc: BaseException) -> StoreError:
     said = said if len(said) <= 300 else said[:297] + "..."
     hint = " (is the server running and reachable?)" if _is_connection(exc) else ""
     return StoreError(shown, f"{doing} failed: {said}{hint}", retryable=retryable)
+
+
+def _check(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection it hands out: a round trip only when the server
+    has sent something while the connection sat idle (its last words before closing it:
+    a shutdown, a terminated backend), since an idle healthy connection receives nothing
+    (pool connections never ``LISTEN``)."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _is_connection(exc: BaseException) -> bool:
@@ -141,7 +160,8 @@ class Connections:
             open=True,
             name="wfkit",
             num_workers=1,
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=_check,
+            kwargs={"autocommit": True},
             reconnect_timeout=_RECONNECT_FOREVER,
         )
 
@@ -181,6 +201,34 @@ class Connections:
                     continue
                 raise as_store_error(self.shown, label, exc) from exc
             if notify:
+                self.on_commit()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def statement(
+        self,
+        label: str,
+        work: Callable[[psycopg.Connection], T],
+        wrote: Callable[[T], bool] | None = None,
+    ) -> T:
+        """Run ``work``, one statement (it is its own transaction: the connection is in
+        autocommit mode), with no ``BEGIN`` or ``COMMIT`` round trip; returns what it
+        returned. A statement that changes something notifies the channel itself;
+        ``wrote`` says from the result whether it did, to tell this process's waiters."""
+        if self._closed:
+            raise StoreError(self.shown, f"{label} failed: the store is closed")
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self._pool.connection() as conn:
+                    result = work(conn)
+            except _TRY_AGAIN as exc:
+                if attempt == RETRIES:
+                    raise as_store_error(self.shown, label, exc) from exc
+                _log.debug("%s: %s; trying again", label, exc)
+                continue
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                raise as_store_error(self.shown, label, exc) from exc
+            if wrote is not None and wrote(result):
                 self.on_commit()
             return result
         raise AssertionError("unreachable")  # pragma: no cover

@@ -24,6 +24,7 @@ import psycopg
 from wfkit.engine.protocols import EventRow, InstanceRow, InstanceUpdate, Owner, StoreSpace
 from wfkit.errors import InstanceAlreadyExists, InstanceNotFound
 from wfkit.store._change_signal import ChangeSignal
+from wfkit.store.postgres._appends import append_together
 from wfkit.store.postgres._changes import ChangeListener, channel_for
 from wfkit.store.postgres._claims import HAS_FREE, RELEASE, RENEW, claim
 from wfkit.store.postgres._connections import Connections, as_store_error, connect
@@ -98,7 +99,7 @@ class PostgresStore:
 
     def save_definition(self, definition_hash: str, name: str, text: str) -> None:
         """Keep a definition's text under its hash (a second save of a hash is a no-op)."""
-        self._conns.transact(
+        self._conns.statement(
             "save_definition",
             lambda conn: conn.execute(
                 "INSERT INTO wfkit_definitions (hash, name, text) VALUES (%s, %s, %s) "
@@ -109,7 +110,7 @@ class PostgresStore:
 
     def load_definition(self, definition_hash: str) -> tuple[str, str] | None:
         """``(name, text)`` of a saved definition, or None."""
-        found = self._conns.transact(
+        found = self._conns.statement(
             "load_definition",
             lambda conn: conn.execute(
                 "SELECT name, text FROM wfkit_definitions WHERE hash = %s", (definition_hash,)
@@ -153,7 +154,7 @@ class PostgresStore:
 
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
-        found = self._conns.transact(
+        found = self._conns.statement(
             "get",
             lambda conn: conn.execute(
                 SELECT_ROW + " WHERE instance_id = %s", (instance_id,)
@@ -163,7 +164,7 @@ class PostgresStore:
 
     def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
         """Events with ``seq > after``, in order."""
-        rows = self._conns.transact(
+        rows = self._conns.statement(
             "history",
             lambda conn: conn.execute(
                 "SELECT h.seq, h.type, h.at, h.data FROM wfkit_history h JOIN wfkit_instances "
@@ -185,28 +186,37 @@ class PostgresStore:
         non-None fields; returns the new version.
 
         Raises :class:`VersionConflict` (``actual`` None when the instance is gone)."""
-
-        def work(conn: psycopg.Connection) -> int:
-            (version,) = append_batch(conn, [(instance_id, expected_version, events, update)], None)
-            if version is None:
-                raise conflict(conn, instance_id, expected_version)
-            return version
-
-        return self._conns.transact("append", work, _always)
+        (version,) = self._append([(instance_id, expected_version, events, update)], None)
+        if version is None:
+            raise self._conns.statement(
+                "append", lambda conn: conflict(conn, instance_id, expected_version)
+            )
+        return version
 
     def append_many(self, batch: Batch, *, owner: Owner | None = None) -> list[str]:
         """Several appends in one transaction; returns the ids that conflicted (not
         written; the others are). With ``owner``, an instance it does not hold now
         conflicts too. An error other than a conflict writes nothing."""
-        holder = owner.id if owner is not None else None
+        if not batch:
+            return []
+        versions = self._append(batch, owner.id if owner is not None else None)
+        return [item[0] for item, got in zip(batch, versions, strict=True) if got is None]
 
-        def work(conn: psycopg.Connection) -> tuple[list[str], bool]:
-            versions = append_batch(conn, batch, holder)
-            conflicted = [item[0] for item, got in zip(batch, versions, strict=True) if not got]
-            return conflicted, len(conflicted) < len(batch)
-
-        conflicted, _ = self._conns.transact("append_many", work, lambda result: result[1])
-        return conflicted
+    def _append(self, batch: Batch, holder: str | None) -> list[int | None]:
+        """The new version of each append of ``batch``, or None where it conflicted: one
+        statement (:mod:`._appends`), or, when an id appears twice, one transaction."""
+        if len({item[0] for item in batch}) == len(batch):
+            channel = self._conns.channel
+            return self._conns.statement(
+                "append",
+                lambda conn: append_together(conn, batch, holder, channel),
+                lambda versions: any(got is not None for got in versions),
+            )
+        return self._conns.transact(
+            "append",
+            lambda conn: append_batch(conn, batch, holder),
+            lambda versions: any(got is not None for got in versions),
+        )
 
     def list_instances(
         self,
@@ -249,7 +259,7 @@ class PostgresStore:
 
     def children(self, instance_id: str) -> list[str]:
         """Ids of the instances whose parent is ``instance_id``, oldest first."""
-        rows = self._conns.transact(
+        rows = self._conns.statement(
             "children",
             lambda conn: conn.execute(
                 "SELECT instance_id FROM wfkit_instances WHERE parent_id = %s "
@@ -281,7 +291,7 @@ class PostgresStore:
         keys = list(dict.fromkeys(instance_ids))
         if not keys:
             return {}
-        rows = self._conns.transact(
+        rows = self._conns.statement(
             "versions",
             lambda conn: conn.execute(
                 "SELECT instance_id, version FROM wfkit_instances WHERE instance_id = ANY(%s)",
@@ -339,7 +349,7 @@ class PostgresStore:
 
     def has_free(self) -> bool:
         """Whether a non-terminal instance is unowned or its lease has run out."""
-        found = self._conns.transact("has_free", lambda conn: conn.execute(HAS_FREE).fetchone())
+        found = self._conns.statement("has_free", lambda conn: conn.execute(HAS_FREE).fetchone())
         return bool(found and found[0])
 
     def renew(self, owner: Owner, instance_ids: Sequence[str], lease_seconds: float) -> list[str]:
@@ -348,7 +358,7 @@ class PostgresStore:
         if not keys:
             return []
         params = {"ids": keys, "owner": owner.id, "seconds": lease_seconds}
-        held = self._conns.transact(
+        held = self._conns.statement(
             "renew", lambda conn: {found[0] for found in conn.execute(RENEW, params)}
         )
         return [instance_id for instance_id in keys if instance_id in held]
