@@ -21,7 +21,10 @@ from wfkit.engine.loop import operations
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 
-STEPS = "def one(x=None):\n    return x\n"
+STEPS = (
+    "import time\n\n\ndef one(x=None):\n    return x\n\n\n"
+    "def slow(x=None):\n    time.sleep(0.005)\n    return x\n"
+)
 WIDE = """wfkit: 1
 name: wide
 inputs:
@@ -41,6 +44,9 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     defs.mkdir()
     (defs / "wffollow_steps.py").write_text(STEPS)
     (defs / "wide.yaml").write_text(WIDE)
+    # 5 ms an item: the run outlasts the first look even on a fast, idle machine
+    slow = WIDE.replace("name: wide", "name: wide-slow").replace(":one", ":slow")
+    (defs / "wide-slow.yaml").write_text(slow)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -84,7 +90,7 @@ def test_wfkit_run_reads_each_event_of_a_long_run_once(
 def test_a_state_brought_up_to_date_equals_a_full_replay(folder: Path) -> None:
     settings = Settings("definitions", f"sqlite:///{folder / 'wfkit.db'}", 1)
     with Runtime(settings) as runtime:
-        job = runtime.start("wide", {"items": list(range(40))}, instance_id="w2")
+        job = runtime.start("wide-slow", {"items": list(range(40))}, instance_id="w2")
         state = job.state()
         seen: list[int] = []
         while not state.is_terminal:
