@@ -71,7 +71,7 @@ Path("defs/lab-demo.yaml").write_text({DEFINITION!r})
 rt = wfkit.open("defs", store="sqlite:///wfkit-lab.db", workers=2)""",
     """\
 inst = rt.start("lab-demo", instance_id="lab-1")
-panel = inst.widget(interval=0.1, poll_interval=0.5)
+panel = inst.widget(interval=0.1)
 panel""",
 ]
 

@@ -152,3 +152,21 @@ def test_instances_another_process_starts_are_claimed_at_the_next_look(
     assert leases.next_due(polling=False, looking=True) == pytest.approx(clock.now + 0.05)
     assert leases.claimed(clock.now + 0.06) == ["new"]
     assert leases.claimed(clock.now + 0.2) == []  # looked: nothing free, no claim
+
+
+def test_a_busy_engine_leaves_new_work_to_idle_ones_until_its_next_round(
+    store: SqliteStore,
+) -> None:
+    """The look between claims is for an engine with nothing to do: one that holds
+    instances waits for its next claim round, so that an idle worker on the same store
+    takes what another process starts (when both looked, the busy one, woken by its own
+    commits, took nearly all: 39 of 40 instances in the two-worker test)."""
+    clock = Clock()
+    busy = _leases(store, clock, claim_interval=60.0, poll_interval=0.05)
+    idle = _leases(store, clock, claim_interval=60.0, poll_interval=0.05)
+    assert busy.claimed(clock.now, held=3) == [] and idle.claimed(clock.now) == []
+    _create(store, "new")  # by another process
+    assert busy.claimed(clock.now + 0.06, held=3) == []  # busy: no early look
+    assert idle.claimed(clock.now + 0.06) == ["new"]
+    _create(store, "later")
+    assert busy.claimed(clock.now + 91.0, held=3) == ["later"]  # its own round still comes

@@ -401,3 +401,17 @@ def test_a_client_widget_wakes_on_another_process_commit_and_reads_nothing_when_
         widget.close()
         other.close()
         assert not client.changes.watching
+
+
+def test_a_notebook_written_for_the_polling_panel_still_opens_it(runtime: Runtime) -> None:
+    """``poll_interval`` (the panel used to read the store every so often) is accepted,
+    ignored and said to be: a notebook that passes it keeps working."""
+    instance = runtime.start("three", n=1)
+    with pytest.warns(DeprecationWarning, match="poll_interval"):
+        widget = instance.widget(interval=0.1, poll_interval=0.5)
+    try:
+        instance.wait(20)
+        assert widget.flush(5)
+        assert widget.view.status == "COMPLETED"
+    finally:
+        widget.close()

@@ -5,6 +5,7 @@ follows one instance's snapshots."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from wfkit.common import jsontext
@@ -195,12 +196,23 @@ class Instance:
             text = f"<Instance {self.id}>"
         return mimebundle(self, text)
 
-    def widget(self, *, interval: float = 0.2) -> Any:
+    def widget(self, *, interval: float = 0.2, poll_interval: float | None = None) -> Any:
         """A live ipywidgets panel of this instance (``pip install 'wfkit[jupyter]'``):
         graph, progress, step table, pause/resume/step/terminate and raise-event.
+        ``interval`` is the shortest time between two redraws.
 
         Returns a :class:`wfkit.views.widget.InstanceWidget`; ``close()`` it when done.
+        ``poll_interval`` is accepted for notebooks written for earlier versions and
+        ignored (with a ``DeprecationWarning``): the panel wakes on the store's change
+        notifications instead of reading the store every so often.
         """
+        if poll_interval is not None:
+            warnings.warn(
+                "widget(poll_interval=...) is ignored: the panel now wakes when the store "
+                "changes; drop the argument",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         # The views layer registers the factory (wfkit.definition.display): runtime sits
         # below views and never names it.
         return make_widget(self, interval=interval)

@@ -161,10 +161,10 @@ class Leases:
 
     def claimed(self, now: float, held: int = 0) -> list[str]:
         """The free instances claimed for this owner, when a claim is due: every claim
-        interval, at once after a claim that took a full batch, and as soon as a look
-        (every poll interval, a cheap read) finds free instances, such as those another
-        process has just started. ``held``: how many instances the engine holds now; it
-        claims only up to :data:`CLAIM_BATCH` in all."""
+        interval, at once after a claim that took a full batch, and, for an engine that
+        holds nothing, as soon as a look (every poll interval, a cheap read) finds free
+        instances, such as those another process has just started. ``held``: how many
+        instances the engine holds now; it claims only up to :data:`CLAIM_BATCH` in all."""
         free = self.settings.claim_free
         room = CLAIM_BATCH - held
         if room <= 0:  # busy enough: look again at the next poll, without a read
@@ -172,7 +172,10 @@ class Leases:
             self._next_claim = max(self._next_claim, now + self.settings.poll_interval)
             return []
         if now < self._next_claim:
-            if not free or now < self._next_look or not self._may_look(now):
+            # Only an engine with nothing to do claims new work at once; a busy one waits
+            # for its next round, so that idle workers on the same store take what comes
+            # (when all look at once, the busiest, woken by its own commits, won it all).
+            if held or not free or now < self._next_look or not self._may_look(now):
                 return []
             self._next_look = now + self.settings.poll_interval
             if not self.store.has_free():
