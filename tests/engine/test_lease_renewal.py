@@ -1,6 +1,6 @@
 """Leases outlive long decisions, and an engine that lost one records nothing more.
 
-Two engines share one SQLite file with a short lease (0.6 s), the second ready to take
+Two engines share one SQLite file with a short lease (1.5 s), the second ready to take
 over any instance whose lease runs out. A decision that holds the first engine's decision
 lock for three leases must not let the second take its instance (and run its steps
 again); and once another owner holds an instance, the first engine's results for it are
@@ -18,7 +18,7 @@ from wfkit.engine.core.history import TaskCompleted, TaskScheduled
 from wfkit.engine.core.status import RuntimeStatus
 from wfkit.runtime.api import Runtime
 
-LEASE = 0.6
+LEASE = 1.5  # short, yet long enough for a loaded CI machine to renew within it
 CHAIN = """
 steps:
   a: {call: STEPS:echo, with: {step: a}}
