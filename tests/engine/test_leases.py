@@ -167,6 +167,8 @@ def test_a_busy_engine_leaves_new_work_to_idle_ones_until_its_next_round(
     assert busy.claimed(clock.now, held=3) == [] and idle.claimed(clock.now) == []
     _create(store, "new")  # by another process
     assert busy.claimed(clock.now + 0.06, held=3) == []  # busy: no early look
+    # and no look due before its next round either (a look left due made the loop spin)
+    assert busy.next_due(polling=False, looking=True) > clock.now + 0.06
     assert idle.claimed(clock.now + 0.06) == ["new"]
     _create(store, "later")
     assert busy.claimed(clock.now + 91.0, held=3) == ["later"]  # its own round still comes

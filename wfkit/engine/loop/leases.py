@@ -175,6 +175,8 @@ class Leases:
             # Only an engine with nothing to do claims new work at once; a busy one waits
             # for its next round, so that idle workers on the same store take what comes
             # (when all look at once, the busiest, woken by its own commits, won it all).
+            if held and now >= self._next_look:
+                self._next_look = self._next_claim  # busy: no look before the next round
             if held or not free or now < self._next_look or not self._may_look(now):
                 return []
             self._next_look = now + self.settings.poll_interval
