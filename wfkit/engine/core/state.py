@@ -292,14 +292,23 @@ def _child_created(state: InstanceState, event: SubOrchestrationInstanceCreated)
     task.first_at = task.first_at if task.first_at is not None else event.at
 
 
-def _child_completed(state: InstanceState, event: SubOrchestrationInstanceCompleted) -> None:
-    where = state.children.get(event.child_id)
+def _child_task(state: InstanceState, child_id: str) -> tuple[StepState, TaskState] | None:
+    """The step and task that started child ``child_id``, while the task waits for it."""
+    where = state.children.get(child_id)
     if where is None:
-        return
+        return None
     step = state.step(where[0])
     task = step.task(where[1])
-    if task.done or task.child_id != event.child_id:
+    if task.done or task.child_id != child_id:
+        return None
+    return step, task
+
+
+def _child_completed(state: InstanceState, event: SubOrchestrationInstanceCompleted) -> None:
+    found = _child_task(state, event.child_id)
+    if found is None:
         return
+    step, task = found
     step.set_phase(task, _COMPLETED)
     task.output = event.output
     task.ended_at = event.at
@@ -307,13 +316,10 @@ def _child_completed(state: InstanceState, event: SubOrchestrationInstanceComple
 
 
 def _child_failed(state: InstanceState, event: SubOrchestrationInstanceFailed) -> None:
-    where = state.children.get(event.child_id)
-    if where is None:
+    found = _child_task(state, event.child_id)
+    if found is None:
         return
-    step = state.step(where[0])
-    task = step.task(where[1])
-    if task.done or task.child_id != event.child_id:
-        return
+    step, task = found
     step.set_phase(task, _FAILED_ATTEMPT)
     task.failure = event.failure
     task.ended_at = event.at
