@@ -165,7 +165,9 @@ def test_a_frozen_worker_of_another_host_is_taken_over_within_its_lease_and_fenc
     try:
         for instance_id in ids:
             start_chain(box, instance_id, 150, 250)
-        poll_until(lambda: len(_held_by_host(box.store_url, ELSEWHERE)) >= 3, 60,
+        # a busy worker claims newly started chains at its next round (idle workers take
+        # them at once): wait for it to hold some, not for a count the timing may not give
+        poll_until(lambda: len(_held_by_host(box.store_url, ELSEWHERE)) >= 1, 60,
                    "the far worker to hold instances")  # fmt: skip
         os.kill(far.pid, signal.SIGSTOP)
         frozen_at = time.time()
