@@ -19,7 +19,8 @@ LAYERS = [
     {"store", "steps"},
     {"runtime"},
     {"views"},
-    {"cli", "server"},
+    {"server"},
+    {"cli"},
 ]
 
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from wfkit.cli import definitions, instances, running, store_cmds
+from wfkit.cli import definitions, instances, running, serving, store_cmds
 from wfkit.cli.definitions import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, UsageError, print_problems
 from wfkit.errors import DefinitionError, InstanceAlreadyExists, WfkitError
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     instances.register(sub)
     store_cmds.register(sub)
     running.register_worker(sub)
+    serving.register(sub)
     return parser
 
 
