@@ -12,7 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wfkit.server.context import ServerContext
 
-__all__ = ["Guard"]
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Guard"]
+
+PUBLIC_PATHS = frozenset({"/", "/favicon.ico", "/v1.0/healthz", "/v1.0/healthz/outbound"})
+"""Paths served without the token: the dashboard's page (it holds no data, and asks for
+the token itself) and the health checks (as Dapr's sidecar serves them)."""
+
+PUBLIC_PREFIXES = ("/static/",)
+"""Prefixes of paths served without the token: the dashboard's scripts and styles."""
 
 
 class Guard:
@@ -28,7 +35,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         token = self.context.token
-        if token is not None and not _has_token(scope, token):
+        path = scope.get("path", "")
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if token is not None and not public and not _has_token(scope, token):
             await _refuse(
                 send,
                 401,

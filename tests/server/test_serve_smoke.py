@@ -1,0 +1,19 @@
+"""The server answers as a Dapr sidecar does before any workflow call, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+from tests.server.conftest import Served
+
+
+def test_sidecar_side_endpoints(served: Served) -> None:
+    with served.client() as http:
+        metadata = http.get("/v1.0/metadata")
+        assert metadata.status_code == 200
+        assert metadata.json()["id"]  # the Dapr JavaScript SDK refuses an empty object
+        assert http.get("/v1.0/healthz").status_code == 204
+        assert http.get("/v1.0/healthz/outbound").status_code == 204
+        missing = http.get("/v1.0/no-such-route")
+        assert missing.status_code == 404
+        assert set(missing.json()) == {"errorCode", "message"}
+    assert served.stop() == 0
+    assert "wfkit serve stopped" in served.log_text()
