@@ -66,8 +66,8 @@ def status_css() -> str:
     ``.rs-<RUNTIME_STATUS>`` set the background, ``--status-<name>`` hold the colours."""
     names = [f"  --status-{name}: {color};" for name, color in STATUS_COLORS.items()]
     lines = [":root {", *names, "}"]
-    lines += [f".status-{name} {{ background: {color}; }}" for name, color in STATUS_COLORS.items()]
-    lines += [f".rs-{name} {{ background: {color}; }}" for name, color in RUNTIME_STATUS_COLORS.items()]
+    for prefix, colors in (("status", STATUS_COLORS), ("rs", RUNTIME_STATUS_COLORS)):
+        lines += [f".{prefix}-{name} {{ background: {color}; }}" for name, color in colors.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -235,10 +235,8 @@ export async function instancePage(main, id, pageSignal) {
       }
     } finally {
       following = false;
-      if (!signal.aborted) {
-        connection.textContent = "";
-        connection.className = "connection";
-      }
+      connection.textContent = "";
+      connection.className = "connection";
     }
   }
 
