@@ -1,0 +1,134 @@
+"""The dashboard in a real browser against a real ``wfkit serve``: start an instance from
+the page and watch its graph turn green live, pause and resume one, answer a wait
+through the form, terminate and purge."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import expect
+
+from tests.server import dashboard_support
+from tests.server.conftest import Served
+from tests.server.dashboard_support import (
+    COMPLETED,
+    PENDING,
+    RUNNING,
+    WAITING,
+    Watched,
+    instance,
+    node_fill,
+    start,
+    wait_for_status,
+)
+
+browser = dashboard_support.browser  # the fixtures, for this module's tests
+open_page = dashboard_support.open_page
+
+
+def test_start_from_the_page_and_watch_the_graph_turn_green(
+    served: Served, open_page: Callable[..., Watched]
+) -> None:
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{served.url}/#/definitions")
+    page.get_by_role("link", name="slow").click()
+    expect(page.locator("#definition-graph svg")).to_be_visible()
+    expect(page.locator("#definition-yaml")).to_contain_text("name: slow")
+    page.fill("#start-id", "from-the-page")
+    page.fill("#start-input", '{"seconds": 0.6}')
+    watched.shot("definition-slow")
+    page.click("#start-button")
+
+    expect(page).to_have_url(re.compile(r"#/instances/from-the-page$"))
+    # live: the first step is seen running, then every step turns green
+    expect(page.locator(node_fill("one")).first).to_have_attribute("fill", RUNNING)
+    watched.shot("instance-running")
+    for step in ("one", "two", "three"):
+        expect(page.locator(node_fill(step)).first).to_have_attribute("fill", COMPLETED)
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator("#steps tr.step")).to_have_count(3)
+    expect(page.locator("#history .ev-ExecutionCompleted")).to_have_count(1)
+    expect(page.locator("#action-purge")).to_be_enabled()
+    expect(page.locator("#action-pause")).to_be_disabled()
+    watched.shot("instance-completed", full_page=True)
+
+
+def test_a_start_refused_by_the_server_shows_its_message(
+    served: Served, open_page: Callable[..., Watched]
+) -> None:
+    page = open_page().page
+    page.goto(f"{served.url}/#/definitions/hello")
+    page.fill("#start-id", "not an id!")
+    page.click("#start-button")
+    expect(page.locator("#start-message .error")).to_contain_text("not an id!")
+    page.fill("#start-id", "")
+    page.fill("#start-input", "{not json")
+    page.click("#start-button")
+    expect(page.locator("#start-message .error")).to_contain_text("not valid JSON")
+    expect(page).to_have_url(re.compile(r"#/definitions/hello$"))
+
+
+def test_pause_and_resume(served: Served, open_page: Callable[..., Watched]) -> None:
+    start(served, "slow", "to-pause", '{"seconds": 2}')
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{served.url}/#/instances/to-pause")
+    expect(page.locator("#facts .badge")).to_have_text("running")
+    page.click("#action-pause")
+    expect(page.locator("#facts .badge")).to_have_text("suspended")
+    expect(page.locator("#action-resume")).to_be_enabled()
+    expect(page.locator("#action-pause")).to_be_disabled()
+    assert wait_for_status(served, "to-pause", "SUSPENDED") == "SUSPENDED"
+    # paused between steps, long before the last one: it has not started
+    expect(page.locator(node_fill("three")).first).to_have_attribute("fill", PENDING)
+    watched.shot("instance-suspended")
+    page.click("#action-resume")
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    for step in ("one", "two", "three"):
+        expect(page.locator(node_fill(step)).first).to_have_attribute("fill", COMPLETED)
+    events = page.locator("#history .type").all_inner_texts()
+    assert "ExecutionSuspended" in events and "ExecutionResumed" in events
+
+
+def test_answer_a_wait_through_the_form(served: Served, open_page: Callable[..., Watched]) -> None:
+    start(served, "approval", "to-approve")
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{served.url}/#/instances/to-approve")
+    expect(page.locator("#awaited-hint")).to_contain_text("approve waits for “approved”")
+    expect(page.locator("#event-name")).to_have_value("approved")
+    page.fill("#event-data", '{"by": ana}')
+    page.click("#event-send")
+    expect(page.locator("#event-message .error")).to_contain_text("not valid JSON")
+    assert instance(served, "to-approve")["runtimeStatus"] == "RUNNING"  # nothing sent
+    page.fill("#event-data", '{"by": "ana"}')
+    expect(page.locator(node_fill("approve")).first).to_have_attribute("fill", WAITING)
+    watched.shot("instance-waiting", full_page=True)
+    page.click("#event-send")
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator('#steps tr.step[data-step="publish"] .preview')).to_have_text(
+        '"hello, ana"'
+    )
+    expect(page.locator("#raise-event")).to_have_count(0)  # nothing to send to a finished run
+
+
+def test_terminate_then_purge(served: Served, open_page: Callable[..., Watched]) -> None:
+    start(served, "approval", "to-end")
+    page = open_page().page
+    page.goto(f"{served.url}/#/instances/to-end")
+    expect(page.locator("#awaited-hint")).to_contain_text("approved")
+    expect(page.locator("#action-purge")).to_be_disabled()
+    expect(page.locator("#action-retry")).to_be_disabled()
+    page.click("#action-terminate")
+    page.click("#confirm-terminate")
+    expect(page.locator("#facts .badge")).to_have_text("terminated")
+    expect(page.locator("#action-terminate")).to_be_disabled()
+    page.click("#action-purge")
+    page.click("#confirm-purge")
+    expect(page.locator("#purged")).to_contain_text("to-end")
+    assert instance(served, "to-end") is None
+    page.goto(f"{served.url}/#/instances/other")
+    page.goto(f"{served.url}/#/instances/to-end")
+    expect(page.locator("main h1")).to_have_text("No such instance")
