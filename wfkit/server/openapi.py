@@ -294,6 +294,24 @@ def _side_operations() -> dict[str, dict[str, Operation]]:
                 security=[],
             )
         },
+        "/favicon.ico": {
+            "get": _op(
+                "The dashboard's icon",
+                "getIcon",
+                {"200": _text("image/svg+xml", "the icon")},
+                tag="dashboard",
+                security=[],
+            )
+        },
+        "/static/status.css": {
+            "get": _op(
+                "The status colours of the dashboard, from the notebook's palette",
+                "getStatusColours",
+                {"200": _text("text/css", "the stylesheet")},
+                tag="dashboard",
+                security=[],
+            )
+        },
     }
 
 
