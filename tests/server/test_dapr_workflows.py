@@ -4,7 +4,9 @@ version, with Dapr's statuses and bodies, and each kind of request body."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +190,34 @@ def test_a_finished_id_can_be_started_again(served: Served) -> None:
         assert again.status_code == 202
         done = wait_status(http, "r1", ENDED)
     assert done["properties"]["dapr.workflow.output"] == '"hello, bo"'
+
+
+PARENT = """\
+wfkit: 1
+name: parent
+steps:
+  child:
+    workflow: approval
+"""
+
+
+@pytest.mark.parametrize("query", ["", "?non_recursive=true"])
+def test_terminate_reaches_the_children_unless_asked_not_to(
+    serve_process: Callable[..., Served], tmp_path: Path, query: str
+) -> None:
+    (tmp_path / "definitions" / "parent.yaml").write_text(PARENT)
+    served = serve_process()
+    with served.client() as http:
+        assert http.post(f"{WORKFLOWS}/parent/start?instanceID=p1").status_code == 202
+        body = wait_running_step(http, "p1", "child")
+        with reader(served) as runtime:
+            (child,) = [
+                i.id for i in runtime.instances(name="approval") if i.row().parent_id == "p1"
+            ]
+        assert body["runtimeStatus"] == "RUNNING"
+        assert http.post(f"{WORKFLOWS}/p1/terminate{query}").status_code == 202
+        assert wait_status(http, "p1", ENDED)["runtimeStatus"] == "TERMINATED"
+        if query:
+            assert http.get(f"{WORKFLOWS}/{child}").json()["runtimeStatus"] not in ENDED
+        else:
+            assert wait_status(http, child, ENDED)["runtimeStatus"] == "TERMINATED"
