@@ -48,6 +48,13 @@ def test_start_and_get_under_every_version(served: Served, version: str) -> None
     assert all(isinstance(v, str) for v in body["properties"].values())
 
 
+def test_instance_id_as_earlier_dapr_documents_spell_it(served: Served) -> None:
+    with served.client() as http:
+        started = http.post(f"{WORKFLOWS}/hello/start?instanceId=camel")
+        assert started.json() == {"instanceID": "camel"}
+        assert wait_status(http, "camel", ENDED)["workflowName"] == "hello"
+
+
 def test_start_without_instance_id_gets_a_fresh_one(served: Served) -> None:
     with served.client() as http:
         first = http.post(f"{WORKFLOWS}/hello/start")
