@@ -228,3 +228,16 @@ def test_terminate_reaches_the_children_unless_asked_not_to(
             assert http.get(f"{WORKFLOWS}/{child}").json()["runtimeStatus"] not in ENDED
         else:
             assert wait_status(http, child, ENDED)["runtimeStatus"] == "TERMINATED"
+
+
+def test_an_event_no_wait_step_takes_is_sent_and_logged_in_one_line(served: Served) -> None:
+    with served.client() as http:
+        assert http.post(f"{WORKFLOWS}/approval/start?instanceID=typo").status_code == 202
+        raised = http.post(f"{WORKFLOWS}/typo/raiseEvent/aproved", json=1)
+        assert (raised.status_code, raised.json()) == (202, {})  # as Dapr: sent, buffered
+        body = http.get(f"{WORKFLOWS}/typo").json()
+    assert body["properties"]["wfkit.events_buffered"] == "1"
+    (line,) = [line for line in served.log_text().splitlines() if "aproved" in line]
+    assert line.startswith("UnknownEventWarning: no wait step of workflow 'approval'")
+    assert "did you mean 'approved'?" in line
+    assert "anyio" not in served.log_text()
