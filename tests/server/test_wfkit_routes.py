@@ -110,6 +110,8 @@ def test_bad_parameters_are_refused_with_400_and_say_which(served: Served) -> No
             assert reply.status_code == 400, (params, reply.text)
             assert reply.json()["errorCode"] == "ERR_WFKIT_INVALID_ARGUMENT"
             assert next(iter(params)) in reply.json()["message"] or "status" in reply.text
+        unknown = http.get(f"{API}/instances", params={"status": "X" * 5000})
+        assert unknown.status_code == 400 and len(unknown.json()["message"]) < 400
         start(http, "hello", "h")
         until(http, "h", "COMPLETED")
         for params in ({"limit": "5001"}, {"after": "-1"}, {"after": "x"}):

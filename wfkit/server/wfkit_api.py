@@ -61,7 +61,7 @@ def routes(context: ServerContext) -> list[BaseRoute]:
         limit = int_param(request, "limit", INSTANCES_PAGE_SIZE, 1, MAX_INSTANCES_PAGE)
         cursor = request.query_params.get("cursor") or None
         rows = runtime.workflows.list(
-            status=request.query_params.getlist("status"),
+            status=list(dict.fromkeys(request.query_params.getlist("status"))),
             name=request.query_params.get("name") or None,
             limit=limit + 1,  # one more: whether another page follows
             after_key=decode_cursor(cursor) if cursor else None,
