@@ -11,7 +11,7 @@ function problemList(problems) {
     { class: "problems" },
     problems.map((p) => {
       const where = [p.file, p.line, p.column].filter((x) => x !== null && x !== undefined && x !== "").join(":");
-      return h("li", {}, where ? h("code", { text: where }) : null, " ", p.message ?? "");
+      return h("li", {}, where ? h("code", { text: where }) : null, " ", p.message ?? "", p.hint ? h("span", { class: "hint", text: ` (${p.hint})` }) : null);
     }),
   );
 }
@@ -45,9 +45,8 @@ export async function definitionsPage(main, signal) {
 }
 
 function defaultsOf(inputs) {
-  const props = inputs && typeof inputs === "object" ? inputs.properties ?? inputs : {};
   const out = {};
-  for (const [name, schema] of Object.entries(props ?? {})) {
+  for (const [name, schema] of Object.entries(inputs && typeof inputs === "object" ? inputs : {})) {
     if (schema && typeof schema === "object" && "default" in schema) out[name] = schema.default;
   }
   return out;

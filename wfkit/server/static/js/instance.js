@@ -217,7 +217,10 @@ export async function instancePage(main, id, pageSignal) {
           connection.className = "connection live";
           await stream(wfkit("instances", id, "stream"), (name, text) => {
             if (name === "instance") update(JSON.parse(text));
-            else if (name === "end") ended = true;
+            else if (name === "end") {
+              ended = true;
+              if (JSON.parse(text || "{}").purged) gone();
+            }
             delay = 500;
           }, signal);
         } catch (error) {
