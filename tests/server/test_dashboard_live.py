@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -44,6 +45,7 @@ def test_start_from_the_page_and_watch_the_graph_turn_green(
     expect(page).to_have_url(re.compile(r"#/instances/from-the-page$"))
     # live: the first step is seen running, then every step turns green
     expect(page.locator(node_fill("one")).first).to_have_attribute("fill", RUNNING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-running")
     for step in ("one", "two", "three"):
         expect(page.locator(node_fill(step)).first).to_have_attribute("fill", COMPLETED)
@@ -52,6 +54,7 @@ def test_start_from_the_page_and_watch_the_graph_turn_green(
     expect(page.locator("#history .ev-ExecutionCompleted")).to_have_count(1)
     expect(page.locator("#action-purge")).to_be_enabled()
     expect(page.locator("#action-pause")).to_be_disabled()
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-completed", full_page=True)
 
 
@@ -83,6 +86,7 @@ def test_pause_and_resume(served: Served, open_page: Callable[..., Watched]) -> 
     assert wait_for_status(served, "to-pause", "SUSPENDED") == "SUSPENDED"
     # paused between steps, long before the last one: it has not started
     expect(page.locator(node_fill("three")).first).to_have_attribute("fill", PENDING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-suspended")
     page.click("#action-resume")
     expect(page.locator("#facts .badge")).to_have_text("completed")
@@ -105,6 +109,7 @@ def test_answer_a_wait_through_the_form(served: Served, open_page: Callable[...,
     assert instance(served, "to-approve")["runtimeStatus"] == "RUNNING"  # nothing sent
     page.fill("#event-data", '{"by": "ana"}')
     expect(page.locator(node_fill("approve")).first).to_have_attribute("fill", WAITING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-waiting", full_page=True)
     page.click("#event-send")
     expect(page.locator("#facts .badge")).to_have_text("completed")
@@ -132,3 +137,40 @@ def test_terminate_then_purge(served: Served, open_page: Callable[..., Watched])
     page.goto(f"{served.url}/#/instances/other")
     page.goto(f"{served.url}/#/instances/to-end")
     expect(page.locator("main h1")).to_have_text("No such instance")
+
+
+FLAKY = """\
+wfkit: 1
+name: flaky
+description: Fails until a file named ok exists in the server's folder.
+steps:
+  check:
+    shell: [python, -c, "import os, sys; print('looking for ok'); sys.exit(0 if os.path.exists('ok') else print('no ok file <b>yet</b>', file=sys.stderr) or 3)"]
+"""
+
+
+def test_a_failure_shown_then_retried(
+    tmp_path: Path, serve_process: Callable[..., Served], open_page: Callable[..., Watched]
+) -> None:
+    (tmp_path / "definitions" / "flaky.yaml").write_text(FLAKY)
+    served = serve_process()
+    start(served, "flaky", "to-retry")
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{served.url}/#/instances/to-retry")
+    expect(page.locator("#facts .badge")).to_have_text("failed")
+    expect(page.locator("#action-retry")).to_be_enabled()
+    expect(page.locator("#action-resume")).to_be_disabled()
+    # a failed step opens by itself: its error and the tail of what it printed
+    details = page.locator('#steps tr.step-details[data-step="check"]')
+    expect(details.locator("pre.stderr")).to_have_text("no ok file <b>yet</b>")
+    expect(details.locator("pre.stdout")).to_have_text("looking for ok")
+    expect(page.locator("#failure")).to_be_visible()
+    expect(page.locator("#graph svg")).to_be_visible()
+    watched.shot("instance-failed", full_page=True)
+    (tmp_path / "ok").write_text("")
+    page.click("#action-retry")
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator(node_fill("check")).first).to_have_attribute("fill", COMPLETED)
+    expect(page.locator("#history .ev-ExecutionRewound")).to_have_count(1)
+    expect(page.locator("#failure")).to_have_count(0)

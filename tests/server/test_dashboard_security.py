@@ -119,6 +119,7 @@ def test_html_in_data_is_shown_as_text(
         '<img src=x onerror=\\"window.__pwned=9\\">'
     )
     expect(page.locator("#history")).to_contain_text("window.__pwned=9")
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("injection-shown-as-text", full_page=True)
     _clean(watched)
 

@@ -64,8 +64,8 @@ export async function instancePage(main, id, pageSignal) {
   const eventName = h("input", { id: "event-name", list: "awaited-events", required: true, autocomplete: "off", placeholder: "event name" });
   const awaited = h("datalist", { id: "awaited-events" });
   const awaitedHint = h("p", { class: "muted", id: "awaited-hint" });
-  const eventData = h("textarea", { id: "event-data", rows: "3", spellcheck: "false", placeholder: '{"by": "ana"}  (JSON; empty: no data)' });
   const eventMessage = h("div", { class: "messages", id: "event-message" });
+  const eventData = h("textarea", { id: "event-data", rows: "3", spellcheck: "false", placeholder: '{"by": "ana"}  (JSON; empty: no data)', oninput: () => replace(eventMessage) });
   const eventForm = h(
     "form",
     { class: "raise-event card", id: "raise-event", onsubmit: (event) => { event.preventDefault(); raise(); } },
