@@ -4,6 +4,7 @@ through the form, terminate and purge."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +175,50 @@ def test_a_failure_shown_then_retried(
     expect(page.locator(node_fill("check")).first).to_have_attribute("fill", COMPLETED)
     expect(page.locator("#history .ev-ExecutionRewound")).to_have_count(1)
     expect(page.locator("#failure")).to_have_count(0)
+
+
+def test_the_page_reconnects_when_its_stream_breaks(
+    served: Served, open_page: Callable[..., Watched]
+) -> None:
+    start(served, "approval", "to-reconnect")
+    page = open_page().page
+    page.route("**/stream", lambda route: route.abort())  # the connection breaks
+    page.goto(f"{served.url}/#/instances/to-reconnect")
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+    expect(page.locator("#facts .badge")).to_have_text("running")
+    page.unroute("**/stream")
+    expect(page.locator("#connection")).to_have_text("live")
+    with served.client() as http:
+        sent = http.post(
+            "/v1.0/workflows/wfkit/to-reconnect/raiseEvent/approved", json={"by": "bo"}
+        )
+        assert sent.status_code == 202
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator("#connection")).to_have_text("")
+
+
+WIDE = """\
+wfkit: 1
+name: wide
+inputs:
+  items: {type: array}
+steps:
+  each:
+    call: server_steps:greet
+    foreach: ${{ inputs.items }}
+    with: {who: "${{ string(item) }}"}
+"""
+
+
+def test_a_long_history_is_cut_at_5000_events(
+    tmp_path: Path, serve_process: Callable[..., Served], open_page: Callable[..., Watched]
+) -> None:
+    (tmp_path / "definitions" / "wide.yaml").write_text(WIDE)
+    served = serve_process()
+    start(served, "wide", "wide-1", json.dumps({"items": list(range(2600))}))  # 5,200+ events
+    assert wait_for_status(served, "wide-1", "COMPLETED", "FAILED") == "COMPLETED"
+    page = open_page().page
+    page.goto(f"{served.url}/#/instances/wide-1")
+    expect(page.locator("#history-cut")).to_contain_text("wfkit history wide-1")
+    assert page.locator("#history li.event").count() == 5000
+    expect(page.locator("#facts .badge")).to_have_text("completed")

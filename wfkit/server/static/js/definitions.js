@@ -25,6 +25,7 @@ function validity(item) {
 
 /** The list of definitions. */
 export async function definitionsPage(main, signal) {
+  document.title = "Definitions · wfkit";
   const data = await getJSON(wfkit("definitions"), { signal });
   const items = Array.isArray(data.definitions) ? data.definitions : [];
   const cards = items.map((item) =>
@@ -54,6 +55,7 @@ function defaultsOf(inputs) {
 
 /** One definition: graph, YAML, problems and the start form. */
 export async function definitionPage(main, name, signal) {
+  document.title = `${name} · wfkit`;
   let item;
   try {
     item = await getJSON(wfkit("definitions", name), { signal });
