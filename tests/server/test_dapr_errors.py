@@ -4,6 +4,7 @@ never a stack trace."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import httpx
@@ -187,3 +188,20 @@ def test_event_data_nested_too_deep_is_refused(served: Served) -> None:
         message = _error(reply, 400, "ERR_WFKIT_INVALID_EVENT_DATA")
         assert "nothing was sent" in message
         assert http.get(f"{WORKFLOWS}/dd").json()["properties"]["wfkit.events_buffered"] == "0"
+
+
+def test_a_body_cut_short_starts_nothing(served: Served) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        raw.sendall(
+            b"POST /v1.0/workflows/dapr/hello/start?instanceID=cut HTTP/1.1\r\n"
+            b"Host: wfkit\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            b'{"who": '
+        )
+        raw.shutdown(socket.SHUT_WR)  # the client goes away before the body is whole
+        answer = raw.recv(4096)  # nobody to read ERR_BODY_READ: the server just closes
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer
+    with served.client() as http:
+        assert http.get(f"{WORKFLOWS}/cut").status_code == 404
+        assert http.post(f"{WORKFLOWS}/hello/start?instanceID=whole").status_code == 202
+    assert "Traceback" not in served.log_text()

@@ -4,7 +4,9 @@ version, with Dapr's statuses and bodies, and each kind of request body."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +46,13 @@ def test_start_and_get_under_every_version(served: Served, version: str) -> None
     assert body["properties"]["dapr.workflow.input"] == '{"who":"ana"}'
     assert body["properties"]["dapr.workflow.output"] == '"hello, ana"'
     assert all(isinstance(v, str) for v in body["properties"].values())
+
+
+def test_instance_id_as_earlier_dapr_documents_spell_it(served: Served) -> None:
+    with served.client() as http:
+        started = http.post(f"{WORKFLOWS}/hello/start?instanceId=camel")
+        assert started.json() == {"instanceID": "camel"}
+        assert wait_status(http, "camel", ENDED)["workflowName"] == "hello"
 
 
 def test_start_without_instance_id_gets_a_fresh_one(served: Served) -> None:
@@ -188,3 +197,47 @@ def test_a_finished_id_can_be_started_again(served: Served) -> None:
         assert again.status_code == 202
         done = wait_status(http, "r1", ENDED)
     assert done["properties"]["dapr.workflow.output"] == '"hello, bo"'
+
+
+PARENT = """\
+wfkit: 1
+name: parent
+steps:
+  child:
+    workflow: approval
+"""
+
+
+@pytest.mark.parametrize("query", ["", "?non_recursive=true"])
+def test_terminate_reaches_the_children_unless_asked_not_to(
+    serve_process: Callable[..., Served], tmp_path: Path, query: str
+) -> None:
+    (tmp_path / "definitions" / "parent.yaml").write_text(PARENT)
+    served = serve_process()
+    with served.client() as http:
+        assert http.post(f"{WORKFLOWS}/parent/start?instanceID=p1").status_code == 202
+        body = wait_running_step(http, "p1", "child")
+        with reader(served) as runtime:
+            (child,) = [
+                i.id for i in runtime.instances(name="approval") if i.row().parent_id == "p1"
+            ]
+        assert body["runtimeStatus"] == "RUNNING"
+        assert http.post(f"{WORKFLOWS}/p1/terminate{query}").status_code == 202
+        assert wait_status(http, "p1", ENDED)["runtimeStatus"] == "TERMINATED"
+        if query:
+            assert http.get(f"{WORKFLOWS}/{child}").json()["runtimeStatus"] not in ENDED
+        else:
+            assert wait_status(http, child, ENDED)["runtimeStatus"] == "TERMINATED"
+
+
+def test_an_event_no_wait_step_takes_is_sent_and_logged_in_one_line(served: Served) -> None:
+    with served.client() as http:
+        assert http.post(f"{WORKFLOWS}/approval/start?instanceID=typo").status_code == 202
+        raised = http.post(f"{WORKFLOWS}/typo/raiseEvent/aproved", json=1)
+        assert (raised.status_code, raised.json()) == (202, {})  # as Dapr: sent, buffered
+        body = http.get(f"{WORKFLOWS}/typo").json()
+    assert body["properties"]["wfkit.events_buffered"] == "1"
+    (line,) = [line for line in served.log_text().splitlines() if "aproved" in line]
+    assert line.startswith("UnknownEventWarning: no wait step of workflow 'approval'")
+    assert "did you mean 'approved'?" in line
+    assert "anyio" not in served.log_text()

@@ -17,3 +17,18 @@ def test_sidecar_side_endpoints(served: Served) -> None:
         assert set(missing.json()) == {"errorCode", "message"}
     assert served.stop() == 0
     assert "wfkit serve stopped" in served.log_text()
+
+
+def test_the_command_line_does_not_import_the_server() -> None:
+    """The CLI starts as fast as without the server: neither Starlette nor uvicorn (nor
+    wfkit.server) is imported until ``wfkit serve`` runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wfkit.cli.main as m; m.build_parser(); "
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('starlette', 'uvicorn', 'anyio') or n.startswith('wfkit.server')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
@@ -153,11 +154,25 @@ def serve(
     )
     signals = signals or StopSignals()
     server = _server_class()(config, signals, ready)
+    warnings.showwarning = _log_warning
     try:
         server.run(sockets=[sock])  # handles SIGINT and SIGTERM: returns once told to stop
     finally:
         sock.close()
         _close(context, grace, signals)
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning (an event sent that no wait step takes, say) as one line of the server's
+    log, without the thread pool's file and line that ``warnings`` would show."""
+    logging.getLogger("wfkit.server").warning("%s: %s", category.__name__, message)
 
 
 def _close(context: ServerContext, grace: float, signals: StopSignals) -> None:
