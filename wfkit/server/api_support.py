@@ -19,6 +19,7 @@ from wfkit.errors import InvalidRequest, WfkitError
 from wfkit.server.replies import STATUS_OF_CATEGORY
 
 __all__ = [
+    "PREFIX",
     "SAFE_HEADERS",
     "SafeJSON",
     "decode_cursor",
@@ -28,6 +29,9 @@ __all__ = [
     "threaded",
     "wfkit_error",
 ]
+
+PREFIX = "/v1.0/wfkit"
+"""Where wfkit's own routes live."""
 
 SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 """Headers of every reply of wfkit's own routes: a browser never sniffs a reply into

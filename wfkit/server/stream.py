@@ -27,19 +27,11 @@ from wfkit.runtime.api import Instance, Runtime, SnapshotReader
 from wfkit.runtime.changes import Follower
 from wfkit.server.api_support import json_bytes
 from wfkit.server.forms import instance_payload
+from wfkit.server.limits import MAX_STREAMS, PING_SECONDS
 
-__all__ = ["MAX_STREAMS", "PING_SECONDS", "InstanceFeed", "StreamHub"]
+__all__ = ["InstanceFeed", "StreamHub"]
 
 _log = logging.getLogger(__name__)
-
-PING_SECONDS = 15.0
-"""Seconds between two ``: ping`` comments of an idle stream (proxies close silent
-connections)."""
-
-MAX_STREAMS = 1000
-"""Streams open at once on one server; one more is refused with 503."""
-
-_TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "CANCELED"})
 
 
 class InstanceFeed:

@@ -9,6 +9,8 @@ run in worker threads; drawings in at most a few (:mod:`wfkit.server.graphs`).""
 
 from __future__ import annotations
 
+import functools
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -18,36 +20,28 @@ from wfkit.errors import WfkitError
 from wfkit.runtime.api import Instance
 from wfkit.runtime.jsonforms import event_json, row_json, step_json
 from wfkit.server.api_support import (
+    PREFIX,
     SAFE_HEADERS,
     SafeJSON,
     decode_cursor,
     encode_cursor,
     int_param,
+    json_bytes,
     threaded,
     wfkit_error,
 )
 from wfkit.server.context import ServerContext
 from wfkit.server.forms import definition_items, find_definition, instance_payload, yaml_text
 from wfkit.server.graphs import GraphDrawer
+from wfkit.server.limits import (
+    HISTORY_PAGE,
+    INSTANCES_PAGE_SIZE,
+    MAX_HISTORY_PAGE,
+    MAX_INSTANCES_PAGE,
+)
 from wfkit.server.stream import StreamHub
 
-__all__ = [
-    "HISTORY_PAGE",
-    "INSTANCES_PAGE",
-    "MAX_HISTORY_PAGE",
-    "MAX_INSTANCES_PAGE",
-    "PREFIX",
-    "routes",
-]
-
-PREFIX = "/v1.0/wfkit"
-"""Where wfkit's own routes live."""
-
-INSTANCES_PAGE, MAX_INSTANCES_PAGE = 50, 500
-"""Instances in a page of ``GET /v1.0/wfkit/instances``: by default, and at most."""
-
-HISTORY_PAGE, MAX_HISTORY_PAGE = 500, 5000
-"""History events in a page of ``GET .../history``: by default, and at most."""
+__all__ = ["routes"]
 
 _SVG_HEADERS = {
     **SAFE_HEADERS,
@@ -57,14 +51,14 @@ _SVG_HEADERS = {
 
 
 def routes(context: ServerContext) -> list[BaseRoute]:
-    """The routes of this part (the OpenAPI document's route is added by the app)."""
+    """The routes of this part."""
     runtime = context.runtime
     drawer = GraphDrawer()
     hub = StreamHub(runtime)
 
     def list_instances(request: Request) -> Response:
         """``GET /instances``: a page of instances, newest first."""
-        limit = int_param(request, "limit", INSTANCES_PAGE, 1, MAX_INSTANCES_PAGE)
+        limit = int_param(request, "limit", INSTANCES_PAGE_SIZE, 1, MAX_INSTANCES_PAGE)
         cursor = request.query_params.get("cursor") or None
         rows = runtime.workflows.list(
             status=request.query_params.getlist("status"),
@@ -163,6 +157,10 @@ def routes(context: ServerContext) -> list[BaseRoute]:
             hub.events(feed, waiter), media_type="text/event-stream", headers=headers
         )
 
+    async def openapi(request: Request) -> Response:
+        """``GET /openapi.json``: the OpenAPI document of every route of the server."""
+        return Response(_openapi_bytes(), media_type="application/json", headers=SAFE_HEADERS)
+
     instance = PREFIX + "/instances/{instance_id}"
     return [
         Route(PREFIX + "/instances", threaded(list_instances), methods=["GET"]),
@@ -175,7 +173,16 @@ def routes(context: ServerContext) -> list[BaseRoute]:
         Route(PREFIX + "/definitions", threaded(list_definitions), methods=["GET"]),
         Route(PREFIX + "/definitions/{name}", threaded(get_definition), methods=["GET"]),
         Route(PREFIX + "/definitions/{name}/graph.svg", definition_graph, methods=["GET"]),
+        Route(PREFIX + "/openapi.json", openapi, methods=["GET"]),
     ]
+
+
+@functools.cache
+def _openapi_bytes() -> bytes:
+    from wfkit import __version__
+    from wfkit.server.openapi import document
+
+    return json_bytes(document(__version__))
 
 
 def _svg(text: str) -> Response:
