@@ -4,8 +4,10 @@ through the form, terminate and purge."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -44,6 +46,7 @@ def test_start_from_the_page_and_watch_the_graph_turn_green(
     expect(page).to_have_url(re.compile(r"#/instances/from-the-page$"))
     # live: the first step is seen running, then every step turns green
     expect(page.locator(node_fill("one")).first).to_have_attribute("fill", RUNNING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-running")
     for step in ("one", "two", "three"):
         expect(page.locator(node_fill(step)).first).to_have_attribute("fill", COMPLETED)
@@ -52,6 +55,7 @@ def test_start_from_the_page_and_watch_the_graph_turn_green(
     expect(page.locator("#history .ev-ExecutionCompleted")).to_have_count(1)
     expect(page.locator("#action-purge")).to_be_enabled()
     expect(page.locator("#action-pause")).to_be_disabled()
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-completed", full_page=True)
 
 
@@ -83,6 +87,7 @@ def test_pause_and_resume(served: Served, open_page: Callable[..., Watched]) -> 
     assert wait_for_status(served, "to-pause", "SUSPENDED") == "SUSPENDED"
     # paused between steps, long before the last one: it has not started
     expect(page.locator(node_fill("three")).first).to_have_attribute("fill", PENDING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-suspended")
     page.click("#action-resume")
     expect(page.locator("#facts .badge")).to_have_text("completed")
@@ -105,6 +110,7 @@ def test_answer_a_wait_through_the_form(served: Served, open_page: Callable[...,
     assert instance(served, "to-approve")["runtimeStatus"] == "RUNNING"  # nothing sent
     page.fill("#event-data", '{"by": "ana"}')
     expect(page.locator(node_fill("approve")).first).to_have_attribute("fill", WAITING)
+    expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-waiting", full_page=True)
     page.click("#event-send")
     expect(page.locator("#facts .badge")).to_have_text("completed")
@@ -132,3 +138,87 @@ def test_terminate_then_purge(served: Served, open_page: Callable[..., Watched])
     page.goto(f"{served.url}/#/instances/other")
     page.goto(f"{served.url}/#/instances/to-end")
     expect(page.locator("main h1")).to_have_text("No such instance")
+
+
+FLAKY = """\
+wfkit: 1
+name: flaky
+description: Fails until a file named ok exists in the server's folder.
+steps:
+  check:
+    shell: [python, -c, "import os, sys; print('looking for ok'); sys.exit(0 if os.path.exists('ok') else print('no ok file <b>yet</b>', file=sys.stderr) or 3)"]
+"""
+
+
+def test_a_failure_shown_then_retried(
+    tmp_path: Path, serve_process: Callable[..., Served], open_page: Callable[..., Watched]
+) -> None:
+    (tmp_path / "definitions" / "flaky.yaml").write_text(FLAKY)
+    served = serve_process()
+    start(served, "flaky", "to-retry")
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{served.url}/#/instances/to-retry")
+    expect(page.locator("#facts .badge")).to_have_text("failed")
+    expect(page.locator("#action-retry")).to_be_enabled()
+    expect(page.locator("#action-resume")).to_be_disabled()
+    # a failed step opens by itself: its error and the tail of what it printed
+    details = page.locator('#steps tr.step-details[data-step="check"]')
+    expect(details.locator("pre.stderr")).to_have_text("no ok file <b>yet</b>")
+    expect(details.locator("pre.stdout")).to_have_text("looking for ok")
+    expect(page.locator("#failure")).to_be_visible()
+    expect(page.locator("#graph svg")).to_be_visible()
+    watched.shot("instance-failed", full_page=True)
+    (tmp_path / "ok").write_text("")
+    page.click("#action-retry")
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator(node_fill("check")).first).to_have_attribute("fill", COMPLETED)
+    expect(page.locator("#history .ev-ExecutionRewound")).to_have_count(1)
+    expect(page.locator("#failure")).to_have_count(0)
+
+
+def test_the_page_reconnects_when_its_stream_breaks(
+    served: Served, open_page: Callable[..., Watched]
+) -> None:
+    start(served, "approval", "to-reconnect")
+    page = open_page().page
+    page.route("**/stream", lambda route: route.abort())  # the connection breaks
+    page.goto(f"{served.url}/#/instances/to-reconnect")
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+    expect(page.locator("#facts .badge")).to_have_text("running")
+    page.unroute("**/stream")
+    expect(page.locator("#connection")).to_have_text("live")
+    with served.client() as http:
+        sent = http.post(
+            "/v1.0/workflows/wfkit/to-reconnect/raiseEvent/approved", json={"by": "bo"}
+        )
+        assert sent.status_code == 202
+    expect(page.locator("#facts .badge")).to_have_text("completed")
+    expect(page.locator("#connection")).to_have_text("")
+
+
+WIDE = """\
+wfkit: 1
+name: wide
+inputs:
+  items: {type: array}
+steps:
+  each:
+    call: server_steps:greet
+    foreach: ${{ inputs.items }}
+    with: {who: "${{ string(item) }}"}
+"""
+
+
+def test_a_long_history_is_cut_at_5000_events(
+    tmp_path: Path, serve_process: Callable[..., Served], open_page: Callable[..., Watched]
+) -> None:
+    (tmp_path / "definitions" / "wide.yaml").write_text(WIDE)
+    served = serve_process()
+    start(served, "wide", "wide-1", json.dumps({"items": list(range(2600))}))  # 5,200+ events
+    assert wait_for_status(served, "wide-1", "COMPLETED", "FAILED") == "COMPLETED"
+    page = open_page().page
+    page.goto(f"{served.url}/#/instances/wide-1")
+    expect(page.locator("#history-cut")).to_contain_text("wfkit history wide-1")
+    assert page.locator("#history li.event").count() == 5000
+    expect(page.locator("#facts .badge")).to_have_text("completed")

@@ -11,7 +11,7 @@ function problemList(problems) {
     { class: "problems" },
     problems.map((p) => {
       const where = [p.file, p.line, p.column].filter((x) => x !== null && x !== undefined && x !== "").join(":");
-      return h("li", {}, where ? h("code", { text: where }) : null, " ", p.message ?? "");
+      return h("li", {}, where ? h("code", { text: where }) : null, " ", p.message ?? "", p.hint ? h("span", { class: "hint", text: ` (${p.hint})` }) : null);
     }),
   );
 }
@@ -25,6 +25,7 @@ function validity(item) {
 
 /** The list of definitions. */
 export async function definitionsPage(main, signal) {
+  document.title = "Definitions · wfkit";
   const data = await getJSON(wfkit("definitions"), { signal });
   const items = Array.isArray(data.definitions) ? data.definitions : [];
   const cards = items.map((item) =>
@@ -45,9 +46,8 @@ export async function definitionsPage(main, signal) {
 }
 
 function defaultsOf(inputs) {
-  const props = inputs && typeof inputs === "object" ? inputs.properties ?? inputs : {};
   const out = {};
-  for (const [name, schema] of Object.entries(props ?? {})) {
+  for (const [name, schema] of Object.entries(inputs && typeof inputs === "object" ? inputs : {})) {
     if (schema && typeof schema === "object" && "default" in schema) out[name] = schema.default;
   }
   return out;
@@ -55,6 +55,7 @@ function defaultsOf(inputs) {
 
 /** One definition: graph, YAML, problems and the start form. */
 export async function definitionPage(main, name, signal) {
+  document.title = `${name} · wfkit`;
   let item;
   try {
     item = await getJSON(wfkit("definitions", name), { signal });

@@ -7,6 +7,8 @@ import { badge, formatTime, h, note, pretty, replace, route } from "./dom.js";
 import { eventItem, StepTable } from "./steps.js";
 import { safeSvg } from "./svg.js";
 
+/** The most history events the page shows (the rest: `wfkit history ID`). */
+const HISTORY_MAX = 5000;
 const TERMINAL = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED"]);
 const LEGEND = ["pending", "running", "waiting", "paused", "completed", "failed", "skipped", "canceled"];
 
@@ -45,6 +47,8 @@ export async function instancePage(main, id, pageSignal) {
   let lastSeq = null;
   let historyBusy = null;
   let following = false;
+  let historyFull = false;
+  document.title = `${id} · wfkit`;
 
   const title = h("h1", { id: "instance-id", class: "id", text: id });
   const facts = h("div", { class: "facts", id: "facts" });
@@ -64,8 +68,8 @@ export async function instancePage(main, id, pageSignal) {
   const eventName = h("input", { id: "event-name", list: "awaited-events", required: true, autocomplete: "off", placeholder: "event name" });
   const awaited = h("datalist", { id: "awaited-events" });
   const awaitedHint = h("p", { class: "muted", id: "awaited-hint" });
-  const eventData = h("textarea", { id: "event-data", rows: "3", spellcheck: "false", placeholder: '{"by": "ana"}  (JSON; empty: no data)' });
   const eventMessage = h("div", { class: "messages", id: "event-message" });
+  const eventData = h("textarea", { id: "event-data", rows: "3", spellcheck: "false", placeholder: '{"by": "ana"}  (JSON; empty: no data)', oninput: () => replace(eventMessage) });
   const eventForm = h(
     "form",
     { class: "raise-event card", id: "raise-event", onsubmit: (event) => { event.preventDefault(); raise(); } },
@@ -159,6 +163,7 @@ export async function instancePage(main, id, pageSignal) {
   }
 
   async function loadHistory() {
+    if (historyFull) return;
     if (historyBusy) { historyBusy.again = true; return; }
     historyBusy = { again: false };
     try {
@@ -168,9 +173,16 @@ export async function instancePage(main, id, pageSignal) {
           const after = lastSeq === null ? "" : `after=${lastSeq}&`;
           const page = await getJSON(`${wfkit("instances", id, "history")}?${after}limit=1000`, { signal });
           const events = Array.isArray(page.events) ? page.events : [];
-          timeline.append(...events.map(eventItem));
+          const room = HISTORY_MAX - timeline.childElementCount;
+          timeline.append(...events.slice(0, Math.max(0, room)).map(eventItem));
           if (events.length) lastSeq = events[events.length - 1].seq;
-          if (page.next === null || page.next === undefined || !events.length) break;
+          const more = page.next !== null && page.next !== undefined;
+          if (events.length > room || (events.length === room && more)) {
+            timeline.append(h("li", { class: "muted", id: "history-cut", text: `The first ${HISTORY_MAX} events are shown; the whole history: wfkit history ${id}` }));
+            historyFull = true;
+            return;
+          }
+          if (!more || !events.length) break;
         }
       } while (historyBusy.again && !signal.aborted);
     } catch (error) {
@@ -217,7 +229,10 @@ export async function instancePage(main, id, pageSignal) {
           connection.className = "connection live";
           await stream(wfkit("instances", id, "stream"), (name, text) => {
             if (name === "instance") update(JSON.parse(text));
-            else if (name === "end") ended = true;
+            else if (name === "end") {
+              ended = true;
+              if (JSON.parse(text || "{}").purged) gone();
+            }
             delay = 500;
           }, signal);
         } catch (error) {

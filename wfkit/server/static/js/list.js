@@ -41,6 +41,7 @@ function rowOf(item) {
 
 /** The instance list page. */
 export async function listPage(main, query, signal) {
+  document.title = "Instances · wfkit";
   const filters = filtersOf(query);
   const cursors = [null]; // cursors[i]: where page i starts
   let page = 0;
@@ -112,7 +113,9 @@ export async function listPage(main, query, signal) {
 
   function schedule() {
     clearTimeout(timer);
-    if (auto.checked && !signal.aborted) timer = setTimeout(() => load().finally(schedule), REFRESH_MS);
+    // a hidden tab asks nothing of the server; it catches up when shown again
+    const next = () => (document.hidden ? schedule() : load().finally(schedule));
+    if (auto.checked && !signal.aborted) timer = setTimeout(next, REFRESH_MS);
   }
 
   function turn(step) {

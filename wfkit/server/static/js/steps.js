@@ -11,6 +11,8 @@ function tail(text) {
   return { text: kept.join("\n"), cut: lines.length > kept.length };
 }
 
+const clip = (text, width) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+
 function errorLine(error) {
   if (!error) return "";
   return [error.type, error.message].filter(Boolean).join(": ");
@@ -93,7 +95,7 @@ export class StepTable {
           h("td", { class: "time wide", text: formatTime(step.startedAt, { date: false }) }),
           h("td", { class: "num", text: formatSeconds(between(step.startedAt, step.endedAt)) }),
           h("td", { class: "preview", text: preview(step.output, 60) }),
-          h("td", { class: "error-text wide", text: errorLine(step.error) }),
+          h("td", { class: "error-text wide", title: errorLine(step.error) || null, text: clip(errorLine(step.error), 160) }),
         ),
       );
       if (open) rows.push(detailsOf(id, step));
@@ -112,7 +114,7 @@ export function eventItem(event) {
   const kind = String(event.type ?? "").replace(/[^A-Za-z0-9]/g, "");
   return h(
     "li",
-    { class: `event ev-${kind}`, "data-seq": String(event.seq ?? "") },
+    { class: `event ev-${kind}${event.status === "FAILED" ? " ev-failed" : ""}`, "data-seq": String(event.seq ?? "") },
     h("time", { datetime: String(event.at ?? ""), text: formatTime(event.at, { ms: true, date: false }) }),
     h("span", { class: "type", text: event.type ?? "" }),
     event.step ? h("span", { class: "step", text: `${event.step}${index}` }) : null,
