@@ -257,3 +257,17 @@ def test_an_idle_stream_pings_and_a_change_wakes_it(tmp_path: Path) -> None:
     bodies = [json.loads(c.split(b"data: ", 1)[1]) for c in chunks if c.startswith(b"event: ")]
     assert bodies[-1] == {"instanceID": "p", "purged": False}
     assert bodies[-2]["runtimeStatus"] == "COMPLETED" and bodies[-2]["output"] == "hello, z"
+
+
+def test_a_stopping_server_ends_its_streams_and_is_not_held_back(served: Served) -> None:
+    with served.client() as http:
+        start(http, "approval", "open")
+        with http.stream("GET", f"{API}/instances/open/stream") as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: instance"
+            served.process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the server ends the stream as it stops
+    assert ": the server is stopping" in rest
+    assert served.process.wait(30) == 0
+    log = served.log_text()
+    assert "graceful shutdown exceeded" not in log and "Exception" not in log, log

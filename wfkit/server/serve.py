@@ -72,6 +72,7 @@ def _server_class() -> Any:
             super().__init__(config)
             self.signals = signals
             self.ready = ready
+            self.on_stop: list[Callable[[], None]] = []
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -91,6 +92,11 @@ def _server_class() -> Any:
             await super().startup(sockets)
             if not self.should_exit:
                 self.ready()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for stop in self.on_stop:  # the event streams end: nothing holds the stop back
+                stop()
+            await super().shutdown(sockets)
 
     return _Server
 
@@ -154,6 +160,7 @@ def serve(
     )
     signals = signals or StopSignals()
     server = _server_class()(config, signals, ready)
+    server.on_stop = context.on_stop
     warnings.showwarning = _log_warning
     try:
         server.run(sockets=[sock])  # handles SIGINT and SIGTERM: returns once told to stop

@@ -57,6 +57,7 @@ def routes(context: ServerContext) -> list[BaseRoute]:
     runtime = context.runtime
     drawer = GraphDrawer()
     hub = StreamHub(runtime)
+    context.on_stop.append(hub.close)
 
     def list_instances(request: Request) -> Response:
         """``GET /instances``: a page of instances, newest first."""
@@ -145,7 +146,9 @@ def routes(context: ServerContext) -> list[BaseRoute]:
             return SafeJSON(
                 {
                     "errorCode": "ERR_WFKIT_UNAVAILABLE",
-                    "message": f"this server holds {hub.max_streams} streams, its most; "
+                    "message": "the server is stopping"
+                    if hub.closing
+                    else f"this server holds {hub.max_streams} streams, its most; "
                     "close some, or read GET /v1.0/wfkit/instances/{id} instead",
                 },
                 status_code=503,
