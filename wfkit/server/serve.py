@@ -106,7 +106,10 @@ def listen(host: str, port: int) -> socket.socket:
     runtime opens, so that a port in use fails at once with :func:`cannot_listen`'s
     message rather than after the engine started. Raises :class:`OSError`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
+    # they are TCP, and an accepted socket inherits it; with Nagle on, a reply sent as
+    # headers then body waits for the client's delayed ACK on keep-alive: 40 ms a reply
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
