@@ -142,6 +142,12 @@ def _wfkit_operations() -> dict[str, dict[str, Operation]]:
                 parameters=[_INSTANCE_ID],
             )
         },
+    }
+
+
+def _instance_views() -> dict[str, dict[str, Operation]]:
+    one = PREFIX + "/instances/{instanceID}"
+    return {
         one + "/graph.svg": {
             "get": _op(
                 "An instance's graph, steps coloured by status",
@@ -173,6 +179,11 @@ def _wfkit_operations() -> dict[str, dict[str, Operation]]:
                 parameters=[_INSTANCE_ID],
             )
         },
+    }
+
+
+def _definition_operations() -> dict[str, dict[str, Operation]]:
+    return {
         PREFIX + "/definitions": {
             "get": _op(
                 "The definitions of the folder, with their problems",
@@ -317,7 +328,12 @@ def _side_operations() -> dict[str, dict[str, Operation]]:
 
 def operations() -> dict[str, dict[str, Operation]]:
     """Every route of the server: path -> method (lower case) -> its operation."""
-    paths = {**_side_operations(), **_wfkit_operations()}
+    paths = {
+        **_side_operations(),
+        **_wfkit_operations(),
+        **_instance_views(),
+        **_definition_operations(),
+    }
     for version in DAPR_VERSIONS:
         paths.update(_dapr_operations(version))
     return paths
