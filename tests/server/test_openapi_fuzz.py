@@ -1,7 +1,7 @@
 """A schema-based fuzzer (schemathesis) against a real ``wfkit serve`` through its OpenAPI
 document: no 500, and no reply that breaks its own schema, status list or content type.
 
-Bounded (a fixed seed, 15 examples per operation, two workers): about 40 s here for
+Bounded (a fixed seed, 40 examples per operation, two workers): about 25 s here for
 each store, SQLite and PostgreSQL. Path parameters are drawn half of the time from instances that exist
 in every state (completed, waiting for an event, failed) and from the workflows of the
 folder, so that the fuzzer reaches past the 404s. The event stream is left out: it stays
@@ -104,7 +104,7 @@ def test_the_fuzzer_finds_no_server_error_nor_reply_off_its_schema(
             "--exclude-path-regex",
             "/stream$",
             "--max-examples",
-            "15",
+            "40",
             "--seed",
             "14",
             "--workers",
