@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -297,3 +298,48 @@ def test_the_routes_over_postgresql_page_and_refuse_nul(
             assert reply.status_code == 404, (path, reply.text)
         named = http.get(f"{API}/instances", params={"name": "a\x00b"})
         assert named.status_code == 400 and "NUL" in named.json()["message"]
+
+
+SLOW_RENDERER = """\
+#!/bin/sh
+# A Graphviz-compatible renderer that says it started, then waits for leave to go on.
+input=$(cat)
+touch "$WFKIT_TEST_DIR/started"
+n=0  # at most a minute, should the test fail before it says go
+while [ ! -e "$WFKIT_TEST_DIR/go" ] && [ $n -lt 6000 ]; do sleep 0.01; n=$((n + 1)); done
+printf '%s' "$input" | exec "$WFKIT_TEST_REAL_DOT" "$@"
+"""
+
+
+def test_drawing_a_graph_does_not_hold_the_server_up(
+    serve_process: Callable[..., Served], tmp_path: Path
+) -> None:
+    from wfkit.views.render import find_renderer
+
+    renderer = tmp_path / "slow-dot"
+    renderer.write_text(SLOW_RENDERER)
+    renderer.chmod(0o755)
+    env = {
+        "WFKIT_DOT": str(renderer),
+        "WFKIT_TEST_DIR": str(tmp_path),
+        "WFKIT_TEST_REAL_DOT": find_renderer(),
+    }
+    served = serve_process(env=env)
+    drawn: list[httpx.Response] = []
+    with served.client() as http:
+        drawing = threading.Thread(
+            target=lambda: drawn.append(http.get(f"{API}/definitions/hello/graph.svg"))
+        )
+        drawing.start()
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline, served.log_text()
+            time.sleep(0.01)
+        with served.client() as other:  # the renderer runs: the server still answers
+            assert other.get("/v1.0/healthz").status_code == 204
+            assert other.get(f"{API}/definitions").status_code == 200
+            start(other, "hello", "meanwhile")
+        assert not drawn
+        (tmp_path / "go").touch()
+        drawing.join(30)
+    assert drawn[0].status_code == 200 and "<svg" in drawn[0].text
