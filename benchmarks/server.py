@@ -1,0 +1,288 @@
+"""`wfkit serve` under load: 50 concurrent HTTP clients on loopback, starts and gets mixed.
+
+A real ``wfkit serve`` subprocess (its engine's workers in the same process, the default)
+serves a SQLite store in a temporary folder and a one-step definition (a trivial ``call``).
+This process runs ``--clients`` asyncio clients, each an ``httpx.AsyncClient`` holding one
+keep-alive connection and sending its requests one after another. They send ``--requests``
+requests in all (20,000; ``--quick``: 2,000), half of them each kind, alternating: a
+start (``POST /v1.0/workflows/dapr/bench/start?instanceID=cNN-NNNNNN``, a small JSON input;
+202) and a get (``GET /v1.0/workflows/dapr/{id}``; 200) of an instance that client
+started earlier, chosen at random, so gets see instances pending, running and completed.
+
+Printed: throughput, p50 and p99 latency per kind; errors (a transport error, or any
+status other than the expected one); then, once the workers have drained every instance,
+lost instances: every instance whose start was answered 202 is read back by get and must
+be found and COMPLETED. Floors measured in the same run: the same clients against the
+server's most trivial route (``GET /v1.0/healthz``: the HTTP floor of this server), and
+the least a start can cost, one ``INSERT`` + ``COMMIT`` with plain ``sqlite3`` (WAL,
+``synchronous=NORMAL``). The CPU seconds of the server and of this client process show
+which side a run was limited by (2 cores shared by both).
+
+Target (PASS/FAIL; exit status 1 when missed): no error and no lost instance.
+
+    python benchmarks/server.py [--quick] [--requests 20000] [--clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from _common import sqlite_floor, table
+
+PREFIX = "/v1.0/workflows/dapr"
+MODULE = "wfserve_steps"
+STEP_CODE = 'def work(n=0):\n    return {"n": n, "ok": True}\n'
+DEFINITION = f"""wfkit: 1
+name: bench
+inputs:
+  n: {{type: integer, default: 0}}
+steps:
+  work: {{call: {MODULE}:work, with: {{n: "${{{{ inputs.n }}}}"}}}}
+output: ${{{{ steps.work.output }}}}
+"""
+DRAIN_STALL_S = 60.0  # give up waiting for the workers after this long without progress
+
+
+@dataclass
+class Tally:
+    """What the clients saw: latencies (s) and errors per request kind, ids started."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    samples: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+
+    def error(self, kind: str, what: str) -> None:
+        self.errors[kind] += 1
+        if len(self.samples) < 5:
+            self.samples.append(f"{kind}: {what}")
+
+
+async def call(
+    tally: Tally, kind: str, request: Awaitable[httpx.Response], expect: int
+) -> httpx.Response | None:
+    """Await ``request`` (not sent until awaited), timing it; None on an error."""
+    began = time.perf_counter()
+    try:
+        reply = await request
+    except httpx.HTTPError as exc:
+        tally.error(kind, f"{type(exc).__name__}: {exc}")
+        return None
+    tally.latencies[kind].append(time.perf_counter() - began)
+    if reply.status_code != expect:
+        tally.error(kind, f"HTTP {reply.status_code}: {reply.text[:300]}")
+        return None
+    return reply
+
+
+Body = Callable[[httpx.AsyncClient, int, int, Tally], Awaitable[None]]
+
+
+async def health_client(http: httpx.AsyncClient, client: int, count: int, tally: Tally) -> None:
+    for _ in range(count):
+        await call(tally, "healthz", http.get("/v1.0/healthz"), 204)
+
+
+async def mix_client(http: httpx.AsyncClient, client: int, count: int, tally: Tally) -> None:
+    rng = random.Random(client)
+    mine: list[str] = []
+    for n in range(count):
+        if n % 2 == 0 or not mine:
+            instance_id = f"c{client:02d}-{n:06d}"
+            url = f"{PREFIX}/bench/start"
+            start = http.post(url, params={"instanceID": instance_id}, json={"n": n})
+            if await call(tally, "start", start, 202) is not None:
+                mine.append(instance_id)
+                tally.started.append(instance_id)
+        else:
+            instance_id = rng.choice(mine)
+            reply = await call(tally, "get", http.get(f"{PREFIX}/{instance_id}"), 200)
+            if reply is not None and reply.json().get("instanceID") != instance_id:
+                tally.error("get", f"asked for {instance_id}, got {reply.text[:200]}")
+
+
+async def run_clients(url: str, clients: int, total: int, body: Body) -> tuple[Tally, float]:
+    """``total`` requests from ``clients`` clients running ``body``; the tally and the wall
+    seconds (each client's connection is opened before the clock starts)."""
+    tally = Tally()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    https = [httpx.AsyncClient(base_url=url, limits=limits, timeout=120) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(http.get("/v1.0/healthz") for http in https))
+        share, extra = divmod(total, clients)
+        began = time.perf_counter()
+        await asyncio.gather(
+            *(body(http, n, share + (n < extra), tally) for n, http in enumerate(https))
+        )
+        wall = time.perf_counter() - began
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
+    return tally, wall
+
+
+async def check_client(http: httpx.AsyncClient, ids: list[str], tally: Tally) -> None:
+    for instance_id in ids:
+        reply = await call(tally, "not found", http.get(f"{PREFIX}/{instance_id}"), 200)
+        if reply is not None and reply.json().get("runtimeStatus") != "COMPLETED":
+            tally.error("not completed", f"{instance_id}: {reply.text[:200]}")
+
+
+async def lost_instances(url: str, clients: int, ids: list[str]) -> Tally:
+    """Read every id back by get: an error per id not found or not COMPLETED."""
+    tally = Tally()
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        await asyncio.gather(*(check_client(http, ids[n::clients], tally) for n in range(clients)))
+    return tally
+
+
+def wait_drained(db: Path, count: int) -> float:
+    """Seconds until the store holds ``count`` COMPLETED instances (or progress stalls)."""
+    began = last_change = time.perf_counter()
+    done = -1
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        while True:
+            now_done = conn.execute(
+                "SELECT count(*) FROM instances WHERE status = 'COMPLETED'"
+            ).fetchone()[0]
+            now = time.perf_counter()
+            if now_done >= count:
+                return now - began
+            if now_done != done:
+                done, last_change = now_done, now
+            elif now - last_change > DRAIN_STALL_S:
+                return now - began
+            time.sleep(0.05)
+    finally:
+        conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``wfkit serve`` on a free loopback port, once it answers its health check."""
+    defs = folder / "definitions"
+    defs.mkdir()
+    (defs / f"{MODULE}.py").write_text(STEP_CODE)
+    (defs / "bench.yaml").write_text(DEFINITION)
+    port = free_port()
+    argv = [sys.executable, "-m", "wfkit", "serve", "--port", str(port), "--definitions",
+            str(defs), "--store", f"sqlite:///{folder / 'wfkit.db'}"]  # fmt: skip
+    log = (folder / "serve.log").open("w")
+    proc = subprocess.Popen(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/v1.0/healthz", timeout=2).status_code == 204:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"wfkit serve did not start: see {folder / 'serve.log'}")
+
+
+def ms(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3:.1f}"
+
+
+def phase_rows(tally: Tally, wall: float, kinds: list[str], server_cpu: float) -> list[list[str]]:
+    rows = []
+    for kind in kinds:
+        done = tally.latencies[kind]
+        rows.append([kind, f"{len(done) + tally.errors[kind]:,}", str(tally.errors[kind]),
+                     f"{len(done) / wall:,.0f}", ms(done, 0.5), ms(done, 0.99), ""])  # fmt: skip
+    requests = sum(len(tally.latencies[k]) + tally.errors[k] for k in kinds)
+    if len(kinds) > 1:
+        every = [t for k in kinds for t in tally.latencies[k]]
+        rows.append(["all", f"{requests:,}", str(sum(tally.errors[k] for k in kinds)),
+                     f"{len(every) / wall:,.0f}", ms(every, 0.5), ms(every, 0.99), ""])  # fmt: skip
+    rows[-1][-1] = f"{server_cpu / requests * 1e3:.2f}"
+    return rows
+
+
+def run(requests: int, clients: int) -> int:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"wfkit serve under load: {clients} clients, {requests:,} requests (half start, "
+          f"half get), {os.cpu_count()} CPUs shared by server and clients; load average "
+          f"{load}\n")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="wfkit-serve-bench-") as tmp:
+        folder = Path(tmp)
+        floor_db = sqlite_floor(tmp, rows=1000)
+        proc, url = start_server(folder)
+        try:
+            asyncio.run(run_clients(url, clients, 500, health_client))  # warm-up
+            cpu = cpu_seconds(proc.pid)
+            floor, floor_wall = asyncio.run(run_clients(url, clients, requests, health_client))
+            floor_cpu, cpu = cpu_seconds(proc.pid) - cpu, cpu_seconds(proc.pid)
+            client_cpu = time.process_time()
+            mix, mix_wall = asyncio.run(run_clients(url, clients, requests, mix_client))
+            mix_cpu = cpu_seconds(proc.pid) - cpu
+            client_cpu = time.process_time() - client_cpu
+            drain = wait_drained(folder / "wfkit.db", len(mix.started))
+            lost = asyncio.run(lost_instances(url, clients, mix.started))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        headers = ["requests", "count", "errors", "req/s", "p50 ms", "p99 ms",
+                   "server CPU ms/req"]  # fmt: skip
+        print("Floors, measured in this run")
+        print(table(headers, phase_rows(floor, floor_wall, ["healthz"], floor_cpu)))
+        print(f"sqlite3 INSERT + COMMIT (WAL, NORMAL), the least one start can cost: "
+              f"{floor_db * 1e6:.1f} µs\n")  # fmt: skip
+        print(f"Start and get mixed: {mix_wall:.2f} s; CPU: server {mix_cpu:.1f} s, "
+              f"clients {client_cpu:.1f} s")  # fmt: skip
+        print(table(headers, phase_rows(mix, mix_wall, ["start", "get"], mix_cpu)))
+        errors = sum(mix.errors.values())
+        missing = lost.errors["not found"] + lost.errors["not completed"]
+        print(f"\nlost instances: {missing} of {len(mix.started):,} started ("
+              f"{lost.errors['not found']} not found by get, {lost.errors['not completed']} "
+              f"not COMPLETED); the workers drained them {drain:.2f} s after the last "
+              "request")  # fmt: skip
+        for sample in [*mix.samples, *lost.samples]:
+            print(f"  {sample}")
+        ok = errors == 0 and missing == 0 and floor.errors["healthz"] == 0
+        print(f"target: no error, no lost instance: {'PASS' if ok else 'FAIL'}")
+        return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 requests (for CI)")
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    return run(2_000 if args.quick else args.requests, args.clients)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
