@@ -43,11 +43,13 @@ class StepExecutor(Workflow):
 
     ``init`` takes the properties ``definitions`` (folder), ``store`` (URL) and
     ``workers``; after it, instances run in background threads of this process.
+    ``StepExecutor(runtime)`` serves a runtime opened elsewhere (the HTTP server's)
+    without ``init``; closing that runtime stays its opener's job.
     """
 
-    def __init__(self) -> None:
-        self._runtime: Runtime | None = None
-        self.name = ""
+    def __init__(self, runtime: Runtime | None = None, name: str = "") -> None:
+        self._runtime: Runtime | None = runtime
+        self.name = name
 
     @property
     def runtime(self) -> Runtime:
