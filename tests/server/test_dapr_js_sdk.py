@@ -53,7 +53,7 @@ JS = Path(__file__).parent / "js"
 SCRIPT = JS / "dapr_workflow.js"
 CACHE = ROOT / ".cache" / "dapr-js"
 MANIFESTS = ("package.json", "package-lock.json")
-INSTALL_NPM = "python tests/system_packages.py  (or: apt-get install -y npm)"
+INSTALL_NODE = "python tests/system_packages.py  (or: apt-get install -y nodejs npm)"
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,7 @@ def _tool(name: str) -> str:
     if found is None:
         pytest.fail(
             f"{name} is not installed, and this test runs the Dapr JavaScript SDK under "
-            f"Node.js; run: {INSTALL_NPM}",
+            f"Node.js; run: {INSTALL_NODE}",
             pytrace=False,
         )
     return found
