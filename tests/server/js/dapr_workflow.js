@@ -82,13 +82,17 @@ async function operations() {
   const hello = await timed("start", () => workflow.scheduleNewWorkflow("hello", { who: "dapr" }));
   await until(hello, ["COMPLETED"]);
 
-  // pause, raise an event while paused, resume: the event is held until the resume.
+  // pause, raise events while paused, resume: the awaited event is held until the resume.
   const approval = "js-approval-1";
   await timed("start", () => workflow.scheduleNewWorkflow("approval", { title: "q4" }, approval));
   await until(approval, ["RUNNING"]);
   await timed("pause", () => workflow.pause(approval), { instanceID: approval });
   await timed("get", () => workflow.getWorkflowState(approval));
   await timed("raiseEvent", () => workflow.raiseEvent(approval, "approved", { by: "js" }), {
+    instanceID: approval,
+  });
+  // A string goes as text/plain (an object as application/json): a second event, unawaited.
+  await timed("raiseEvent", () => workflow.raiseEvent(approval, "note", "shipped, in review"), {
     instanceID: approval,
   });
   await timed("get", () => workflow.getWorkflowState(approval));
