@@ -100,16 +100,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "pip install 'wfkit[server]'"
         ) from None
     from wfkit.server.context import ServerContext
-    from wfkit.server.serve import serve
+    from wfkit.server.serve import StopSignals, cannot_listen, listen, serve
 
-    runtime = open_runtime(args, engine=not args.no_workers)
-    context = ServerContext(runtime=runtime, token=token, max_body_bytes=args.max_body_bytes)
-    workers = "no workers" if args.no_workers else f"{runtime.settings.workers} step slots"
-    print(
-        f"wfkit serving on http://{args.host}:{args.port}/ ({workers}); Ctrl-C to stop",
-        file=sys.stderr,
-        flush=True,
-    )
-    serve(context, host=args.host, port=args.port, grace=args.grace)
+    with StopSignals() as signals:
+        try:
+            sock = listen(args.host, args.port)
+        except OSError as exc:
+            raise UsageError(cannot_listen(exc, args.host, args.port)) from None
+        try:
+            runtime = open_runtime(args, engine=not args.no_workers)
+        except BaseException:
+            sock.close()
+            raise
+        context = ServerContext(runtime=runtime, token=token, max_body_bytes=args.max_body_bytes)
+        workers = "no workers" if args.no_workers else f"{runtime.settings.workers} step slots"
+        url = f"http://{_url_host(args.host)}:{sock.getsockname()[1]}/"
+
+        def ready() -> None:
+            line = f"wfkit serving on {url} ({workers}); Ctrl-C to stop"
+            print(line, file=sys.stderr, flush=True)
+
+        serve(context, sock, grace=args.grace, signals=signals, ready=ready)
     print("wfkit serve stopped", file=sys.stderr)
     return EXIT_OK
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

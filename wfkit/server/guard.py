@@ -12,11 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wfkit.server.context import ServerContext
 
-__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Guard"]
+__all__ = ["HEALTH_PATHS", "PUBLIC_PATHS", "PUBLIC_PREFIXES", "BodyTooLarge", "Guard"]
 
-PUBLIC_PATHS = frozenset({"/", "/favicon.ico", "/v1.0/healthz", "/v1.0/healthz/outbound"})
+PUBLIC_PATHS = frozenset({"/", "/favicon.ico"})
 """Paths served without the token: the dashboard's page (it holds no data, and asks for
-the token itself) and the health checks (as Dapr's sidecar serves them)."""
+the token itself)."""
+
+HEALTH_PATHS = frozenset({"/v1.0/healthz", "/v1.0/healthz/outbound"})
+"""Paths served without the token to GET (and HEAD) only, as Dapr's sidecar does
+(``isRouteExcludedFromAPITokenAuth`` in Dapr's ``pkg/api/http/middlewares.go``)."""
 
 PUBLIC_PREFIXES = ("/static/",)
 """Prefixes of paths served without the token: the dashboard's scripts and styles."""
@@ -35,15 +39,14 @@ class Guard:
             await self.app(scope, receive, send)
             return
         token = self.context.token
-        path = scope.get("path", "")
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-        if token is not None and not public and not _has_token(scope, token):
+        if token is not None and not _public(scope) and not _has_token(scope, token):
             await _refuse(
                 send,
                 401,
                 "ERR_UNAUTHORIZED",
                 "this server needs its API token: send it in "
                 "the dapr-api-token header or as 'Authorization: Bearer TOKEN'",
+                [(b"www-authenticate", b'Bearer realm="wfkit"')],
             )
             return
         limit = self.context.max_body_bytes
@@ -93,19 +96,35 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _public(scope: Scope) -> bool:
+    """Whether the request is served without the token."""
+    path: str = scope.get("path", "")
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return True
+    return scope.get("method") in ("GET", "HEAD") and path.rstrip("/") in HEALTH_PATHS
+
+
 def _has_token(scope: Scope, token: str) -> bool:
-    """Whether the request carries ``token``, compared in constant time."""
+    """Whether the request carries ``token`` (in the ``dapr-api-token`` header, which
+    wins, or as a bearer token), compared in constant time."""
     given = _header(scope, b"dapr-api-token")
     if given is None:
         auth = _header(scope, b"authorization") or ""
-        scheme, _, value = auth.partition(" ")
+        scheme, _, value = auth.strip().partition(" ")
         given = value.strip() if scheme.lower() == "bearer" else None
     if given is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+    # the header's own bytes (decoded as latin-1 above) against the token's UTF-8 bytes
+    return hmac.compare_digest(given.encode("latin-1"), token.encode("utf-8"))
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps({"errorCode": code, "message": message}).encode()
     await send(
         {
@@ -114,6 +133,7 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(extra or []),
             ],
         }
     )
