@@ -6,10 +6,13 @@ by ``tests/server/js/package-lock.json``), runs ``tests/server/js/dapr_workflow.
 token through ``DAPR_API_TOKEN``) and calls ``client.workflow.*``. What the SDK sends:
 
 * ``GET /v1.0/metadata`` once, before its first call (its "is the sidecar started" probe,
-  retried every 0.5 s for 30 s; any 2xx with a non-empty body passes);
+  retried every 0.5 s for 30 s; any 2xx or 3xx reply with a body passes, even ``{}``: an
+  empty body counts as not started);
 * the workflow routes under ``/v1.0-beta1/workflows/dapr/``: ``{name}/start?instanceID=``
-  (the SDK makes a uuid when none is given; the input as a JSON body), ``GET {id}``,
-  ``{id}/raiseEvent/{event}`` (JSON body), ``{id}/pause|resume|terminate|purge`` (no body);
+  (the SDK makes a uuid when none is given), ``GET {id}``, ``{id}/raiseEvent/{event}``,
+  ``{id}/pause|resume|terminate|purge`` (no body). A start's input and an event's data go
+  as the body: ``application/json`` for an object or array, ``text/plain`` for a string,
+  number or boolean, ``application/octet-stream`` for bytes;
 * ``dapr-api-token`` on every request when ``DAPR_API_TOKEN`` is set. It never calls
   ``/v1.0/healthz``.
 
