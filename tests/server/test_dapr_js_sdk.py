@@ -85,13 +85,16 @@ def node_modules() -> Path:
         for name in MANIFESTS:
             shutil.copy(JS / name, scratch / name)
         # --ignore-scripts: nothing needs building, and no package's code runs at install.
-        done = subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=scratch,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        try:  # within pytest's 300 s timeout, to say what was slow
+            done = subprocess.run(
+                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("npm ci took over 240 s: is the npm registry reachable?", pytrace=False)
         if done.returncode != 0:
             pytest.fail(f"npm ci failed in {scratch}:\n{done.stdout}\n{done.stderr}", pytrace=False)
         try:
