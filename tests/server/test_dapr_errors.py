@@ -164,3 +164,26 @@ def test_unknown_routes_and_wrong_methods(
     with served.client() as http:
         reply = http.request(method, path)
     _error(reply, status, code)
+
+
+@pytest.mark.parametrize(
+    ("depth", "code"),
+    [(150, "ERR_WFKIT_INVALID_INPUT"), (100_000, "ERR_MALFORMED_REQUEST")],
+)
+def test_an_input_nested_too_deep_is_a_bad_request(served: Served, depth: int, code: str) -> None:
+    body = b'{"who": ' + b"[" * depth + b"]" * depth + b"}"
+    with served.client() as http:
+        reply = http.post(f"{WORKFLOWS}/hello/start?instanceID=deep", content=body)
+        message = _error(reply, 400, code)
+        assert "deep" in message
+        assert http.get(f"{WORKFLOWS}/deep").status_code == 404
+
+
+def test_event_data_nested_too_deep_is_refused(served: Served) -> None:
+    body = b"[" * 150 + b"]" * 150
+    with served.client() as http:
+        assert http.post(f"{WORKFLOWS}/approval/start?instanceID=dd").status_code == 202
+        reply = http.post(f"{WORKFLOWS}/dd/raiseEvent/approved", content=body)
+        message = _error(reply, 400, "ERR_WFKIT_INVALID_EVENT_DATA")
+        assert "nothing was sent" in message
+        assert http.get(f"{WORKFLOWS}/dd").json()["properties"]["wfkit.events_buffered"] == "0"

@@ -35,7 +35,12 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
-    serve.add_argument("--port", type=_port, default=3500, help="port (default 3500, Dapr's)")
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=3500,
+        help="port (default 3500, Dapr's; 0: a free one, said when serving starts)",
+    )
     serve.add_argument(
         "--token",
         help="the API token every request must carry ($WFKIT_API_TOKEN); required when "
@@ -59,7 +64,8 @@ def register(sub: Any) -> None:
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help="when told to stop, give the steps still running up to this many seconds to "
-        f"finish and be recorded (default {DEFAULT_GRACE:g})",
+        f"finish and be recorded, starting nothing new (default {DEFAULT_GRACE:g}; a second "
+        "Ctrl-C or SIGTERM stops at once)",
     )
     serve.set_defaults(func=cmd_serve)
 
