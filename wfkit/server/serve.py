@@ -100,7 +100,10 @@ def listen(host: str, port: int) -> socket.socket:
     runtime opens, so that a port in use fails at once with :func:`cannot_listen`'s
     message rather than after the engine started. Raises :class:`OSError`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only when the socket
+    # says TCP; with Nagle on, a reply sent as headers then body waits ~40 ms for a
+    # Node.js client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
