@@ -85,8 +85,12 @@ def test_pause_and_resume(served: Served, open_page: Callable[..., Watched]) -> 
     expect(page.locator("#action-resume")).to_be_enabled()
     expect(page.locator("#action-pause")).to_be_disabled()
     assert wait_for_status(served, "to-pause", "SUSPENDED") == "SUSPENDED"
-    # paused between steps, long before the last one: it has not started
-    expect(page.locator(node_fill("three")).first).to_have_attribute("fill", PENDING)
+    # paused between steps: the step running when it paused finishes, no other starts
+    with served.client() as http:
+        steps = http.get("/v1.0/wfkit/instances/to-pause").json()["steps"]
+    waiting = [step for step, info in steps.items() if info["status"] == "pending"]
+    assert waiting, steps
+    expect(page.locator(node_fill(waiting[-1])).first).to_have_attribute("fill", PENDING)
     expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-suspended")
     page.click("#action-resume")
