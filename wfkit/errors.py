@@ -652,7 +652,7 @@ class UnknownStatus(WfkitError, ValueError):
 
     def __init__(self, status: str, known: list[str], hint: str = "") -> None:
         self.status = status
-        message = f"no runtime status {status!r}; the statuses are {', '.join(known)}"
+        message = f"no runtime status {short(status)!r}; the statuses are {', '.join(known)}"
         super().__init__(f"{message}; {hint}" if hint else message)
 
 

@@ -1,7 +1,8 @@
 """A schema-based fuzzer (schemathesis) against a real ``wfkit serve`` through its OpenAPI
 document: no 500, and no reply that breaks its own schema, status list or content type.
 
-Bounded (a fixed seed, 15 examples per operation, two workers): about 40 s here. Path parameters are drawn half of the time from instances that exist
+Bounded (a fixed seed, 15 examples per operation, two workers): about 40 s here for
+each store, SQLite and PostgreSQL. Path parameters are drawn half of the time from instances that exist
 in every state (completed, waiting for an event, failed) and from the workflows of the
 folder, so that the fuzzer reaches past the 404s. The event stream is left out: it stays
 open while its instance runs (tests/server/test_wfkit_stream.py tests it).
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server.conftest import Served
 
@@ -77,12 +79,17 @@ def _seed(served: Served) -> None:
         _until(http, "fuzz-failed", "FAILED")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_fuzzer_finds_no_server_error_nor_reply_off_its_schema(
-    serve_process: Callable[..., Served], tmp_path: Path
+    serve_process: Callable[..., Served],
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     (tmp_path / "definitions" / "fails.yaml").write_text(FAILS)
     (tmp_path / "definitions" / "broken.yaml").write_text(BROKEN)
-    served = serve_process()
+    store = [] if backend == "sqlite" else ["--store", request.getfixturevalue("postgres_url")]
+    served = serve_process(*store)
     _seed(served)
     (tmp_path / "schemathesis.toml").write_text(CONFIG.format())
     run = subprocess.run(

@@ -110,6 +110,8 @@ def test_bad_parameters_are_refused_with_400_and_say_which(served: Served) -> No
             assert reply.status_code == 400, (params, reply.text)
             assert reply.json()["errorCode"] == "ERR_WFKIT_INVALID_ARGUMENT"
             assert next(iter(params)) in reply.json()["message"] or "status" in reply.text
+        unknown = http.get(f"{API}/instances", params={"status": "X" * 5000})
+        assert unknown.status_code == 400 and len(unknown.json()["message"]) < 400
         start(http, "hello", "h")
         until(http, "h", "COMPLETED")
         for params in ({"limit": "5001"}, {"after": "-1"}, {"after": "x"}):
@@ -268,3 +270,30 @@ def test_user_data_comes_back_as_json_data_never_html(served: Served) -> None:
         assert http.get(f"{API}/instances/html").json()["output"] == f"hello, {script}"
         events = http.get(f"{API}/instances/html2/history").json()["events"]
         assert script in json.dumps([e.get("data") for e in events], ensure_ascii=False)
+
+
+def test_the_routes_over_postgresql_page_and_refuse_nul(
+    serve_process: Callable[..., Served], postgres_url: str
+) -> None:
+    served = serve_process("--store", postgres_url)
+    with served.client() as http:
+        names = [f"p{n}" for n in range(5)]
+        for instance_id in names:
+            start(http, "hello", instance_id)
+        for instance_id in names:
+            until(http, instance_id, "COMPLETED")
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": 2}
+        while True:
+            page = http.get(f"{API}/instances", params=params).json()
+            seen += ids(page)
+            if page["nextCursor"] is None:
+                break
+            params["cursor"] = page["nextCursor"]
+        assert seen == names[::-1]
+        # no stored id or name holds a NUL: PostgreSQL cannot even compare one
+        for path in ("/instances/a%00b", "/instances/a%00b/history", "/instances/a%00b/stream"):
+            reply = http.get(API + path)
+            assert reply.status_code == 404, (path, reply.text)
+        named = http.get(f"{API}/instances", params={"name": "a\x00b"})
+        assert named.status_code == 400 and "NUL" in named.json()["message"]

@@ -26,6 +26,7 @@ from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import Settings
 from wfkit.server.app import create_app
 from wfkit.server.context import ServerContext
+from wfkit.server.stream import StreamHub
 
 API = "/v1.0/wfkit"
 
@@ -227,3 +228,46 @@ def test_a_client_that_goes_away_frees_its_stream(in_process: tuple[Runtime, str
         with http.stream("GET", f"{API}/instances/gone/stream") as stream:
             assert next(sse(stream.iter_lines()))[0] == "instance"
         assert http.get(f"{API}/instances/nope/stream").status_code == 404
+
+
+def test_an_idle_stream_pings_and_a_change_wakes_it(tmp_path: Path) -> None:
+    shutil.copytree(DEFINITIONS, tmp_path / "definitions")
+    settings = Settings.from_environment(
+        definitions=str(tmp_path / "definitions"),
+        store=f"sqlite:///{tmp_path / 'w.db'}",
+        workers="1",
+    )
+    with Runtime(settings) as runtime:
+        runtime.start("approval", instance_id="p").wait(30, until="waiting")
+
+        async def run() -> list[bytes]:
+            hub = StreamHub(runtime)
+            feed, waiter = await hub.join("p")
+            chunks = hub.events(feed, waiter, ping=0.05)
+            got = [await anext(chunks), await anext(chunks)]
+            await asyncio.to_thread(runtime.instance("p").raise_event, "approved", {"by": "z"})
+            got += [chunk async for chunk in chunks]  # to the end
+            assert hub.open == 0 and hub.feeds == {}
+            return got
+
+        chunks = asyncio.run(run())
+        assert not runtime.changes.watching
+    assert chunks[0].startswith(b"event: instance\ndata: ")
+    assert chunks[1] == b": ping\n\n"  # nothing changed meanwhile
+    bodies = [json.loads(c.split(b"data: ", 1)[1]) for c in chunks if c.startswith(b"event: ")]
+    assert bodies[-1] == {"instanceID": "p", "purged": False}
+    assert bodies[-2]["runtimeStatus"] == "COMPLETED" and bodies[-2]["output"] == "hello, z"
+
+
+def test_a_stopping_server_ends_its_streams_and_is_not_held_back(served: Served) -> None:
+    with served.client() as http:
+        start(http, "approval", "open")
+        with http.stream("GET", f"{API}/instances/open/stream") as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: instance"
+            served.process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the server ends the stream as it stops
+    assert ": the server is stopping" in rest
+    assert served.process.wait(30) == 0
+    log = served.log_text()
+    assert "graceful shutdown exceeded" not in log and "Exception" not in log, log

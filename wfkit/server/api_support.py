@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wfkit.errors import InvalidRequest, WfkitError
+from wfkit.errors import InstanceNotFound, InvalidRequest, WfkitError
 from wfkit.server.replies import STATUS_OF_CATEGORY
 
 __all__ = [
@@ -25,7 +25,9 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "error_code",
+    "instance_id_param",
     "int_param",
+    "text_param",
     "threaded",
     "wfkit_error",
 ]
@@ -103,6 +105,25 @@ def int_param(request: Request, name: str, default: int, least: int, most: int) 
     return value
 
 
+def text_param(request: Request, name: str) -> str | None:
+    """The text query parameter ``name`` (None when absent or empty); one holding a NUL
+    character (which no stored name holds, and PostgreSQL cannot even compare) is
+    :class:`InvalidRequest`."""
+    text = request.query_params.get(name) or None
+    if text is not None and "\x00" in text:
+        raise InvalidRequest(name, "holds a NUL character, which no name holds")
+    return text
+
+
+def instance_id_param(request: Request) -> str:
+    """The ``instance_id`` of the path; :class:`InstanceNotFound` at once for one that
+    no instance can have (with a NUL character)."""
+    instance_id: str = request.path_params["instance_id"]
+    if "\x00" in instance_id:
+        raise InstanceNotFound(instance_id)
+    return instance_id
+
+
 def encode_cursor(created_at: float, instance_id: str) -> str:
     """An opaque cursor for the page after the row ``(created_at, instance_id)``."""
     raw = json.dumps([created_at, instance_id], separators=(",", ":")).encode("utf-8")
@@ -124,6 +145,8 @@ def decode_cursor(text: str) -> tuple[float, str]:
         raise bad from None
     if not isinstance(created_at, int | float) or isinstance(created_at, bool):
         raise bad
-    if not isinstance(instance_id, str) or not math.isfinite(created_at):
+    if not isinstance(instance_id, str) or "\x00" in instance_id:
+        raise bad
+    if not math.isfinite(created_at):
         raise bad
     return float(created_at), instance_id

@@ -115,11 +115,22 @@ class StreamHub:
         #: Streams open now.
         self.open = 0
         self.feeds: dict[str, InstanceFeed] = {}
+        #: The server is stopping: every stream ends, and no new one starts.
+        self.closing = False
 
     @property
     def full(self) -> bool:
-        """True when :attr:`max_streams` streams are open (a new one gets 503)."""
-        return self.open >= self.max_streams
+        """True when no stream can start now: :attr:`max_streams` are open (503), or
+        the server is stopping."""
+        return self.open >= self.max_streams or self.closing
+
+    def close(self) -> None:
+        """End every stream (the server is stopping; clients reconnect to the next one).
+        Call it in the event loop."""
+        self.closing = True
+        for feed in tuple(self.feeds.values()):
+            for waiter in feed.waiters:
+                waiter.set()
 
     async def join(self, instance_id: str) -> tuple[InstanceFeed, asyncio.Event]:
         """The feed of ``instance_id`` (read once before the first stream on it) and a
@@ -166,8 +177,11 @@ class StreamHub:
                 if feed.terminal or feed.gone:
                     yield _end(feed)
                     return
+                if self.closing:
+                    yield b": the server is stopping\n\n"
+                    return
                 waiter.clear()
-                if feed.version != sent or feed.terminal or feed.gone:
+                if feed.version != sent or feed.terminal or feed.gone or self.closing:
                     continue  # changed while the last chunk was being sent
                 with anyio.move_on_after(ping) as idle:
                     await waiter.wait()

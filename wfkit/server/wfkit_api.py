@@ -25,8 +25,10 @@ from wfkit.server.api_support import (
     SafeJSON,
     decode_cursor,
     encode_cursor,
+    instance_id_param,
     int_param,
     json_bytes,
+    text_param,
     threaded,
     wfkit_error,
 )
@@ -55,14 +57,15 @@ def routes(context: ServerContext) -> list[BaseRoute]:
     runtime = context.runtime
     drawer = GraphDrawer()
     hub = StreamHub(runtime)
+    context.on_stop.append(hub.close)
 
     def list_instances(request: Request) -> Response:
         """``GET /instances``: a page of instances, newest first."""
         limit = int_param(request, "limit", INSTANCES_PAGE_SIZE, 1, MAX_INSTANCES_PAGE)
-        cursor = request.query_params.get("cursor") or None
+        cursor = text_param(request, "cursor")
         rows = runtime.workflows.list(
-            status=request.query_params.getlist("status"),
-            name=request.query_params.get("name") or None,
+            status=list(dict.fromkeys(request.query_params.getlist("status"))),
+            name=text_param(request, "name"),
             limit=limit + 1,  # one more: whether another page follows
             after_key=decode_cursor(cursor) if cursor else None,
         )
@@ -118,7 +121,7 @@ def routes(context: ServerContext) -> list[BaseRoute]:
         return SafeJSON({**item, "yaml": yaml_text(catalog, folder, item)})
 
     def _instance(request: Request) -> Instance:
-        return runtime.instance(request.path_params["instance_id"])
+        return runtime.instance(instance_id_param(request))
 
     async def instance_graph(request: Request) -> Response:
         """``GET /instances/{id}/graph.svg``."""
@@ -143,13 +146,15 @@ def routes(context: ServerContext) -> list[BaseRoute]:
             return SafeJSON(
                 {
                     "errorCode": "ERR_WFKIT_UNAVAILABLE",
-                    "message": f"this server holds {hub.max_streams} streams, its most; "
+                    "message": "the server is stopping"
+                    if hub.closing
+                    else f"this server holds {hub.max_streams} streams, its most; "
                     "close some, or read GET /v1.0/wfkit/instances/{id} instead",
                 },
                 status_code=503,
             )
         try:
-            feed, waiter = await hub.join(request.path_params["instance_id"])
+            feed, waiter = await hub.join(instance_id_param(request))
         except WfkitError as error:
             return wfkit_error(error)
         headers = {**SAFE_HEADERS, "X-Accel-Buffering": "no"}
