@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidInstanceId": "wfkit.errors",
     "InvalidJsonText": "wfkit.errors",
     "InvalidPurgeFilter": "wfkit.errors",
+    "InvalidRequest": "wfkit.errors",
     "Metadata": "wfkit.engine.wire.contract",
     "NotInitialized": "wfkit.errors",
     "OnError": "wfkit.definition",
@@ -187,6 +188,7 @@ if TYPE_CHECKING:
     from wfkit.errors import InvalidInstanceId as InvalidInstanceId
     from wfkit.errors import InvalidJsonText as InvalidJsonText
     from wfkit.errors import InvalidPurgeFilter as InvalidPurgeFilter
+    from wfkit.errors import InvalidRequest as InvalidRequest
     from wfkit.errors import NotInitialized as NotInitialized
     from wfkit.errors import OutputError as OutputError
     from wfkit.errors import OutputTooLarge as OutputTooLarge

@@ -52,6 +52,8 @@
     │                               ValueError
     ├── UnknownRunner               a step runner name that no runner has (.name, .known);
     │                               also a ValueError
+    ├── InvalidRequest              a request to the HTTP server has a query parameter it
+    │                               cannot take (.parameter); also a ValueError
     ├── StoreError                  the store cannot be opened or used (.url; .retryable
     │                               when the store's condition may pass: busy, disk full)
     ├── VersionConflict             an instance's history changed since it was read
@@ -98,6 +100,7 @@ __all__ = [
     "InvalidInstanceId",
     "InvalidJsonText",
     "InvalidPurgeFilter",
+    "InvalidRequest",
     "NotInitialized",
     "OutputError",
     "OutputTooLarge",
@@ -649,8 +652,19 @@ class UnknownStatus(WfkitError, ValueError):
 
     def __init__(self, status: str, known: list[str], hint: str = "") -> None:
         self.status = status
-        message = f"no runtime status {status!r}; the statuses are {', '.join(known)}"
+        message = f"no runtime status {short(status)!r}; the statuses are {', '.join(known)}"
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class InvalidRequest(WfkitError, ValueError):
+    """A request to ``wfkit serve`` has a query parameter (a page size, a cursor, a
+    status) that it cannot take: the reply is a 400 that says which and why."""
+
+    category = ErrorCategory.INVALID_ARGUMENT
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"query parameter {short(parameter)!r}: {message}")
 
 
 class UnknownRunner(WfkitError, ValueError):

@@ -334,6 +334,25 @@ def test_list_pages_are_stable_when_timestamps_are_equal(store: Store) -> None:
     assert _walk(store, name="report") == expected
 
 
+def test_list_pages_by_key_walk_every_row_once_even_past_a_purged_row(store: Store) -> None:
+    names = [f"x{(n * 7) % 23:02d}" for n in range(23)]  # equal times, shuffled order
+    for n, name in enumerate(names):
+        make(store, name, created_at=7.0, status=["COMPLETED", "RUNNING"][n % 2])
+    make(store, "older", created_at=6.5)
+    make(store, "newer", created_at=8.25, status="PENDING")
+    seen: list[str] = []
+    key: tuple[float, str] | None = None
+    while page := store.list_instances(limit=4, after_key=key):
+        seen += ids(page)
+        key = (page[-1].created_at, page[-1].instance_id)
+        if page[-1].status == "COMPLETED":  # the last row of the page goes meanwhile
+            assert store.purge([page[-1].instance_id]) == 1
+    assert seen == ["newer", *sorted(names, reverse=True), "older"]
+    assert ids(store.list_instances(after_key=(7.0, "x10"), limit=3)) == ["x09", "x08", "x07"]
+    assert ids(store.list_instances(after_key=(7.0, "x00"))) == ["older"]
+    assert ids(store.list_instances(after_key=(100.0, ""), name="report", limit=1)) == ["newer"]
+
+
 def test_list_after_an_unknown_id_is_an_error(store: Store) -> None:
     _listing(store)
     with pytest.raises(InstanceNotFound):

@@ -115,9 +115,13 @@ class Store(Protocol):
         name: str | None = None,
         limit: int = 50,
         after: str | None = None,
+        after_key: tuple[float, str] | None = None,
     ) -> list[InstanceRow]:
-        """Instances, newest first, filtered; ``after`` is the last id of the previous page
-        (an unknown ``after`` raises :class:`wfkit.errors.InstanceNotFound`)."""
+        """Instances, newest first (by ``created_at``, then id), filtered; ``after`` is
+        the last id of the previous page (an unknown ``after`` raises
+        :class:`wfkit.errors.InstanceNotFound`); ``after_key``, used when ``after`` is
+        None, is that row's ``(created_at, instance_id)`` (it need not be stored any
+        more: a page walk survives a purge)."""
 
     def children(self, instance_id: str) -> list[str]:
         """Ids of the instances whose parent is ``instance_id``."""

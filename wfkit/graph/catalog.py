@@ -234,6 +234,12 @@ class Catalog:
         raise UnknownWorkflow(name, list(self._by_name), hint)
 
     @property
+    def set_aside(self) -> dict[str, list[Problem]]:
+        """The workflows kept out of this catalog by problems: name -> its problems (a
+        copy; files whose name could not be read are only in :attr:`problems`)."""
+        return {name: list(found) for name, found in self._set_aside.items()}
+
+    @property
     def names(self) -> list[str]:
         """Workflow names, sorted."""
         return sorted(self._by_name)

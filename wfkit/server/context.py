@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from wfkit.runtime.api import Runtime
 
@@ -29,3 +30,7 @@ class ServerContext:
     token: str | None = None
     #: The largest request body, in bytes.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Called in the server's event loop when it starts to stop, before it waits for
+    #: the open connections to finish: the event streams end there (a stream would
+    #: otherwise hold the stop back until uvicorn's graceful timeout cancels it).
+    on_stop: list[Callable[[], None]] = field(default_factory=list)

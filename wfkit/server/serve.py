@@ -72,6 +72,7 @@ def _server_class() -> Any:
             super().__init__(config)
             self.signals = signals
             self.ready = ready
+            self.on_stop: list[Callable[[], None]] = []
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -92,6 +93,11 @@ def _server_class() -> Any:
             if not self.should_exit:
                 self.ready()
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for stop in self.on_stop:  # the event streams end: nothing holds the stop back
+                stop()
+            await super().shutdown(sockets)
+
     return _Server
 
 
@@ -100,9 +106,9 @@ def listen(host: str, port: int) -> socket.socket:
     runtime opens, so that a port in use fails at once with :func:`cannot_listen`'s
     message rather than after the engine started. Raises :class:`OSError`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only when the socket
-    # says TCP; with Nagle on, a reply sent as headers then body waits ~40 ms for a
-    # Node.js client's delayed ACK.
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
+    # they are TCP, and an accepted socket inherits it; with Nagle on, a reply sent as
+    # headers then body waits for the client's delayed ACK on keep-alive: 40 ms a reply
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -157,6 +163,7 @@ def serve(
     )
     signals = signals or StopSignals()
     server = _server_class()(config, signals, ready)
+    server.on_stop = context.on_stop
     warnings.showwarning = _log_warning
     try:
         server.run(sockets=[sock])  # handles SIGINT and SIGTERM: returns once told to stop

@@ -265,11 +265,14 @@ class SqliteStore:
         name: str | None = None,
         limit: int = 50,
         after: str | None = None,
+        after_key: tuple[float, str] | None = None,
     ) -> list[InstanceRow]:
         """Instances, newest first (by ``created_at``, then id), filtered by any of
         ``status`` and by workflow ``name``; ``after`` is the last id of the previous
         page (keyset pagination). An ``after`` that is not stored raises
-        :class:`InstanceNotFound`."""
+        :class:`InstanceNotFound`. ``after_key`` (used when ``after`` is None) is that
+        row's ``(created_at, instance_id)``: the page after it, whether or not the row
+        is still stored."""
         where: list[str] = []
         params: list[object] = []
         if status:
@@ -286,8 +289,11 @@ class SqliteStore:
                 ).fetchone()
                 if mark is None:
                     raise InstanceNotFound(after)
+            else:
+                mark = after_key
+            if mark is not None:
                 where.append("(created_at, instance_id) < (?, ?)")
-                params += mark
+                params += [float(mark[0]), str(mark[1])]
             sql = SELECT_ROW + (" WHERE " + " AND ".join(where) if where else "")
             sql += " ORDER BY created_at DESC, instance_id DESC LIMIT ?"
             page = min(max(limit, 0), _LARGEST_INTEGER)  # SQLite integers are 64-bit

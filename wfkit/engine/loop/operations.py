@@ -244,10 +244,11 @@ class Workflows(Purges, Family):
         """The stored instance; :class:`InstanceNotFound` when there is none."""
         return self._row(instance_id)
 
-    def history(self, instance_id: str) -> list[HistoryEvent]:
-        """The whole history, oldest first."""
+    def history(self, instance_id: str, after: int = 0) -> list[HistoryEvent]:
+        """The whole history, oldest first; with ``after``, the events after that
+        ``seq`` only."""
         self._row(instance_id)
-        return load_history(self.store, instance_id)
+        return load_history(self.store, instance_id, after=after)
 
     def state(self, instance_id: str, since: InstanceState | None = None) -> InstanceState:
         """The instance's state, replayed from its history.
@@ -354,11 +355,15 @@ class Workflows(Purges, Family):
         name: str | None = None,
         limit: int = 50,
         after: str | None = None,
+        after_key: tuple[float, str] | None = None,
     ) -> list[InstanceRow]:
         """Instances, newest first. Statuses may be given in any case; an unknown one
-        raises :class:`UnknownStatus` (instead of matching nothing)."""
+        raises :class:`UnknownStatus` (instead of matching nothing). Pages: see
+        :meth:`Store.list_instances <wfkit.engine.protocols.Store.list_instances>`."""
         wanted = [runtime_status(s) for s in status]
-        return self.store.list_instances(status=wanted, name=name, limit=limit, after=after)
+        return self.store.list_instances(
+            status=wanted, name=name, limit=limit, after=after, after_key=after_key
+        )
 
 
 def _numbered(event: HistoryEvent, seq: int) -> HistoryEvent:
