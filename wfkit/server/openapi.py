@@ -142,6 +142,12 @@ def _wfkit_operations() -> dict[str, dict[str, Operation]]:
                 parameters=[_INSTANCE_ID],
             )
         },
+    }
+
+
+def _instance_views() -> dict[str, dict[str, Operation]]:
+    one = PREFIX + "/instances/{instanceID}"
+    return {
         one + "/graph.svg": {
             "get": _op(
                 "An instance's graph, steps coloured by status",
@@ -173,6 +179,11 @@ def _wfkit_operations() -> dict[str, dict[str, Operation]]:
                 parameters=[_INSTANCE_ID],
             )
         },
+    }
+
+
+def _definition_operations() -> dict[str, dict[str, Operation]]:
+    return {
         PREFIX + "/definitions": {
             "get": _op(
                 "The definitions of the folder, with their problems",
@@ -210,56 +221,78 @@ def _wfkit_operations() -> dict[str, dict[str, Operation]]:
     }
 
 
+_DAPR_REFUSALS = (
+    "ERR_BODY_READ",
+    "ERR_INSTANCE_ID_INVALID",
+    "ERR_INSTANCE_ID_PROVIDED_MISSING",
+    "ERR_INSTANCE_ID_TOO_LONG",
+    "ERR_WORKFLOW_EVENT_NAME_MISSING",
+    "ERR_WORKFLOW_NAME_MISSING",
+)
+"""The 400 codes Dapr's routes answer before any operation runs (Dapr's own checks)."""
+
+
+def _dapr_op(operation: str, op_id: str, ok: dict[str, Any], **more: Any) -> Operation:
+    """A Dapr route's operation: its error statuses and the codes each may carry, from
+    the routes' own table (:data:`wfkit.server.dapr_errors.DAPR_ERRORS`)."""
+    from wfkit.server.dapr_errors import DAPR_ERRORS, OPERATION_CODE, OPERATION_FAILURES
+
+    own = OPERATION_FAILURES[operation][0]
+    codes: dict[int, set[str]] = {400: set(_DAPR_REFUSALS), 500: {own}}
+    for reply in DAPR_ERRORS.values():
+        code = own if reply.code == OPERATION_CODE else reply.code
+        codes.setdefault(reply.status, set()).add(code)
+    found = _op(more.pop("summary"), op_id, ok, *codes, tag="dapr", **more)
+    for status, named in codes.items():
+        found["responses"][str(status)]["description"] += "; errorCode: " + ", ".join(sorted(named))
+    return found
+
+
 def _dapr_operations(version: str) -> dict[str, dict[str, Operation]]:
     base = f"/{version}/workflows/{{component}}"
     one = base + "/{instanceID}"
     component = _path("component", "any workflow component name (not checked, as Dapr)")
     ids = [component, _INSTANCE_ID]
     suffix = "" if version == "v1.0" else "_" + version.split("-")[1]
-    tag = {"tag": "dapr"}
-    dapr_errors = (400, 404, 409, 413, 500, 503)
 
     def act(verb: str, summary: str, *extra: dict[str, Any]) -> Operation:
-        return _op(
-            summary,
-            f"{verb}Workflow{suffix}",
+        return _dapr_op(
+            verb,
+            f"{_camel(verb)}Workflow{suffix}",
             {"202": json_reply("accepted", ref(ACCEPTED))},
-            *dapr_errors,
+            summary=summary,
             parameters=[*ids, *extra],
-            **tag,
         )
 
     recursive = _query("non_recursive", "true: leave child instances alone", _STR)
     event = _path("eventName", "the event name")
     return {
         base + "/{name}/start": {
-            "post": _op(
-                "Start an instance of a workflow (the body is its input)",
+            "post": _dapr_op(
+                "start",
                 f"startWorkflow{suffix}",
                 {"202": json_reply("started", ref(STARTED))},
-                *dapr_errors,
+                summary="Start an instance of a workflow (the body is its input)",
                 parameters=[
                     component,
                     _NAME,
                     _query("instanceID", "the new instance's id (default: a uuid4)", _STR),
                 ],
                 requestBody=_BODY,
-                **tag,
             )
         },
         one: {
-            "get": _op(
-                "An instance, as Dapr shows it",
+            "get": _dapr_op(
+                "get",
                 f"getWorkflow{suffix}",
                 {"200": json_reply("the instance", ref(DAPR_INSTANCE))},
-                *dapr_errors,
+                summary="An instance, as Dapr shows it",
                 parameters=ids,
-                **tag,
             )
         },
         one + "/raiseEvent/{eventName}": {
             "post": {
-                **act("raiseEvent", "Send an event (the body is its data)", event),
+                **act("raise_event", "Send an event (the body is its data)", event),
                 "requestBody": _BODY,
             }
         },
@@ -268,6 +301,11 @@ def _dapr_operations(version: str) -> dict[str, dict[str, Operation]]:
         one + "/resume": {"post": act("resume", "Resume a paused instance")},
         one + "/purge": {"post": act("purge", "Delete an ended instance and history", recursive)},
     }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _side_operations() -> dict[str, dict[str, Operation]]:
@@ -317,7 +355,12 @@ def _side_operations() -> dict[str, dict[str, Operation]]:
 
 def operations() -> dict[str, dict[str, Operation]]:
     """Every route of the server: path -> method (lower case) -> its operation."""
-    paths = {**_side_operations(), **_wfkit_operations()}
+    paths = {
+        **_side_operations(),
+        **_wfkit_operations(),
+        **_instance_views(),
+        **_definition_operations(),
+    }
     for version in DAPR_VERSIONS:
         paths.update(_dapr_operations(version))
     return paths

@@ -49,11 +49,11 @@ def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) ->
 
 _ERROR_WHY = {
     400: "the request is wrong (a parameter, an id, a body)",
-    401: "the server's token is missing or wrong",
+    401: "the server's token is missing or wrong (ERR_UNAUTHORIZED)",
     404: "no such instance, workflow or route",
-    405: "the route does not take this method",
+    405: "the route does not take this method (ERR_METHOD_NOT_ALLOWED)",
     409: "the instance's state does not allow it",
-    413: "the body or a value is over a limit",
+    413: "the body or a value is over a limit (a body: ERR_BODY_TOO_LARGE)",
     500: "an error of wfkit's (no stack trace: the server's log has it)",
     501: "not implemented",
     503: "the store cannot serve now, or too many streams",

@@ -43,7 +43,7 @@ from wfkit.server.limits import (
 )
 from wfkit.server.stream import StreamHub
 
-__all__ = ["routes"]
+__all__ = ["WfkitRoutes", "routes"]
 
 _SVG_HEADERS = {
     **SAFE_HEADERS,
@@ -54,16 +54,42 @@ _SVG_HEADERS = {
 
 def routes(context: ServerContext) -> list[BaseRoute]:
     """The routes of this part."""
-    runtime = context.runtime
-    drawer = GraphDrawer()
-    hub = StreamHub(runtime)
-    context.on_stop.append(hub.close)
+    api = WfkitRoutes(context)
+    one = PREFIX + "/instances/{instance_id}"
+    return [
+        Route(PREFIX + "/instances", threaded(api.list_instances), methods=["GET"]),
+        Route(one, threaded(api.get_instance), methods=["GET"]),
+        Route(one + "/history", threaded(api.get_history), methods=["GET"]),
+        Route(one + "/steps", threaded(api.get_steps), methods=["GET"]),
+        Route(one + "/graph.svg", api.instance_graph, methods=["GET"]),
+        Route(one + "/stream", api.stream, methods=["GET"]),
+        Route(one + "/retry", threaded(api.retry), methods=["POST"]),
+        Route(PREFIX + "/definitions", threaded(api.list_definitions), methods=["GET"]),
+        Route(PREFIX + "/definitions/{name}", threaded(api.get_definition), methods=["GET"]),
+        Route(PREFIX + "/definitions/{name}/graph.svg", api.definition_graph, methods=["GET"]),
+        Route(PREFIX + "/openapi.json", api.openapi, methods=["GET"]),
+    ]
 
-    def list_instances(request: Request) -> Response:
+
+class WfkitRoutes:
+    """The handlers of wfkit's own routes over one server's runtime. The plain methods
+    read the store and run in a worker thread (:func:`threaded`); the ``async`` ones
+    draw or stream."""
+
+    def __init__(self, context: ServerContext) -> None:
+        self.runtime = context.runtime
+        self.drawer = GraphDrawer()
+        self.hub = StreamHub(context.runtime)
+        context.on_stop.append(self.hub.close)
+
+    def _instance(self, request: Request) -> Instance:
+        return self.runtime.instance(instance_id_param(request))
+
+    def list_instances(self, request: Request) -> Response:
         """``GET /instances``: a page of instances, newest first."""
         limit = int_param(request, "limit", INSTANCES_PAGE_SIZE, 1, MAX_INSTANCES_PAGE)
         cursor = text_param(request, "cursor")
-        rows = runtime.workflows.list(
+        rows = self.runtime.workflows.list(
             status=list(dict.fromkeys(request.query_params.getlist("status"))),
             name=text_param(request, "name"),
             limit=limit + 1,  # one more: whether another page follows
@@ -78,81 +104,78 @@ def routes(context: ServerContext) -> list[BaseRoute]:
             }
         )
 
-    def get_instance(request: Request) -> Response:
+    def get_instance(self, request: Request) -> Response:
         """``GET /instances/{id}``."""
-        instance = _instance(request)
+        instance = self._instance(request)
         snapshot = instance.snapshot()
         return SafeJSON(instance_payload(instance.row(), snapshot))
 
-    def get_steps(request: Request) -> Response:
+    def get_steps(self, request: Request) -> Response:
         """``GET /instances/{id}/steps``."""
-        steps = _instance(request).steps
+        steps = self._instance(request).steps
         return SafeJSON({"steps": {sid: step_json(step) for sid, step in steps.items()}})
 
-    def get_history(request: Request) -> Response:
+    def get_history(self, request: Request) -> Response:
         """``GET /instances/{id}/history``: events after ``after``, a page of them."""
         after = int_param(request, "after", 0, 0, 2**31 - 1)
         limit = int_param(request, "limit", HISTORY_PAGE, 1, MAX_HISTORY_PAGE)
-        instance = _instance(request)
+        instance = self._instance(request)
         # the store reads to the end (its rows hold several events): a page is a slice
-        events = runtime.workflows.history(instance.id, after=after)
+        events = self.runtime.workflows.history(instance.id, after=after)
         page = events[:limit]
         more = len(events) > limit
         return SafeJSON(
             {"events": [event_json(e) for e in page], "next": page[-1].seq if more else None}
         )
 
-    def retry(request: Request) -> Response:
+    def retry(self, request: Request) -> Response:
         """``POST /instances/{id}/retry``: run a FAILED instance again from its failed
         steps (as ``wfkit retry``)."""
-        _instance(request).retry()
+        self._instance(request).retry()
         return SafeJSON({}, status_code=202)
 
-    def list_definitions(request: Request) -> Response:
+    def list_definitions(self, request: Request) -> Response:
         """``GET /definitions``."""
-        folder = runtime.settings.definitions
-        return SafeJSON({"definitions": definition_items(runtime.catalog, folder)})
+        folder = self.runtime.settings.definitions
+        return SafeJSON({"definitions": definition_items(self.runtime.catalog, folder)})
 
-    def get_definition(request: Request) -> Response:
+    def get_definition(self, request: Request) -> Response:
         """``GET /definitions/{name}``: the item and its file's text."""
-        folder = runtime.settings.definitions
-        catalog = runtime.catalog
+        folder = self.runtime.settings.definitions
+        catalog = self.runtime.catalog
         item = find_definition(catalog, folder, request.path_params["name"])
         return SafeJSON({**item, "yaml": yaml_text(catalog, folder, item)})
 
-    def _instance(request: Request) -> Instance:
-        return runtime.instance(instance_id_param(request))
-
-    async def instance_graph(request: Request) -> Response:
+    async def instance_graph(self, request: Request) -> Response:
         """``GET /instances/{id}/graph.svg``."""
         try:
-            snapshot = await run_in_threadpool(lambda: _instance(request).snapshot())
-            return _svg(await drawer.instance_svg(snapshot))
+            snapshot = await run_in_threadpool(lambda: self._instance(request).snapshot())
+            return _svg(await self.drawer.instance_svg(snapshot))
         except WfkitError as error:
             return wfkit_error(error)
 
-    async def definition_graph(request: Request) -> Response:
+    async def definition_graph(self, request: Request) -> Response:
         """``GET /definitions/{name}/graph.svg``."""
         try:
             name = request.path_params["name"]
-            definition = await run_in_threadpool(runtime.definition, name)
-            return _svg(await drawer.definition_svg(definition))
+            definition = await run_in_threadpool(self.runtime.definition, name)
+            return _svg(await self.drawer.definition_svg(definition))
         except WfkitError as error:
             return wfkit_error(error)
 
-    async def stream(request: Request) -> Response:
+    async def stream(self, request: Request) -> Response:
         """``GET /instances/{id}/stream``: Server-Sent Events."""
+        hub = self.hub
         if hub.full:
-            return SafeJSON(
-                {
-                    "errorCode": "ERR_WFKIT_UNAVAILABLE",
-                    "message": "the server is stopping"
-                    if hub.closing
-                    else f"this server holds {hub.max_streams} streams, its most; "
-                    "close some, or read GET /v1.0/wfkit/instances/{id} instead",
-                },
-                status_code=503,
+            said = (
+                "the server is stopping"
+                if hub.closing
+                else (
+                    f"this server holds {hub.max_streams} streams, its most; close some, or "
+                    "read GET /v1.0/wfkit/instances/{id} instead"
+                )
             )
+            return SafeJSON({"errorCode": "ERR_WFKIT_UNAVAILABLE", "message": said}, 503)
         try:
             feed, waiter = await hub.join(instance_id_param(request))
         except WfkitError as error:
@@ -162,24 +185,9 @@ def routes(context: ServerContext) -> list[BaseRoute]:
             hub.events(feed, waiter), media_type="text/event-stream", headers=headers
         )
 
-    async def openapi(request: Request) -> Response:
+    async def openapi(self, request: Request) -> Response:
         """``GET /openapi.json``: the OpenAPI document of every route of the server."""
         return Response(_openapi_bytes(), media_type="application/json", headers=SAFE_HEADERS)
-
-    instance = PREFIX + "/instances/{instance_id}"
-    return [
-        Route(PREFIX + "/instances", threaded(list_instances), methods=["GET"]),
-        Route(instance, threaded(get_instance), methods=["GET"]),
-        Route(instance + "/history", threaded(get_history), methods=["GET"]),
-        Route(instance + "/steps", threaded(get_steps), methods=["GET"]),
-        Route(instance + "/graph.svg", instance_graph, methods=["GET"]),
-        Route(instance + "/stream", stream, methods=["GET"]),
-        Route(instance + "/retry", threaded(retry), methods=["POST"]),
-        Route(PREFIX + "/definitions", threaded(list_definitions), methods=["GET"]),
-        Route(PREFIX + "/definitions/{name}", threaded(get_definition), methods=["GET"]),
-        Route(PREFIX + "/definitions/{name}/graph.svg", definition_graph, methods=["GET"]),
-        Route(PREFIX + "/openapi.json", openapi, methods=["GET"]),
-    ]
 
 
 @functools.cache
