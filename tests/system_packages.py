@@ -51,7 +51,9 @@ NEEDS: tuple[Need, ...] = (
     Need(
         "npm",
         _on_path("npm"),
-        "tests/browser fetches the widget JavaScript (@jupyter-widgets/html-manager) once",
+        "tests/browser fetches the widget JavaScript (@jupyter-widgets/html-manager) once; "
+        "tests/server installs the Dapr JavaScript SDK (@dapr/dapr) and runs it under Node.js "
+        "(Debian's npm brings nodejs)",
     ),
 )
 

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import expect
 
@@ -85,8 +86,12 @@ def test_pause_and_resume(served: Served, open_page: Callable[..., Watched]) -> 
     expect(page.locator("#action-resume")).to_be_enabled()
     expect(page.locator("#action-pause")).to_be_disabled()
     assert wait_for_status(served, "to-pause", "SUSPENDED") == "SUSPENDED"
-    # paused between steps, long before the last one: it has not started
-    expect(page.locator(node_fill("three")).first).to_have_attribute("fill", PENDING)
+    # paused between steps: the step running when it paused finishes, no other starts
+    with served.client() as http:
+        steps = http.get("/v1.0/wfkit/instances/to-pause").json()["steps"]
+    waiting = [step for step, info in steps.items() if info["status"] == "pending"]
+    assert waiting, steps
+    expect(page.locator(node_fill(waiting[-1])).first).to_have_attribute("fill", PENDING)
     expect(page.locator("#graph svg")).to_be_visible()
     watched.shot("instance-suspended")
     page.click("#action-resume")
@@ -222,3 +227,33 @@ def test_a_long_history_is_cut_at_5000_events(
     expect(page.locator("#history-cut")).to_contain_text("wfkit history wide-1")
     assert page.locator("#history li.event").count() == 5000
     expect(page.locator("#facts .badge")).to_have_text("completed")
+
+
+def test_a_refused_action_shows_the_servers_message(
+    served: Served, open_page: Callable[..., Watched]
+) -> None:
+    start(served, "approval", "ended-elsewhere")
+    page = open_page().page
+    reads: list[str] = []
+
+    def first_read_only(route: Any) -> None:
+        """The page reads the instance once and never hears of it again."""
+        reads.append(route.request.url)
+        if route.request.url.endswith("/stream") or len(reads) > 1:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/v1\.0/wfkit/instances/ended-elsewhere(/stream)?$"), first_read_only)
+    page.goto(f"{served.url}/#/instances/ended-elsewhere")
+    expect(page.locator("#action-pause")).to_be_enabled()
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+    # someone else terminates it; the page, not knowing, offers to pause it
+    with served.client() as http:
+        assert http.post("/v1.0/workflows/wfkit/ended-elsewhere/terminate").status_code == 202
+        refused = http.post("/v1.0/workflows/wfkit/ended-elsewhere/pause")
+    assert refused.status_code >= 400
+    page.click("#action-pause")  # still enabled: the page thinks it runs
+    expect(page.locator("#action-message .error")).to_have_text(
+        f"pause failed: {refused.json()['message']}"
+    )

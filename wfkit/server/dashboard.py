@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wfkit.server.context import ServerContext
 from wfkit.views.dot import STATUS_COLORS
@@ -60,6 +60,8 @@ _HEADERS = {
     "Cache-Control": "no-cache",
 }
 
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in _HEADERS.items()]
+
 
 def status_css() -> str:
     """The stylesheet of status colours: ``.status-<step status>`` and
@@ -78,14 +80,13 @@ class _Secured:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_secured(message: dict[str, object]) -> None:
+        async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers += [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
+                headers = [*message.get("headers", []), *_RAW_HEADERS]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_secured)  # type: ignore[arg-type]
+        await self.app(scope, receive, send_secured)
 
 
 def routes(context: ServerContext) -> list[BaseRoute]:

@@ -205,13 +205,15 @@ export async function instancePage(main, id, pageSignal) {
     replace(main, h("h1", { text: "No such instance" }), h("p", { text: `Instance ${id} is not in the store (it may have been purged).` }), h("p", {}, h("a", { href: "#/", text: "Back to the instances" })));
   }
 
-  async function refresh() {
+  // quiet: a failure is not shown (the top bar says the page is reconnecting, and an
+  // action's own message stays)
+  async function refresh({ quiet = false } = {}) {
     try {
       update(await getJSON(wfkit("instances", id), { signal }));
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) gone();
-      else if (error.name !== "AbortError") replace(messages, note("error", error.message));
+      else if (error.name !== "AbortError" && !quiet) replace(messages, note("error", error.message));
       return false;
     }
   }
@@ -238,7 +240,7 @@ export async function instancePage(main, id, pageSignal) {
         } catch (error) {
           if (signal.aborted) return;
           if (error instanceof ApiError && error.status === 404) {
-            if (!(await refresh())) return;
+            if (!(await refresh({ quiet: true }))) return;
           }
         }
         if (ended || (data && TERMINAL.has(data.runtimeStatus))) return;
@@ -246,7 +248,7 @@ export async function instancePage(main, id, pageSignal) {
         connection.className = "connection lost";
         await sleep(delay, signal);
         delay = Math.min(delay * 2, 10000);
-        await refresh();
+        await refresh({ quiet: true });
       }
     } finally {
       following = false;
@@ -282,7 +284,7 @@ export async function instancePage(main, id, pageSignal) {
       if (error.name === "AbortError") return;
       replace(messages, note("error", `${verb} failed: ${error.message}`));
     }
-    if (await refresh()) follow();
+    if (await refresh({ quiet: true })) follow();
   }
 
   async function raise() {

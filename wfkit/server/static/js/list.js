@@ -146,7 +146,10 @@ export async function listPage(main, query, signal) {
     const seen = JSON.stringify(items);
     if (seen !== shown) {
       shown = seen;
-      replace(body, items.length ? items.map(rowOf) : h("tr", {}, h("td", { colspan: "6", class: "empty muted", text: "No instances match." })));
+      const none = filters.status.length || filters.name || page
+        ? h("td", { colspan: "6", class: "empty muted", text: "No instances match." })
+        : h("td", { colspan: "6", class: "empty muted" }, "No instances yet: start one from ", h("a", { href: "#/definitions", text: "a definition" }), ".");
+      replace(body, items.length ? items.map(rowOf) : h("tr", {}, none));
     }
     const first = page * filters.limit;
     where.textContent = items.length ? `page ${page + 1} · ${first + 1}–${first + items.length}` : `page ${page + 1}`;
