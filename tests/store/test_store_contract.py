@@ -694,6 +694,21 @@ def test_history_after_any_seq_returns_exactly_the_later_events(store: Store) ->
         assert store.history("h", after) == every[after:], after
 
 
+def test_history_pages_hold_exactly_limit_events_from_any_seq(store: Store) -> None:
+    make(store, "p")
+    store.append("p", 1, events("A", "B", "C", "D"), InstanceUpdate())  # one commit
+    store.append("p", 5, events("E"), InstanceUpdate(custom_status='"e"'))
+    store.append("p", 6, events("F", "G"), InstanceUpdate(updated_at=9.0, custom_status='"fg"'))
+    every = store.history("p")
+    assert len(every) == 8
+    for after in range(9):
+        for limit in range(10):
+            page = store.history("p", after, limit)
+            assert page == every[after : after + limit], (after, limit)
+    assert store.history("p", 2, 2**64) == every[2:]
+    assert store.history("nobody", 0, 5) == []
+
+
 def test_texts_with_line_breaks_round_trip(store: Store) -> None:
     make(store, "nl")
     odd = [EventRow(0, "A", 1.5, '"one\\nline"'), EventRow(0, "B", 2.5, '{\n  "pretty": true\n}')]

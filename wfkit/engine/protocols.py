@@ -76,8 +76,9 @@ class Store(Protocol):
     def get(self, instance_id: str) -> InstanceRow | None:
         """The instance, or None."""
 
-    def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
-        """Events with ``seq > after``, in order."""
+    def history(self, instance_id: str, after: int = 0, limit: int | None = None) -> list[EventRow]:
+        """Events with ``seq > after``, in order; with ``limit``, the first ``limit`` of
+        them, reading no more of the history than they take (for pages of a long one)."""
 
     def append(
         self,

@@ -120,8 +120,7 @@ class WfkitRoutes:
         after = int_param(request, "after", 0, 0, 2**31 - 1)
         limit = int_param(request, "limit", HISTORY_PAGE, 1, MAX_HISTORY_PAGE)
         instance = self._instance(request)
-        # the store reads to the end (its rows hold several events): a page is a slice
-        events = self.runtime.workflows.history(instance.id, after=after)
+        events = self.runtime.workflows.history(instance.id, after=after, limit=limit + 1)
         page = events[:limit]
         more = len(events) > limit
         return SafeJSON(

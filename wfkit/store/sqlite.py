@@ -220,11 +220,19 @@ class SqliteStore:
             found = conn.execute(SELECT_ROW + " WHERE i.instance_id = ?", (instance_id,)).fetchone()
         return None if found is None else assemble(found)
 
-    def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
-        """Events with ``seq > after``, in order."""
+    def history(self, instance_id: str, after: int = 0, limit: int | None = None) -> list[EventRow]:
+        """Events with ``seq > after``, in order; the first ``limit`` of them only (the
+        rest is not read) when ``limit`` is given."""
+        after = max(after, 0)
         with self._conns.read("history") as conn:
-            rows = conn.execute(HISTORY_AFTER, (instance_id, max(after, 0))).fetchall()
-        return events_of(rows, after)
+            cursor = conn.execute(HISTORY_AFTER, (instance_id, after))
+            if limit is None:
+                return events_of(cursor.fetchall(), after)
+            rows, count = [], 0
+            while count < limit and (found := cursor.fetchone()) is not None:
+                rows.append(found)
+                count += min(found[4], found[0] - after)  # its events after ``after``
+        return events_of(rows, after)[: max(limit, 0)]
 
     def append(
         self,

@@ -244,11 +244,13 @@ class Workflows(Purges, Family):
         """The stored instance; :class:`InstanceNotFound` when there is none."""
         return self._row(instance_id)
 
-    def history(self, instance_id: str, after: int = 0) -> list[HistoryEvent]:
+    def history(
+        self, instance_id: str, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEvent]:
         """The whole history, oldest first; with ``after``, the events after that
-        ``seq`` only."""
+        ``seq`` only; with ``limit``, the first ``limit`` of those (no more is read)."""
         self._row(instance_id)
-        return load_history(self.store, instance_id, after=after)
+        return load_history(self.store, instance_id, after=after, limit=limit)
 
     def state(self, instance_id: str, since: InstanceState | None = None) -> InstanceState:
         """The instance's state, replayed from its history.

@@ -30,9 +30,13 @@ def event_rows(events: Sequence[HistoryEvent]) -> list[EventRow]:
     return [EventRow(e.seq, e.TYPE, e.at, encode_event(e)) for e in events]
 
 
-def load_history(store: Store, instance_id: str, after: int = 0) -> list[HistoryEvent]:
-    """The decoded history of an instance (events with ``seq > after``)."""
-    return [decode_event(r.type, r.at, r.seq, r.data) for r in store.history(instance_id, after)]
+def load_history(
+    store: Store, instance_id: str, after: int = 0, limit: int | None = None
+) -> list[HistoryEvent]:
+    """The decoded history of an instance (events with ``seq > after``; the first
+    ``limit`` of them when given)."""
+    rows = store.history(instance_id, after, limit)
+    return [decode_event(r.type, r.at, r.seq, r.data) for r in rows]
 
 
 def outcome_event(

@@ -162,15 +162,17 @@ class PostgresStore:
         )
         return None if found is None else assemble(found)
 
-    def history(self, instance_id: str, after: int = 0) -> list[EventRow]:
-        """Events with ``seq > after``, in order."""
+    def history(self, instance_id: str, after: int = 0, limit: int | None = None) -> list[EventRow]:
+        """Events with ``seq > after``, in order; the first ``limit`` of them only when
+        ``limit`` is given."""
+        page = None if limit is None else min(max(limit, 0), 2**63 - 1)  # a LIMIT is a bigint
         rows = self._conns.statement(
             "history",
             lambda conn: conn.execute(
                 "SELECT h.seq, h.type, h.at, h.data FROM wfkit_history h JOIN wfkit_instances "
                 "i ON i.instance_no = h.instance_no WHERE i.instance_id = %s AND h.seq > %s "
-                "ORDER BY h.seq",
-                (instance_id, max(after, 0)),
+                "ORDER BY h.seq LIMIT %s",
+                (instance_id, max(after, 0), page),
             ).fetchall(),
         )
         return [EventRow(*found) for found in rows]
