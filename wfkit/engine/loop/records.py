@@ -35,7 +35,10 @@ def load_history(
 ) -> list[HistoryEvent]:
     """The decoded history of an instance (events with ``seq > after``; the first
     ``limit`` of them when given)."""
-    rows = store.history(instance_id, after, limit)
+    if limit is None:  # the engine's own reads call it as they always have
+        rows = store.history(instance_id, after)
+    else:
+        rows = store.history(instance_id, after, limit)
     return [decode_event(r.type, r.at, r.seq, r.data) for r in rows]
 
 
