@@ -232,6 +232,16 @@ class Runtime:
         ``instance(id).purge()``."""
         return self.workflows.purge_ended(status=status, before=before, recursive=recursive)
 
+    @property
+    def dask_dashboard(self) -> str | None:
+        """The Dask dashboard's address, once a step was sent to a Dask cluster that has
+        one (None before, and with the local runner only)."""
+        for runner in self.runner.runners.values():
+            link = getattr(runner, "dashboard_link", None)
+            if isinstance(link, str):
+                return link
+        return None
+
     def vacuum(self) -> StoreSpace:
         """Rebuild the store file without its free space (a store made by an earlier
         wfkit also starts giving freed space back by itself); returns its size after."""
