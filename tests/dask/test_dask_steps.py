@@ -353,3 +353,25 @@ def test_a_run_that_stays_home_shows_no_placement_column(project: Any) -> None:
         table = steps_table_html(run.snapshot())
         assert runtime.dask_dashboard is None and "dask" not in runtime.runner.runners
     assert "ran on" not in table
+
+
+def test_a_step_asking_for_what_no_worker_has_fails_after_the_resource_wait_setting(
+    project: Any,
+) -> None:
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: greedy
+        steps:
+          train: {{call: "{m}:one", runner: dask, resources: {{GPU: 4}}}}
+        """,
+        m=module,
+    )
+    with project.runtime("local", dask_resource_wait="0.3") as runtime:
+        run = runtime.run("greedy", timeout=60)
+        failure = run.steps["train"].failure
+        assert run.status.value == "FAILED" and runtime.runner.unfinished() == 0
+    assert failure is not None and failure.type == "ResourcesUnavailable"
+    assert "step 'train'" in failure.message and "GPU=4" in failure.message
+    assert "waited 0.3 s" in failure.message

@@ -82,6 +82,7 @@ class Runtime:
             workers=max(settings.workers, 1),
             dask_scheduler=settings.dask_scheduler,
             dask_client=dask_client,
+            dask_resource_wait=settings.dask_resource_wait,
         )
         #: Listeners told of every commit, with keyword arguments ``instance_id``,
         #: ``events``, ``status`` and ``snapshot`` (an :class:`InstanceSnapshot` after the
