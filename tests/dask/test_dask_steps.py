@@ -15,6 +15,8 @@ from distributed import Client
 
 from wfkit.engine.core.history import TaskCompleted, TaskFailed, TaskScheduled
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
+from wfkit.runtime.api import Runtime
+from wfkit.runtime.settings import Settings
 from wfkit.steps.dask_runner import DaskRunner
 from wfkit.steps.remote import RAN_ON
 
@@ -375,3 +377,39 @@ def test_a_step_asking_for_what_no_worker_has_fails_after_the_resource_wait_sett
     assert failure is not None and failure.type == "ResourcesUnavailable"
     assert "step 'train'" in failure.message and "GPU=4" in failure.message
     assert "waited 0.3 s" in failure.message
+
+
+def test_a_scheduler_that_cannot_be_reached_fails_the_step_naming_its_address(
+    project: Any, monkeypatch: Any
+) -> None:
+    import socket
+
+    from wfkit.steps import dask_runner
+
+    monkeypatch.setattr(dask_runner, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: nowhere
+        steps:
+          away: {{call: "{m}:one"}}
+        """,
+        m=module,
+    )
+    settings = Settings.from_properties(
+        {
+            "definitions": str(project.definitions),
+            "store": project.store,
+            "runner": "dask",
+            "dask_scheduler": address,
+        }
+    )
+    with Runtime(settings) as runtime:
+        run = runtime.run("nowhere", timeout=60)
+        failure = run.steps["away"].failure
+    assert failure is not None and failure.type == "RunnerUnavailable"
+    assert f"cannot reach the Dask scheduler at {address}" in failure.message
