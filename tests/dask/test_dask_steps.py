@@ -331,7 +331,7 @@ def test_the_widget_get_and_the_text_show_where_each_step_ran(project: Any) -> N
     assert "<th>ran on</th>" in table
     assert f"<td>{worker}</td>" in table and "<td>local</td>" in table
     assert f"on {worker}" in text and f"on {worker}" in shown
-    # the link is the client's (this cluster runs no dashboard: no link)
+    # the link is the client's own, when it has one
     assert link == (project.client.dashboard_link or None)
     page = steps_table_html(widget.view, dashboard="http://127.0.0.1:8787/status")
     assert '<a href="http://127.0.0.1:8787/status"' in page
