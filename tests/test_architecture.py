@@ -170,7 +170,7 @@ PUBLIC_NAMES = [
     "Metadata",
     "NotInitialized", "OnError", "OutputError", "OutputTooLarge", "PauseRequest",
     "PinnedDefinitionMissing", "Problem", "PurgeRequest", "RaiseEventRequest", "RenderError",
-    "ResumeRequest", "RetryPolicy", "RunnerClosed", "Runtime", "RuntimeStatus", "SettingsError",
+    "ResumeRequest", "RetryPolicy", "RunnerClosed", "RunnerUnavailable", "Runtime", "RuntimeStatus", "SettingsError",
     "StartRequest", "StartResponse", "StateResponse", "Step", "StepExecutor", "StepInfo",
     "StepKind", "StepStatus", "StepView", "StoreError", "Template", "TerminateRequest",
     "UnknownCondition", "UnknownEventWarning", "UnknownRunner", "UnknownStatus", "UnknownStep",
