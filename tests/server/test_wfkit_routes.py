@@ -252,6 +252,7 @@ def test_definitions_list_the_valid_and_the_broken(
         assert http.get(f"{API}/definitions/hello").json()["yaml"].startswith("wfkit: 1")
         refused = http.get(f"{API}/definitions/broken/graph.svg")
         assert refused.status_code == 400 and "unknown_key" in refused.json()["message"]
+        assert "broken.yaml:4:" in refused.text and str(tmp_path) not in refused.text
 
 
 def test_user_data_comes_back_as_json_data_never_html(served: Served) -> None:

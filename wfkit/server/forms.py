@@ -4,6 +4,7 @@ and the definitions of the folder with their problems."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -12,7 +13,7 @@ from typing import Any
 
 from wfkit.definition.model import Definition, WaitSpec
 from wfkit.engine.protocols import InstanceRow
-from wfkit.errors import Problem, UnknownWorkflow
+from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
 from wfkit.graph import Catalog
 from wfkit.runtime.jsonforms import instance_json
 from wfkit.runtime.snapshot import InstanceSnapshot
@@ -23,6 +24,7 @@ __all__ = [
     "find_definition",
     "graph_version",
     "instance_payload",
+    "local_definition",
     "yaml_text",
 ]
 
@@ -76,6 +78,16 @@ def find_definition(catalog: Catalog, folder: str, name: str) -> dict[str, Any]:
         if item["name"] == name:
             return item
     raise UnknownWorkflow(name, catalog.names)
+
+
+def local_definition(catalog: Catalog, folder: str, name: str) -> Definition:
+    """The definition of workflow ``name``; its :class:`DefinitionError` names its files
+    relative to the definitions folder (the server's own folders stay out of replies)."""
+    try:
+        return catalog.get(name)
+    except DefinitionError as error:
+        problems = [dataclasses.replace(p, path=_relative(p.path, folder)) for p in error.problems]
+        raise DefinitionError(problems) from None
 
 
 def yaml_text(catalog: Catalog, folder: str, item: dict[str, Any]) -> str | None:

@@ -33,7 +33,13 @@ from wfkit.server.api_support import (
     wfkit_error,
 )
 from wfkit.server.context import ServerContext
-from wfkit.server.forms import definition_items, find_definition, instance_payload, yaml_text
+from wfkit.server.forms import (
+    definition_items,
+    find_definition,
+    instance_payload,
+    local_definition,
+    yaml_text,
+)
 from wfkit.server.graphs import GraphDrawer
 from wfkit.server.limits import (
     HISTORY_PAGE,
@@ -157,7 +163,10 @@ class WfkitRoutes:
         """``GET /definitions/{name}/graph.svg``."""
         try:
             name = request.path_params["name"]
-            definition = await run_in_threadpool(self.runtime.definition, name)
+            folder = self.runtime.settings.definitions
+            definition = await run_in_threadpool(
+                lambda: local_definition(self.runtime.catalog, folder, name)
+            )
             return _svg(await self.drawer.definition_svg(definition))
         except WfkitError as error:
             return wfkit_error(error)
