@@ -15,6 +15,8 @@ def test_sidecar_side_endpoints(served: Served) -> None:
         missing = http.get("/v1.0/no-such-route")
         assert missing.status_code == 404
         assert set(missing.json()) == {"errorCode", "message"}
+        long = http.get("/v1.0/" + "x" * 5000).json()["message"]
+        assert len(long) < 200 and long.endswith("…")  # an echoed path is cut short
     assert served.stop() == 0
     assert "wfkit serve stopped" in served.log_text()
 

@@ -297,6 +297,13 @@ def test_the_routes_over_postgresql_page_and_refuse_nul(
         for path in ("/instances/a%00b", "/instances/a%00b/history", "/instances/a%00b/stream"):
             reply = http.get(API + path)
             assert reply.status_code == 404, (path, reply.text)
+        # Dapr's routes too, for every operation (the engine refuses the id before the store)
+        dapr = "/v1.0/workflows/wfkit/a%00b"
+        assert http.get(dapr).json()["errorCode"] == "ERR_INSTANCE_ID_NOT_FOUND"
+        for action in ("pause", "resume", "terminate", "purge", "raiseEvent/go"):
+            reply = http.post(f"{dapr}/{action}")
+            assert reply.status_code == 404, (action, reply.text)
+            assert reply.json()["errorCode"] == "ERR_INSTANCE_ID_NOT_FOUND"
         named = http.get(f"{API}/instances", params={"name": "a\x00b"})
         assert named.status_code == 400 and "NUL" in named.json()["message"]
 

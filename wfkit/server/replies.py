@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wfkit.errors import ErrorCategory
+from wfkit.errors import ErrorCategory, short
 from wfkit.server.guard import BodyTooLarge
 
 __all__ = ["STATUS_OF_CATEGORY", "dapr_error", "exception_handlers"]
@@ -38,7 +38,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     carry Dapr's error body too)."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return dapr_error(404, "ERR_NOT_FOUND", f"no route for {request.url.path}")
+        return dapr_error(404, "ERR_NOT_FOUND", f"no route for {short(request.url.path)}")
     if exc.status_code == 405:
         reply = dapr_error(
             405, "ERR_METHOD_NOT_ALLOWED", f"method {request.method} not allowed here"

@@ -304,6 +304,8 @@ class Workflows(Purges, Family):
     # -- helpers --------------------------------------------------------------------------
 
     def _row(self, instance_id: str) -> InstanceRow:
+        if "\x00" in instance_id:  # no stored id has one, and PostgreSQL refuses to compare
+            raise InstanceNotFound(instance_id)
         row = self.store.get(instance_id)
         if row is None:
             raise InstanceNotFound(instance_id)
