@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +27,7 @@ __all__ = [
     "failure",
     "step_label",
     "too_large",
+    "wait_until",
 ]
 
 log = logging.getLogger("wfkit.steps")
@@ -134,6 +136,19 @@ def _call_quietly(callback: Callable[[], None]) -> None:
         callback()
     except Exception:
         log.exception("a cancel callback failed")
+
+
+def wait_until(lock: threading.Lock, done: Callable[[], bool], timeout: float) -> bool:
+    """Look at ``done()`` under ``lock`` every 10 ms until it holds (True) or ``timeout``
+    seconds have passed (False): how a runner's drain waits for its running tasks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with lock:
+            if done():
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def step_label(task: TaskSpec) -> str:

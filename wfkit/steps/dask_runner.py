@@ -42,7 +42,7 @@ from typing import Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerClosed, RunnerUnavailable
-from wfkit.steps.base import failure, step_label
+from wfkit.steps.base import failure, step_label, wait_until
 from wfkit.steps.dask_cluster import (
     connect,
     missing_resources,
@@ -189,14 +189,7 @@ class DaskRunner:
                     job.cancelled = True
                     jobs.discard(job)
             self._jobs = {k: v for k, v in self._jobs.items() if v}
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if not self._jobs:
-                    return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        return wait_until(self._lock, lambda: not self._jobs, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel every task, stop the threads, and close the client and the cluster

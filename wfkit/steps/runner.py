@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerClosed
-from wfkit.steps.base import CancelToken, TaskHandler, failure, step_label
+from wfkit.steps.base import CancelToken, TaskHandler, failure, step_label, wait_until
 from wfkit.steps.call import CallHandler
 from wfkit.steps.notebook import NotebookHandler
 from wfkit.steps.shell import ShellHandler
@@ -166,14 +166,7 @@ class LocalRunner:
             for job in waiting:
                 job.cancelled = True  # a worker that takes it from the queue skips it
                 self._forget(job)
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if not self._jobs:
-                    return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        return wait_until(self._lock, lambda: not self._jobs, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting tasks, cancel every task, and join the threads for up to
