@@ -136,3 +136,40 @@ def serve_process(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 def served(serve_process: Callable[..., Served]) -> Served:
     """A ``wfkit serve`` on a free loopback port, with the engine's workers running."""
     return serve_process()
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    """Start ``wfkit worker`` processes on the test's store (stopped afterwards)."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("w")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wfkit",
+                "worker",
+                "--definitions",
+                str(tmp_path / "definitions"),
+                "--store",
+                f"sqlite:///{tmp_path / 'wfkit.db'}",
+            ],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

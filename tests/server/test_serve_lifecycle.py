@@ -9,51 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests.server.conftest import Served
 from tests.server.dapr_calls import ENDED, WORKFLOWS, reader, wait_running_step, wait_status
 from wfkit.engine.core.history import TaskCompleted
-
-
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
-    """Start ``wfkit worker`` processes on the test's store (stopped afterwards)."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start() -> subprocess.Popen[str]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("w")
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wfkit",
-                "worker",
-                "--definitions",
-                str(tmp_path / "definitions"),
-                "--store",
-                f"sqlite:///{tmp_path / 'wfkit.db'}",
-            ],
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def test_no_workers_serves_instances_that_a_worker_runs(

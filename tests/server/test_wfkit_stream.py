@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -76,7 +75,7 @@ def test_the_stream_shows_the_steps_completing_live_in_order_then_ends(served: S
 
 
 def test_a_stream_follows_a_worker_in_another_process(
-    serve_process: Callable[..., Served], tmp_path: Path
+    serve_process: Callable[..., Served], worker: Callable[[], subprocess.Popen[str]]
 ) -> None:
     served = serve_process("--no-workers")
     with served.client() as http:
@@ -85,21 +84,7 @@ def test_a_stream_follows_a_worker_in_another_process(
             events = sse(stream.iter_lines())
             kind, first = next(events)
             assert kind == "instance" and completed(first) == []  # no worker yet
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "wfkit",
-                    "worker",
-                    "--definitions",
-                    str(tmp_path / "definitions"),
-                    "--store",
-                    f"sqlite:///{tmp_path / 'wfkit.db'}",
-                ],
-                cwd=tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            running = worker()
             try:
                 for _, body in events:
                     if body.get("awaiting"):
@@ -109,8 +94,8 @@ def test_a_stream_follows_a_worker_in_another_process(
                 assert raised.status_code == 202
                 rest = list(events)
             finally:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(30)
+                running.send_signal(signal.SIGTERM)
+                running.wait(30)
     assert rest[-1][0] == "end"
     assert rest[-2][1]["runtimeStatus"] == "COMPLETED"
     assert rest[-2][1]["output"] == "hello, x"
