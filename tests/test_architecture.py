@@ -169,7 +169,7 @@ PUBLIC_NAMES = [
     "InvalidInput", "InvalidInstanceId", "InvalidJsonText", "InvalidPurgeFilter", "Metadata",
     "NotInitialized", "OnError", "OutputError", "OutputTooLarge", "PauseRequest",
     "PinnedDefinitionMissing", "Problem", "PurgeRequest", "RaiseEventRequest", "RenderError",
-    "ResumeRequest", "RetryPolicy", "RunnerClosed", "Runtime", "RuntimeStatus", "SettingsError",
+    "ResumeRequest", "RetryPolicy", "RunnerClosed", "RunnerUnavailable", "Runtime", "RuntimeStatus", "SettingsError",
     "StartRequest", "StartResponse", "StateResponse", "Step", "StepExecutor", "StepInfo",
     "StepKind", "StepStatus", "StepView", "StoreError", "Template", "TerminateRequest",
     "UnknownCondition", "UnknownEventWarning", "UnknownRunner", "UnknownStatus", "UnknownStep",

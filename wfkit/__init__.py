@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "ResumeRequest": "wfkit.engine.wire.contract",
     "RetryPolicy": "wfkit.definition",
     "RunnerClosed": "wfkit.errors",
+    "RunnerUnavailable": "wfkit.errors",
     "Runtime": "wfkit.runtime.api",
     "RuntimeStatus": "wfkit.engine.core.status",
     "SettingsError": "wfkit.errors",
@@ -194,6 +195,7 @@ if TYPE_CHECKING:
     from wfkit.errors import Problem as Problem
     from wfkit.errors import RenderError as RenderError
     from wfkit.errors import RunnerClosed as RunnerClosed
+    from wfkit.errors import RunnerUnavailable as RunnerUnavailable
     from wfkit.errors import SettingsError as SettingsError
     from wfkit.errors import StoreError as StoreError
     from wfkit.errors import UnknownCondition as UnknownCondition

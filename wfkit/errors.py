@@ -52,6 +52,8 @@
     │                               ValueError
     ├── UnknownRunner               a step runner name that no runner has (.name, .known);
     │                               also a ValueError
+    ├── RunnerUnavailable           a step runner cannot be opened (.runner): its optional
+    │                               dependency is missing, or its cluster cannot be reached
     ├── StoreError                  the store cannot be opened or used (.url; .retryable
     │                               when the store's condition may pass: busy, disk full)
     ├── VersionConflict             an instance's history changed since it was read
@@ -105,6 +107,7 @@ __all__ = [
     "Problem",
     "RenderError",
     "RunnerClosed",
+    "RunnerUnavailable",
     "SettingsError",
     "StoreError",
     "UnknownCondition",
@@ -666,6 +669,17 @@ class UnknownRunner(WfkitError, ValueError):
             "(set by the runner setting, --runner or $WFKIT_RUNNER)"
         )
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class RunnerUnavailable(WfkitError):
+    """A step runner cannot be opened: the package it needs is not installed (the message
+    names the extra to install), or the cluster it sends steps to cannot be reached."""
+
+    category = ErrorCategory.UNAVAILABLE
+
+    def __init__(self, runner: str, message: str) -> None:
+        self.runner = runner
+        super().__init__(message)
 
 
 class StoreError(WfkitError):

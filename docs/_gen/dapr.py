@@ -105,7 +105,11 @@ SETTINGS: dict[str, str] = {
     "store": "Store URL: `sqlite:///path/to/file.db`, or `sqlite:///:memory:` for one process.",
     "workers": "Steps this process runs at once.",
     "runner": "Which step runner runs the steps, by name: `local` (threads and "
-    "subprocesses of this process); an unknown name is an error naming the known ones.",
+    "subprocesses of this process) or `dask` (the workers of a Dask cluster, "
+    "see the Heavy steps on Dask guide); an unknown name is an error naming the "
+    "known ones. A workflow or step may say `runner:` itself.",
+    "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) for steps that run "
+    "on Dask; empty: a local cluster of `workers` worker processes started on first use.",
     "expression_budget": "What one evaluation of an expression may cost, in units of about "
     "one element copied; a costlier one fails its step ([limits](../concepts/limits.md)).",
     "expression_max_result": "The most characters (as JSON) an expression's result may have; "
@@ -275,6 +279,8 @@ def _setting_default(name: str, value: str) -> str:
         return code(value)
     if name == "workers":
         return "the CPU count"
+    if name == "dask_scheduler":
+        return "none (a local cluster)"
     return code(f"{getattr(Settings(), name):_}")
 
 

@@ -16,7 +16,7 @@ from wfkit.engine.protocols import StepRunner, TaskOutcome, TaskSpec
 from wfkit.errors import UnknownRunner
 from wfkit.runtime.api import Runtime
 from wfkit.runtime.settings import DEFAULTS, Settings
-from wfkit.steps import RUNNERS, LocalRunner, open_runner
+from wfkit.steps import RUNNERS, LocalRunner, RunnerOptions, open_runner
 
 FLOW = 'wfkit: 1\nname: hello\nsteps:\n  greet: {call: "runnersteps:hello"}\noutput: ${{ steps.greet.output }}\n'
 
@@ -57,8 +57,8 @@ def test_a_runner_named_in_the_table_is_the_one_the_engine_runs_steps_on(
 ) -> None:
     made: list[CountingRunner] = []
 
-    def counting(workers: int) -> StepRunner:
-        made.append(CountingRunner(workers))
+    def counting(options: RunnerOptions) -> StepRunner:
+        made.append(CountingRunner(options.workers))
         return made[-1]
 
     monkeypatch.setitem(RUNNERS, "counting", counting)
@@ -75,15 +75,15 @@ def test_a_runner_named_in_the_table_is_the_one_the_engine_runs_steps_on(
         assert runtime.run("hello").output == "hi"
     finally:
         runtime.close()
-    assert runtime.runner is made[0] and made[0].workers == 2
+    assert runtime.runner.default is made[0] and made[0].workers == 2
     assert [task.step for task in made[0].seen] == ["greet"]
 
 
 def test_an_unknown_runner_is_an_error_naming_the_known_ones() -> None:
     with pytest.raises(UnknownRunner) as info:
         Settings.from_properties({"runner": "locl"})
-    assert info.value.name == "locl" and info.value.known == ["local"]
-    assert "the runners are local" in str(info.value)
+    assert info.value.name == "locl" and info.value.known == ["dask", "local"]
+    assert "the runners are dask, local" in str(info.value)
     assert "did you mean 'local'?" in str(info.value)
     assert isinstance(info.value, wfkit.WfkitError) and wfkit.UnknownRunner is UnknownRunner
 
@@ -110,7 +110,7 @@ def test_the_cli_takes_runner_from_a_flag_and_from_the_environment(folder: Path)
     assert ran.returncode == 0, ran.stderr
     flag = _wfkit(folder, "run", "hello", "--runner", "dask-ish")
     assert flag.returncode == 1, flag.stderr
-    assert "no step runner named 'dask-ish'; the runners are local" in flag.stderr
+    assert "no step runner named 'dask-ish'; the runners are dask, local" in flag.stderr
     env = _wfkit(folder, "worker", "--for", "0.1", WFKIT_RUNNER="locale")
     assert env.returncode == 1 and "did you mean 'local'?" in env.stderr
 

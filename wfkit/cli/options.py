@@ -95,7 +95,12 @@ def settings_flags(
             help="steps run at once here, at least 1 ($WFKIT_WORKERS)",
         )
         parser.add_argument(
-            "--runner", help="the step runner, by name ($WFKIT_RUNNER; default local)"
+            "--runner", help="the step runner: local or dask ($WFKIT_RUNNER; default local)"
+        )
+        parser.add_argument(
+            "--dask-scheduler",
+            help="the Dask scheduler's address for steps on Dask ($WFKIT_DASK_SCHEDULER; "
+            "default: a local cluster started on first use)",
         )
     parser.add_argument("--json", action="store_true", help=json_help)
 
@@ -221,6 +226,7 @@ def open_runtime(
         store=args.store,
         workers=_flag_text(getattr(args, "workers", None)),
         runner=getattr(args, "runner", None),
+        dask_scheduler=getattr(args, "dask_scheduler", None),
     )
     if engine and settings.workers == 0:
         raise UsageError(

@@ -16,6 +16,7 @@ from wfkit.definition.expressions import Expression
 from wfkit.definition.templates import Template
 
 __all__ = [
+    "RUNNER_NAMES",
     "Definition",
     "Duration",
     "InputSpec",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 LANGUAGE_VERSION = 1
+
+RUNNER_NAMES = ("local", "dask")
+"""The values of the ``runner`` key, at a workflow's top level and on a step."""
 
 
 class StepKind(enum.Enum):
@@ -139,6 +143,12 @@ class Step:
     outputs: Mapping[str, Any] | None = None
     description: str = ""
     is_finally: bool = False
+    #: Where the step runs (``local`` or ``dask``): its own ``runner``, else the
+    #: workflow's; None (the engine's runner) for both unset and for kinds that stay in
+    #: the engine.
+    runner: str | None = None
+    #: Dask worker resources an attempt holds (name -> amount), or None.
+    resources: Mapping[str, float] | None = None
     line: int = 0
     column: int = 0
     target_at: tuple[int, int] = (0, 0)
@@ -172,6 +182,8 @@ class Definition:
     finally_steps: Mapping[str, Step] = field(default_factory=dict)
     output: Template | None = None
     name_at: tuple[int, int] = (1, 1)
+    #: The workflow's ``runner`` (``local`` or ``dask``), or None: the engine's.
+    runner: str | None = None
 
     def all_steps(self) -> dict[str, Step]:
         """Main steps then ``finally`` steps, by id."""

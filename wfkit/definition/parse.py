@@ -28,7 +28,14 @@ import jsonschema_rs
 from wfkit.definition.document import Path
 from wfkit.definition.expressions import KEYWORDS
 from wfkit.definition.locations import strip_bom
-from wfkit.definition.model import Definition, Duration, InputSpec, RetryPolicy, Step
+from wfkit.definition.model import (
+    RUNNER_NAMES,
+    Definition,
+    Duration,
+    InputSpec,
+    RetryPolicy,
+    Step,
+)
 from wfkit.definition.references import ReferenceContext
 from wfkit.definition.reporter import first_line
 from wfkit.definition.scalars import YAML_WORDS
@@ -168,8 +175,9 @@ class _DefinitionBuilder(ValueBuilder):
         raw_finally = _mapping_or_empty(data.get("finally"))
         self._check_overlap(raw_steps, raw_finally)
         context = ReferenceContext(set(raw_steps), set(raw_finally), set(inputs))
-        steps = self.steps(raw_steps, "steps", context, default_retry, default_timeout)
-        finals = self.steps(raw_finally, "finally", context, default_retry, default_timeout)
+        runner = data.get("runner") if data.get("runner") in RUNNER_NAMES else None
+        steps = self.steps(raw_steps, "steps", context, default_retry, default_timeout, runner)
+        finals = self.steps(raw_finally, "finally", context, default_retry, default_timeout, runner)
         output = self.template(data.get("output"), ("output",), None, context, allow_item=False)
         version = data.get("version")
         concurrency = data.get("concurrency")
@@ -188,6 +196,7 @@ class _DefinitionBuilder(ValueBuilder):
             finally_steps=finals,
             output=output,
             name_at=self.positions.of(("name",)),
+            runner=runner,
         )
 
     def _check_overlap(self, steps: dict[str, Any], finals: dict[str, Any]) -> None:
@@ -255,6 +264,7 @@ class _DefinitionBuilder(ValueBuilder):
         context: ReferenceContext,
         default_retry: RetryPolicy | None,
         default_timeout: Duration | None,
+        default_runner: str | None = None,
     ) -> dict[str, Step]:
         """The steps of ``section`` that are well formed, by id."""
         out = {}
@@ -280,7 +290,7 @@ class _DefinitionBuilder(ValueBuilder):
                     step=step_id,
                 )
             step = StepBuilder(self, section, step_id, body, context).build(
-                default_retry, default_timeout
+                default_retry, default_timeout, default_runner
             )
             if step is not None:
                 out[step_id] = step

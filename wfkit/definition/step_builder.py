@@ -17,6 +17,7 @@ import jsonschema_rs
 from wfkit.definition.document import Path
 from wfkit.definition.expressions import Expression, compile_expression
 from wfkit.definition.model import (
+    RUNNER_NAMES,
     Duration,
     OnError,
     RetryPolicy,
@@ -28,7 +29,7 @@ from wfkit.definition.references import ReferenceContext
 from wfkit.definition.reporter import first_line
 from wfkit.definition.schema import STEP_KINDS
 from wfkit.definition.templates import Template, contains_expression
-from wfkit.definition.values import ValueBuilder, int_or_none, text_or_empty
+from wfkit.definition.values import ValueBuilder, int_or_none, is_number, text_or_empty
 
 __all__ = ["StepBuilder"]
 
@@ -36,6 +37,12 @@ __all__ = ["StepBuilder"]
 #: ``wait:``, a sleep lasts exactly its duration.
 _UNTIMED = (StepKind.WAIT, StepKind.SLEEP)
 
+#: Step kinds that always run in the engine, whatever the runner.
+_IN_ENGINE = (StepKind.WORKFLOW, StepKind.WAIT, StepKind.SLEEP)
+_STAYS_HOME = (
+    "workflow, wait and sleep steps always run in the engine; runner and resources "
+    "apply to call, shell and notebook steps"
+)
 _DATA_ONLY_IN = "shell steps take data through env; wait and sleep steps take no input"
 _ENV_ONLY_IN = "env sets environment variables of shell and notebook steps; use with instead"
 #: Keys that do not apply to some kinds: for each key, the hint for each such kind.
@@ -48,6 +55,8 @@ _NOT_FOR_KIND: dict[str, dict[StepKind, str]] = {
         StepKind.WAIT: "a wait takes its timeout inside wait: {event: NAME, timeout: 1h}",
         StepKind.SLEEP: "a sleep step always lasts its sleep duration; remove timeout",
     },
+    "runner": dict.fromkeys(_IN_ENGINE, _STAYS_HOME),
+    "resources": dict.fromkeys(_IN_ENGINE, _STAYS_HOME),
 }
 
 
@@ -76,7 +85,10 @@ class StepBuilder:
         self.owner.problem((*self.where, key), message, hint, at_key=at_key, step=self.id)
 
     def build(
-        self, default_retry: RetryPolicy | None, default_timeout: Duration | None
+        self,
+        default_retry: RetryPolicy | None,
+        default_timeout: Duration | None,
+        default_runner: str | None = None,
     ) -> Step | None:
         """The step, or None when something is wrong with it (and reported)."""
         kinds = [k for k in STEP_KINDS if k in self.body]
@@ -115,6 +127,7 @@ class StepBuilder:
             line=line,
             column=column,
             target_at=owner.positions.of((*where, kind.value)),
+            **self.placement(kind, default_runner),
         )
         return step if self.ok else None
 
@@ -134,6 +147,27 @@ class StepBuilder:
         if kind in _UNTIMED:
             return None  # a timeout here is refused by check_kind_keys
         return own or default
+
+    def placement(self, kind: StepKind, default_runner: str | None) -> dict[str, Any]:
+        """The step's ``runner`` (its own, else the workflow's) and ``resources``; none
+        for kinds that stay in the engine (their keys are refused by check_kind_keys)."""
+        if kind in _IN_ENGINE:
+            return {}
+        own = self.body.get("runner")
+        runner = own if own in RUNNER_NAMES else default_runner
+        raw = self.body.get("resources")
+        resources = None
+        if isinstance(raw, dict) and raw:
+            resources = {str(k): float(v) for k, v in raw.items() if is_number(v)}
+            if runner == "local":
+                where = "this step says" if own == "local" else "its workflow says"
+                self.problem(
+                    "resources",
+                    f"resources apply to steps that run on Dask, but {where} runner: local",
+                    "remove resources, or run the step on Dask (runner: dask)",
+                    at_key=True,
+                )
+        return {"runner": runner, "resources": resources}
 
     def target(self, kind: StepKind) -> Any:
         """The step's target (what ``call:``, ``shell:``... holds), read for its kind."""

@@ -149,6 +149,12 @@ class TaskSpec:
     #: a handler refuses a bigger one before it reaches the engine (or reads a file
     #: that big), failing the task with ``OutputTooLarge``.
     max_output_bytes: int | None = None
+    #: Where the step says it runs (``"local"``, ``"dask"``: its ``runner`` key, else its
+    #: workflow's), or None: wherever the engine's runner runs tasks. A routing runner
+    #: (:class:`wfkit.steps.routing.RoutingRunner`) reads it; the engine does not.
+    runner: str | None = None
+    #: Dask worker resources one attempt holds (``{"GPU": 1}``), or None.
+    resources: dict[str, float] | None = None
 
     @property
     def key(self) -> str:

@@ -33,7 +33,7 @@ from wfkit.runtime.folder import DefinitionsFolder
 from wfkit.runtime.instance import Instance, SnapshotReader, StepInfo
 from wfkit.runtime.settings import Settings
 from wfkit.runtime.snapshot import InstanceSnapshot, SnapshotBuilder
-from wfkit.steps import open_runner
+from wfkit.steps import open_routing_runner
 from wfkit.store import open_store, redact
 
 __all__ = ["Instance", "Runtime", "SnapshotReader", "StepInfo", "open_runtime"]
@@ -56,12 +56,15 @@ class Runtime:
         run_engine: bool = True,
         claim_free: bool = True,
         create_store: bool = True,
+        dask_client: Any = None,
     ) -> None:
         """``run_engine=False`` only reads and writes the store (as ``wfkit get`` does),
         and so does ``settings.workers == 0`` (a client: its instances run elsewhere);
         ``claim_free=False`` runs only the instances started here and their children,
         leaving the store's other free instances to workers (as ``wfkit run`` does);
-        ``create_store=False`` refuses a store that does not exist yet (for readers)."""
+        ``create_store=False`` refuses a store that does not exist yet (for readers).
+        ``dask_client``: a ``distributed.Client`` that steps on Dask run through (over
+        the ``dask_scheduler`` setting)."""
         #: Where the definitions and the store are, and how many steps run at once.
         self.settings = settings
         #: The definitions folder, read again when its files change.
@@ -72,8 +75,14 @@ class Runtime:
         #: The durable store of instances and their histories.
         self.store = open_store(settings.store, create=create_store)
         #: Runs the steps: the runner the ``runner`` setting names (``local``: threads of
-        #: this process, and subprocesses for shell and notebook steps).
-        self.runner = open_runner(settings.runner, workers=max(settings.workers, 1))
+        #: this process, and subprocesses for shell and notebook steps; ``dask``: a Dask
+        #: cluster), and the other one for the steps whose ``runner`` key names it.
+        self.runner = open_routing_runner(
+            settings.runner,
+            workers=max(settings.workers, 1),
+            dask_scheduler=settings.dask_scheduler,
+            dask_client=dask_client,
+        )
         #: Listeners told of every commit, with keyword arguments ``instance_id``,
         #: ``events``, ``status`` and ``snapshot`` (an :class:`InstanceSnapshot` after the
         #: commit), and more in later versions: accept ``**future_kwargs``. Append to it
@@ -256,6 +265,9 @@ def open_runtime(
     workers: int | None = None,
     *,
     hooks: Sequence[Hook] = (),
+    runner: str | None = None,
+    dask_scheduler: str | None = None,
+    dask_client: Any = None,
 ) -> Runtime:
     """Open definitions and a store and start an engine in this process.
 
@@ -263,10 +275,17 @@ def open_runtime(
     ``definitions``, ``sqlite:///.wfkit/wfkit.db`` and the CPU count. ``workers=0``
     attaches as a client: no engine runs here, and what it starts, waits for and shows
     is run by ``wfkit worker`` processes on the same store (docs/concepts/scaling-out.md).
+    ``runner="dask"`` runs the steps on a Dask cluster: ``dask_client`` (a
+    ``distributed.Client``), else the scheduler at ``dask_scheduler``
+    (``WFKIT_DASK_SCHEDULER``), else a local cluster started on first use
+    (docs/guides/dask.md); with a ``dask_client`` and no ``runner``, steps still run
+    here unless their workflow or step says ``runner: dask``.
     """
     settings = Settings.from_environment(
         definitions=None if definitions is None else os.fspath(definitions),
         store=store,
         workers=None if workers is None else str(workers),
+        runner=runner,
+        dask_scheduler=dask_scheduler,
     )
-    return Runtime(settings, hooks)
+    return Runtime(settings, hooks, dask_client=dask_client)

@@ -2,7 +2,8 @@
 
 Four settings say where things are and how steps run: ``definitions`` (a folder of
 YAML files), ``store`` (a URL), ``workers`` (step slots of this process) and ``runner``
-(which step runner, by name: ``local`` threads by default; ``workers=0`` is a client
+(which step runner, by name: ``local`` threads by default, or ``dask``, with
+``dask_scheduler`` the address of the cluster's scheduler; ``workers=0`` is a client
 that runs no steps: it starts, watches and steers instances that workers run); the others
 set limits (see docs/concepts/limits.md): ``expression_budget`` and
 ``expression_max_result`` bound one evaluation of an expression, ``max_foreach_items`` a
@@ -31,6 +32,7 @@ DEFAULTS = {
     "store": DEFAULT_STORE_URL,
     "workers": "",
     "runner": DEFAULT_RUNNER,
+    "dask_scheduler": "",
     "expression_budget": str(DEFAULT_BUDGET.cost),
     "expression_max_result": str(DEFAULT_BUDGET.result_chars),
     "max_foreach_items": "1000000",
@@ -59,6 +61,9 @@ class Settings:
     store_outage_timeout: float = float(DEFAULTS["store_outage_timeout"])
     #: Which step runner runs the steps (a name of ``wfkit.steps.RUNNERS``).
     runner: str = DEFAULT_RUNNER
+    #: The Dask scheduler's address (``tcp://host:8786``) for steps that run on Dask;
+    #: empty: a local cluster started on first use.
+    dask_scheduler: str = ""
 
     @property
     def budget(self) -> Budget:
@@ -91,6 +96,7 @@ class Settings:
                 "store_outage_timeout", values["store_outage_timeout"], 0, whole=False
             ),
             runner=values["runner"],
+            dask_scheduler=values["dask_scheduler"],
         )
 
     @staticmethod

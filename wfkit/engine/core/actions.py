@@ -48,6 +48,9 @@ class RunTask:
     input: Any
     env: dict[str, str]
     timeout: float | None
+    #: Where the step says it runs (``local``, ``dask``), or None: the engine's runner.
+    runner: str | None = None
+    resources: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ def actions_for(
                     event.input,
                     dict(event.env or {}),
                     timeout,
+                    spec.runner,
+                    spec.resources,
                 )
             )
         elif isinstance(event, TimerCreated):

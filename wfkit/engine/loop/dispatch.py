@@ -211,6 +211,8 @@ class Dispatcher:
             definitions_dir=self.definitions_dir,
             check_code=check_code,
             max_output_bytes=self.max_output_bytes,
+            runner=action.runner,
+            resources=None if action.resources is None else dict(action.resources),
         )
 
     def notify_hooks(

@@ -1,0 +1,297 @@
+"""Steps on a real Dask ``LocalCluster`` of worker processes: each kind that does work
+runs on a worker, its result is recorded once, and a failure comes back with its type,
+message and the traceback from the worker. Where a step ran is in its details
+(``ranOn``). The ``runner`` key routes a step (or a whole workflow) there and back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from distributed import Client
+
+from wfkit.engine.core.history import TaskCompleted, TaskFailed, TaskScheduled
+from wfkit.engine.protocols import TaskOutcome, TaskSpec
+from wfkit.steps.dask_runner import DaskRunner
+from wfkit.steps.remote import RAN_ON
+
+
+def _workers(client: Client) -> set[str]:
+    return set(client.scheduler_info()["workers"])
+
+
+def test_a_call_step_runs_on_a_worker_process_and_its_result_is_recorded_once(
+    project: Any,
+) -> None:
+    module = project.module(
+        """
+        import os
+
+        def work(n):
+            return {"double": n * 2, "pid": os.getpid()}
+        """
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: heavy
+        steps:
+          double: {{call: "{m}:work", with: {{n: 21}}}}
+        output: ${{{{ steps.double.output }}}}
+        """,
+        m=module,
+    )
+    with project.runtime() as runtime:
+        run = runtime.run("heavy", timeout=60)
+        history = run.history()
+        assert run.status.value == "COMPLETED", run.failure
+        assert run.output["double"] == 42 and run.output["pid"] != os.getpid()
+        assert run.steps["double"].details[RAN_ON] in _workers(project.client)
+        completed = [e for e in history if isinstance(e, TaskCompleted)]
+        assert len(completed) == 1 and completed[0].details[RAN_ON].startswith("tcp://127.0.0.1:")
+
+
+def test_a_shell_step_runs_its_process_on_the_worker_and_brings_back_its_tails(
+    project: Any,
+) -> None:
+    script = (
+        "import json, os, sys; print('to stdout'); print('to stderr', file=sys.stderr); "
+        "open(os.environ['WFKIT_OUTPUT'], 'w').write(json.dumps({'ppid': os.getppid()}))"
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: sh
+        runner: dask
+        steps:
+          run: {{shell: [python, -c, "{s}"]}}
+        output: ${{{{ steps.run.output }}}}
+        """,
+        s=script,
+    )
+    with project.runtime("local") as runtime:
+        run = runtime.run("sh", timeout=60)
+        assert run.status.value == "COMPLETED", run.failure
+        details = run.steps["run"].details
+        assert details["stdout"] == "to stdout\n" and details["stderr"] == "to stderr\n"
+        assert details["exit_code"] == 0 and details[RAN_ON] in _workers(project.client)
+        assert run.output["ppid"] != os.getpid()  # started on the worker, not here
+
+
+def test_a_notebook_step_runs_its_kernel_on_the_worker(project: Any) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    nb.cells = [
+        nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters"]}),  # type: ignore[no-untyped-call]
+        nbformat.v4.new_code_cell("import wfkit\nwfkit.output({'n': n + 1})"),  # type: ignore[no-untyped-call]
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, str(project.definitions / "nb.ipynb"))  # type: ignore[no-untyped-call]
+    project.flow(
+        """
+        wfkit: 1
+        name: nbflow
+        steps:
+          report: {{notebook: nb.ipynb, with: {{n: 41}}, runner: dask}}
+        output: ${{{{ steps.report.output }}}}
+        """
+    )
+    with project.runtime("local") as runtime:
+        run = runtime.run("nbflow", timeout=120)
+        assert run.status.value == "COMPLETED", run.failure
+        assert run.output == {"n": 42}
+        assert run.steps["report"].details[RAN_ON] in _workers(project.client)
+
+
+def test_a_failure_keeps_its_type_message_and_the_workers_traceback(project: Any) -> None:
+    module = project.module(
+        """
+        def explode(month):
+            raise ValueError(f"no data for {month}")
+        """
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: bad
+        steps:
+          pull: {{call: "{m}:explode", with: {{month: "2024-05"}}}}
+        """,
+        m=module,
+    )
+    with project.runtime() as runtime:
+        run = runtime.run("bad", timeout=60)
+        assert run.status.value == "FAILED"
+        failure = run.steps["pull"].failure
+        assert failure is not None and failure.type == "ValueError"
+        assert failure.message == "no data for 2024-05"
+        assert f"{module}.py" in failure.stack_trace and 'raise ValueError(f"no data' in (
+            failure.stack_trace
+        )
+        assert run.steps["pull"].details[RAN_ON] in _workers(project.client)
+
+
+def test_a_module_the_worker_cannot_import_fails_naming_the_worker_and_the_module(
+    project: Any,
+) -> None:
+    project.flow(
+        """
+        wfkit: 1
+        name: missing
+        steps:
+          pull: {{call: "wfkit_no_such_module_anywhere:pull"}}
+        """
+    )
+    with project.runtime() as runtime:
+        run = runtime.run("missing", timeout=60)
+        failure = run.steps["pull"].failure
+        assert failure is not None and failure.type == "ModuleNotFoundError"
+        assert "'wfkit_no_such_module_anywhere'" in failure.message
+        worker = run.steps["pull"].details[RAN_ON]
+        assert f"on Dask worker {worker}" in failure.message
+
+
+def test_retries_follow_the_five_field_policy_on_the_cluster(project: Any) -> None:
+    module = project.module(
+        """
+        from pathlib import Path
+
+        def flaky(counter):
+            path = Path(counter)
+            tries = int(path.read_text()) + 1 if path.exists() else 1
+            path.write_text(str(tries))
+            if tries < 3:
+                raise RuntimeError(f"try {tries} failed")
+            return tries
+        """
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: flaky
+        steps:
+          pull:
+            call: "{m}:flaky"
+            with: {{counter: "{c}"}}
+            retry: {{max_attempts: 3, initial_interval: 100ms, backoff_coefficient: 2,
+                     max_interval: 1s, retry_timeout: 1m}}
+        output: ${{{{ steps.pull.output }}}}
+        """,
+        m=module,
+        c=str(project.root / "count"),
+    )
+    with project.runtime() as runtime:
+        run = runtime.run("flaky", timeout=60)
+        history = run.history()
+        assert run.status.value == "COMPLETED" and run.output == 3
+        assert run.steps["pull"].attempts == 3
+        failed = [e for e in history if isinstance(e, TaskFailed)]
+        assert [e.failure.message for e in failed] == ["try 1 failed", "try 2 failed"]
+        assert all(e.details and RAN_ON in e.details for e in failed)
+        assert sum(isinstance(e, TaskCompleted) for e in history) == 1
+
+
+def test_the_runner_key_routes_steps_to_dask_and_back_home(project: Any) -> None:
+    module = project.module(
+        """
+        import os
+
+        def where():
+            return os.getpid()
+        """
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: mixed
+        steps:
+          away: {{call: "{m}:where", runner: dask}}
+          home: {{call: "{m}:where"}}
+        output: ${{{{ [steps.away.output, steps.home.output] }}}}
+        """,
+        m=module,
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: mostly-away
+        runner: dask
+        steps:
+          away: {{call: "{m}:where"}}
+          home: {{call: "{m}:where", runner: local}}
+        output: ${{{{ [steps.away.output, steps.home.output] }}}}
+        """,
+        m=module,
+    )
+    for engine_runner in ("local", "dask"):
+        with project.runtime(engine_runner) as runtime:
+            for name in ("mixed", "mostly-away"):
+                run = runtime.run(name, timeout=60)
+                assert run.status.value == "COMPLETED", run.failure
+                away, home = run.output
+                assert away != os.getpid(), (engine_runner, name)
+                assert run.steps["away"].details[RAN_ON] in _workers(project.client)
+                # a step that names no runner runs where its workflow, else the engine,
+                # says
+                stays = name == "mostly-away" or engine_runner == "local"
+                assert (home == os.getpid()) is stays, (engine_runner, name)
+                assert (RAN_ON not in (run.steps["home"].details or {})) is stays
+            scheduled = [e for e in run.history() if isinstance(e, TaskScheduled)]
+            assert len(scheduled) == 2
+
+
+def test_a_step_asking_for_resources_runs_where_they_are_and_fails_where_none_are(
+    project: Any,
+) -> None:
+    module = project.module(
+        """
+        def one():
+            return 1
+        """
+    )
+    runner = DaskRunner(client=project.client, resource_wait=0.5)
+    results: dict[str, TaskOutcome] = {}
+    finished = threading.Event()
+
+    def done(task: TaskSpec, outcome: TaskOutcome) -> None:
+        results[task.step] = outcome
+        if len(results) == 2:
+            finished.set()
+
+    def task(step: str, resources: dict[str, float]) -> TaskSpec:
+        return TaskSpec(
+            "inst", step, "call", f"{module}:one", definitions_dir=str(project.definitions),
+            workdir=str(project.root), resources=resources,
+        )  # fmt: skip
+
+    try:
+        runner.submit(task("fits", {"GPU": 1}), done)
+        runner.submit(task("too-big", {"GPU": 2}), done)
+        assert finished.wait(30)
+    finally:
+        runner.close()
+    assert results["fits"].ok and results["fits"].output == 1
+    big = results["too-big"]
+    assert big.error_type == "ResourcesUnavailable"
+    assert "GPU=2" in big.error_message and "offer: GPU=1" in big.error_message
+    assert "waited 0.5 s" in big.error_message
+
+
+def test_without_distributed_the_error_names_the_extra_to_install(project: Any) -> None:
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from wfkit.steps import open_runner\n"
+        "try:\n"
+        "    open_runner('dask', workers=1)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ran.stdout.startswith("RunnerUnavailable the dask step runner needs")
+    assert "pip install 'wfkit[dask]'" in ran.stdout

@@ -1,0 +1,416 @@
+"""The ``dask`` step runner: each task runs on a worker of a Dask cluster.
+
+:class:`DaskRunner` implements :class:`wfkit.engine.protocols.StepRunner` with Dask's
+``distributed`` scheduler (the ``dask`` extra: ``pip install 'wfkit[dask]'``). A task
+is one Dask task, :func:`wfkit.steps.remote.run_on_worker`, which runs the built-in
+handler of its kind on the worker (see :mod:`wfkit.steps.remote` for paths, imports and
+cancellation there); its :class:`~wfkit.engine.protocols.TaskOutcome` comes back as the
+future's result, with the worker's address in ``details["ranOn"]``.
+
+Which cluster: a ``distributed.Client`` handed in (``wfkit.open(dask_client=...)``),
+else the scheduler at ``scheduler`` (the ``dask_scheduler`` setting), else a
+``LocalCluster`` of ``workers`` single-threaded worker processes on 127.0.0.1 that the
+runner starts on first use (logged, with its dashboard link) and closes with itself.
+Nothing connects before the first task, so commands that run no step never start one.
+
+Threads: :meth:`submit` never blocks on Dask. One thread of the runner connects and
+submits (in the order given), and cancels; Dask's done callbacks, on the client's event
+loop, only queue the finished future, and a second thread of the runner calls the
+engine's ``done`` (the contract of :class:`~wfkit.engine.protocols.StepRunner`).
+
+Failures: an exception on the worker comes back as the task's failure with the remote
+traceback. A worker that dies while running a task fails it with ``KilledWorker``
+(the step's retry policy decides what follows; the cluster this runner starts lets
+Dask itself retry nothing, ``distributed.scheduler.allowed-failures: 0``; a cluster of
+your own retries on other workers as its configuration says before reporting it).
+A task whose ``resources`` no worker of the cluster offers waits :data:`RESOURCE_WAIT`
+seconds for such a worker to join, then fails with ``ResourcesUnavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wfkit.engine.protocols import TaskOutcome, TaskSpec
+from wfkit.errors import RunnerClosed, RunnerUnavailable
+from wfkit.steps.base import failure, step_label
+from wfkit.steps.remote import run_on_worker
+
+__all__ = ["CONNECT_TIMEOUT", "INSTALL_HINT", "RESOURCE_WAIT", "DaskRunner", "require_distributed"]
+
+log = logging.getLogger("wfkit.steps")
+
+INSTALL_HINT = "pip install 'wfkit[dask]'"
+RESOURCE_WAIT = 10.0
+"""Seconds a task whose resources no worker offers waits for one that does to join."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds the runner tries to reach the Dask scheduler before the task fails."""
+_TICK = 0.25  # seconds between two looks at the tasks waiting for resources
+
+Done = Callable[[TaskSpec, TaskOutcome], None]
+
+
+def require_distributed() -> Any:
+    """The ``distributed`` module; :class:`RunnerUnavailable` naming the extra without it."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise RunnerUnavailable(
+            "dask",
+            f"the dask step runner needs Dask's distributed package, which is not installed "
+            f"({exc.name} is missing): {INSTALL_HINT}",
+        ) from exc
+    return distributed
+
+
+class _Job:
+    __slots__ = ("cancelled", "done", "finished", "future", "task", "wait_until")
+
+    def __init__(self, task: TaskSpec, done: Done) -> None:
+        self.task = task
+        self.done = done
+        self.future: Any = None
+        self.cancelled = False
+        self.finished = False
+        self.wait_until = 0.0  # while its resources are missing: when it gives up
+
+
+class _Cancel:
+    __slots__ = ("futures",)
+
+    def __init__(self, futures: list[Any]) -> None:
+        self.futures = futures
+
+
+class DaskRunner:
+    """Runs ``call``, ``shell`` and ``notebook`` tasks on a Dask cluster's workers.
+
+    ``workers`` is how many tasks the engine keeps here (about three times as many are
+    handed over) and the number of worker processes of the cluster it starts when given
+    neither ``client`` nor ``scheduler``. ``resource_wait``: see :data:`RESOURCE_WAIT`.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        scheduler: str = "",
+        client: Any = None,
+        resource_wait: float = RESOURCE_WAIT,
+    ) -> None:
+        require_distributed()
+        self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
+        self.resource_wait = resource_wait
+        self._scheduler = scheduler
+        self._client: Any = client
+        self._own_client = client is None
+        self._cluster: Any = None
+        self._lock = threading.Lock()
+        self._jobs: dict[str, set[_Job]] = {}
+        self._outbox: queue.SimpleQueue[_Job | _Cancel | None] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[tuple[_Job, Any] | None] = queue.SimpleQueue()
+        self._awaiting: list[_Job] = []  # submitted, resources missing (submit thread only)
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` in use, or None before the first task."""
+        return self._client
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard's address, when connected to a cluster that has one."""
+        client = self._client
+        if client is None:
+            return None
+        try:
+            link = client.dashboard_link
+        except Exception:  # no dashboard (bokeh missing, or turned off)
+            return None
+        return str(link) if link else None
+
+    def kinds(self) -> frozenset[str]:
+        """The kinds a worker runs: ``call``, ``shell`` and ``notebook``."""
+        return frozenset({"call", "shell", "notebook"})
+
+    def submit(self, task: TaskSpec, done: Done) -> None:
+        """Hand ``task`` to the submitting thread; ``done`` is called once from the
+        reporting thread, unless cancelled. :class:`RunnerClosed` after close."""
+        job = _Job(task, done)
+        with self._lock:
+            if self._closed:
+                raise RunnerClosed(task.key)
+            self._jobs.setdefault(task.instance_id, set()).add(job)
+            if not self._threads:
+                self._start_threads()
+        self._outbox.put(job)
+
+    def queued(self) -> int:
+        """Tasks not yet handed to the Dask scheduler (a hint)."""
+        return self._outbox.qsize()
+
+    def unfinished(self) -> int:
+        """Tasks submitted and not reported yet (on the cluster or about to be)."""
+        with self._lock:
+            return sum(len(jobs) for jobs in self._jobs.values())
+
+    def cancel(self, instance_id: str) -> None:
+        """Cancel the instance's tasks: their futures are cancelled (a worker then kills
+        a running subprocess, see :mod:`wfkit.steps.remote`) and never reported."""
+        with self._lock:
+            jobs = self._jobs.pop(instance_id, set())
+            for job in jobs:
+                job.cancelled = True
+            futures = [job.future for job in jobs if job.future is not None]
+        if futures:
+            self._outbox.put(_Cancel(futures))
+
+    def drain(self, timeout: float) -> bool:
+        """Drop the tasks not yet handed to Dask and wait up to ``timeout`` seconds for
+        the others (which Dask may still hold in its queue) to end and report."""
+        with self._lock:
+            for jobs in self._jobs.values():
+                for job in [j for j in jobs if j.future is None]:
+                    job.cancelled = True
+                    jobs.discard(job)
+            self._jobs = {k: v for k, v in self._jobs.items() if v}
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel every task, stop the threads, and close the client and the cluster
+        this runner opened (a client handed in is left open)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            instances = list(self._jobs)
+        for instance_id in instances:
+            self.cancel(instance_id)
+        self._outbox.put(None)
+        self._results.put(None)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        if self._own_client and self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the submitting thread ------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        for target, name in ((self._submit_loop, "submit"), (self._report_loop, "report")):
+            thread = threading.Thread(target=target, name=f"wfkit-dask-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _submit_loop(self) -> None:
+        while True:
+            try:
+                order = self._outbox.get(timeout=_TICK if self._awaiting else None)
+            except queue.Empty:
+                order = _Cancel([])
+            if order is None:
+                return
+            try:
+                if isinstance(order, _Job):
+                    self._send(order)
+                elif order.futures:
+                    self._connected().cancel(order.futures)
+                if self._awaiting:
+                    self._check_resources()
+            except Exception:
+                log.exception("the dask runner's submitting thread hit an error (ignored)")
+
+    def _send(self, job: _Job) -> None:
+        task = job.task
+        with self._lock:
+            if job.cancelled:
+                return
+        try:
+            client = self._connected()
+        except RunnerUnavailable as exc:
+            self._results.put((job, failure("RunnerUnavailable", f"{step_label(task)}: {exc}")))
+            return
+        future = client.submit(
+            run_on_worker,
+            task,
+            key=f"wfkit-{task.key}-{uuid.uuid4().hex[:8]}",
+            pure=False,
+            resources=task.resources or None,
+        )
+        with self._lock:
+            job.future = future
+            cancelled = job.cancelled
+        if cancelled:
+            client.cancel([future])
+            return
+        future.add_done_callback(lambda f: self._results.put((job, f)))
+        if task.resources and _missing(client, task.resources) is not None:
+            job.wait_until = time.monotonic() + self.resource_wait
+            self._awaiting.append(job)
+
+    def _check_resources(self) -> None:
+        """Fail the waiting tasks whose wait ran out; forget those that can now run."""
+        client, now, still = self._client, time.monotonic(), []
+        for job in self._awaiting:
+            if job.future.done() or job.cancelled:
+                continue
+            missing = _missing(client, job.task.resources or {})
+            if missing is None:
+                continue
+            if now < job.wait_until:
+                still.append(job)
+                continue
+            message = (
+                f"{step_label(job.task)}: {missing} (waited {self.resource_wait:g} s for such "
+                "a worker to join)"
+            )
+            # queued before the cancelled future's own report, which is then ignored
+            self._results.put((job, failure("ResourcesUnavailable", message)))
+            client.cancel([job.future])
+        self._awaiting = still
+
+    def _connected(self) -> Any:
+        """The client, connecting (or starting a local cluster) the first time."""
+        if self._client is not None:
+            return self._client
+        distributed = require_distributed()
+        try:
+            if self._scheduler:
+                self._client = distributed.Client(
+                    self._scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False
+                )
+            else:
+                self._client = self._local_cluster(distributed)
+        except (OSError, TimeoutError) as exc:
+            where = self._scheduler or "a local cluster"
+            raise RunnerUnavailable(
+                "dask",
+                f"cannot reach the Dask scheduler at {where} ({type(exc).__name__}: {exc}); "
+                "is it running? (dask_scheduler setting, --dask-scheduler, "
+                "$WFKIT_DASK_SCHEDULER)",
+            ) from exc
+        return self._client
+
+    def _local_cluster(self, distributed: Any) -> Any:
+        self._cluster = distributed.LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"allowed_failures": 0},
+        )
+        client = distributed.Client(self._cluster, set_as_default=False)
+        log.info(
+            "wfkit started a Dask LocalCluster of %d worker processes at %s (dashboard: %s); "
+            "give a scheduler address (dask_scheduler) to use a cluster of your own",
+            self.workers,
+            self._cluster.scheduler_address,
+            client.dashboard_link,
+        )
+        return client
+
+    # -- the reporting thread -------------------------------------------------------
+
+    def _report_loop(self) -> None:
+        while True:
+            item = self._results.get()
+            if item is None:
+                return
+            job, result = item
+            outcome = result if isinstance(result, TaskOutcome) else _outcome(job.task, result)
+            with self._lock:
+                if job.cancelled or job.finished:
+                    continue
+                job.finished = True
+                jobs = self._jobs.get(job.task.instance_id)
+                if jobs is not None:
+                    jobs.discard(job)
+                    if not jobs:
+                        del self._jobs[job.task.instance_id]
+            try:
+                job.done(job.task, outcome)
+            except Exception:
+                log.exception("the done callback of %s failed", job.task.key)
+
+
+def _outcome(task: TaskSpec, future: Any) -> TaskOutcome:
+    """What a finished future says, as an outcome (never raises)."""
+    status = future.status
+    if status == "finished":
+        try:
+            result = future.result()
+        except Exception as lost:  # the result could not be fetched (worker gone since)
+            return _lost(task, lost)
+        if isinstance(result, TaskOutcome):
+            return result
+        return failure("InvalidStepOutcome", f"{step_label(task)}: a worker gave {result!r}")
+    if status == "error":
+        exc: BaseException = future.exception()
+        if type(exc).__name__ == "KilledWorker":
+            return failure(
+                "KilledWorker",
+                f"{step_label(task)}: the Dask worker running it died (killed, out of memory, "
+                f"or crashed): {exc}",
+            )
+        return failure(
+            type(exc).__name__,
+            f"{step_label(task)}: {exc}",
+            stack_trace="".join(traceback.format_exception(type(exc), exc, future.traceback())),
+        )
+    return _lost(task, None)
+
+
+def _lost(task: TaskSpec, exc: BaseException | None) -> TaskOutcome:
+    why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    return failure(
+        "RunnerUnavailable",
+        f"{step_label(task)}: the Dask scheduler dropped the task{why}; its connection may "
+        "have been lost",
+    )
+
+
+def _missing(client: Any, wanted: Mapping[str, float]) -> str | None:
+    """Why no worker of the cluster can run a task that needs ``wanted``, or None."""
+    workers = client.scheduler_info().get("workers", {})
+    for info in workers.values():
+        offered = info.get("resources") or {}
+        if all(offered.get(name, 0) >= amount for name, amount in wanted.items()):
+            return None
+    offers = sorted(
+        {
+            ", ".join(f"{k}={v:g}" for k, v in (i.get("resources") or {}).items()) or "none"
+            for i in workers.values()
+        }
+    )
+    asked = ", ".join(f"{k}={v:g}" for k, v in wanted.items())
+    return (
+        f"no worker of the Dask cluster offers the resources the step asks for ({asked}); "
+        f"its {len(workers)} workers offer: {'; '.join(offers) or 'nothing'}. Start workers "
+        f'with them (dask worker --resources "{asked.replace(", ", ",")}"), or change the '
+        "step's resources"
+    )
