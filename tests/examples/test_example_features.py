@@ -5,10 +5,16 @@ import math
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wfkit_examples import features
+
+from wfkit.engine.core.history import TaskCompleted
+from wfkit.runtime.api import Runtime
+from wfkit.runtime.settings import Settings
 
 
 def test_partitions_are_one_per_sensor_and_day_in_order() -> None:
@@ -95,3 +101,48 @@ def test_summary_lists_the_sensors_to_inspect() -> None:
     assert features.summarize(drifting)["inspect"] == ["pump-a"]
     with pytest.raises(ValueError):
         features.summarize([])
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A client of a real Dask cluster: two worker processes on this machine."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_the_definition_runs_its_partitions_on_dask_workers(
+    definitions_dir: Path, workdir: Path, dask_client: Any
+) -> None:
+    settings = Settings(str(definitions_dir), f"sqlite:///{workdir / 'wfkit.db'}", 2)
+    rt = Runtime(settings, dask_client=dask_client)
+    try:
+        inputs = {"sensors": ["pump-a", "pump-b"], "days": 2, "samples": 20000}
+        run = rt.run("sensor-features", timeout=120, **inputs).raise_if_failed()
+        output, history = run.output, run.history()
+    finally:
+        rt.close()
+    expected = features.summarize(
+        [features.partition_features(p) for p in features.list_partitions(**inputs)]
+    )
+    assert output["sensors"] == expected["sensors"]
+    assert output["inspect"] == ["pump-b"]
+    assert output["headline"] == "1 of 2 sensors to inspect"
+    places = {
+        (event.step, event.index): (event.details or {}).get("ranOn")
+        for event in history
+        if isinstance(event, TaskCompleted)
+    }
+    workers = set(dask_client.scheduler_info()["workers"])
+    assert {places[("features", i)] for i in range(4)} <= workers
+    assert places[("partitions", None)] is None and places[("summary", None)] is None
