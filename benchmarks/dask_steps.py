@@ -1,0 +1,465 @@
+"""Steps on a Dask cluster: where the `dask` runner pays, and what wfkit adds per remote step.
+
+One ``dask.distributed.LocalCluster`` of 2 worker processes (1 thread each, on 127.0.0.1,
+no dashboard) is started once and serves every measurement; the engines run in this
+process on SQLite files in a temporary folder, with the default ``workers`` (the CPU
+count). The step functions live in a module generated beside the definitions, which the
+Dask workers import too (the folder is put on their ``sys.path`` before anything runs).
+
+(a) Heavy steps: ``--heavy`` (200) independent ``call`` steps (one ``foreach``), each a
+    pure-Python loop that holds the GIL for about 50 ms (its length is calibrated in this
+    process first). Timed from ``start()`` to COMPLETED, median of ``--runs`` runs after a
+    warm-up: the ``local`` runner (threads of this process) against the ``dask`` runner
+    (``runner: dask`` on the step, the cluster's ``Client`` handed to the runtime).
+    Floors of the same run: the same calls in a plain Python loop (what threads can reach
+    while the GIL is held), and a bare Dask fan-out of them (``client.submit`` for each,
+    then ``client.gather``: what the cluster can reach).
+    Target: the dask runner at least 1.7x faster than local threads.
+(b) wfkit's overhead per remote step, trivial steps (a function returning a small dict):
+    a chain of ``--chain`` (100) steps, each reading the previous output, against a bare
+    chain of ``client.submit(f, x).result()``; and one ``foreach`` of ``--fan`` (500)
+    items against a bare fan-out (submit them all, gather). Per-step wall time of each;
+    target: wfkit's at most 1.2x the bare one, for each.
+
+Then, for the chain, where a remote step's time goes, from timestamps (one clock: the
+cluster is on this machine): the engine's ``TaskScheduled`` commit, the function's start
+and end on the worker, the ``TaskCompleted`` commit, the next ``TaskScheduled``.
+``--profile`` adds a cProfile of one wfkit chain run (this process's threads).
+
+Targets print PASS/FAIL (exit status 1 when one is missed). Timings move with the
+machine's load (printed): compare the ratios, measured in the same run.
+
+    python benchmarks/dask_steps.py [--quick] [--runs 3] [--heavy 200] [--chain 100]
+                                    [--fan 500] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import io
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from _common import median, table
+
+from wfkit.engine.core.history import TaskCompleted, TaskScheduled
+from wfkit.engine.core.status import RuntimeStatus
+from wfkit.runtime.api import Runtime
+from wfkit.runtime.settings import Settings
+
+MODULE = "wfdask_steps"
+STEP_CODE = '''\
+"""Steps of benchmarks/dask_steps.py."""
+import time
+
+
+def spin(n=0, index=0):
+    """A pure-Python loop of n rounds: holds the GIL the whole time."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return {"index": index, "total": total}
+
+
+def work(x=None):
+    """A trivial step, and when it ran (this process's clock: the cluster is local)."""
+    started = time.time()
+    return {"n": 1, "ok": True, "t": [started, time.time()]}
+'''
+HEAVY_MS = 50.0
+TARGET_SPEEDUP = 1.7
+TARGET_OVERHEAD = 1.2
+WORKERS = os.cpu_count() or 2
+DASK_WORKERS = 2
+
+
+def definitions(folder: Path, chain: int) -> Path:
+    """The step module and the benchmark's definitions, in ``folder/definitions``."""
+    defs = folder / "definitions"
+    defs.mkdir()
+    (defs / f"{MODULE}.py").write_text(STEP_CODE)
+    for runner in ("local", "dask"):
+        (defs / f"heavy-{runner}.yaml").write_text(
+            f"wfkit: 1\nname: heavy-{runner}\n"
+            "inputs:\n  items: {type: array}\n  n: {type: integer}\nsteps:\n"
+            f"  spin:\n    call: {MODULE}:spin\n    runner: {runner}\n"
+            "    foreach: ${{ inputs.items }}\n"
+            '    with: {n: "${{ inputs.n }}", index: "${{ index }}"}\n'
+        )
+    lines = ["wfkit: 1", "name: chain", "runner: dask", "steps:"]
+    for i in range(chain):
+        lines += [f"  s{i}:", f"    call: {MODULE}:work"]
+        if i:
+            lines.append(f'    with: {{x: "${{{{ steps.s{i - 1}.output.n }}}}"}}')
+    (defs / "chain.yaml").write_text("\n".join(lines) + "\n")
+    (defs / "fan.yaml").write_text(
+        "wfkit: 1\nname: fan\nrunner: dask\ninputs:\n  items: {type: array}\nsteps:\n"
+        f"  p:\n    call: {MODULE}:work\n    foreach: ${{{{ inputs.items }}}}\n"
+        '    with: {x: "${{ item }}"}\n'
+    )
+    return defs
+
+
+def calibrate(spin: Any, target_ms: float) -> int:
+    """Rounds of ``spin`` that take about ``target_ms`` in this process (idle GIL)."""
+    rounds = 100_000
+    while True:
+        start = time.perf_counter()
+        spin(rounds)
+        took = time.perf_counter() - start
+        if took > 0.02:
+            break
+        rounds *= 4
+    rounds = int(rounds * target_ms / 1e3 / took)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        spin(rounds)
+        times.append(time.perf_counter() - start)
+    return int(rounds * target_ms / 1e3 / statistics.median(times))
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def timed_run(rt: Runtime, name: str, **inputs: Any) -> tuple[float, str]:
+    """Seconds from ``start()`` until the instance is COMPLETED, and its id."""
+    start = time.perf_counter()
+    handle = rt.start(name, **inputs)
+    handle.wait(timeout=600)
+    wall = time.perf_counter() - start
+    status = handle.row().status
+    if status != RuntimeStatus.COMPLETED.value:
+        raise RuntimeError(f"{name}: the run ended {status}, see instance {handle.id}")
+    return wall, handle.id
+
+
+def walls(rt: Runtime, name: str, runs: int, **inputs: Any) -> list[float]:
+    """Wall times of ``runs`` runs after one warm-up run."""
+    timed_run(rt, name, **inputs)
+    return [timed_run(rt, name, **inputs)[0] for _ in range(runs)]
+
+
+def bare_chain(
+    client: Any, work: Any, steps: int, parts: dict[str, list[float]] | None = None
+) -> float:
+    """Seconds per step of ``steps`` chained ``client.submit(work, x).result()``; with
+    ``parts``, the time from submit to the function's start, of the function, and from
+    its end to ``result()`` returning are appended to it (keys as in :data:`PARTS`)."""
+    x: Any = None
+    start = time.perf_counter()
+    for _ in range(steps):
+        sent = time.time()
+        out = client.submit(work, x, pure=False).result()
+        got = time.time()
+        x = out["n"]
+        if parts is not None:
+            began, ended = out["t"]
+            parts[PARTS[0]].append(began - sent)
+            parts[PARTS[1]].append(ended - began)
+            parts[PARTS[2]].append(got - ended)
+            parts[PARTS[3]].append(0.0)
+    return (time.perf_counter() - start) / steps
+
+
+PARTS = (
+    "sent -> function starts on the worker",
+    "function runs",
+    "function returns -> result recorded",
+    "result recorded -> next step sent",
+)
+"""Parts of a chained remote step: wfkit's are from its history (sent: the
+``TaskScheduled`` commit; recorded: the ``TaskCompleted`` commit) and the function's own
+clock; the bare chain's from the clock around ``submit`` and ``result()``."""
+
+
+def bare_fan(client: Any, fn: Any, args: list[tuple[Any, ...]]) -> float:
+    """Seconds for all of ``fn(*a)`` submitted at once, then gathered."""
+    start = time.perf_counter()
+    futures = [client.submit(fn, *a, pure=False) for a in args]
+    client.gather(futures)
+    return time.perf_counter() - start
+
+
+def python_loop(spin: Any, rounds: int, count: int) -> float:
+    start = time.perf_counter()
+    for index in range(count):
+        spin(rounds, index)
+    return time.perf_counter() - start
+
+
+# -- the sections ---------------------------------------------------------------------------
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def verdict(self, label: str, ok: bool) -> str:
+        if not ok:
+            self.failed.append(label)
+        return "PASS" if ok else "FAIL"
+
+
+def worker_cpu(client: Any) -> float:
+    """CPU seconds used so far by the Dask worker processes, together."""
+    return sum(client.run(time.process_time).values())
+
+
+def measured(fn: Any, cpu: Any) -> tuple[float, float]:
+    """Wall seconds of ``fn()`` and the CPU seconds ``cpu()`` grew by meanwhile."""
+    before, start = cpu(), time.perf_counter()
+    fn()
+    wall = time.perf_counter() - start
+    return wall, cpu() - before
+
+
+def section_heavy(
+    report: Report, defs: Path, folder: Path, client: Any, step: Any, rounds: int, count: int,
+    runs: int,
+) -> None:  # fmt: skip
+    items = list(range(count))
+    spins = [(rounds, i) for i in items]
+    inputs = {"items": items, "n": rounds}
+    local = runtime(folder, defs, "heavy-local")
+    remote = runtime(folder, defs, "heavy-dask", client=client)
+    on_workers = partial(worker_cpu, client)
+    # One of each after warm-ups, in turn, so that the machine's load weighs on all alike.
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in HEAVY_LINES}
+    try:
+        bare_fan(client, step.spin, spins[: 2 * DASK_WORKERS])  # imports on the workers
+        timed_run(local, "heavy-local", **inputs)
+        timed_run(remote, "heavy-dask", **inputs)
+        for _ in range(runs):
+            for key, fn, cpu in (
+                ("loop", partial(python_loop, step.spin, rounds, count), time.process_time),
+                ("fan", partial(bare_fan, client, step.spin, spins), on_workers),
+                ("local", partial(timed_run, local, "heavy-local", **inputs), time.process_time),
+                ("dask", partial(timed_run, remote, "heavy-dask", **inputs), on_workers),
+            ):
+                samples[key].append(measured(fn, cpu))
+    finally:
+        local.close()
+        remote.close()
+    wall = {k: median([w for w, _ in v]) for k, v in samples.items()}
+    speedup = wall["local"] / wall["dask"]
+    rows = []
+    for key, label in HEAVY_LINES.items():
+        walls_ = [w for w, _ in samples[key]]
+        share = median([c / w for w, c in samples[key]])
+        ok = key != "dask" or speedup >= TARGET_SPEEDUP
+        rows.append([
+            label, f"{wall[key]:.2f}", f"{min(walls_):.2f}-{max(walls_):.2f}",
+            f"{wall[key] / count * 1e3:.1f}", f"{share:.2f}", f"{wall['local'] / wall[key]:.2f}",
+            f">= {TARGET_SPEEDUP}" if key == "dask" else "",
+            report.verdict("heavy speed-up", ok) if key == "dask" else "",
+        ])  # fmt: skip
+    print(f"(a) {count} independent CPU-bound call steps of about {HEAVY_MS:.0f} ms ({rounds:,} "
+          f"rounds of a Python loop); median of {runs} runs, in turn, after warm-ups")  # fmt: skip
+    print(table(
+        ["how", "wall s", "range s", "ms/step", "CPU/wall", "speed-up", "target", ""], rows
+    ))  # fmt: skip
+    print(f"  speed-up: wfkit local's wall / the line's. CPU/wall: CPU seconds of the processes "
+          f"doing the work (this one, or the\n  Dask workers together) per wall second: at most "
+          f"1 with the GIL, {DASK_WORKERS} for {DASK_WORKERS} workers on an idle machine. "
+          f"wfkit dask / bare fan-out: {wall['dask'] / wall['fan']:.2f}")  # fmt: skip
+    print()
+
+
+HEAVY_LINES = {
+    "loop": "python loop, one thread (floor of threads)",
+    "fan": f"bare Dask fan-out, {DASK_WORKERS} worker processes (floor of Dask)",
+    "local": f"wfkit, runner local ({WORKERS} threads)",
+    "dask": f"wfkit, runner dask ({DASK_WORKERS} worker processes)",
+}
+
+
+def runtime(
+    folder: Path, defs: Path, name: str, *, client: Any = None, workers: int = WORKERS
+) -> Runtime:
+    settings = Settings(
+        definitions=str(defs), store=f"sqlite:///{folder / (name + '.db')}", workers=workers
+    )
+    return Runtime(settings, dask_client=client)
+
+
+def section_overhead(
+    report: Report, defs: Path, folder: Path, client: Any, step: Any, chain: int, fan: int,
+    runs: int, profile: bool,
+) -> None:  # fmt: skip
+    items = list(range(fan))
+    bare_chain(client, step.work, 5)  # warm-up
+    bare_parts: dict[str, list[float]] = {k: [] for k in PARTS}
+    bare_chains = [bare_chain(client, step.work, chain, bare_parts) for _ in range(runs)]
+    bare_fan(client, step.work, [(i,) for i in items[:20]])
+    bare_fans = [bare_fan(client, step.work, [(i,) for i in items]) for _ in range(runs)]
+    rt = runtime(folder, defs, "overhead", client=client)
+    try:
+        chain_walls = walls(rt, "chain", runs)
+        fan_walls = walls(rt, "fan", runs, items=items)
+        _, last_chain = timed_run(rt, "chain")
+        history = rt.instance(last_chain).history()
+        if profile:
+            profile_chain(rt)
+    finally:
+        rt.close()
+    rows = []
+    for label, wfkit_walls, bare, steps in (
+        (f"chain of {chain}", chain_walls, [b * chain for b in bare_chains], chain),
+        (f"fan-out of {fan}", fan_walls, bare_fans, fan),
+    ):
+        ours, floor = median(wfkit_walls) / steps, median(bare) / steps
+        ratio = ours / floor
+        rows.append([
+            label, f"{floor * 1e3:.2f}", f"{ours * 1e3:.2f}",
+            f"{min(wfkit_walls) / steps * 1e3:.2f}-{max(wfkit_walls) / steps * 1e3:.2f}",
+            f"{(ours - floor) * 1e3:+.2f}", f"{ratio:.2f}", f"<= {TARGET_OVERHEAD}",
+            report.verdict(f"{label} overhead", ratio <= TARGET_OVERHEAD),
+        ])  # fmt: skip
+    print(f"(b) wfkit's overhead per remote step, trivial steps (median of {runs} runs, a "
+          f"warm-up; bare: the same function by client.submit; workers {WORKERS})")  # fmt: skip
+    print(table(
+        ["workload", "bare ms/step", "wfkit ms/step", "wfkit range", "added ms", "x bare",
+         "target", ""],
+        rows,
+    ))  # fmt: skip
+    print()
+    chain_breakdown(history, bare_parts)
+    fan_by_slots(defs, folder, client, fan, runs, median(bare_fans) / fan)
+
+
+def chain_breakdown(history: list[Any], bare: dict[str, list[float]]) -> None:
+    """Where a chained remote step's time goes, from the history and the steps' own clocks."""
+    scheduled = {e.step: e.at for e in history if isinstance(e, TaskScheduled)}
+    completed = {e.step: e for e in history if isinstance(e, TaskCompleted)}
+    ours: dict[str, list[float]] = {k: [] for k in PARTS}
+    order = sorted(scheduled, key=lambda s: int(s[1:]))
+    for step_id, next_id in zip(order, [*order[1:], None], strict=True):
+        event = completed[step_id]
+        began, ended = event.output["t"]
+        ours[PARTS[0]].append(began - scheduled[step_id])
+        ours[PARTS[1]].append(ended - began)
+        ours[PARTS[2]].append(event.at - ended)
+        if next_id is not None:
+            ours[PARTS[3]].append(scheduled[next_id] - event.at)
+
+    def ms(values: list[float]) -> str:
+        return f"{median(values) * 1e3:.2f}"
+
+    print("Where a chained remote step's time goes (medians, ms; one clock: the cluster is "
+          "local; wfkit: its last chain run, bare: every bare chain run)")  # fmt: skip
+    rows = [[k, ms(bare[k]), ms(ours[k]), f"{(median(ours[k]) - median(bare[k])) * 1e3:+.2f}"]
+            for k in PARTS]  # fmt: skip
+    rows.append(["sum", f"{sum(median(v) for v in bare.values()) * 1e3:.2f}",
+                 f"{sum(median(v) for v in ours.values()) * 1e3:.2f}", ""])  # fmt: skip
+    print(table(["part", "bare", "wfkit", "wfkit - bare"], rows))
+    print()
+
+
+def fan_by_slots(
+    defs: Path, folder: Path, client: Any, fan: int, runs: int, bare_per_step: float
+) -> None:
+    """The fan-out again with more engine step slots (``workers``): the engine hands a
+    runner at most ``workers x (1 + AHEAD_PER_WORKER)`` tasks at once, whatever runner."""
+    from wfkit.engine.loop.dispatch import AHEAD_PER_WORKER
+
+    rows = []
+    for slots in sorted({WORKERS, 4 * WORKERS, 16 * WORKERS}):
+        rt = runtime(folder, defs, f"fan-{slots}", client=client, workers=slots)
+        try:
+            per = median(walls(rt, "fan", runs, items=list(range(fan)))) / fan
+        finally:
+            rt.close()
+        held = slots * (1 + AHEAD_PER_WORKER)
+        rows.append([slots, held, f"{per * 1e3:.2f}", f"{per / bare_per_step:.2f}"])
+    print(f"Fan-out of {fan} by the engine's step slots (workers; the engine hands the runner "
+          f"at most workers x {1 + AHEAD_PER_WORKER} tasks at once)")  # fmt: skip
+    print(table(["workers", "tasks in flight", "wfkit ms/step", "x bare"], rows))
+    print()
+
+
+def profile_chain(rt: Runtime) -> None:
+    """cProfile of one chain run, over every thread of this process."""
+    profiles = [cProfile.Profile()]
+
+    def start(*_: object) -> None:
+        sys.setprofile(None)
+        profiles.append(cProfile.Profile())
+        profiles[-1].enable()
+
+    threading.setprofile(start)
+    profiles[0].enable()
+    try:
+        timed_run(rt, "chain")
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+        for p in profiles:
+            p.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiles[0], stream=out)
+    for p in profiles[1:]:
+        stats.add(p)
+    stats.sort_stats("tottime").print_stats(25)
+    print("cProfile of one wfkit chain run (threads started after it began included):")
+    print(out.getvalue())
+
+
+def add_path(folder: str) -> None:
+    """On a Dask worker: make the step module importable."""
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one run (CI)")
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--heavy", type=int, default=None)
+    parser.add_argument("--chain", type=int, default=None)
+    parser.add_argument("--fan", type=int, default=None)
+    parser.add_argument("--profile", action="store_true", help="cProfile one chain run")
+    args = parser.parse_args()
+    quick = args.quick
+    runs = args.runs or (1 if quick else 3)
+    heavy = args.heavy or (60 if quick else 200)
+    chain = args.chain or (40 if quick else 100)
+    fan = args.fan or (150 if quick else 500)
+
+    from distributed import Client, LocalCluster
+
+    folder = Path(tempfile.mkdtemp(prefix="wfkit-dask-bench-"))
+    defs = definitions(folder, chain)
+    add_path(str(defs))
+    step = importlib.import_module(MODULE)
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (start)")
+    report = Report()
+    started = time.perf_counter()
+    with LocalCluster(
+        n_workers=DASK_WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster, Client(cluster) as client:  # fmt: skip
+        print(f"LocalCluster of {DASK_WORKERS} worker processes started in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        client.run(add_path, str(defs))
+        rounds = calibrate(step.spin, HEAVY_MS)
+        print()
+        section_heavy(report, defs, folder, client, step, rounds, heavy, runs)
+        section_overhead(report, defs, folder, client, step, chain, fan, runs, args.profile)
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (end)")
+    if report.failed:
+        print("missed: " + ", ".join(report.failed))
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
