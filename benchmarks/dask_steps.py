@@ -21,10 +21,16 @@ Dask workers import too (the folder is put on their ``sys.path`` before anything
     items against a bare fan-out (submit them all, gather). Per-step wall time of each;
     target: wfkit's at most 1.2x the bare one, for each.
 
-Then, for the chain, where a remote step's time goes, from timestamps (one clock: the
-cluster is on this machine): the engine's ``TaskScheduled`` commit, the function's start
-and end on the worker, the ``TaskCompleted`` commit, the next ``TaskScheduled``.
-``--profile`` adds a cProfile of one wfkit chain run (this process's threads).
+Then why, for (b): for the chain, where a remote step's time goes, from timestamps (one
+clock: the cluster is on this machine): wfkit's ``TaskScheduled`` commit, the function's
+start and end on the worker, the ``TaskCompleted`` commit, the next ``TaskScheduled``,
+beside the same parts of the bare chain; for the fan-out, bare variants that move
+results as the runner does (a window of tasks in flight, each result fetched alone),
+with the CPU of Dask's event loop per item (with a ``LocalCluster`` it also runs the
+scheduler), which holds on a loaded machine where walls do not. For (a), the CPU the
+processes doing the work got per wall second says whether the machine's load, rather
+than wfkit, set the speed-up. ``--profile`` adds a cProfile of one wfkit chain run
+(this process's threads).
 
 Targets print PASS/FAIL (exit status 1 when one is missed). Timings move with the
 machine's load (printed): compare the ratios, measured in the same run.
@@ -47,6 +53,7 @@ import tempfile
 import threading
 import time
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -335,7 +342,7 @@ def section_overhead(
     ))  # fmt: skip
     print()
     chain_breakdown(history, bare_parts)
-    fan_by_slots(defs, folder, client, fan, runs, median(bare_fans) / fan)
+    fan_why(defs, folder, client, step, fan, runs)
 
 
 def chain_breakdown(history: list[Any], bare: dict[str, list[float]]) -> None:
@@ -366,25 +373,73 @@ def chain_breakdown(history: list[Any], bare: dict[str, list[float]]) -> None:
     print()
 
 
-def fan_by_slots(
-    defs: Path, folder: Path, client: Any, fan: int, runs: int, bare_per_step: float
-) -> None:
-    """The fan-out again with more engine step slots (``workers``): the engine hands a
-    runner at most ``workers x (1 + AHEAD_PER_WORKER)`` tasks at once, whatever runner."""
+def loop_cpu() -> float:
+    """CPU seconds used so far by the Dask client's event loop thread ("IO loop"), which
+    with a ``LocalCluster`` also runs the scheduler: the cost of Dask's messages here."""
+    for thread in threading.enumerate():
+        if thread.name == "IO loop" and thread.ident is not None:
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return 0.0
+
+
+def windowed(client: Any, fn: Any, count: int, window: int) -> float:
+    """Seconds for ``count`` calls of ``fn(i)`` with at most ``window`` in flight, each
+    result fetched alone as it finishes (``.result()``), the next submitted then."""
+    from distributed import as_completed
+
+    start = time.perf_counter()
+    pending = iter(range(count))
+    running = as_completed([client.submit(fn, i, pure=False) for i in islice(pending, window)])
+    for future in running:
+        future.result()
+        following = next(pending, None)
+        if following is not None:
+            running.add(client.submit(fn, following, pure=False))
+    return time.perf_counter() - start
+
+
+def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: int) -> None:
+    """The fan-out beside bare variants that move results as the runner does: wall and
+    the Dask event loop's CPU per item (the CPU figure holds on a loaded machine)."""
     from wfkit.engine.loop.dispatch import AHEAD_PER_WORKER
 
+    window = WORKERS * (1 + AHEAD_PER_WORKER)
+    items = list(range(fan))
+
+    def each(_: object = None) -> float:
+        start = time.perf_counter()
+        for future in [client.submit(step.work, i, pure=False) for i in items]:
+            future.result()
+        return time.perf_counter() - start
+
+    rt = runtime(folder, defs, "fan-why", client=client)
+    args = [(i,) for i in items]
+    cases = [
+        ("bare: submit all, one gather", partial(bare_fan, client, step.work, args)),
+        ("bare: submit all, .result() of each", each),
+        (f"bare: {window} in flight, .result() of each",
+         partial(windowed, client, step.work, fan, window)),
+        (f"wfkit: workers {WORKERS}, so {window} in flight",
+         lambda: timed_run(rt, "fan", items=items)[0]),
+    ]  # fmt: skip
     rows = []
-    for slots in sorted({WORKERS, 4 * WORKERS, 16 * WORKERS}):
-        rt = runtime(folder, defs, f"fan-{slots}", client=client, workers=slots)
-        try:
-            per = median(walls(rt, "fan", runs, items=list(range(fan)))) / fan
-        finally:
-            rt.close()
-        held = slots * (1 + AHEAD_PER_WORKER)
-        rows.append([slots, held, f"{per * 1e3:.2f}", f"{per / bare_per_step:.2f}"])
-    print(f"Fan-out of {fan} by the engine's step slots (workers; the engine hands the runner "
-          f"at most workers x {1 + AHEAD_PER_WORKER} tasks at once)")  # fmt: skip
-    print(table(["workers", "tasks in flight", "wfkit ms/step", "x bare"], rows))
+    try:
+        timed_run(rt, "fan", items=items[:20])
+        samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in cases}
+        for _ in range(runs):
+            for label, fn in cases:
+                samples[label].append(measured(fn, loop_cpu))
+    finally:
+        rt.close()
+    for label, _ in cases:
+        wall = median([w for w, _ in samples[label]])
+        cpu = median([c for _, c in samples[label]])
+        rows.append([label, f"{wall / fan * 1e3:.2f}", f"{cpu / fan * 1e3:.2f}"])
+    print(f"Fan-out of {fan}: how results move (median of {runs} runs, in turn). The engine "
+          f"hands the runner at most workers x {1 + AHEAD_PER_WORKER} tasks;\n"
+          "the runner fetches each result alone as it finishes; bare fan-out gathers them "
+          "all in one message")  # fmt: skip
+    print(table(["how", "ms/item", "Dask event loop CPU ms/item"], rows))
     print()
 
 
