@@ -110,6 +110,9 @@ SETTINGS: dict[str, str] = {
     "known ones. A workflow or step may say `runner:` itself.",
     "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) for steps that run "
     "on Dask; empty: a local cluster of `workers` worker processes started on first use.",
+    "dask_resource_wait": "Seconds a step on Dask whose `resources` no worker offers waits "
+    "for such a worker to join before it fails with `ResourcesUnavailable` "
+    "([limits](../concepts/limits.md)).",
     "expression_budget": "What one evaluation of an expression may cost, in units of about "
     "one element copied; a costlier one fails its step ([limits](../concepts/limits.md)).",
     "expression_max_result": "The most characters (as JSON) an expression's result may have; "

@@ -295,3 +295,83 @@ def test_without_distributed_the_error_names_the_extra_to_install(project: Any) 
     )
     assert ran.stdout.startswith("RunnerUnavailable the dask step runner needs")
     assert "pip install 'wfkit[dask]'" in ran.stdout
+
+
+def test_the_widget_get_and_the_text_show_where_each_step_ran(project: Any) -> None:
+    from wfkit.cli.show import details
+    from wfkit.views.instance import plain_text, steps_table_html
+    from wfkit.views.widget import InstanceWidget
+
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: placed
+        steps:
+          away: {{call: "{m}:one", runner: dask}}
+          home: {{call: "{m}:one"}}
+        """,
+        m=module,
+    )
+    with project.runtime("local") as runtime:
+        run = runtime.run("placed", timeout=60)
+        worker = run.steps["away"].ran_on
+        assert worker in _workers(project.client) and run.steps["home"].ran_on is None
+        widget = InstanceWidget(run)
+        try:
+            widget.flush(10)
+            table = widget.table.value
+        finally:
+            widget.close()
+        text = plain_text(run.snapshot())
+        shown = details(run.row(), run.steps)
+        link = runtime.dask_dashboard
+    assert "<th>ran on</th>" in table
+    assert f"<td>{worker}</td>" in table and "<td>local</td>" in table
+    assert f"on {worker}" in text and f"on {worker}" in shown
+    # the link is the client's (this cluster runs no dashboard: no link)
+    assert link == (project.client.dashboard_link or None)
+    page = steps_table_html(widget.view, dashboard="http://127.0.0.1:8787/status")
+    assert '<a href="http://127.0.0.1:8787/status"' in page
+
+
+def test_a_run_that_stays_home_shows_no_placement_column(project: Any) -> None:
+    from wfkit.views.instance import steps_table_html
+
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: home
+        steps:
+          here: {{call: "{m}:one"}}
+        """,
+        m=module,
+    )
+    with project.runtime("local") as runtime:
+        run = runtime.run("home", timeout=60)
+        table = steps_table_html(run.snapshot())
+        assert runtime.dask_dashboard is None and "dask" not in runtime.runner.runners
+    assert "ran on" not in table
+
+
+def test_a_step_asking_for_what_no_worker_has_fails_after_the_resource_wait_setting(
+    project: Any,
+) -> None:
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: greedy
+        steps:
+          train: {{call: "{m}:one", runner: dask, resources: {{GPU: 4}}}}
+        """,
+        m=module,
+    )
+    with project.runtime("local", dask_resource_wait="0.3") as runtime:
+        run = runtime.run("greedy", timeout=60)
+        failure = run.steps["train"].failure
+        assert run.status.value == "FAILED" and runtime.runner.unfinished() == 0
+    assert failure is not None and failure.type == "ResourcesUnavailable"
+    assert "step 'train'" in failure.message and "GPU=4" in failure.message
+    assert "waited 0.3 s" in failure.message

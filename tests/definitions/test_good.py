@@ -67,6 +67,7 @@ def test_every_key_top_level() -> None:
     assert d.version == "1.4"
     assert d.description.startswith("Monthly churn model")
     assert d.concurrency == 4
+    assert d.runner == "local"
     assert seconds(d.default_timeout) == 900
     assert d.default_retry == RetryPolicy(
         max_attempts=3,
@@ -124,6 +125,9 @@ def test_every_key_steps() -> None:
     assert train.kind is StepKind.NOTEBOOK and train.target == "notebooks/train.ipynb"
     assert train.needs == ("check",) and train.refs == frozenset({"extract"})
     assert train.depends_on == frozenset({"check", "extract"})
+    # the step's runner over the workflow's; resources as numbers
+    assert train.runner == "dask" and train.resources == {"GPU": 1.0, "MEMORY": 4e9}
+    assert extract.runner == "local" and extract.resources is None
     assert train.retry is not None
     assert (train.retry.max_attempts, seconds(train.retry.initial_interval)) == (3, 0.5)
     assert train.retry.backoff_coefficient == 1.5
@@ -138,6 +142,7 @@ def test_every_key_steps() -> None:
     cool_down = s["cool_down"]
     assert cool_down.kind is StepKind.SLEEP and seconds(cool_down.target) == 5400
     assert cool_down.needs == ("approve",)
+    assert cool_down.runner is None  # stays in the engine, whatever the workflow says
 
     publish = s["publish"]
     assert publish.kind is StepKind.WORKFLOW and publish.target == "publish-model"

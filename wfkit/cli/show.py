@@ -173,7 +173,8 @@ def details(row: InstanceRow, steps: dict[str, StepInfo]) -> str:
             else ""
         )
         mark = _MARK.get(step.status, "?")
-        head = f"  {mark} {sid:<{width}} {step.status:<9} {took:>9}{tries}{items}"
+        where = f" on {step.ran_on}" if step.ran_on else ""
+        head = f"  {mark} {sid:<{width}} {step.status:<9} {took:>9}{tries}{items}{where}"
         lines.append(f"{head}  {out or err}".rstrip())
         if step.status == "failed":
             lines += captured_tails(step.details)

@@ -193,7 +193,10 @@ class StepRunner(Protocol):
     """Runs tasks of the kinds it knows (call, shell, notebook) off the engine's thread.
 
     Runners are chosen by name (the ``runner`` setting; ``wfkit.steps.RUNNERS``) and
-    handed to the engine, which never imports one.
+    handed to the engine, which never imports one. A step may name its own runner (its
+    ``runner`` key, copied into :attr:`TaskSpec.runner`); the engine does not read it:
+    the runtime hands the engine a routing runner (``wfkit.steps.RoutingRunner``) that
+    sends each task to the runner it names, opened on first need.
 
     **The ``done`` callback.** ``submit(task, done)`` must lead to exactly one call of
     ``done(task, outcome)`` (unless the task is cancelled or dropped by :meth:`drain`),

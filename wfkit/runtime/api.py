@@ -82,6 +82,7 @@ class Runtime:
             workers=max(settings.workers, 1),
             dask_scheduler=settings.dask_scheduler,
             dask_client=dask_client,
+            dask_resource_wait=settings.dask_resource_wait,
         )
         #: Listeners told of every commit, with keyword arguments ``instance_id``,
         #: ``events``, ``status`` and ``snapshot`` (an :class:`InstanceSnapshot` after the
@@ -231,6 +232,16 @@ class Runtime:
         deleted; the space freed goes back to the disk. One instance:
         ``instance(id).purge()``."""
         return self.workflows.purge_ended(status=status, before=before, recursive=recursive)
+
+    @property
+    def dask_dashboard(self) -> str | None:
+        """The Dask dashboard's address, once a step was sent to a Dask cluster that has
+        one (None before, and with the local runner only)."""
+        for runner in self.runner.runners.values():
+            link = getattr(runner, "dashboard_link", None)
+            if isinstance(link, str):
+                return link
+        return None
 
     def vacuum(self) -> StoreSpace:
         """Rebuild the store file without its free space (a store made by an earlier

@@ -33,6 +33,7 @@ DEFAULTS = {
     "workers": "",
     "runner": DEFAULT_RUNNER,
     "dask_scheduler": "",
+    "dask_resource_wait": "10",
     "expression_budget": str(DEFAULT_BUDGET.cost),
     "expression_max_result": str(DEFAULT_BUDGET.result_chars),
     "max_foreach_items": "1000000",
@@ -64,6 +65,8 @@ class Settings:
     #: The Dask scheduler's address (``tcp://host:8786``) for steps that run on Dask;
     #: empty: a local cluster started on first use.
     dask_scheduler: str = ""
+    #: Seconds a step on Dask whose ``resources`` no worker offers waits for one to join.
+    dask_resource_wait: float = float(DEFAULTS["dask_resource_wait"])
 
     @property
     def budget(self) -> Budget:
@@ -97,6 +100,9 @@ class Settings:
             ),
             runner=values["runner"],
             dask_scheduler=values["dask_scheduler"],
+            dask_resource_wait=_number(
+                "dask_resource_wait", values["dask_resource_wait"], 0, whole=False
+            ),
         )
 
     @staticmethod

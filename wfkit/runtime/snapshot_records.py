@@ -99,6 +99,13 @@ class StepSnapshot:
         return self.failure.stack_trace if self.failure else ""
 
     @property
+    def ran_on(self) -> str | None:
+        """The address of the Dask worker its latest attempt ran on (its details'
+        ``ranOn``), or None: the engine's own process, or not run yet."""
+        where = (self.details or {}).get("ranOn")
+        return where if isinstance(where, str) else None
+
+    @property
     def shown(self) -> str:
         """The status a view shows: ``paused`` at a breakpoint, else :attr:`status`."""
         return "paused" if self.paused else self.status

@@ -38,11 +38,13 @@ DEFAULT_RUNNER = "local"
 @dataclass(frozen=True)
 class RunnerOptions:
     """What a runner is built from: its step slots, and where a Dask cluster is (an
-    address, or a ``distributed.Client``; neither: the dask runner starts its own)."""
+    address, or a ``distributed.Client``; neither: the dask runner starts its own) and how
+    long a step waits there for a worker with its resources."""
 
     workers: int
     dask_scheduler: str = ""
     dask_client: Any = None
+    dask_resource_wait: float = 10.0
 
 
 def _local(options: RunnerOptions) -> StepRunner:
@@ -55,7 +57,10 @@ def _dask(options: RunnerOptions) -> StepRunner:
     from wfkit.steps.dask_runner import DaskRunner
 
     return DaskRunner(
-        workers=options.workers, scheduler=options.dask_scheduler, client=options.dask_client
+        workers=options.workers,
+        scheduler=options.dask_scheduler,
+        client=options.dask_client,
+        resource_wait=options.dask_resource_wait,
     )
 
 
@@ -72,19 +77,17 @@ def runner_opener(name: str) -> Callable[[RunnerOptions], StepRunner]:
     return opener
 
 
-def open_runner(
-    name: str, *, workers: int, dask_scheduler: str = "", dask_client: Any = None
-) -> StepRunner:
-    """A new runner ``name`` with ``workers`` step slots."""
-    return runner_opener(name)(RunnerOptions(workers, dask_scheduler, dask_client))
+def open_runner(name: str, *, workers: int, **options: Any) -> StepRunner:
+    """A new runner ``name`` with ``workers`` step slots (``options``: the other fields
+    of :class:`RunnerOptions`)."""
+    return runner_opener(name)(RunnerOptions(workers, **options))
 
 
-def open_routing_runner(
-    name: str, *, workers: int, dask_scheduler: str = "", dask_client: Any = None
-) -> RoutingRunner:
+def open_routing_runner(name: str, *, workers: int, **options: Any) -> RoutingRunner:
     """The engine's runner: runner ``name`` for every task that names no other, and the
-    others of :data:`RUNNERS` opened when a task first names them."""
+    others of :data:`RUNNERS` opened when a task first names them (``options``: the
+    other fields of :class:`RunnerOptions`)."""
     runner_opener(name)
-    options = RunnerOptions(workers, dask_scheduler, dask_client)
-    openers = {key: partial(opener, options) for key, opener in RUNNERS.items()}
+    built = RunnerOptions(workers, **options)
+    openers = {key: partial(opener, built) for key, opener in RUNNERS.items()}
     return RoutingRunner(name, openers)

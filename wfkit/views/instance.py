@@ -110,14 +110,16 @@ def summary_text(view: InstanceView) -> str:
 
 
 def plain_text(view: InstanceView) -> str:
-    """The summary, then one line per step: status, attempts, duration, output or error."""
+    """The summary, then one line per step: status, attempts (and the Dask worker it ran
+    on), duration, output or error."""
     lines = [f"<Instance {view.instance_id}> {summary_text(view)}"]
     width = max((len(s.id) for s in view.steps), default=0)
     for step in view.steps:
         items = f" {step.units[0]}/{step.units[1]} items" if step.items is not None else ""
         detail = step.error_text or step.preview
         tries = f"attempt {step.attempts}" if step.attempts else ""
-        cells = [step.id.ljust(width), step.shown.ljust(9), f"{tries}{items}"]
+        where = f" on {step.ran_on}" if step.ran_on else ""
+        cells = [step.id.ljust(width), step.shown.ljust(9), f"{tries}{items}{where}"]
         cells += [format_seconds(step.duration), detail]
         lines.append("  " + "  ".join(cell for cell in cells if cell).rstrip())
     return "\n".join(lines)
@@ -138,21 +140,35 @@ def _color(status: str) -> str:
     return STATUS_COLORS.get(status, _UNKNOWN_COLOR)
 
 
-def steps_table_html(view: InstanceView) -> str:
-    """An HTML table of the steps: status, attempts, items, start, duration, output, error."""
-    head = ("step", "status", "attempts", "items", "start", "duration", "output", "error")
+def steps_table_html(view: InstanceView, *, dashboard: str | None = None) -> str:
+    """An HTML table of the steps: status, attempts, items, start, duration, output, error,
+    and, once a step has run on Dask, where each ran (``local`` or the worker's address),
+    with a link to the Dask ``dashboard`` when there is one."""
+    head = ["step", "status", "attempts", "items", "start", "duration", "output", "error"]
+    remote = any(s.ran_on for s in view.steps)
+    if remote:
+        head.insert(2, "ran on")
     rows = []
     for s in view.steps:
         color = _color(s.shown)
         items = f"{s.units[0]}/{s.units[1]}" if s.items is not None else ""
         cells = [s.id, s.shown, str(s.attempts or ""), items, format_clock(s.started_at)]
         cells += [format_seconds(s.duration), s.preview, s.error_text or (s.skip_reason or "")]
+        if remote:
+            cells.insert(2, s.ran_on or ("local" if s.attempts else ""))
         tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
         rows.append(f'<tr style="background:{color}">{tds}</tr>')
     ths = "".join(f"<th>{name}</th>" for name in head)
+    link = ""
+    if dashboard:
+        where = html.escape(dashboard, quote=True)
+        link = (
+            f'<p class="wfkit-dask-dashboard" style="font-size:12px">Dask dashboard: '
+            f'<a href="{where}" target="_blank" rel="noopener">{where}</a></p>'
+        )
     return (
         '<table class="wfkit-instance-steps" style="font-size:12px">'
-        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table>{link}"
     )
 
 

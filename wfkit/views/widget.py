@@ -288,12 +288,19 @@ class InstanceWidget:
         self.progress.value = done
         self.progress.description = f"{done}/{total}"
         self.progress.bar_style = _BAR_STYLES.get(view.status, "")
-        self.table.value = steps_table_html(view)
+        self.table.value = steps_table_html(view, dashboard=self._dashboard())
         self._draw_controls(view)
         self._draw_details(view)
         self.draws += 1
         if view.is_terminal:
             self._detach()
+
+    def _dashboard(self) -> str | None:
+        """The Dask dashboard of the instance's runtime, when its steps went to one."""
+        try:
+            return self.instance.runtime.dask_dashboard
+        except Exception:  # a drawing never fails for a link
+            return None
 
     def _graph_html(self, view: InstanceView) -> str:
         key = view.layout_key
