@@ -305,15 +305,22 @@ def section_overhead(
     runs: int, profile: bool,
 ) -> None:  # fmt: skip
     items = list(range(fan))
-    bare_chain(client, step.work, 5)  # warm-up
+    args = [(i,) for i in items]
     bare_parts: dict[str, list[float]] = {k: [] for k in PARTS}
-    bare_chains = [bare_chain(client, step.work, chain, bare_parts) for _ in range(runs)]
-    bare_fan(client, step.work, [(i,) for i in items[:20]])
-    bare_fans = [bare_fan(client, step.work, [(i,) for i in items]) for _ in range(runs)]
+    bare_chains, alone, chain_walls, bare_fans, fan_walls = [], [], [], [], []
     rt = runtime(folder, defs, "overhead", client=client)
     try:
-        chain_walls = walls(rt, "chain", runs)
-        fan_walls = walls(rt, "fan", runs, items=items)
+        bare_chain(client, step.work, 5)  # warm-ups
+        runner_chain(client, defs, 5)
+        timed_run(rt, "chain")
+        bare_fan(client, step.work, args[:20])
+        timed_run(rt, "fan", items=items[:20])
+        for _ in range(runs):  # in turn, so that the machine's load weighs on all alike
+            bare_chains.append(bare_chain(client, step.work, chain, bare_parts) * chain)
+            alone.append(runner_chain(client, defs, chain))
+            chain_walls.append(timed_run(rt, "chain")[0])
+            bare_fans.append(bare_fan(client, step.work, args))
+            fan_walls.append(timed_run(rt, "fan", items=items)[0])
         _, last_chain = timed_run(rt, "chain")
         history = rt.instance(last_chain).history()
         if profile:
@@ -322,7 +329,7 @@ def section_overhead(
         rt.close()
     rows = []
     for label, wfkit_walls, bare, steps in (
-        (f"chain of {chain}", chain_walls, [b * chain for b in bare_chains], chain),
+        (f"chain of {chain}", chain_walls, bare_chains, chain),
         (f"fan-out of {fan}", fan_walls, bare_fans, fan),
     ):
         ours, floor = median(wfkit_walls) / steps, median(bare) / steps
@@ -342,7 +349,46 @@ def section_overhead(
     ))  # fmt: skip
     print()
     chain_breakdown(history, bare_parts)
+    print(f"  the same chain through the dask runner alone (its done callback submits the "
+          f"next task; no engine, no store): {median(alone) / chain * 1e3:.2f} ms/step, "
+          f"against bare {median(bare_chains) / chain * 1e3:.2f} and wfkit "
+          f"{median(chain_walls) / chain * 1e3:.2f}")  # fmt: skip
+    print()
     fan_why(defs, folder, client, step, fan, runs)
+
+
+def runner_chain(client: Any, defs: Path, steps: int) -> float:
+    """Seconds for ``steps`` chained tasks through a :class:`DaskRunner` alone: its
+    ``done`` callback submits the next task (what the engine does, without deciding or
+    storing anything)."""
+    from wfkit.engine.protocols import TaskSpec
+    from wfkit.steps.dask_runner import DaskRunner
+
+    runner = DaskRunner(workers=WORKERS, client=client)
+    finished = threading.Event()
+
+    def task(n: int) -> TaskSpec:
+        return TaskSpec(
+            instance_id="alone", step=f"s{n}", kind="call", target=f"{MODULE}:work",
+            input={"x": 1}, workdir=os.getcwd(), definitions_dir=str(defs), check_code=False,
+            runner="dask",
+        )  # fmt: skip
+
+    def done(spec: TaskSpec, outcome: Any) -> None:
+        n = int(spec.step[1:]) + 1
+        if n < steps:
+            runner.submit(task(n), done)
+        else:
+            finished.set()
+
+    start = time.perf_counter()
+    try:
+        runner.submit(task(0), done)
+        if not finished.wait(300):
+            raise RuntimeError("the dask runner's chain did not finish in 300 s")
+        return time.perf_counter() - start
+    finally:
+        runner.close()
 
 
 def chain_breakdown(history: list[Any], bare: dict[str, list[float]]) -> None:
@@ -364,7 +410,7 @@ def chain_breakdown(history: list[Any], bare: dict[str, list[float]]) -> None:
         return f"{median(values) * 1e3:.2f}"
 
     print("Where a chained remote step's time goes (medians, ms; one clock: the cluster is "
-          "local; wfkit: its last chain run, bare: every bare chain run)")  # fmt: skip
+          "local; wfkit: one more chain run, bare: every bare chain run)")  # fmt: skip
     rows = [[k, ms(bare[k]), ms(ours[k]), f"{(median(ours[k]) - median(bare[k])) * 1e3:+.2f}"]
             for k in PARTS]  # fmt: skip
     rows.append(["sum", f"{sum(median(v) for v in bare.values()) * 1e3:.2f}",
