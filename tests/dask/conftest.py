@@ -35,7 +35,7 @@ def cluster() -> Iterator[LocalCluster]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         resources={"GPU": 1},
         scheduler_kwargs={"allowed_failures": 0},
     ) as local:

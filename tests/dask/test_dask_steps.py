@@ -15,6 +15,8 @@ from distributed import Client
 
 from wfkit.engine.core.history import TaskCompleted, TaskFailed, TaskScheduled
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
+from wfkit.runtime.api import Runtime
+from wfkit.runtime.settings import Settings
 from wfkit.steps.dask_runner import DaskRunner
 from wfkit.steps.remote import RAN_ON
 
@@ -329,7 +331,7 @@ def test_the_widget_get_and_the_text_show_where_each_step_ran(project: Any) -> N
     assert "<th>ran on</th>" in table
     assert f"<td>{worker}</td>" in table and "<td>local</td>" in table
     assert f"on {worker}" in text and f"on {worker}" in shown
-    # the link is the client's (this cluster runs no dashboard: no link)
+    # the link is the client's own, when it has one
     assert link == (project.client.dashboard_link or None)
     page = steps_table_html(widget.view, dashboard="http://127.0.0.1:8787/status")
     assert '<a href="http://127.0.0.1:8787/status"' in page
@@ -375,3 +377,107 @@ def test_a_step_asking_for_what_no_worker_has_fails_after_the_resource_wait_sett
     assert failure is not None and failure.type == "ResourcesUnavailable"
     assert "step 'train'" in failure.message and "GPU=4" in failure.message
     assert "waited 0.3 s" in failure.message
+
+
+def test_a_scheduler_that_cannot_be_reached_fails_the_step_naming_its_address(
+    project: Any, monkeypatch: Any
+) -> None:
+    import socket
+
+    from wfkit.steps import dask_runner
+
+    monkeypatch.setattr(dask_runner, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: nowhere
+        steps:
+          away: {{call: "{m}:one"}}
+        """,
+        m=module,
+    )
+    settings = Settings.from_properties(
+        {
+            "definitions": str(project.definitions),
+            "store": project.store,
+            "runner": "dask",
+            "dask_scheduler": address,
+        }
+    )
+    with Runtime(settings) as runtime:
+        run = runtime.run("nowhere", timeout=60)
+        failure = run.steps["away"].failure
+    assert failure is not None and failure.type == "RunnerUnavailable"
+    assert f"cannot reach the Dask scheduler at {address}" in failure.message
+
+
+def test_wfkit_open_takes_a_client_and_without_one_starts_a_local_cluster_of_its_own(
+    project: Any,
+) -> None:
+    import logging
+
+    import wfkit
+
+    module = project.module("import os\n\ndef where():\n    return os.getpid()\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: where
+        runner: dask
+        steps:
+          away: {{call: "{m}:where"}}
+        output: ${{{{ steps.away.output }}}}
+        """,
+        m=module,
+    )
+    with wfkit.open(project.definitions, store=project.store, dask_client=project.client) as rt:
+        on_client = rt.run("where", timeout=60).steps["away"].ran_on
+    assert on_client in _workers(project.client)
+    said: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("wfkit.steps")  # not caplog: the new cluster resets root's
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        with wfkit.open(project.definitions, store=project.store, workers=1) as runtime:
+            assert "dask" not in runtime.runner.runners  # opened on first need
+            run = runtime.run("where", timeout=120)
+            own = runtime.runner.runners["dask"]
+            assert run.status.value == "COMPLETED" and run.output != os.getpid()
+            cluster_workers = set(own.client.scheduler_info()["workers"])
+            assert run.steps["away"].ran_on in cluster_workers
+            assert len(cluster_workers) == 1  # workers=1: one worker process
+    finally:
+        logger.removeHandler(handler)
+        logger.level = level
+    assert cluster_workers.isdisjoint(_workers(project.client))
+    assert own.client.status == "closed"  # closed with the runtime
+    assert any("wfkit started a Dask LocalCluster of 1 worker processes" in m for m in said)
+
+
+def test_an_engine_whose_steps_stay_home_never_imports_dask(project: Any) -> None:
+    module = project.module("def one():\n    return 1\n")
+    project.flow(
+        """
+        wfkit: 1
+        name: local-only
+        steps:
+          here: {{call: "{m}:one"}}
+        """,
+        m=module,
+    )
+    code = (
+        "import sys, wfkit\n"
+        f"with wfkit.open({str(project.definitions)!r}, store={project.store!r}) as rt:\n"
+        "    assert rt.run('local-only', timeout=60).output is None\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert ran.stdout.strip() == "[]", ran.stdout

@@ -92,6 +92,19 @@ def test_the_environment_names_the_runner() -> None:
     with pytest.raises(UnknownRunner, match="'dusk'"):
         Settings.from_environment({"WFKIT_RUNNER": "dusk"})
     assert Settings.from_environment({"WFKIT_RUNNER": "local"}).runner == "local"
+    dask = Settings.from_environment(
+        {
+            "WFKIT_RUNNER": "dask",
+            "WFKIT_DASK_SCHEDULER": "tcp://10.0.0.5:8786",
+            "WFKIT_DASK_RESOURCE_WAIT": "2.5",
+        }
+    )
+    assert (dask.runner, dask.dask_scheduler, dask.dask_resource_wait) == (
+        "dask",
+        "tcp://10.0.0.5:8786",
+        2.5,
+    )
+    assert Settings().dask_scheduler == "" and Settings().dask_resource_wait == 10
 
 
 def _wfkit(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

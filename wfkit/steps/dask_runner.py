@@ -13,10 +13,12 @@ else the scheduler at ``scheduler`` (the ``dask_scheduler`` setting), else a
 runner starts on first use (logged, with its dashboard link) and closes with itself.
 Nothing connects before the first task, so commands that run no step never start one.
 
-Threads: :meth:`submit` never blocks on Dask. One thread of the runner connects and
-submits (in the order given), and cancels; Dask's done callbacks, on the client's event
-loop, only queue the finished future, and a second thread of the runner calls the
-engine's ``done`` (the contract of :class:`~wfkit.engine.protocols.StepRunner`).
+Threads: :meth:`submit` never blocks on Dask: ``client.submit`` only queues the task for
+the client's event loop; before the client is connected (and for tasks with resources)
+one thread of the runner connects and submits, and it also cancels. On the client's
+event loop, a small coroutine per task waits for it and fetches its result in one go
+(what ``future.result()`` does), and only queues it: a second thread of the runner calls
+the engine's ``done`` (the contract of :class:`~wfkit.engine.protocols.StepRunner`).
 
 Failures: an exception on the worker comes back as the task's failure with the remote
 traceback. A worker that dies while running a task fails it with ``KilledWorker``
@@ -29,6 +31,7 @@ seconds for such a worker to join, then fails with ``ResourcesUnavailable``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -44,7 +47,14 @@ from wfkit.errors import RunnerClosed, RunnerUnavailable
 from wfkit.steps.base import failure, step_label
 from wfkit.steps.remote import run_on_worker
 
-__all__ = ["CONNECT_TIMEOUT", "INSTALL_HINT", "RESOURCE_WAIT", "DaskRunner", "require_distributed"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "INSTALL_HINT",
+    "RESOURCE_WAIT",
+    "SLOTS_PER_WORKER",
+    "DaskRunner",
+    "require_distributed",
+]
 
 log = logging.getLogger("wfkit.steps")
 
@@ -54,6 +64,10 @@ RESOURCE_WAIT = 10.0
 CONNECT_TIMEOUT = 10.0
 """Seconds the runner tries to reach the Dask scheduler before the task fails."""
 _TICK = 0.25  # seconds between two looks at the tasks waiting for resources
+SLOTS_PER_WORKER = 4
+"""Tasks the runner takes per worker it is told of (:attr:`DaskRunner.workers`): a task
+on Dask takes a round trip of milliseconds to start and to report, so several per
+worker process keep the workers busy (the scheduler queues the others itself)."""
 
 Done = Callable[[TaskSpec, TaskOutcome], None]
 
@@ -93,9 +107,10 @@ class _Cancel:
 class DaskRunner:
     """Runs ``call``, ``shell`` and ``notebook`` tasks on a Dask cluster's workers.
 
-    ``workers`` is how many tasks the engine keeps here (about three times as many are
-    handed over) and the number of worker processes of the cluster it starts when given
-    neither ``client`` nor ``scheduler``. ``resource_wait``: see :data:`RESOURCE_WAIT`.
+    ``workers`` is the number of worker processes of the cluster it starts when given
+    neither ``client`` nor ``scheduler``; the runner takes :data:`SLOTS_PER_WORKER` times
+    as many tasks at once (its :attr:`workers`, of which the engine hands it about three
+    times as many). ``resource_wait``: see :data:`RESOURCE_WAIT`.
     """
 
     def __init__(
@@ -107,7 +122,10 @@ class DaskRunner:
         resource_wait: float = RESOURCE_WAIT,
     ) -> None:
         require_distributed()
-        self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
+        #: Worker processes of the local cluster this runner starts (when it does).
+        self.processes = max(1, workers if workers is not None else os.cpu_count() or 1)
+        #: Tasks it runs at once, for the engine: :data:`SLOTS_PER_WORKER` per process.
+        self.workers = self.processes * SLOTS_PER_WORKER
         self.resource_wait = resource_wait
         self._scheduler = scheduler
         self._client: Any = client
@@ -143,8 +161,10 @@ class DaskRunner:
         return frozenset({"call", "shell", "notebook"})
 
     def submit(self, task: TaskSpec, done: Done) -> None:
-        """Hand ``task`` to the submitting thread; ``done`` is called once from the
-        reporting thread, unless cancelled. :class:`RunnerClosed` after close."""
+        """Hand ``task`` to Dask (``client.submit`` does not wait for the scheduler),
+        or to the submitting thread before the client is connected and for a task with
+        resources; ``done`` is called once from the reporting thread, unless cancelled.
+        :class:`RunnerClosed` after close."""
         job = _Job(task, done)
         with self._lock:
             if self._closed:
@@ -152,7 +172,11 @@ class DaskRunner:
             self._jobs.setdefault(task.instance_id, set()).add(job)
             if not self._threads:
                 self._start_threads()
-        self._outbox.put(job)
+        client = self._client
+        if client is not None and not task.resources:
+            self._hand(job, client)  # no thread hop: it would cost a GIL switch interval
+        else:
+            self._outbox.put(job)
 
     def queued(self) -> int:
         """Tasks not yet handed to the Dask scheduler (a hint)."""
@@ -245,32 +269,56 @@ class DaskRunner:
                 log.exception("the dask runner's submitting thread hit an error (ignored)")
 
     def _send(self, job: _Job) -> None:
-        task = job.task
-        with self._lock:
-            if job.cancelled:
-                return
+        """Connect if need be, then hand the job to Dask (on the submitting thread)."""
         try:
             client = self._connected()
         except RunnerUnavailable as exc:
-            self._results.put((job, failure("RunnerUnavailable", f"{step_label(task)}: {exc}")))
+            message = f"{step_label(job.task)}: {exc}"
+            self._results.put((job, failure("RunnerUnavailable", message)))
             return
-        future = client.submit(
-            run_on_worker,
-            task,
-            key=f"wfkit-{task.key}-{uuid.uuid4().hex[:8]}",
-            pure=False,
-            resources=task.resources or None,
-        )
+        future = self._hand(job, client)
+        task = job.task
+        if future is not None and task.resources and _missing(client, task.resources):
+            job.wait_until = time.monotonic() + self.resource_wait
+            self._awaiting.append(job)
+
+    def _hand(self, job: _Job, client: Any) -> Any:
+        """Submit the job's task to Dask; its future, or None (cancelled, or it could not
+        be submitted: then its failure is reported)."""
+        task = job.task
+        with self._lock:
+            if job.cancelled:
+                return None
+        try:
+            future = client.submit(
+                run_on_worker,
+                task,
+                key=f"wfkit-{task.key}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+                resources=task.resources or None,
+            )
+        except Exception as exc:  # reported as the task's failure: never left unanswered
+            message = f"{step_label(task)}: could not hand it to Dask: {type(exc).__name__}: {exc}"
+            self._results.put((job, failure("DaskError", message, stack_trace=_trace(exc))))
+            return None
         with self._lock:
             job.future = future
             cancelled = job.cancelled
-        if cancelled:
-            client.cancel([future])
-            return
-        future.add_done_callback(lambda f: self._results.put((job, f)))
-        if task.resources and _missing(client, task.resources) is not None:
-            job.wait_until = time.monotonic() + self.resource_wait
-            self._awaiting.append(job)
+        if cancelled:  # cancel() ran before the future was known: cancel it here
+            self._outbox.put(_Cancel([future]))
+            return None
+        client.loop.add_callback(self._fetch, client, job, future)
+        return future
+
+    async def _fetch(self, client: Any, job: _Job, future: Any) -> None:
+        """On the client's event loop: wait for the task and fetch its result in one go
+        (as ``future.result()`` does), then queue it for the reporting thread. The
+        loop itself never calls ``done``."""
+        try:
+            item: Any = await client.gather(future, asynchronous=True)
+        except BaseException as exc:  # the task's error, KilledWorker, a cancellation
+            item = exc
+        self._results.put((job, item))
 
     def _check_resources(self) -> None:
         """Fail the waiting tasks whose wait ran out; forget those that can now run."""
@@ -305,19 +353,21 @@ class DaskRunner:
                 )
             else:
                 self._client = self._local_cluster(distributed)
-        except (OSError, TimeoutError) as exc:
-            where = self._scheduler or "a local cluster"
-            raise RunnerUnavailable(
-                "dask",
-                f"cannot reach the Dask scheduler at {where} ({type(exc).__name__}: {exc}); "
-                "is it running? (dask_scheduler setting, --dask-scheduler, "
-                "$WFKIT_DASK_SCHEDULER)",
-            ) from exc
+        except Exception as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            message = (
+                f"cannot reach the Dask scheduler at {self._scheduler} ({what}); is it "
+                "running? (the dask_scheduler setting, --dask-scheduler, $WFKIT_DASK_SCHEDULER)"
+                if self._scheduler
+                else f"cannot start a local Dask cluster ({what}); give the address of a "
+                "running scheduler instead (dask_scheduler)"
+            )
+            raise RunnerUnavailable("dask", message) from exc
         return self._client
 
     def _local_cluster(self, distributed: Any) -> Any:
         self._cluster = distributed.LocalCluster(
-            n_workers=self.workers,
+            n_workers=self.processes,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
@@ -328,7 +378,7 @@ class DaskRunner:
         log.info(
             "wfkit started a Dask LocalCluster of %d worker processes at %s (dashboard: %s); "
             "give a scheduler address (dask_scheduler) to use a cluster of your own",
-            self.workers,
+            self.processes,
             self._cluster.scheduler_address,
             client.dashboard_link,
         )
@@ -358,31 +408,28 @@ class DaskRunner:
                 log.exception("the done callback of %s failed", job.task.key)
 
 
-def _outcome(task: TaskSpec, future: Any) -> TaskOutcome:
-    """What a finished future says, as an outcome (never raises)."""
-    status = future.status
-    if status == "finished":
-        try:
-            result = future.result()
-        except Exception as lost:  # the result could not be fetched (worker gone since)
-            return _lost(task, lost)
-        if isinstance(result, TaskOutcome):
-            return result
+def _outcome(task: TaskSpec, result: Any) -> TaskOutcome:
+    """What a task's future gave (its result, or the exception fetching it raised), as
+    an outcome (never raises)."""
+    if not isinstance(result, BaseException):
         return failure("InvalidStepOutcome", f"{step_label(task)}: a worker gave {result!r}")
-    if status == "error":
-        exc: BaseException = future.exception()
-        if type(exc).__name__ == "KilledWorker":
-            return failure(
-                "KilledWorker",
-                f"{step_label(task)}: the Dask worker running it died (killed, out of memory, "
-                f"or crashed): {exc}",
-            )
+    name = type(result).__name__
+    if name == "KilledWorker":
         return failure(
-            type(exc).__name__,
-            f"{step_label(task)}: {exc}",
-            stack_trace="".join(traceback.format_exception(type(exc), exc, future.traceback())),
+            "KilledWorker",
+            f"{step_label(task)}: the Dask worker running it died (killed, out of memory, "
+            f"or crashed): {result}",
         )
-    return _lost(task, None)
+    if isinstance(result, asyncio.CancelledError) or name in (
+        "CancelledError",
+        "FutureCancelledError",
+    ):
+        return _lost(task, result)
+    return failure(name, f"{step_label(task)}: {result}", stack_trace=_trace(result))
+
+
+def _trace(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def _lost(task: TaskSpec, exc: BaseException | None) -> TaskOutcome:
