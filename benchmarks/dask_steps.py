@@ -292,11 +292,14 @@ HEAVY_LINES = {
 
 
 def runtime(
-    folder: Path, defs: Path, name: str, *, client: Any = None, workers: int = WORKERS
+    folder: Path, defs: Path, name: str, *, client: Any = None, runner: str = "local"
 ) -> Runtime:
+    """An engine on its own store in ``folder``; ``runner`` is the engine's own runner
+    (steps that say ``runner: dask`` go to Dask whatever it is)."""
     settings = Settings(
-        definitions=str(defs), store=f"sqlite:///{folder / (name + '.db')}", workers=workers
-    )
+        definitions=str(defs), store=f"sqlite:///{folder / (name + '.db')}", workers=WORKERS,
+        runner=runner,
+    )  # fmt: skip
     return Runtime(settings, dask_client=client)
 
 
@@ -308,6 +311,8 @@ def section_overhead(
     args = [(i,) for i in items]
     bare_parts: dict[str, list[float]] = {k: [] for k in PARTS}
     bare_chains, alone, chain_walls, bare_fans, fan_walls = [], [], [], [], []
+    cpu: dict[str, list[float]] = {"bare chain": [], "chain": [], "bare fan": [], "fan": []}
+    clock = time.process_time
     rt = runtime(folder, defs, "overhead", client=client)
     try:
         bare_chain(client, step.work, 5)  # warm-ups
@@ -315,12 +320,19 @@ def section_overhead(
         timed_run(rt, "chain")
         bare_fan(client, step.work, args[:20])
         timed_run(rt, "fan", items=items[:20])
+        chained = partial(bare_chain, client, step.work, chain, bare_parts)
         for _ in range(runs):  # in turn, so that the machine's load weighs on all alike
-            bare_chains.append(bare_chain(client, step.work, chain, bare_parts) * chain)
-            alone.append(runner_chain(client, defs, chain))
-            chain_walls.append(timed_run(rt, "chain")[0])
-            bare_fans.append(bare_fan(client, step.work, args))
-            fan_walls.append(timed_run(rt, "fan", items=items)[0])
+            for walls_, key, fn in (
+                (bare_chains, "bare chain", chained),
+                (alone, "", partial(runner_chain, client, defs, chain)),
+                (chain_walls, "chain", partial(timed_run, rt, "chain")),
+                (bare_fans, "bare fan", partial(bare_fan, client, step.work, args)),
+                (fan_walls, "fan", partial(timed_run, rt, "fan", items=items)),
+            ):  # fmt: skip
+                wall, used = measured(fn, clock)
+                walls_.append(wall)
+                if key:
+                    cpu[key].append(used)
         _, last_chain = timed_run(rt, "chain")
         history = rt.instance(last_chain).history()
         if profile:
@@ -328,9 +340,9 @@ def section_overhead(
     finally:
         rt.close()
     rows = []
-    for label, wfkit_walls, bare, steps in (
-        (f"chain of {chain}", chain_walls, bare_chains, chain),
-        (f"fan-out of {fan}", fan_walls, bare_fans, fan),
+    for label, key, wfkit_walls, bare, steps in (
+        (f"chain of {chain}", "chain", chain_walls, bare_chains, chain),
+        (f"fan-out of {fan}", "fan", fan_walls, bare_fans, fan),
     ):
         ours, floor = median(wfkit_walls) / steps, median(bare) / steps
         ratio = ours / floor
@@ -339,14 +351,19 @@ def section_overhead(
             f"{min(wfkit_walls) / steps * 1e3:.2f}-{max(wfkit_walls) / steps * 1e3:.2f}",
             f"{(ours - floor) * 1e3:+.2f}", f"{ratio:.2f}", f"<= {TARGET_OVERHEAD}",
             report.verdict(f"{label} overhead", ratio <= TARGET_OVERHEAD),
+            f"{median(cpu['bare ' + key]) / steps * 1e3:.2f}",
+            f"{median(cpu[key]) / steps * 1e3:.2f}",
         ])  # fmt: skip
     print(f"(b) wfkit's overhead per remote step, trivial steps (median of {runs} runs, a "
           f"warm-up; bare: the same function by client.submit; workers {WORKERS})")  # fmt: skip
     print(table(
         ["workload", "bare ms/step", "wfkit ms/step", "wfkit range", "added ms", "x bare",
-         "target", ""],
+         "target", "", "bare CPU", "wfkit CPU"],
         rows,
     ))  # fmt: skip
+    print("  CPU: ms per step of this process's CPU (with a LocalCluster it runs the scheduler "
+          "too); wfkit CPU - bare CPU is\n  wfkit's own work per remote step, which a loaded "
+          "machine does not inflate as it does walls")  # fmt: skip
     print()
     chain_breakdown(history, bare_parts)
     print(f"  the same chain through the dask runner alone (its done callback submits the "
@@ -445,11 +462,11 @@ def windowed(client: Any, fn: Any, count: int, window: int) -> float:
 
 
 def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: int) -> None:
-    """The fan-out beside bare variants that move results as the runner does: wall and
-    the Dask event loop's CPU per item (the CPU figure holds on a loaded machine)."""
+    """The fan-out beside bare variants that move results as the runner does, and with
+    the engine's own runner set to dask: wall and the Dask event loop's CPU per item
+    (the CPU figure holds on a loaded machine)."""
     from wfkit.engine.loop.dispatch import AHEAD_PER_WORKER
 
-    window = WORKERS * (1 + AHEAD_PER_WORKER)
     items = list(range(fan))
 
     def each(_: object = None) -> float:
@@ -458,32 +475,40 @@ def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: in
             future.result()
         return time.perf_counter() - start
 
-    rt = runtime(folder, defs, "fan-why", client=client)
+    home = runtime(folder, defs, "fan-why", client=client)
+    remote = runtime(folder, defs, "fan-why-dask", client=client, runner="dask")
+    # The engine hands its runner at most runner.workers x (1 + AHEAD_PER_WORKER) tasks.
+    windows = [r.runner.workers * (1 + AHEAD_PER_WORKER) for r in (home, remote)]
     args = [(i,) for i in items]
     cases = [
         ("bare: submit all, one gather", partial(bare_fan, client, step.work, args)),
         ("bare: submit all, .result() of each", each),
-        (f"bare: {window} in flight, .result() of each",
-         partial(windowed, client, step.work, fan, window)),
-        (f"wfkit: workers {WORKERS}, so {window} in flight",
-         lambda: timed_run(rt, "fan", items=items)[0]),
+        (f"bare: {windows[0]} in flight, .result() of each",
+         partial(windowed, client, step.work, fan, windows[0])),
+        (f"wfkit, engine runner local ({windows[0]} in flight)",
+         lambda: timed_run(home, "fan", items=items)[0]),
+        (f"wfkit, engine runner dask ({windows[1]} in flight)",
+         lambda: timed_run(remote, "fan", items=items)[0]),
     ]  # fmt: skip
     rows = []
     try:
-        timed_run(rt, "fan", items=items[:20])
+        timed_run(home, "fan", items=items[:20])
+        timed_run(remote, "fan", items=items[:20])
         samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in cases}
         for _ in range(runs):
             for label, fn in cases:
                 samples[label].append(measured(fn, loop_cpu))
     finally:
-        rt.close()
+        home.close()
+        remote.close()
     for label, _ in cases:
         wall = median([w for w, _ in samples[label]])
         cpu = median([c for _, c in samples[label]])
         rows.append([label, f"{wall / fan * 1e3:.2f}", f"{cpu / fan * 1e3:.2f}"])
     print(f"Fan-out of {fan}: how results move (median of {runs} runs, in turn). The engine "
-          f"hands the runner at most workers x {1 + AHEAD_PER_WORKER} tasks;\n"
-          "the runner fetches each result alone as it finishes; bare fan-out gathers them "
+          f"hands its runner at most the runner's slots x {1 + AHEAD_PER_WORKER} tasks\n"
+          "(with the engine's runner local, a `runner: dask` step gets the local runner's "
+          "slots); the runner takes each result as it\ncomes; a bare fan-out gathers them "
           "all in one message")  # fmt: skip
     print(table(["how", "ms/item", "Dask event loop CPU ms/item"], rows))
     print()
