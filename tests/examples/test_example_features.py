@@ -114,7 +114,7 @@ def dask_client() -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # None still serves one, on 8787
         ) as cluster,
         Client(cluster) as client,
     ):
