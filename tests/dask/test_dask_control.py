@@ -181,3 +181,41 @@ def test_an_engine_killed_mid_step_leaves_nothing_that_applies_later(
     assert second != first
     assert sum(isinstance(e, TaskScheduled) for e in history) >= 2
     assert [e.output for e in history if isinstance(e, TaskCompleted)] == [second]
+
+
+def test_a_call_step_over_its_timeout_fails_on_time_though_its_function_is_stuck(
+    project: Any,
+) -> None:
+    module = project.module(
+        """
+        import time
+
+        def stuck():
+            time.sleep(30)
+            return "late"
+
+        def quick():
+            return "quick"
+        """
+    )
+    project.flow(
+        """
+        wfkit: 1
+        name: stuck
+        runner: dask
+        steps:
+          slow: {{call: "{m}:stuck", timeout: 1s, on_error: continue}}
+          after: {{call: "{m}:quick", needs: [slow]}}
+        output: ${{{{ steps.after.output }}}}
+        """,
+        m=module,
+    )
+    with project.runtime() as runtime:
+        # the function is abandoned in a thread of its own on the worker: the step
+        # fails after 1 s, not 30, and the run goes on
+        run = runtime.run("stuck", timeout=20)
+        assert run.status.value == "COMPLETED" and run.output == "quick"
+        failure = run.steps["slow"].failure
+        assert failure is not None and failure.type == "TimeoutError"
+        assert "ran over its timeout of 1 s" in failure.message
+        assert run.steps["slow"].ran_on in set(project.client.scheduler_info()["workers"])

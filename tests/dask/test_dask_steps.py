@@ -384,9 +384,9 @@ def test_a_scheduler_that_cannot_be_reached_fails_the_step_naming_its_address(
 ) -> None:
     import socket
 
-    from wfkit.steps import dask_runner
+    from wfkit.steps import dask_cluster
 
-    monkeypatch.setattr(dask_runner, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", 1.0)
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{closed.getsockname()[1]}"

@@ -33,8 +33,10 @@ name...), or one of wfkit's own:
 ``UnknownStepKind``    the runner has no handler for the step's kind
 ``Canceled``           the task was cancelled (never reported by the runner)
 ``KilledWorker``       the Dask worker running the task died
-``ResourcesUnavailable`` no Dask worker offers the step's ``resources``
+``ResourcesUnavailable``
+                       no Dask worker offers the step's ``resources``
 ``RunnerUnavailable``  the Dask scheduler cannot be reached, or dropped the task
+``DaskError``          Dask refused the task when it was handed over
 =====================  ==============================================================
 """
 

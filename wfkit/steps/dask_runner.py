@@ -31,38 +31,33 @@ seconds for such a worker to join, then fails with ``ResourcesUnavailable``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import queue
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerClosed, RunnerUnavailable
 from wfkit.steps.base import failure, step_label
+from wfkit.steps.dask_cluster import (
+    connect,
+    missing_resources,
+    outcome_of,
+    require_distributed,
+    trace,
+)
 from wfkit.steps.remote import run_on_worker
 
-__all__ = [
-    "CONNECT_TIMEOUT",
-    "INSTALL_HINT",
-    "RESOURCE_WAIT",
-    "SLOTS_PER_WORKER",
-    "DaskRunner",
-    "require_distributed",
-]
+__all__ = ["RESOURCE_WAIT", "SLOTS_PER_WORKER", "DaskRunner"]
 
 log = logging.getLogger("wfkit.steps")
 
-INSTALL_HINT = "pip install 'wfkit[dask]'"
 RESOURCE_WAIT = 10.0
 """Seconds a task whose resources no worker offers waits for one that does to join."""
-CONNECT_TIMEOUT = 10.0
-"""Seconds the runner tries to reach the Dask scheduler before the task fails."""
 _TICK = 0.25  # seconds between two looks at the tasks waiting for resources
 SLOTS_PER_WORKER = 4
 """Tasks the runner takes per worker it is told of (:attr:`DaskRunner.workers`): a task
@@ -70,19 +65,6 @@ on Dask takes a round trip of milliseconds to start and to report, so several pe
 worker process keep the workers busy (the scheduler queues the others itself)."""
 
 Done = Callable[[TaskSpec, TaskOutcome], None]
-
-
-def require_distributed() -> Any:
-    """The ``distributed`` module; :class:`RunnerUnavailable` naming the extra without it."""
-    try:
-        import distributed
-    except ImportError as exc:
-        raise RunnerUnavailable(
-            "dask",
-            f"the dask step runner needs Dask's distributed package, which is not installed "
-            f"({exc.name} is missing): {INSTALL_HINT}",
-        ) from exc
-    return distributed
 
 
 class _Job:
@@ -278,7 +260,7 @@ class DaskRunner:
             return
         future = self._hand(job, client)
         task = job.task
-        if future is not None and task.resources and _missing(client, task.resources):
+        if future is not None and task.resources and missing_resources(client, task.resources):
             job.wait_until = time.monotonic() + self.resource_wait
             self._awaiting.append(job)
 
@@ -299,7 +281,7 @@ class DaskRunner:
             )
         except Exception as exc:  # reported as the task's failure: never left unanswered
             message = f"{step_label(task)}: could not hand it to Dask: {type(exc).__name__}: {exc}"
-            self._results.put((job, failure("DaskError", message, stack_trace=_trace(exc))))
+            self._results.put((job, failure("DaskError", message, stack_trace=trace(exc))))
             return None
         with self._lock:
             job.future = future
@@ -326,7 +308,7 @@ class DaskRunner:
         for job in self._awaiting:
             if job.future.done() or job.cancelled:
                 continue
-            missing = _missing(client, job.task.resources or {})
+            missing = missing_resources(client, job.task.resources or {})
             if missing is None:
                 continue
             if now < job.wait_until:
@@ -343,46 +325,9 @@ class DaskRunner:
 
     def _connected(self) -> Any:
         """The client, connecting (or starting a local cluster) the first time."""
-        if self._client is not None:
-            return self._client
-        distributed = require_distributed()
-        try:
-            if self._scheduler:
-                self._client = distributed.Client(
-                    self._scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False
-                )
-            else:
-                self._client = self._local_cluster(distributed)
-        except Exception as exc:
-            what = f"{type(exc).__name__}: {exc}"
-            message = (
-                f"cannot reach the Dask scheduler at {self._scheduler} ({what}); is it "
-                "running? (the dask_scheduler setting, --dask-scheduler, $WFKIT_DASK_SCHEDULER)"
-                if self._scheduler
-                else f"cannot start a local Dask cluster ({what}); give the address of a "
-                "running scheduler instead (dask_scheduler)"
-            )
-            raise RunnerUnavailable("dask", message) from exc
+        if self._client is None:
+            self._client, self._cluster = connect(self._scheduler, self.processes)
         return self._client
-
-    def _local_cluster(self, distributed: Any) -> Any:
-        self._cluster = distributed.LocalCluster(
-            n_workers=self.processes,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            scheduler_kwargs={"allowed_failures": 0},
-        )
-        client = distributed.Client(self._cluster, set_as_default=False)
-        log.info(
-            "wfkit started a Dask LocalCluster of %d worker processes at %s (dashboard: %s); "
-            "give a scheduler address (dask_scheduler) to use a cluster of your own",
-            self.processes,
-            self._cluster.scheduler_address,
-            client.dashboard_link,
-        )
-        return client
 
     # -- the reporting thread -------------------------------------------------------
 
@@ -392,7 +337,7 @@ class DaskRunner:
             if item is None:
                 return
             job, result = item
-            outcome = result if isinstance(result, TaskOutcome) else _outcome(job.task, result)
+            outcome = result if isinstance(result, TaskOutcome) else outcome_of(job.task, result)
             with self._lock:
                 if job.cancelled or job.finished:
                     continue
@@ -406,58 +351,3 @@ class DaskRunner:
                 job.done(job.task, outcome)
             except Exception:
                 log.exception("the done callback of %s failed", job.task.key)
-
-
-def _outcome(task: TaskSpec, result: Any) -> TaskOutcome:
-    """What a task's future gave (its result, or the exception fetching it raised), as
-    an outcome (never raises)."""
-    if not isinstance(result, BaseException):
-        return failure("InvalidStepOutcome", f"{step_label(task)}: a worker gave {result!r}")
-    name = type(result).__name__
-    if name == "KilledWorker":
-        return failure(
-            "KilledWorker",
-            f"{step_label(task)}: the Dask worker running it died (killed, out of memory, "
-            f"or crashed): {result}",
-        )
-    if isinstance(result, asyncio.CancelledError) or name in (
-        "CancelledError",
-        "FutureCancelledError",
-    ):
-        return _lost(task, result)
-    return failure(name, f"{step_label(task)}: {result}", stack_trace=_trace(result))
-
-
-def _trace(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-def _lost(task: TaskSpec, exc: BaseException | None) -> TaskOutcome:
-    why = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
-    return failure(
-        "RunnerUnavailable",
-        f"{step_label(task)}: the Dask scheduler dropped the task{why}; its connection may "
-        "have been lost",
-    )
-
-
-def _missing(client: Any, wanted: Mapping[str, float]) -> str | None:
-    """Why no worker of the cluster can run a task that needs ``wanted``, or None."""
-    workers = client.scheduler_info().get("workers", {})
-    for info in workers.values():
-        offered = info.get("resources") or {}
-        if all(offered.get(name, 0) >= amount for name, amount in wanted.items()):
-            return None
-    offers = sorted(
-        {
-            ", ".join(f"{k}={v:g}" for k, v in (i.get("resources") or {}).items()) or "none"
-            for i in workers.values()
-        }
-    )
-    asked = ", ".join(f"{k}={v:g}" for k, v in wanted.items())
-    return (
-        f"no worker of the Dask cluster offers the resources the step asks for ({asked}); "
-        f"its {len(workers)} workers offer: {'; '.join(offers) or 'nothing'}. Start workers "
-        f'with them (dask worker --resources "{asked.replace(", ", ",")}"), or change the '
-        "step's resources"
-    )
