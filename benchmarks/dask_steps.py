@@ -29,8 +29,8 @@ results as the runner does (a window of tasks in flight, each result fetched alo
 with the CPU of Dask's event loop per item (with a ``LocalCluster`` it also runs the
 scheduler), which holds on a loaded machine where walls do not. For (a), the CPU the
 processes doing the work got per wall second says whether the machine's load, rather
-than wfkit, set the speed-up. ``--profile`` adds a cProfile of one wfkit chain run
-(this process's threads).
+than wfkit, set the speed-up. ``--profile`` adds a cProfile of a fresh engine's first chain runs
+(its threads and the dask runner's).
 
 Targets print PASS/FAIL (exit status 1 when one is missed). Timings move with the
 machine's load (printed): compare the ratios, measured in the same run.
@@ -339,8 +339,6 @@ def section_overhead(
                     cpu[key].append(used)
         _, last_chain = timed_run(rt, "chain")
         history = rt.instance(last_chain).history()
-        if profile:
-            profile_chain(rt)
     finally:
         rt.close()
         rt_dask.close()
@@ -380,6 +378,8 @@ def section_overhead(
           f"{median(chain_walls) / chain * 1e3:.2f}")  # fmt: skip
     print()
     fan_why(defs, folder, client, step, fan, runs)
+    if profile:
+        profile_chain(folder, defs, client)
 
 
 def runner_chain(client: Any, defs: Path, steps: int) -> float:
@@ -522,8 +522,9 @@ def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: in
     print()
 
 
-def profile_chain(rt: Runtime) -> None:
-    """cProfile of one chain run, over every thread of this process."""
+def profile_chain(folder: Path, defs: Path, client: Any) -> None:
+    """cProfile of a fresh engine's first two chain runs, over this thread and every
+    thread started meanwhile (the engine's and the dask runner's; not Dask's own)."""
     profiles = [cProfile.Profile()]
 
     def start(*_: object) -> None:
@@ -534,7 +535,12 @@ def profile_chain(rt: Runtime) -> None:
     threading.setprofile(start)
     profiles[0].enable()
     try:
-        timed_run(rt, "chain")
+        rt = runtime(folder, defs, "profile", client=client)
+        try:
+            timed_run(rt, "chain")
+            timed_run(rt, "chain")
+        finally:
+            rt.close()
     finally:
         threading.setprofile(None)  # type: ignore[arg-type]
         for p in profiles:
@@ -544,7 +550,7 @@ def profile_chain(rt: Runtime) -> None:
     for p in profiles[1:]:
         stats.add(p)
     stats.sort_stats("tottime").print_stats(25)
-    print("cProfile of one wfkit chain run (threads started after it began included):")
+    print("cProfile of a fresh engine's first two chain runs (all wfkit threads):")
     print(out.getvalue())
 
 
