@@ -54,6 +54,12 @@ PLANNED: tuple[tuple[int, str, str], ...] = (
         "over and carry on from the history.",
     ),
     (7, "Notebook steps", "Run a parameterised notebook as a step and read its result."),
+    (
+        8,
+        "Heavy steps on Dask",
+        "Send the heavy steps of a pipeline to the worker processes of a Dask cluster "
+        "and watch them run in the live panel.",
+    ),
 )
 
 

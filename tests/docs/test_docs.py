@@ -79,6 +79,7 @@ def test_the_generator_makes_the_expected_pages(regenerated: Path) -> None:
         "tutorials/05-fan-out-and-children.md",
         "tutorials/06-durability.md",
         "tutorials/07-notebook-steps.md",
+        "tutorials/08-dask.md",
         "tutorials/notebook.css",
     ]
 

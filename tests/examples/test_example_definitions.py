@@ -37,6 +37,7 @@ TOP_KEYS = {
     "inputs",
     "defaults",
     "concurrency",
+    "runner",
     "steps",
     "finally",
     "output",
@@ -56,7 +57,12 @@ COMMON_KEYS = {
     "pause_before",
     "outputs",
     "description",
+    "runner",
 }
+#: Step keys an example may use that need no example: a step's ``resources`` depend on
+#: how the Dask cluster's workers were started (docs/guides/dask.md shows them).
+OPTIONAL_STEP_KEYS = {"resources"}
+RUNNERS = {"local", "dask"}
 RETRY_KEYS = {
     "max_attempts",
     "initial_interval",
@@ -113,6 +119,7 @@ def test_there_are_examples() -> None:
         "publish-model",
         "release",
         "build-package",
+        "sensor-features",
     } <= names
 
 
@@ -139,6 +146,7 @@ def test_top_level(name: str) -> None:
     assert doc["name"] == name and NAME.match(name)
     assert isinstance(doc.get("version", ""), str)
     assert set(doc.get("defaults") or {}) <= DEFAULTS_KEYS
+    assert doc.get("runner", "local") in RUNNERS
     if "concurrency" in doc:
         assert isinstance(doc["concurrency"], int) and doc["concurrency"] >= 1
     assert doc["steps"], "a definition has steps"
@@ -169,7 +177,9 @@ def test_steps_are_well_formed(name: str) -> None:
         assert STEP_ID.match(step_id), step_id
         kinds = [k for k in KINDS if k in step]
         assert len(kinds) == 1, (step_id, kinds)
-        assert set(step) <= COMMON_KEYS | set(KINDS), (step_id, set(step) - COMMON_KEYS)
+        allowed = COMMON_KEYS | OPTIONAL_STEP_KEYS | set(KINDS)
+        assert set(step) <= allowed, (step_id, set(step) - allowed)
+        assert step.get("runner", "local") in RUNNERS
         assert step.get("on_error", "fail") in {"fail", "continue"}
         assert isinstance(step.get("pause_before", False), bool)
         assert isinstance(step.get("description", ""), str)
