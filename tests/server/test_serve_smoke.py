@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from tests.server.conftest import Served
 
 
@@ -24,9 +28,6 @@ def test_sidecar_side_endpoints(served: Served) -> None:
 def test_the_command_line_does_not_import_the_server() -> None:
     """The CLI starts as fast as without the server: neither Starlette nor uvicorn (nor
     wfkit.server) is imported until ``wfkit serve`` runs."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, wfkit.cli.main as m; m.build_parser(); "
         "print(sorted(n for n in sys.modules if n.split('.')[0] in "
@@ -34,3 +35,25 @@ def test_the_command_line_does_not_import_the_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_server_extra_the_command_names_it(tmp_path: Path) -> None:
+    """``wfkit serve`` where Starlette is not installed: one line naming the extra, exit 2."""
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('starlette', 'uvicorn'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from wfkit.cli.main import main\n"
+        "sys.exit(main(['serve']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == (
+        "wfkit serve: the server extra is not installed (starlette is missing): "
+        "pip install 'wfkit[server]'\n"
+    )

@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise UsageError(
-            f"wfkit serve needs the server extra ({exc.name} is missing): "
+            f"the server extra is not installed ({exc.name} is missing): "
             "pip install 'wfkit[server]'"
         ) from None
     from wfkit.server.context import ServerContext
