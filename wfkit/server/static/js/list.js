@@ -57,7 +57,7 @@ export async function listPage(main, query, signal) {
         name: "status",
         value: status,
         checked: filters.status.includes(status),
-        onchange: () => go({ ...filters, status: checked() }),
+        onchange: () => go({ status: checked() }),
       }),
       status.toLowerCase().replace(/_/g, " "),
     ),
@@ -70,11 +70,11 @@ export async function listPage(main, query, signal) {
     list: "workflow-names",
     placeholder: "any workflow",
     value: filters.name,
-    onchange: () => go({ ...filters, name: nameInput.value.trim() }),
+    onchange: () => go({ name: nameInput.value.trim() }),
   });
   const sizeSelect = h(
     "select",
-    { id: "page-size", onchange: () => go({ ...filters, limit: Number(sizeSelect.value) }) },
+    { id: "page-size", onchange: () => go({ limit: Number(sizeSelect.value) }) },
     PAGE_SIZES.map((size) => h("option", { value: String(size), selected: size === filters.limit, text: `${size} a page` })),
   );
   const auto = h("input", { type: "checkbox", id: "auto-refresh", checked: true, onchange: () => schedule() });
@@ -89,7 +89,7 @@ export async function listPage(main, query, signal) {
   const newer = h("button", { type: "button", id: "page-newer", onclick: () => turn(-1), text: "← Newer" });
   const older = h("button", { type: "button", id: "page-older", onclick: () => turn(1), text: "Older →" });
   const where = h("span", { id: "page-number", class: "muted" });
-  const clear = h("button", { type: "button", class: "link", onclick: () => go({ status: [], name: "", limit: filters.limit }), text: "clear filters" });
+  const clear = h("button", { type: "button", class: "link", onclick: () => go({ status: [], name: "" }), text: "clear filters" });
 
   replace(
     main,
@@ -107,8 +107,11 @@ export async function listPage(main, query, signal) {
     h("div", { class: "pager" }, newer, where, older),
   );
 
-  function go(next) {
-    location.hash = hashOf(next);
+  // A change applies to the filters of the address as it is now, not as this page was
+  // drawn: a second change made before the page is drawn again must not undo the first.
+  function go(change) {
+    const now = new URLSearchParams(location.hash.split("?")[1] || "");
+    location.hash = hashOf({ ...filtersOf(now), ...change });
   }
 
   function schedule() {
