@@ -102,8 +102,8 @@ def _fan_out(
 def test_an_engine_whose_runner_is_local_keeps_every_dask_task_in_flight(
     project: Any, until: Callable[..., bool]
 ) -> None:
-    # slots: 2 local + 16 threads on the cluster, so 54 in flight at most: all 48
-    # (the engine's own 2 slots alone made it 6)
+    # slots: 2 local + 4 per thread of the cluster's 16, so far more than 48 in flight
+    # at most: all 48 (the engine's own 2 slots alone made it 6)
     assert sum(project.client.nthreads().values()) == THREADS
     assert _fan_out(project, until, 48, 48) == 48
 
@@ -142,3 +142,20 @@ def test_many_workers_are_counted_not_listed() -> None:
     assert StepSnapshot(id="one", status="completed", details={"ranOn": "tcp://a"}).ran_on == (
         "tcp://a"
     )
+
+
+def test_the_dask_runners_slots_follow_workers_that_join_and_leave(
+    cluster: LocalCluster, project: Any, until: Callable[..., bool]
+) -> None:
+    from wfkit.steps.dask_runner import SLOTS_PER_THREAD, DaskRunner
+
+    runner = DaskRunner(client=project.client)
+    try:
+        assert runner.workers == THREADS * SLOTS_PER_THREAD  # not the `workers` setting's
+        cluster.scale(3)  # one more process of 8 threads: the client hears of it
+        assert until(lambda: runner.workers == (THREADS + 8) * SLOTS_PER_THREAD, 30.0)
+        cluster.scale(2)
+        assert until(lambda: runner.workers == THREADS * SLOTS_PER_THREAD, 30.0)
+    finally:
+        cluster.scale(2)
+        runner.close()
