@@ -485,23 +485,24 @@ def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: in
 
     home = runtime(folder, defs, "fan-why", client=client)
     remote = runtime(folder, defs, "fan-why-dask", client=client, runner="dask")
-    # The engine hands its runner at most runner.workers x (1 + AHEAD_PER_WORKER) tasks.
-    windows = [r.runner.workers * (1 + AHEAD_PER_WORKER) for r in (home, remote)]
     args = [(i,) for i in items]
-    cases = [
-        ("bare: submit all, one gather", partial(bare_fan, client, step.work, args)),
-        ("bare: submit all, .result() of each", each),
-        (f"bare: {windows[0]} in flight, .result() of each",
-         partial(windowed, client, step.work, fan, windows[0])),
-        (f"wfkit, engine runner local ({windows[0]} in flight)",
-         lambda: timed_run(home, "fan", items=items)[0]),
-        (f"wfkit, engine runner dask ({windows[1]} in flight)",
-         lambda: timed_run(remote, "fan", items=items)[0]),
-    ]  # fmt: skip
     rows = []
     try:
         timed_run(home, "fan", items=items[:20])
         timed_run(remote, "fan", items=items[:20])
+        # The engine hands its runner at most runner.workers x (1 + AHEAD_PER_WORKER)
+        # tasks; read once the warm-ups opened the dask runners (home: local + dask).
+        windows = [r.runner.workers * (1 + AHEAD_PER_WORKER) for r in (home, remote)]
+        cases = [
+            ("bare: submit all, one gather", partial(bare_fan, client, step.work, args)),
+            ("bare: submit all, .result() of each", each),
+            (f"bare: {windows[0]} in flight, .result() of each",
+             partial(windowed, client, step.work, fan, windows[0])),
+            (f"wfkit, engine runner local ({windows[0]} in flight)",
+             lambda: timed_run(home, "fan", items=items)[0]),
+            (f"wfkit, engine runner dask ({windows[1]} in flight)",
+             lambda: timed_run(remote, "fan", items=items)[0]),
+        ]  # fmt: skip
         samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in cases}
         for _ in range(runs):
             for label, fn in cases:
@@ -514,10 +515,10 @@ def fan_why(defs: Path, folder: Path, client: Any, step: Any, fan: int, runs: in
         cpu = median([c for _, c in samples[label]])
         rows.append([label, f"{wall / fan * 1e3:.2f}", f"{cpu / fan * 1e3:.2f}"])
     print(f"Fan-out of {fan}: how results move (median of {runs} runs, in turn). The engine "
-          f"hands its runner at most the runner's slots x {1 + AHEAD_PER_WORKER} tasks\n"
-          "(with the engine's runner local, a `runner: dask` step gets the local runner's "
-          "slots); the runner takes each result as it\ncomes; a bare fan-out gathers them "
-          "all in one message")  # fmt: skip
+          f"hands its runners at most their slots x {1 + AHEAD_PER_WORKER} tasks\n"
+          "(the dask runner's slots: the cluster's threads; with the engine's runner local, "
+          "the local runner's are added); the runner takes each result as it\ncomes; a bare "
+          "fan-out gathers them all in one message")  # fmt: skip
     print(table(["how", "ms/item", "Dask event loop CPU ms/item"], rows))
     print()
 

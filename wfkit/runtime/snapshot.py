@@ -32,6 +32,7 @@ from wfkit.engine.wire.summary import custom_status
 from wfkit.runtime.snapshot_records import (
     DONE_STEPS,
     LIVE_STEPS,
+    RAN_ON,
     InstanceSnapshot,
     StepSnapshot,
     TaskSnapshot,
@@ -182,8 +183,10 @@ def _step_snapshot(
         duration = max(0.0, (step.ended_at if step.ended_at is not None else now) - step.started_at)
     foreach = step.items is not None
     details = None
+    places: tuple[str, ...] = ()
     if step.tasks and (not foreach or scan_tasks or status in DONE_STEPS):
         details = next((t.details for t in reversed(step.tasks) if t.details), None)
+        places = _places(step) if foreach else ()
     retry = spec.retry
     return StepSnapshot(
         id=step.id,
@@ -195,6 +198,7 @@ def _step_snapshot(
         failure=failure,
         items=len(step.items) if step.items is not None else None,
         details=details,
+        places=places,
         kind=spec.kind.value,
         duration=duration,
         items_done=step.count(TaskPhase.COMPLETED) + step.count(TaskPhase.FAILED) if foreach else 0,
@@ -204,6 +208,18 @@ def _step_snapshot(
         paused=paused and status == "pending",
         max_attempts=retry.max_attempts if retry is not None else None,
     )
+
+
+def _places(step: StepState) -> tuple[str, ...]:
+    """Every Dask worker a foreach's items ran on, in the order first seen: one pass
+    over its tasks, made where the latest details are looked for too (never at a
+    per-commit snapshot of a running foreach)."""
+    seen: dict[str, None] = {}
+    for task in step.tasks:
+        where = task.details.get(RAN_ON) if task.details else None
+        if isinstance(where, str):
+            seen[where] = None
+    return tuple(seen)
 
 
 def _tasks(

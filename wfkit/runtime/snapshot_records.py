@@ -20,17 +20,33 @@ if TYPE_CHECKING:
 __all__ = [
     "DONE_STEPS",
     "LIVE_STEPS",
+    "PLACES_SHOWN",
+    "RAN_ON",
     "Failure",
     "InstanceSnapshot",
     "StepSnapshot",
     "TaskSnapshot",
     "decode_failure",
+    "places_text",
 ]
 
 DONE_STEPS = frozenset({"completed", "failed", "skipped", "canceled"})
 _TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED", "CANCELED"})
 LIVE_STEPS = frozenset({"running", "waiting"})
 _REPR_WIDTH = 70
+RAN_ON = "ranOn"
+"""The key of a task's details that names the Dask worker it ran on."""
+PLACES_SHOWN = 3
+"""Workers a step's :attr:`StepSnapshot.ran_on` names; beyond, it counts them."""
+
+
+def places_text(places: tuple[str, ...]) -> str:
+    """Where a step ran, in one short line: the workers' addresses, or beyond
+    :data:`PLACES_SHOWN` of them the first ones and how many in all."""
+    if len(places) <= PLACES_SHOWN:
+        return ", ".join(places)
+    shown = ", ".join(places[: PLACES_SHOWN - 1])
+    return f"{len(places)} Dask workers ({shown}, ...)"
 
 
 def decode_failure(text: str | None) -> Failure | None:
@@ -82,6 +98,9 @@ class StepSnapshot:
     paused: bool = False
     max_attempts: int | None = None
     """The retry policy's ``max_attempts`` (None: the step has no retry)."""
+    places: tuple[str, ...] = ()
+    """Every Dask worker a ``foreach`` step's items ran on (first seen first); empty for
+    a step without items, whose :attr:`ran_on` is its latest attempt's."""
 
     @property
     def error(self) -> Failure | None:
@@ -101,8 +120,11 @@ class StepSnapshot:
     @property
     def ran_on(self) -> str | None:
         """The address of the Dask worker its latest attempt ran on (its details'
-        ``ranOn``), or None: the engine's own process, or not run yet."""
-        where = (self.details or {}).get("ranOn")
+        ``ranOn``), or for a ``foreach`` every worker its items ran on (see
+        :func:`places_text`), or None: the engine's own process, or not run yet."""
+        if self.places:
+            return places_text(self.places)
+        where = (self.details or {}).get(RAN_ON)
         return where if isinstance(where, str) else None
 
     @property

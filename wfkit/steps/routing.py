@@ -15,11 +15,21 @@ import time
 from collections.abc import Callable, Mapping
 
 from wfkit.engine.protocols import StepRunner, TaskOutcome, TaskSpec
-from wfkit.errors import RunnerClosed
+from wfkit.errors import RunnerClosed, RunnerUnavailable
+from wfkit.steps.base import failure, step_label
 
 __all__ = ["RoutingRunner"]
 
 Done = Callable[[TaskSpec, TaskOutcome], None]
+
+
+def _report_later(done: Done, task: TaskSpec, outcome: TaskOutcome) -> None:
+    """Call ``done`` on a thread of its own: never from inside ``submit`` (see
+    :class:`~wfkit.engine.protocols.StepRunner`). Only for a runner that could not
+    be opened, so a thread per task is no cost worth pooling."""
+    threading.Thread(
+        target=done, args=(task, outcome), name="wfkit-runner-unavailable", daemon=True
+    ).start()
 
 
 class RoutingRunner:
@@ -40,8 +50,13 @@ class RoutingRunner:
 
     @property
     def workers(self) -> int:
-        """The engine's runner's slots."""
-        return self.default.workers
+        """The slots of every runner opened so far, in all: an engine whose own runner
+        is ``local`` keeps a Dask cluster's threads busy too once a step sends work
+        there (the engine reads this whenever it sizes what it hands over)."""
+        runners = self._runners
+        if len(runners) == 1:
+            return self.default.workers
+        return sum(runner.workers for runner in list(runners.values()))
 
     @property
     def runners(self) -> dict[str, StepRunner]:
@@ -57,8 +72,14 @@ class RoutingRunner:
         name = task.runner
         if name is None or name == self.default_name:
             self.default.submit(task, done)
-        else:
-            self.runner(name).submit(task, done)
+            return
+        try:
+            runner = self.runner(name)
+        except RunnerUnavailable as exc:  # the step fails, not the engine's round
+            outcome = failure("RunnerUnavailable", f"{step_label(task)}: {exc}")
+            _report_later(done, task, outcome)
+            return
+        runner.submit(task, done)
 
     def runner(self, name: str) -> StepRunner:
         """Runner ``name``, opened now if it is not yet (:class:`RunnerClosed` after close)."""

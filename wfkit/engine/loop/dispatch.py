@@ -69,13 +69,17 @@ class Dispatcher:
         #: While set (a graceful stop), tasks are not run: they stay scheduled in the
         #: history, and whoever runs the instance next runs them.
         self.draining = False
-        workers = max(1, runner.workers)
-        #: How many tasks the runner holds at most (running or waiting for a worker).
-        self.limit = workers * (1 + AHEAD_PER_WORKER)
         self._lock = threading.Lock()
         self._waiting: OrderedDict[str, deque[TaskSpec]] = OrderedDict()  # by instance
         self._handed: dict[str, int] = {}  # tasks of each instance the runner holds
         self._in_runner = 0
+
+    @property
+    def limit(self) -> int:
+        """How many tasks the runner holds at most (running or waiting for a worker),
+        from its slots now: they change as a runner opens (a step's ``runner: dask``) or
+        its cluster gains or loses workers."""
+        return max(1, self.runner.workers) * (1 + AHEAD_PER_WORKER)
 
     def perform(self, instance_id: str, actions: Sequence[act.Action], owned: Owned | None) -> None:
         """Carry out ``actions`` of an instance (``owned``: the engine's entry for it)."""
@@ -133,15 +137,18 @@ class Dispatcher:
                     found.extend(tasks)
         for task in now:
             self._submit(task)
-        if room > len(now):  # places left while others waited: fill them in turn
+        if room > len(now) or tasks:
+            # places left while others waited, or the runner took more slots meanwhile
+            # (one opened on this instance's first task, say): fill them in turn
             self._top_up()
 
     def _top_up(self) -> None:
         """Hand the runner waiting tasks while it holds fewer than :attr:`limit`, taking
         the instances in turn."""
+        limit = self.limit
         while not self.draining:
             with self._lock:
-                if self._in_runner >= self.limit or not self._waiting:
+                if self._in_runner >= limit or not self._waiting:
                     return
                 instance_id, tasks = next(iter(self._waiting.items()))
                 task = tasks.popleft()
