@@ -95,8 +95,11 @@ class RoutingRunner:
         return runner
 
     def queued(self) -> int:
-        """Tasks waiting in every runner (a hint)."""
-        return sum(r.queued() for r in list(self._runners.values()))
+        """Tasks waiting in every runner (a hint; the engine asks after every result)."""
+        runners = self._runners
+        if len(runners) == 1:
+            return self.default.queued()
+        return sum(r.queued() for r in list(runners.values()))
 
     def unfinished(self) -> int:
         """Tasks not ended in every runner."""

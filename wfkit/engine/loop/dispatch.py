@@ -137,7 +137,7 @@ class Dispatcher:
                     found.extend(tasks)
         for task in now:
             self._submit(task)
-        if room > len(now) or tasks:
+        if tasks or (room > len(now) and self._waiting):
             # places left while others waited, or the runner took more slots meanwhile
             # (one opened on this instance's first task, say): fill them in turn
             self._top_up()
