@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wfkit.errors import InstanceNotFound, InvalidRequest, WfkitError
+from wfkit.errors import InvalidRequest, WfkitError
 from wfkit.server.replies import STATUS_OF_CATEGORY
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "error_code",
-    "instance_id_param",
     "int_param",
     "text_param",
     "threaded",
@@ -113,15 +112,6 @@ def text_param(request: Request, name: str) -> str | None:
     if text is not None and "\x00" in text:
         raise InvalidRequest(name, "holds a NUL character, which no name holds")
     return text
-
-
-def instance_id_param(request: Request) -> str:
-    """The ``instance_id`` of the path; :class:`InstanceNotFound` at once for one that
-    no instance can have (with a NUL character)."""
-    instance_id: str = request.path_params["instance_id"]
-    if "\x00" in instance_id:
-        raise InstanceNotFound(instance_id)
-    return instance_id
 
 
 def encode_cursor(created_at: float, instance_id: str) -> str:

@@ -25,7 +25,6 @@ from wfkit.server.api_support import (
     SafeJSON,
     decode_cursor,
     encode_cursor,
-    instance_id_param,
     int_param,
     json_bytes,
     text_param,
@@ -89,7 +88,7 @@ class WfkitRoutes:
         context.on_stop.append(self.hub.close)
 
     def _instance(self, request: Request) -> Instance:
-        return self.runtime.instance(instance_id_param(request))
+        return self.runtime.instance(request.path_params["instance_id"])
 
     def list_instances(self, request: Request) -> Response:
         """``GET /instances``: a page of instances, newest first."""
@@ -185,7 +184,7 @@ class WfkitRoutes:
             )
             return SafeJSON({"errorCode": "ERR_WFKIT_UNAVAILABLE", "message": said}, 503)
         try:
-            feed, waiter = await hub.join(instance_id_param(request))
+            feed, waiter = await hub.join(request.path_params["instance_id"])
         except WfkitError as error:
             return wfkit_error(error)
         headers = {**SAFE_HEADERS, "X-Accel-Buffering": "no"}
