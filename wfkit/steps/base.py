@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
@@ -25,6 +26,8 @@ __all__ = [
     "CancelToken",
     "TaskHandler",
     "failure",
+    "format_trace",
+    "run_handler",
     "step_label",
     "too_large",
     "wait_until",
@@ -136,6 +139,37 @@ def _call_quietly(callback: Callable[[], None]) -> None:
         callback()
     except Exception:
         log.exception("a cancel callback failed")
+
+
+def format_trace(exc: BaseException) -> str:
+    """An exception's traceback as text (a remote one as the worker sent it)."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def run_handler(
+    handlers: Mapping[str, TaskHandler], task: TaskSpec, cancel: CancelToken, where: str
+) -> TaskOutcome:
+    """Run ``task`` through the handler of its kind; a failure outcome when ``where``
+    (this runner, a Dask worker) has no such handler or the handler raises, so that the
+    thread or process that runs it lives on."""
+    handler = handlers.get(task.kind)
+    if handler is None:
+        known = ", ".join(sorted(handlers)) or "none"
+        return failure(
+            "UnknownStepKind",
+            f"{step_label(task)} is of kind {task.kind!r}, which {where} cannot run "
+            f"(it runs: {known})",
+        )
+    try:
+        return handler.run(task, cancel)
+    except BaseException as exc:  # whatever a handler raises, its runner lives on
+        return failure(
+            type(exc).__name__,
+            f"{step_label(task)}: the {task.kind} step handler failed unexpectedly: "
+            f"{type(exc).__name__}: {exc}",
+            stack_trace=format_trace(exc),
+            details={"handler_error": True},
+        )
 
 
 def wait_until(lock: threading.Lock, done: Callable[[], bool], timeout: float) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 
 from wfkit.common import jsontext
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.steps.base import CancelToken, failure, step_label, too_large
+from wfkit.steps.base import CancelToken, failure, format_trace, step_label, too_large
 
 __all__ = ["CallHandler", "add_import_paths", "call_task", "target_problem"]
 
@@ -161,7 +161,7 @@ def _type_error(
     mismatch = _mismatch(task, function, kwargs)
     if mismatch is None:  # raised inside the function: an ordinary exception
         return _exception(exc)
-    return failure("TypeError", mismatch, stack_trace=_trace(exc))
+    return failure("TypeError", mismatch, stack_trace=format_trace(exc))
 
 
 def _mismatch(task: TaskSpec, function: Callable[..., Any], kwargs: dict[str, Any]) -> str | None:
@@ -189,10 +189,6 @@ def _mismatch(task: TaskSpec, function: Callable[..., Any], kwargs: dict[str, An
             message += "; " + ", ".join(hints)
         return message
     return None
-
-
-def _trace(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 # target -> (module name, module, function): what the last lookup of a target found, kept
@@ -302,7 +298,7 @@ def _import_failed(task: TaskSpec, name: str, exc: BaseException) -> TaskOutcome
         type(exc).__name__,
         f"{step_label(task)}: importing module {name!r} of call target {task.target!r} "
         f"failed: {type(exc).__name__}: {exc}",
-        stack_trace=_trace(exc),
+        stack_trace=format_trace(exc),
     )
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerUnavailable
-from wfkit.steps.base import failure, step_label
+from wfkit.steps.base import failure, format_trace, step_label
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -25,7 +24,6 @@ __all__ = [
     "missing_resources",
     "outcome_of",
     "require_distributed",
-    "trace",
 ]
 
 log = logging.getLogger("wfkit.steps")
@@ -110,12 +108,7 @@ def outcome_of(task: TaskSpec, result: Any) -> TaskOutcome:
         "FutureCancelledError",
     ):
         return lost(task, result)
-    return failure(name, f"{step_label(task)}: {result}", stack_trace=trace(result))
-
-
-def trace(exc: BaseException) -> str:
-    """An exception's traceback as text (a remote one as the worker sent it)."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return failure(name, f"{step_label(task)}: {result}", stack_trace=format_trace(result))
 
 
 def lost(task: TaskSpec, exc: BaseException | None) -> TaskOutcome:

@@ -42,13 +42,12 @@ from typing import Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerClosed, RunnerUnavailable
-from wfkit.steps.base import failure, step_label, wait_until
+from wfkit.steps.base import failure, format_trace, step_label, wait_until
 from wfkit.steps.dask_cluster import (
     connect,
     missing_resources,
     outcome_of,
     require_distributed,
-    trace,
 )
 from wfkit.steps.remote import run_on_worker
 
@@ -292,7 +291,7 @@ class DaskRunner:
             )
         except Exception as exc:  # reported as the task's failure: never left unanswered
             message = f"{step_label(task)}: could not hand it to Dask: {type(exc).__name__}: {exc}"
-            self._results.put((job, failure("DaskError", message, stack_trace=trace(exc))))
+            self._results.put((job, failure("DaskError", message, stack_trace=format_trace(exc))))
             return None
         with self._lock:
             job.future = future

@@ -26,11 +26,10 @@ import dataclasses
 import os
 import threading
 import time
-import traceback
 from typing import Any
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
-from wfkit.steps.base import CancelToken, TaskHandler, failure, step_label
+from wfkit.steps.base import CancelToken, TaskHandler, run_handler
 
 __all__ = ["RAN_ON", "WATCH_INTERVAL", "run_on_worker"]
 
@@ -79,22 +78,7 @@ def _run(task: TaskSpec, token: CancelToken) -> TaskOutcome:
         from wfkit.steps.runner import default_handlers
 
         _handlers.update(default_handlers())
-    handler = _handlers.get(task.kind)
-    if handler is None:
-        return failure(
-            "UnknownStepKind",
-            f"{step_label(task)} is of kind {task.kind!r}, which a Dask worker cannot run "
-            f"(it runs: {', '.join(sorted(_handlers))})",
-        )
-    try:
-        return handler.run(task, token)
-    except BaseException as exc:  # whatever a handler raises, the worker lives on
-        return failure(
-            type(exc).__name__,
-            f"{step_label(task)}: the {task.kind} step handler failed unexpectedly: "
-            f"{type(exc).__name__}: {exc}",
-            stack_trace="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )
+    return run_handler(_handlers, task, token, "a Dask worker")
 
 
 def _placed(task: TaskSpec) -> TaskSpec:

@@ -27,13 +27,12 @@ import os
 import queue
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import Callable, Mapping
 
 from wfkit.engine.protocols import TaskOutcome, TaskSpec
 from wfkit.errors import RunnerClosed
-from wfkit.steps.base import CancelToken, TaskHandler, failure, step_label, wait_until
+from wfkit.steps.base import CancelToken, TaskHandler, run_handler, wait_until
 from wfkit.steps.call import CallHandler
 from wfkit.steps.notebook import NotebookHandler
 from wfkit.steps.shell import ShellHandler
@@ -261,29 +260,7 @@ class LocalRunner:
                 del self._jobs[job.task.instance_id]
 
     def _run(self, job: _Job) -> TaskOutcome:
-        task = job.task
-        handler = self._handlers.get(task.kind)
-        if handler is None:
-            known = ", ".join(sorted(self._handlers)) or "none"
-            return failure(
-                "UnknownStepKind",
-                f"{step_label(task)} is of kind {task.kind!r}, which this runner cannot run "
-                f"(it runs: {known})",
-            )
-        try:
-            return handler.run(task, job.token)
-        except BaseException as exc:  # whatever a handler raises, the thread lives on
-            return _handler_crashed(task, exc)
-
-
-def _handler_crashed(task: TaskSpec, exc: BaseException) -> TaskOutcome:
-    return failure(
-        type(exc).__name__,
-        f"{step_label(task)}: the {task.kind} step handler failed unexpectedly: "
-        f"{type(exc).__name__}: {exc}",
-        stack_trace="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        details={"handler_error": True},
-    )
+        return run_handler(self._handlers, job.task, job.token, "this runner")
 
 
 def _report(job: _Job, outcome: TaskOutcome) -> None:
