@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wfkit.definition.model import Definition, WaitSpec
+from wfkit.definition.model import Definition
+from wfkit.engine.loop.event_names import wait_events
 from wfkit.engine.protocols import InstanceRow
 from wfkit.errors import DefinitionError, Problem, UnknownWorkflow
 from wfkit.graph import Catalog
@@ -125,12 +126,7 @@ def _valid_item(definition: Definition, folder: str) -> dict[str, Any]:
         name: {**_plain(spec.schema), "required": spec.required}
         for name, spec in definition.inputs.items()
     }
-    events = [
-        step.target.event
-        for step in definition.all_steps().values()
-        if isinstance(step.target, WaitSpec)
-    ]
-    item["events"] = list(dict.fromkeys(events))
+    item["events"] = list(wait_events(definition))
     return item
 
 
